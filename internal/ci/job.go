@@ -1,0 +1,82 @@
+package ci
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Event is what caused a job.
+type Event string
+
+// Events a job can come from.
+const (
+	EventPush        Event = "push"
+	EventPullRequest Event = "pull_request"
+	EventManual      Event = "manual"
+)
+
+// Job is one pipeline run of one commit. The Store is the source of truth for
+// it; queue messages carry only its ID.
+type Job struct {
+	ID       string `json:"id"`
+	Repo     string `json:"repo"`      // full name, "owner/name"
+	CloneURL string `json:"clone_url"` // https, file:// or a local path
+	SHA      string `json:"sha"`
+	Ref      string `json:"ref"`    // refs/heads/main, refs/tags/v1, refs/pull/7/head
+	Branch   string `json:"branch"` // the branch, or the PR's base branch
+	Event    Event  `json:"event"`
+	PR       int    `json:"pr,omitempty"`
+	Fork     bool   `json:"fork,omitempty"` // the PR comes from a fork: no secrets
+	Author   string `json:"author,omitempty"`
+	Message  string `json:"message,omitempty"`
+	// Deliveries are the GitHub delivery IDs that named this job, oldest first.
+	Deliveries []string `json:"deliveries,omitempty"`
+	// Labels select runners: a runner takes the job only if it has all of them.
+	Labels []string `json:"labels,omitempty"`
+
+	Status   Status `json:"status"`
+	Attempt  int    `json:"attempt"`             // 1 for the first run, +1 per requeue
+	ParentID string `json:"parent_id,omitempty"` // the job this one re-submits
+	// Published is false until the queue confirmed the job's message; the
+	// intake sweeper republishes jobs that stay unpublished.
+	Published bool   `json:"published"`
+	Waiting   string `json:"waiting,omitempty"` // why a queued job waits, for people
+	RunnerID  string `json:"runner_id,omitempty"`
+	Error     string `json:"error,omitempty"` // why a job ended in error
+	Steps     []Step `json:"steps,omitempty"`
+
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+
+	// Version is the store's optimistic-concurrency counter: 1 after create,
+	// +1 per update. UpdateJob succeeds only when it matches the stored value.
+	Version int64 `json:"version"`
+}
+
+// Step is the reported state of one pipeline step of a job.
+type Step struct {
+	Name       string    `json:"name"`
+	Status     string    `json:"status"` // pending, running, success, failure, skipped, cancelled
+	ExitCode   int       `json:"exit_code"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+}
+
+// JobID derives the deterministic ID of the job for a commit: the same
+// repository, SHA, event and pull request always give the same ID, so a
+// redelivered webhook or a second push of the same commit finds the existing
+// job instead of creating another. Manual jobs (re-submits) pass a distinct
+// nonce as pr to get a fresh ID.
+func JobID(repo, sha string, event Event, pr int) string {
+	h := sha256.New()
+	for _, part := range []string{strings.ToLower(repo), strings.ToLower(sha), string(event), strconv.Itoa(pr)} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))[:20]
+}

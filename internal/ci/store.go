@@ -1,0 +1,82 @@
+package ci
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Store keeps jobs and runners. It is the source of truth: queue messages and
+// RPCs carry IDs, and every state change goes through a conditional write here.
+//
+// Contract, for every implementation (see the contract suite in
+// internal/store/storetest):
+//   - All methods are safe for concurrent use and honour ctx cancellation.
+//   - CreateJob is conditional: when the ID exists it stores nothing and
+//     returns an error matching ErrExists. On success the stored job has
+//     Version 1 and CreatedAt/UpdatedAt set when they were zero.
+//   - UpdateJob is a compare-and-swap on Version: it writes j only when the
+//     stored version equals j.Version, and returns the stored job with Version
+//     incremented and UpdatedAt set. A stale version gives ErrConflict; an
+//     unknown ID gives ErrNotFound. It does not check the state machine: use
+//     Update (below), which does.
+//   - GetJob and GetRunner return ErrNotFound for unknown IDs.
+//   - ListJobs returns newest first (CreatedAt, then ID, descending), at most
+//     Limit items, and a Cursor that continues after the last one ("" when
+//     there is no more). The cursor is opaque.
+//   - ListUnpublished returns queued jobs with Published=false created before
+//     the given time, oldest first: the intake sweeper republishes them.
+//   - PutRunner upserts by ID. ListRunners returns every runner sorted by ID.
+type Store interface {
+	CreateJob(ctx context.Context, j Job) (Job, error)
+	GetJob(ctx context.Context, id string) (Job, error)
+	UpdateJob(ctx context.Context, j Job) (Job, error)
+	ListJobs(ctx context.Context, f JobFilter) (JobPage, error)
+	ListUnpublished(ctx context.Context, before time.Time, limit int) ([]Job, error)
+
+	PutRunner(ctx context.Context, r Runner) error
+	GetRunner(ctx context.Context, id string) (Runner, error)
+	ListRunners(ctx context.Context) ([]Runner, error)
+	DeleteRunner(ctx context.Context, id string) error
+}
+
+// JobFilter selects jobs for ListJobs. Repo and Status may be combined;
+// Branch narrows further. Zero values select everything.
+type JobFilter struct {
+	Repo   string
+	Status Status
+	Branch string
+	Limit  int    // 0 means 50; implementations cap it at 200
+	Cursor string // from a previous JobPage
+}
+
+// JobPage is one page of ListJobs.
+type JobPage struct {
+	Jobs   []Job  `json:"jobs"`
+	Cursor string `json:"cursor,omitempty"`
+}
+
+// Update reads job id, applies change to it and writes it back conditionally,
+// retrying on ErrConflict until ctx ends. change may return an error (an
+// *IllegalTransitionError from Job.Move, say) to abort without writing; it may
+// be called more than once and must not have side effects.
+func Update(ctx context.Context, s Store, id string, change func(*Job) error) (Job, error) {
+	for {
+		j, err := s.GetJob(ctx, id)
+		if err != nil {
+			return Job{}, err
+		}
+		if err := change(&j); err != nil {
+			return j, err
+		}
+		updated, err := s.UpdateJob(ctx, j)
+		if err == nil || !errors.Is(err, ErrConflict) {
+			return updated, err
+		}
+		select {
+		case <-ctx.Done():
+			return Job{}, context.Cause(ctx)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}

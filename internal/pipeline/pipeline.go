@@ -1,0 +1,61 @@
+// Package pipeline is narwhal.yml: its schema, a strict parser that reports
+// errors as file:line:column, validation, and the step graph. It is pure: no
+// I/O beyond the bytes it is given.
+package pipeline
+
+import "time"
+
+// Pipeline is a parsed and validated narwhal.yml (version 1). The legacy
+// narwhal format is mapped onto the same shape.
+type Pipeline struct {
+	Name     string            `json:"name,omitempty"`
+	Image    string            `json:"image,omitempty"` // default image of steps without one
+	Env      map[string]string `json:"env,omitempty"`
+	Timeout  time.Duration     `json:"timeout,omitempty"` // whole job; 0 means the runner's default
+	Labels   []string          `json:"labels,omitempty"`  // runner selection: all must match
+	When     When              `json:"when,omitzero"`     // whether the pipeline runs at all
+	Services []Service         `json:"services,omitempty"`
+	Steps    []Step            `json:"steps"`
+}
+
+// Step is one unit of work: commands run by `/bin/sh -e` in a container.
+type Step struct {
+	Name     string            `json:"name"`
+	Image    string            `json:"image"` // filled from Pipeline.Image when empty
+	Commands []string          `json:"commands"`
+	Env      map[string]string `json:"env,omitempty"`
+	// Secrets are names resolved at run time and exposed as environment
+	// variables of the same name; their values are masked in logs.
+	Secrets      []string      `json:"secrets,omitempty"`
+	When         When          `json:"when,omitzero"`
+	DependsOn    []string      `json:"depends_on,omitempty"` // nil: the previous step in file order
+	Timeout      time.Duration `json:"timeout,omitempty"`
+	Retry        int           `json:"retry,omitempty"` // extra attempts after a failure
+	AllowFailure bool          `json:"allow_failure,omitempty"`
+	WorkingDir   string        `json:"working_dir,omitempty"` // relative to the workspace
+
+	// Pos is where the step is defined, for messages.
+	Pos Pos `json:"-"`
+}
+
+// Service is a sidecar container started before the steps and reachable from
+// them by Name as a host name.
+type Service struct {
+	Name    string            `json:"name"`
+	Image   string            `json:"image"`
+	Env     map[string]string `json:"env,omitempty"`
+	Command []string          `json:"command,omitempty"`
+}
+
+// When filters a pipeline or step. Each list is a set of alternatives; an empty
+// list matches everything. Branch entries are path.Match globs.
+type When struct {
+	Branch []string `json:"branch,omitempty"`
+	Event  []string `json:"event,omitempty"`  // push, pull_request, manual
+	Status []string `json:"status,omitempty"` // steps only: success, failure, always
+}
+
+// Pos is a place in a file, 1-based.
+type Pos struct {
+	Line, Column int
+}

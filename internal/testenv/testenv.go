@@ -1,0 +1,99 @@
+// Package testenv tells tests where the real services of the test stack are
+// (see scripts/teststack.sh). Outside CI a test whose service is missing is
+// skipped with a message saying what to start; with CI=true it fails, because a
+// skipped test in CI is a test that did not run.
+package testenv
+
+import (
+	"context"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// InCI reports whether the tests run in CI (CI=true), where nothing may be skipped.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// Missing skips the test outside CI and fails it in CI. what names the service,
+// and the message says how to start it.
+func Missing(t testing.TB, what string) {
+	t.Helper()
+	msg := what + " is not available; start the test stack with `scripts/teststack.sh up` " +
+		"and `eval $(scripts/teststack.sh env)`, or run `make test`"
+	if InCI() {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// Image returns the name of the local test image (busybox, built without a
+// registry). It does not check that Docker answers; the Docker tests do that.
+func Image(t testing.TB) string {
+	t.Helper()
+	img := os.Getenv("NARWHAL_TEST_IMAGE")
+	if img == "" {
+		Missing(t, "the test image (NARWHAL_TEST_IMAGE)")
+	}
+	return img
+}
+
+// AMQPURL returns the URL of the test RabbitMQ node after checking that it
+// accepts TCP connections.
+func AMQPURL(t testing.TB) string {
+	t.Helper()
+	return reachable(t, "RabbitMQ (NARWHAL_TEST_AMQP_URL)", os.Getenv("NARWHAL_TEST_AMQP_URL"))
+}
+
+// AWSEndpoint returns the moto_server endpoint and points the AWS SDK at it for
+// the rest of the test through the standard variables, so that production code
+// needs no test branch.
+func AWSEndpoint(t *testing.T) string {
+	t.Helper()
+	ep := reachable(t, "moto_server (NARWHAL_TEST_AWS_ENDPOINT)", os.Getenv("NARWHAL_TEST_AWS_ENDPOINT"))
+	t.Setenv("AWS_ENDPOINT_URL", ep)
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_REGION", "us-east-1")
+	return ep
+}
+
+// StopRabbitMQ stops the test RabbitMQ node; StartRabbitMQ starts it again and
+// waits until it accepts connections. Tests use them to show that a broker
+// restart loses nothing.
+func StopRabbitMQ(t testing.TB) { t.Helper(); stackCtl(t, "rabbitmq-stop") }
+
+// StartRabbitMQ starts the test RabbitMQ node stopped by StopRabbitMQ.
+func StartRabbitMQ(t testing.TB) { t.Helper(); stackCtl(t, "rabbitmq-start") }
+
+func stackCtl(t testing.TB, verb string) {
+	t.Helper()
+	script := os.Getenv("NARWHAL_TEST_RABBITMQ_CTL")
+	if script == "" {
+		Missing(t, "the test stack control script (NARWHAL_TEST_RABBITMQ_CTL)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, script, verb).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", script, verb, err, out)
+	}
+}
+
+func reachable(t testing.TB, what, raw string) string {
+	t.Helper()
+	if raw == "" {
+		Missing(t, what)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatalf("%s: bad URL %q: %v", what, raw, err)
+	}
+	conn, err := net.DialTimeout("tcp", u.Host, 2*time.Second)
+	if err != nil {
+		Missing(t, what+" at "+u.Host)
+	}
+	conn.Close()
+	return raw
+}
