@@ -6,12 +6,14 @@
 #   RabbitMQ            a private node on 127.0.0.1:5682 (user narwhal/narwhal), state under $STACK_DIR
 #   moto_server         DynamoDB, S3 and Secrets Manager on 127.0.0.1:5000
 #
-# Usage: scripts/teststack.sh up | env | rabbitmq-stop | rabbitmq-start | down
+# Usage: scripts/teststack.sh up | docker | env | rabbitmq-stop | rabbitmq-start | down
+# `docker` does only the Docker part (what `make run` needs).
 # `up` is idempotent: whatever already answers is left alone. `env` prints the variables the tests read.
 set -euo pipefail
 
 STACK_DIR=${NARWHAL_STACK_DIR:-/tmp/narwhal-teststack}
 TEST_IMAGE=narwhal-test/busybox:1
+EXAMPLE_IMAGE=busybox:1.36
 RABBIT_NODE=narwhal-test@localhost
 RABBIT_PORT=5682
 MOTO_PORT=5000
@@ -51,6 +53,8 @@ docker_up() {
 		tar -C "$root" -c . | docker import -c 'ENV PATH=/bin' - "$TEST_IMAGE" >/dev/null
 		rm -rf "$root"
 	fi
+	# examples/hello names busybox:1.36; with no registry reachable, seed that tag locally.
+	docker image inspect "$EXAMPLE_IMAGE" >/dev/null 2>&1 || docker tag "$TEST_IMAGE" "$EXAMPLE_IMAGE"
 }
 
 rabbit_env() {
@@ -116,6 +120,10 @@ up)
 	rabbit_start
 	moto_up
 	;;
+docker)
+	[ "$(id -u)" = 0 ] && need_pkgs
+	docker_up
+	;;
 env) print_env ;;
 rabbitmq-stop) rabbit_stop ;;
 rabbitmq-start) rabbit_start ;;
@@ -123,5 +131,5 @@ down)
 	rabbit_stop
 	pkill -f "moto_server -H 127.0.0.1 -p $MOTO_PORT" || true
 	;;
-*) echo "usage: $0 up|env|rabbitmq-stop|rabbitmq-start|down" >&2; exit 2 ;;
+*) echo "usage: $0 up|docker|env|rabbitmq-stop|rabbitmq-start|down" >&2; exit 2 ;;
 esac

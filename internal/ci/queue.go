@@ -41,18 +41,27 @@ type Handler func(ctx context.Context, d Delivery) error
 // Queue is a durable message queue with confirmed publishing.
 //
 // Contract, for every implementation (see the contract suite in
-// internal/queue/queuetest):
+// internal/queue/queuetest and docs/queue.md):
 //   - Publish returns nil only after the broker has taken responsibility for
 //     the message (a publisher confirm for RabbitMQ); on error the message may
 //     or may not have been queued, so publishers retry and consumers dedup.
+//     A key that no queue is bound for is an error (queue.ErrUnroutable), not
+//     a silent drop.
 //   - PublishDelayed delivers the message to the same destination after delay
-//     (the wait queue), for "no runner now, try again later".
-//   - Consume delivers messages bound to queue to h, at most prefetch at a
-//     time, until ctx ends (it then returns context.Cause(ctx)) or the queue
-//     is closed. A message is acked only after h returned nil; a handler error
-//     or a crash redelivers it; after the delivery limit it is dead-lettered.
-//   - All methods are safe for concurrent use. Close releases connections;
-//     after it, calls return ErrClosed.
+//     (the wait queue), for "no runner now, try again later". The delay is
+//     rounded up to a fixed bucket (queue.WaitBuckets): the message arrives
+//     no sooner than delay, possibly later. A delay <= 0 is a Publish.
+//   - Consume delivers messages of queue (ci.QueueJobs, ci.QueueEvents or a
+//     dead-letter queue; another name is ErrNotFound) to h, at most prefetch
+//     at a time, until ctx ends (it then returns context.Cause(ctx)) or the
+//     queue is closed (ErrClosed). Handlers run concurrently and get a context
+//     that ends when Consume stops; Consume returns after they have. A
+//     message is acked only after h returned nil; a handler error, a crash
+//     or a stop before the handler returned redelivers it (Redelivered true,
+//     Attempt counting up); after the delivery limit it is dead-lettered.
+//     Consume reconnects by itself when the broker goes away and comes back.
+//   - All methods are safe for concurrent use. Close releases connections
+//     and is idempotent; after it, the other methods return ErrClosed.
 type Queue interface {
 	Publish(ctx context.Context, m Message) error
 	PublishDelayed(ctx context.Context, m Message, delay time.Duration) error

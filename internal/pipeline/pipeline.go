@@ -20,15 +20,20 @@ type Pipeline struct {
 
 // Step is one unit of work: commands run by `/bin/sh -e` in a container.
 type Step struct {
-	Name     string            `json:"name"`
-	Image    string            `json:"image"` // filled from Pipeline.Image when empty
-	Commands []string          `json:"commands"`
-	Env      map[string]string `json:"env,omitempty"`
+	Name     string   `json:"name"`
+	Image    string   `json:"image"` // filled from Pipeline.Image when empty
+	Commands []string `json:"commands"`
+	// Env is the step's own variables; Pipeline.Env applies too, and the
+	// step's value wins for a name set in both.
+	Env map[string]string `json:"env,omitempty"`
 	// Secrets are names resolved at run time and exposed as environment
 	// variables of the same name; their values are masked in logs.
-	Secrets      []string      `json:"secrets,omitempty"`
-	When         When          `json:"when,omitzero"`
-	DependsOn    []string      `json:"depends_on,omitempty"` // nil: the previous step in file order
+	Secrets []string `json:"secrets,omitempty"`
+	When    When     `json:"when,omitzero"`
+	// DependsOn names the steps that must finish before this one starts.
+	// Parse resolves it: a step written without depends_on gets the previous
+	// step in file order (the first step gets none).
+	DependsOn    []string      `json:"depends_on,omitempty"`
 	Timeout      time.Duration `json:"timeout,omitempty"`
 	Retry        int           `json:"retry,omitempty"` // extra attempts after a failure
 	AllowFailure bool          `json:"allow_failure,omitempty"`
@@ -44,7 +49,7 @@ type Service struct {
 	Name    string            `json:"name"`
 	Image   string            `json:"image"`
 	Env     map[string]string `json:"env,omitempty"`
-	Command []string          `json:"command,omitempty"`
+	Command []string          `json:"command,omitempty"` // arguments; nil: the image's own
 }
 
 // When filters a pipeline or step. Each list is a set of alternatives; an empty

@@ -1,0 +1,44 @@
+# narwhal — the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+BIN := $(CURDIR)/bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+STACK := scripts/teststack.sh
+
+.PHONY: all build run test test-unit stack bench fuzz vet fmt lint clean
+
+all: build
+
+build: ## build the narwhal CLI into bin/
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/narwhal ./cmd/narwhal
+
+run: build ## the main job: run examples/hello through narwhal exec (Docker if a daemon answers, else the host executor)
+	@$(STACK) docker || echo "make run: Docker is not available; narwhal exec falls back to the host executor"
+	cd examples/hello && $(BIN)/narwhal exec --executor auto
+
+stack: ## install (when root) and start what the tests talk to: dockerd, test image, RabbitMQ, moto_server
+	$(STACK) up
+
+test: stack vet ## every test, against the real services started by `make stack`
+	eval "$$($(STACK) env)" && $(GO) test -count=1 -timeout 15m ./...
+
+test-unit: ## the tests that need no services (the rest skip with a message; CI=true makes them fail)
+	$(GO) test -count=1 ./...
+
+bench: build stack ## the benchmarks the issues name, as one table (see scripts/bench.sh)
+	eval "$$($(STACK) env)" && scripts/bench.sh
+
+fuzz: ## run each fuzz target for a while (FUZZTIME=30s)
+	$(GO) test -run XXX -fuzz FuzzParse -fuzztime $${FUZZTIME:-30s} ./internal/pipeline
+	$(GO) test -run XXX -fuzz FuzzParseEvent -fuzztime $${FUZZTIME:-30s} ./internal/github
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf $(BIN) build

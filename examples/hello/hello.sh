@@ -1,0 +1,3 @@
+#!/bin/sh
+# The "program" this example repository builds.
+echo "hello from narwhal"

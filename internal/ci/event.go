@@ -1,0 +1,43 @@
+package ci
+
+import "time"
+
+// EventKind says what a runner reports.
+type EventKind string
+
+// Runner report kinds.
+const (
+	// EventRegister: a runner started (Runner is set).
+	EventRegister EventKind = "register"
+	// EventHeartbeat: a runner is alive (Runner is set: load, free disk, labels, state).
+	EventHeartbeat EventKind = "heartbeat"
+	// EventJob: a job changed state (JobID, Attempt, Status; Error for error/cancelled;
+	// Requeue when a draining runner gives the job back).
+	EventJob EventKind = "job"
+	// EventStep: a step changed state (JobID, Attempt, Step).
+	EventStep EventKind = "step"
+)
+
+// RouteEvents is the routing-key prefix of runner reports on the narwhal
+// exchange: reports are published with key RouteEvents + "." + kind.
+const RouteEvents = "event"
+
+// RunnerEvent is one report from a runner to the control plane, carried as the
+// JSON body of a queue message. Reports are delivered at least once and in
+// order per runner (Seq increases by one per report of a runner process), so
+// consumers apply them idempotently: a job event only moves a job forward.
+type RunnerEvent struct {
+	Kind     EventKind `json:"kind"`
+	RunnerID string    `json:"runner_id"`
+	Seq      uint64    `json:"seq"`
+	Time     time.Time `json:"time"`
+
+	JobID   string `json:"job_id,omitempty"`
+	Attempt int    `json:"attempt,omitempty"`
+	Status  Status `json:"status,omitempty"`
+	Error   string `json:"error,omitempty"`
+	Requeue bool   `json:"requeue,omitempty"`
+	Step    *Step  `json:"step,omitempty"`
+
+	Runner *Runner `json:"runner,omitempty"`
+}

@@ -1,0 +1,66 @@
+package engine
+
+import (
+	"sync"
+	"time"
+)
+
+// Observer follows a job as it runs. The engine serialises all calls for a
+// job (one at a time, never concurrently, even for steps running in
+// parallel), so an Observer need not be safe for concurrent use; calls
+// should return quickly, as steps' output waits for them.
+//
+// Order: for a step that runs, StepStarted, then its Log lines, then
+// StepFinished; a step that never runs (skipped, cancelled before it started)
+// gets only StepFinished. Lines of parallel steps interleave. JobFinished
+// comes last, once, before the executor's Teardown.
+type Observer interface {
+	StepStarted(step string, at time.Time)
+	// Log receives one line of the step's output, masked, without its
+	// newline. line is only valid during the call.
+	Log(step string, line []byte)
+	StepFinished(step string, r StepResult)
+	JobFinished(r Report)
+}
+
+// serialObserver forwards to an Observer (which may be nil) under a mutex.
+type serialObserver struct {
+	mu  sync.Mutex
+	obs Observer
+}
+
+func (s *serialObserver) StepStarted(step string, at time.Time) {
+	if s.obs == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.obs.StepStarted(step, at)
+}
+
+func (s *serialObserver) Log(step string, line []byte) {
+	if s.obs == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.obs.Log(step, line)
+}
+
+func (s *serialObserver) StepFinished(step string, r StepResult) {
+	if s.obs == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.obs.StepFinished(step, r)
+}
+
+func (s *serialObserver) JobFinished(r Report) {
+	if s.obs == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.obs.JobFinished(r)
+}

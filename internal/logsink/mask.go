@@ -1,0 +1,89 @@
+package logsink
+
+import (
+	"bytes"
+	"cmp"
+	"slices"
+	"strings"
+)
+
+// Mask replaces every secret value in a log line.
+const Mask = "********"
+
+// Masker hides secret values in log lines. It is safe for concurrent use.
+type Masker struct {
+	secrets [][]byte // longest first, each non-empty and without newlines
+}
+
+// NewMasker returns a Masker for the given secret values. Empty values are
+// ignored. A value spanning several lines is masked line by line, since logs
+// are masked one line at a time.
+func NewMasker(values []string) *Masker {
+	seen := map[string]bool{}
+	m := &Masker{}
+	for _, v := range values {
+		for _, part := range strings.Split(v, "\n") {
+			part = strings.TrimSuffix(part, "\r")
+			if part == "" || seen[part] {
+				continue
+			}
+			seen[part] = true
+			m.secrets = append(m.secrets, []byte(part))
+		}
+	}
+	slices.SortFunc(m.secrets, func(a, b []byte) int { return cmp.Compare(len(b), len(a)) })
+	return m
+}
+
+// Mask returns line with every occurrence of a secret replaced by Mask.
+// Overlapping and adjacent occurrences become a single Mask. When nothing
+// matches, line itself is returned.
+func (m *Masker) Mask(line []byte) []byte {
+	out, _ := m.appendMasked(nil, line)
+	return out
+}
+
+// String is Mask for strings.
+func (m *Masker) String(s string) string {
+	out, masked := m.appendMasked(nil, []byte(s))
+	if !masked {
+		return s
+	}
+	return string(out)
+}
+
+// span is a half-open byte range of a line.
+type span struct{ start, end int }
+
+// appendMasked appends the masked line to dst and reports true, or returns
+// line unchanged and false when it holds no secret. The common case (no
+// secret) allocates nothing.
+func (m *Masker) appendMasked(dst, line []byte) ([]byte, bool) {
+	var small [8]span
+	spans := small[:0]
+	for _, s := range m.secrets {
+		for off := 0; ; {
+			i := bytes.Index(line[off:], s)
+			if i < 0 {
+				break
+			}
+			spans = append(spans, span{off + i, off + i + len(s)})
+			off += i + 1
+		}
+	}
+	if len(spans) == 0 {
+		return line, false
+	}
+	slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.start, b.start) })
+	last := 0
+	for i := 0; i < len(spans); {
+		cur := spans[i]
+		for i++; i < len(spans) && spans[i].start <= cur.end; i++ {
+			cur.end = max(cur.end, spans[i].end)
+		}
+		dst = append(dst, line[last:cur.start]...)
+		dst = append(dst, Mask...)
+		last = cur.end
+	}
+	return append(dst, line[last:]...), true
+}

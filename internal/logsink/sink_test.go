@@ -1,0 +1,232 @@
+package logsink
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// collector records delivered lines as "step: line".
+type collector struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (c *collector) deliver(step string, line []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lines = append(c.lines, step+": "+string(line))
+}
+
+func (c *collector) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.lines
+	c.lines = nil
+	return out
+}
+
+func write(t *testing.T, w *Writer, parts ...string) {
+	t.Helper()
+	for _, p := range parts {
+		if n, err := w.Write([]byte(p)); err != nil || n != len(p) {
+			t.Fatalf("Write(%q) = %d, %v", p, n, err)
+		}
+	}
+}
+
+func equal(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("%s:\ngot  %q\nwant %q", what, got, want)
+	}
+}
+
+func TestSplitsLinesAcrossWrites(t *testing.T) {
+	t.Parallel()
+	var c collector
+	w := New(0, nil, c.deliver).Writer("s")
+	write(t, w, "one\ntw", "o\n\nthr", "ee", "\nfour")
+	equal(t, "before close", c.take(), []string{"s: one", "s: two", "s: ", "s: three"})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "after close", c.take(), []string{"s: four"})
+	if _, err := w.Write([]byte("x\n")); err != ErrClosed {
+		t.Fatalf("write after close: %v, want ErrClosed", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("second close: %v", err)
+	}
+}
+
+func TestSplitsLongLines(t *testing.T) {
+	t.Parallel()
+	long := func(n int, c byte) string { return string(bytes.Repeat([]byte{c}, n)) }
+	tests := []struct {
+		name   string
+		writes []string
+		want   []int // lengths of the delivered lines
+	}{
+		{"exactly MaxLine", []string{long(MaxLine, 'a') + "\n"}, []int{MaxLine}},
+		{"one write", []string{long(2*MaxLine+10, 'a') + "\nb\n"}, []int{MaxLine, MaxLine, 10, 1}},
+		{"partial exactly MaxLine", []string{long(MaxLine, 'a'), "\n"}, []int{MaxLine}},
+		{"partial over", []string{long(MaxLine-1, 'a'), "bc\n"}, []int{MaxLine, 1}},
+		{"many small writes", []string{long(MaxLine/2, 'a'), long(MaxLine/2, 'a'), long(5, 'a'), "\n"}, []int{MaxLine, 5}},
+		{"unterminated", []string{long(MaxLine+1, 'a')}, []int{MaxLine, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c collector
+			w := New(0, nil, c.deliver).Writer("s")
+			write(t, w, tt.writes...)
+			w.Close()
+			var got []int
+			for _, l := range c.take() {
+				got = append(got, len(l)-len("s: "))
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Fatalf("line lengths %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestMasksSecretsAcrossSplitWrites(t *testing.T) {
+	t.Parallel()
+	var c collector
+	s := New(0, []string{"hunter2", "", "abc", "bcd", "first\r\nsecond"}, c.deliver)
+	w := s.Writer("s")
+	write(t, w, "pass=hun", "ter2 ok\nxab", "cdx hunter2hunter2\n", "first and second\n")
+	w.Note("token hunter2")
+	write(t, w, "tail hunt", "er2")
+	w.Close()
+	equal(t, "lines", c.take(), []string{
+		"s: pass=******** ok",
+		"s: x********x ********",
+		"s: ******** and ********",
+		"s: [narwhal] token ********",
+		"s: tail ********",
+	})
+	if got := s.Masker().String("a hunter2 b"); got != "a ******** b" {
+		t.Fatalf("String = %q", got)
+	}
+}
+
+func TestMaskerLongestFirst(t *testing.T) {
+	t.Parallel()
+	m := NewMasker([]string{"sec", "secretvalue", "value"})
+	tests := map[string]string{
+		"secretvalue!":  "********!",
+		"a sec b":       "a ******** b",
+		"nothing here":  "nothing here",
+		"valuesecvalue": "********",
+		"":              "",
+	}
+	for in, want := range tests {
+		if got := string(m.Mask([]byte(in))); got != want {
+			t.Errorf("Mask(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestNoteEndsPartialLine(t *testing.T) {
+	t.Parallel()
+	var c collector
+	w := New(0, nil, c.deliver).Writer("s")
+	write(t, w, "half")
+	w.Note("retry 1/2")
+	w.Close()
+	w.Note("dropped")
+	equal(t, "lines", c.take(), []string{"s: half", "s: [narwhal] retry 1/2"})
+}
+
+func TestCapKeepsHeadAndTail(t *testing.T) {
+	t.Parallel()
+	var c collector
+	w := New(20, nil, c.deliver).Writer("s") // head 10 bytes, tail 10 bytes
+	for i := 1; i <= 9; i++ {
+		write(t, w, fmt.Sprintf("a%d\n", i))
+	}
+	equal(t, "live", c.take(), []string{"s: a1", "s: a2", "s: a3"})
+	w.Close()
+	equal(t, "at close", c.take(), []string{"s: [narwhal] 9 bytes elided", "s: a7", "s: a8", "s: a9"})
+}
+
+func TestCapIsSharedByTheJob(t *testing.T) {
+	t.Parallel()
+	var c collector
+	s := New(20, nil, c.deliver)
+	a, b := s.Writer("a"), s.Writer("b")
+	write(t, a, "a1\n", "a2\n")
+	write(t, b, "b1\n")
+	write(t, a, "a3\n") // head full: tail [a3]
+	write(t, b, "b2\n") // tail [a3 b2]
+	write(t, a, "a4\na5\n")
+	equal(t, "live", c.take(), []string{"a: a1", "a: a2", "b: b1"})
+	a.Close() // tail budget left: 10-6 = 4, holding [b2]
+	equal(t, "a closed", c.take(), []string{"a: [narwhal] 3 bytes elided", "a: a4", "a: a5"})
+	write(t, b, "b3\n", "b4\n")
+	b.Close()
+	equal(t, "b closed", c.take(), []string{"b: [narwhal] 6 bytes elided", "b: b4"})
+	later := s.Writer("c") // the job's budget is spent
+	write(t, later, "c1\n", "c2")
+	later.Close()
+	equal(t, "c closed", c.take(), []string{"c: [narwhal] 6 bytes elided"})
+}
+
+func TestLineLongerThanTailIsElided(t *testing.T) {
+	t.Parallel()
+	var c collector
+	w := New(10, nil, c.deliver).Writer("s") // head 5, tail 5
+	write(t, w, "abcdefgh\n", "x\n")
+	w.Close()
+	equal(t, "lines", c.take(), []string{"s: [narwhal] 9 bytes elided", "s: x"})
+}
+
+func TestConcurrentWritesKeepLinesWhole(t *testing.T) {
+	t.Parallel()
+	var c collector
+	w := New(0, nil, c.deliver).Writer("s")
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				fmt.Fprintf(w, "g%d line %d\n", g, i)
+			}
+		})
+	}
+	wg.Wait()
+	w.Close()
+	lines := c.take()
+	if len(lines) != 1600 {
+		t.Fatalf("%d lines, want 1600", len(lines))
+	}
+	for _, l := range lines {
+		var g, i int
+		if _, err := fmt.Sscanf(l, "s: g%d line %d", &g, &i); err != nil {
+			t.Fatalf("mangled line %q: %v", l, err)
+		}
+	}
+}
+
+func TestConstantMemory(t *testing.T) {
+	t.Parallel()
+	const limit = 1 << 20
+	var delivered int64
+	s := New(limit, []string{"secret"}, func(_ string, line []byte) { delivered += int64(len(line)) + 1 })
+	w := s.Writer("s")
+	chunk := bytes.Repeat([]byte(strings.Repeat("x", 89)+" secret!\n"), 300)
+	for range 20 << 20 / len(chunk) {
+		w.Write(chunk)
+	}
+	if len(s.tail.buf) > limit/2 {
+		t.Fatalf("tail buffer %d bytes, cap %d", len(s.tail.buf), limit/2)
+	}
+	w.Close()
+	if delivered > limit+64 {
+		t.Fatalf("delivered %d bytes, limit %d", delivered, limit)
+	}
+}
