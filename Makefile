@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 STACK := scripts/teststack.sh
 
-.PHONY: all build run test test-unit stack bench fuzz vet fmt lint clean
+.PHONY: all build run test test-unit stack bench fuzz proto vet fmt clean
 
 all: build
 
@@ -32,6 +32,9 @@ bench: build stack ## the benchmarks the issues name, as one table (see scripts/
 fuzz: ## run each fuzz target for a while (FUZZTIME=30s)
 	$(GO) test -run XXX -fuzz FuzzParse -fuzztime $${FUZZTIME:-30s} ./internal/pipeline
 	$(GO) test -run XXX -fuzz FuzzParseEvent -fuzztime $${FUZZTIME:-30s} ./internal/github
+
+proto: ## regenerate internal/rpc/runnerpb from runner.proto (Debian protobuf-compiler + pinned plugins in bin/)
+	scripts/genproto.sh
 
 vet:
 	$(GO) vet ./...

@@ -1,0 +1,103 @@
+// Package queue holds what the queue adapters share: the names and routing of
+// narwhal's queue topology, the delayed-retry buckets, and the errors that are
+// specific to queues. The adapters are amqp (RabbitMQ) and memq (in memory);
+// queuetest is the contract suite both pass. docs/queue.md tells the story.
+package queue
+
+import (
+	"errors"
+
+	"github.com/narwhal-ci/narwhal/internal/ci"
+)
+
+// Names of the exchanges and of the queues beyond ci.QueueJobs and
+// ci.QueueEvents. An adapter configured with a prefix puts it in front of
+// every one of them (and of the wait queue names); routing keys are never
+// prefixed.
+const (
+	// Exchange is the topic exchange every Publish goes to.
+	Exchange = "narwhal"
+	// DeadLetterExchange is the topic exchange that queues dead-letter to once
+	// a message has used up its deliveries. It keeps the message's routing key.
+	DeadLetterExchange = "narwhal.dlx"
+	// MetricsExchange is a fanout exchange bound to Exchange with
+	// RouteMetrics; whoever wants metrics binds a queue of their own to it.
+	MetricsExchange = "narwhal.metrics"
+	// QueueJobsDead receives jobs that exhausted their delivery limit.
+	QueueJobsDead = "narwhal.jobs.dead"
+	// QueueEventsDead receives events that exhausted their delivery limit.
+	QueueEventsDead = "narwhal.events.dead"
+)
+
+// Routing keys and binding patterns on Exchange.
+const (
+	// RouteJob is the routing key of a job message (binds ci.QueueJobs).
+	RouteJob = "job"
+	// RouteEvents is the pattern binding ci.QueueEvents: keys such as
+	// "event.job" or "event.runner".
+	RouteEvents = "event.#"
+	// RouteMetrics is the pattern binding MetricsExchange to Exchange.
+	RouteMetrics = "metrics.#"
+)
+
+// DefaultDeliveryLimit is how many times a message may be returned to its
+// queue (handler error, consumer crash) before it is dead-lettered: a message
+// is delivered at most DefaultDeliveryLimit+1 times.
+const DefaultDeliveryLimit = 5
+
+var (
+	// ErrUnroutable: no queue is bound for the message's routing key, so the
+	// broker would have dropped it. Publish reports it instead.
+	ErrUnroutable = errors.New("unroutable message")
+	// ErrDelayTooLong: PublishDelayed was asked for a delay beyond the
+	// longest wait bucket.
+	ErrDelayTooLong = errors.New("delay too long")
+)
+
+// Binding routes messages whose key matches Pattern (topic syntax: "*" one
+// word, "#" zero or more words) on Exchange into the durable queue Queue,
+// which dead-letters to Dead.
+type Binding struct {
+	Queue   string
+	Pattern string
+	Dead    string
+}
+
+// Bindings lists the durable work queues, their patterns and their
+// dead-letter queues. The amqp adapter declares exactly these; memq routes
+// with them.
+var Bindings = []Binding{
+	{Queue: ci.QueueJobs, Pattern: RouteJob, Dead: QueueJobsDead},
+	{Queue: ci.QueueEvents, Pattern: RouteEvents, Dead: QueueEventsDead},
+}
+
+// Queues lists every queue a consumer may name in Consume: the work queues
+// and their dead-letter queues.
+func Queues() []string {
+	var names []string
+	for _, b := range Bindings {
+		names = append(names, b.Queue, b.Dead)
+	}
+	return names
+}
+
+// Known reports whether name is one of Queues.
+func Known(name string) bool {
+	for _, q := range Queues() {
+		if q == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Route returns the work queue that a message with routing key goes to, and
+// false when no durable queue is bound for it.
+func Route(key string) (string, bool) {
+	for _, b := range Bindings {
+		if TopicMatch(b.Pattern, key) {
+			return b.Queue, true
+		}
+	}
+	return "", false
+}
