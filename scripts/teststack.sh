@@ -3,10 +3,11 @@
 #
 #   Docker Engine       Debian docker.io; dockerd started when no daemon answers
 #   test image          narwhal-test/busybox:1, imported from Debian's busybox-static (no registry here)
-#   RabbitMQ            a private node on 127.0.0.1:5682 (user narwhal/narwhal), state under $STACK_DIR
+#   RabbitMQ            private nodes on 127.0.0.1:5682 and :5683 (user narwhal/narwhal), state under $STACK_DIR
 #   moto_server         DynamoDB, S3 and Secrets Manager on 127.0.0.1:5000
 #
 # Usage: scripts/teststack.sh up | docker | env | rabbitmq-stop | rabbitmq-start | down
+# rabbitmq-stop and rabbitmq-start act on the "restart" node only.
 # `docker` does only the Docker part (what `make run` needs).
 # `up` is idempotent: whatever already answers is left alone. `env` prints the variables the tests read.
 set -euo pipefail
@@ -14,8 +15,6 @@ set -euo pipefail
 STACK_DIR=${NARWHAL_STACK_DIR:-/tmp/narwhal-teststack}
 TEST_IMAGE=narwhal-test/busybox:1
 EXAMPLE_IMAGE=busybox:1.36
-RABBIT_NODE=narwhal-test@localhost
-RABBIT_PORT=5682
 MOTO_PORT=5000
 RABBITMQCTL=/usr/lib/rabbitmq/bin/rabbitmqctl
 
@@ -57,41 +56,54 @@ docker_up() {
 	docker image inspect "$EXAMPLE_IMAGE" >/dev/null 2>&1 || docker tag "$TEST_IMAGE" "$EXAMPLE_IMAGE"
 }
 
-rabbit_env() {
-	export HOME=$STACK_DIR/rabbitmq RABBITMQ_NODENAME=$RABBIT_NODE RABBITMQ_NODE_PORT=$RABBIT_PORT \
-		RABBITMQ_DIST_PORT=25682 RABBITMQ_CONFIG_FILE=$STACK_DIR/rabbitmq/rabbitmq.conf \
-		RABBITMQ_ENABLED_PLUGINS_FILE=$STACK_DIR/rabbitmq/enabled_plugins \
-		RABBITMQ_MNESIA_BASE=$STACK_DIR/rabbitmq/mnesia RABBITMQ_LOG_BASE=$STACK_DIR/rabbitmq/log \
-		RABBITMQ_PID_FILE=$STACK_DIR/rabbitmq/rabbit.pid
+# Two private RabbitMQ nodes: "main" for every test, and "restart", which the tests that stop and
+# start a broker use under a lock (testenv.RestartableAMQPURL), so that a restart never disturbs the
+# tests of other packages that `go test ./...` runs at the same time.
+rabbit_vars() { # $1 = main | restart
+	case $1 in
+	main) R_NODE=narwhal-test@localhost R_PORT=5682 R_DIST=25682 ;;
+	restart) R_NODE=narwhal-restart@localhost R_PORT=5683 R_DIST=25683 ;;
+	*) log "unknown RabbitMQ node $1"; exit 2 ;;
+	esac
+	R_DIR=$STACK_DIR/rabbitmq-$1
 }
 
-rabbit_start() {
-	local d=$STACK_DIR/rabbitmq
-	mkdir -p "$d"
-	cat >"$d/rabbitmq.conf" <<CONF
-listeners.tcp.default = 127.0.0.1:$RABBIT_PORT
+rabbit_env() {
+	export HOME=$R_DIR RABBITMQ_NODENAME=$R_NODE RABBITMQ_NODE_PORT=$R_PORT \
+		RABBITMQ_DIST_PORT=$R_DIST RABBITMQ_CONFIG_FILE=$R_DIR/rabbitmq.conf \
+		RABBITMQ_ENABLED_PLUGINS_FILE=$R_DIR/enabled_plugins \
+		RABBITMQ_MNESIA_BASE=$R_DIR/mnesia RABBITMQ_LOG_BASE=$R_DIR/log \
+		RABBITMQ_PID_FILE=$R_DIR/rabbit.pid
+}
+
+rabbit_start() { # $1 = main | restart
+	rabbit_vars "$1"
+	mkdir -p "$R_DIR"
+	cat >"$R_DIR/rabbitmq.conf" <<CONF
+listeners.tcp.default = 127.0.0.1:$R_PORT
 distribution.listener.interface = 127.0.0.1
-distribution.listener.port_range.min = 25682
-distribution.listener.port_range.max = 25682
+distribution.listener.port_range.min = $R_DIST
+distribution.listener.port_range.max = $R_DIST
 loopback_users = none
 default_user = narwhal
 default_pass = narwhal
 CONF
-	echo '[].' >"$d/enabled_plugins"
+	echo '[].' >"$R_DIR/enabled_plugins"
 	(
 		rabbit_env
-		if ! "$RABBITMQCTL" -n "$RABBIT_NODE" status >/dev/null 2>&1; then
-			log "starting RabbitMQ node $RABBIT_NODE on :$RABBIT_PORT"
+		if ! "$RABBITMQCTL" -n "$R_NODE" status >/dev/null 2>&1; then
+			log "starting RabbitMQ node $R_NODE on :$R_PORT"
 			/usr/lib/rabbitmq/bin/rabbitmq-server -detached
-			"$RABBITMQCTL" -n "$RABBIT_NODE" wait --timeout 90 "$RABBITMQ_PID_FILE" >/dev/null
+			"$RABBITMQCTL" -n "$R_NODE" wait --timeout 90 "$RABBITMQ_PID_FILE" >/dev/null
 		fi
 		# The node may answer before its listener does.
-		for _ in $(seq 1 60); do (exec 3<>/dev/tcp/127.0.0.1/$RABBIT_PORT) 2>/dev/null && break; sleep 0.5; done
+		for _ in $(seq 1 60); do (exec 3<>/dev/tcp/127.0.0.1/$R_PORT) 2>/dev/null && break; sleep 0.5; done
 	)
 }
 
-rabbit_stop() {
-	(rabbit_env; "$RABBITMQCTL" -n "$RABBIT_NODE" stop >/dev/null 2>&1 || true)
+rabbit_stop() { # $1 = main | restart
+	rabbit_vars "$1"
+	(rabbit_env; "$RABBITMQCTL" -n "$R_NODE" stop >/dev/null 2>&1 || true)
 }
 
 moto_up() {
@@ -107,7 +119,8 @@ moto_up() {
 print_env() {
 	cat <<ENV
 export NARWHAL_TEST_IMAGE=$TEST_IMAGE
-export NARWHAL_TEST_AMQP_URL=amqp://narwhal:narwhal@127.0.0.1:$RABBIT_PORT/
+export NARWHAL_TEST_AMQP_URL=amqp://narwhal:narwhal@127.0.0.1:5682/
+export NARWHAL_TEST_AMQP_RESTART_URL=amqp://narwhal:narwhal@127.0.0.1:5683/
 export NARWHAL_TEST_RABBITMQ_CTL="$(cd "$(dirname "$0")" && pwd)/teststack.sh"
 export NARWHAL_TEST_AWS_ENDPOINT=http://127.0.0.1:$MOTO_PORT
 ENV
@@ -117,18 +130,21 @@ case "${1:-up}" in
 up)
 	[ "$(id -u)" = 0 ] && need_pkgs
 	docker_up
-	rabbit_start
+	rabbit_start main &
+	rabbit_start restart &
 	moto_up
+	wait
 	;;
 docker)
 	[ "$(id -u)" = 0 ] && need_pkgs
 	docker_up
 	;;
 env) print_env ;;
-rabbitmq-stop) rabbit_stop ;;
-rabbitmq-start) rabbit_start ;;
+rabbitmq-stop) rabbit_stop restart ;;
+rabbitmq-start) rabbit_start restart ;;
 down)
-	rabbit_stop
+	rabbit_stop main
+	rabbit_stop restart
 	pkill -f "moto_server -H 127.0.0.1 -p $MOTO_PORT" || true
 	;;
 *) echo "usage: $0 up|docker|env|rabbitmq-stop|rabbitmq-start|down" >&2; exit 2 ;;

@@ -1,0 +1,152 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+
+	"github.com/narwhal-ci/narwhal/internal/executor"
+)
+
+// Run runs step in a new container and streams its stdout and stderr to out
+// as they arrive, writing from one goroutine at a time; all writes are done
+// when Run returns. The container is left for Teardown to remove, so that Run
+// returns as soon as the step has ended.
+//
+// A step that could not start because ctx ended reports Cancelled with
+// ExitCode -1 and no error. When writing to out fails, the step still runs to
+// its end (its output is discarded) and Run returns its Result with the error.
+func (e *Executor) Run(ctx context.Context, job *executor.Job, step *executor.Step, out io.Writer) (executor.Result, error) {
+	start := time.Now()
+	res, err := e.run(ctx, job, step, out)
+	res.Duration = time.Since(start)
+	if err != nil {
+		err = fmt.Errorf("step %q: %w", step.Name, err)
+	}
+	return res, err
+}
+
+func (e *Executor) run(ctx context.Context, job *executor.Job, step *executor.Step, out io.Writer) (executor.Result, error) {
+	net, err := e.jobNetwork(job)
+	if err != nil {
+		return executor.Result{ExitCode: -1}, err
+	}
+	cc, hc, nc := containerSpec(e.cfg, job, step, net)
+	id, err := e.create(ctx, cc, hc, nc)
+	if err != nil {
+		return notStarted(ctx, err)
+	}
+	s, err := attach(ctx, e.api, id, out)
+	if err != nil {
+		return notStarted(ctx, err)
+	}
+	if err := e.api.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+		s.close()
+		return notStarted(ctx, fmt.Errorf("start container: %w", err))
+	}
+	res, err := e.wait(ctx, id, step.Timeout)
+	outErr := s.finish(e.log)
+	if err != nil {
+		return res, err
+	}
+	if res.ExitCode != 0 {
+		if res.OOMKilled, err = e.oomKilled(ctx, id); err != nil {
+			return res, err
+		}
+	}
+	return res, outErr
+}
+
+// notStarted is the outcome of a step whose container did not start: an error,
+// unless ctx ended, which is a cancellation.
+func notStarted(ctx context.Context, err error) (executor.Result, error) {
+	if ctx.Err() != nil {
+		return executor.Result{ExitCode: -1, Cancelled: true}, nil
+	}
+	return executor.Result{ExitCode: -1}, err
+}
+
+// create creates a container, pulling its image first if the engine lacks it.
+func (e *Executor) create(ctx context.Context, cc *container.Config, hc *container.HostConfig, nc *network.NetworkingConfig) (string, error) {
+	_, cached := e.images.Load(cc.Image)
+	if err := e.ensureImage(ctx, cc.Image); err != nil {
+		return "", err
+	}
+	resp, err := e.api.ContainerCreate(ctx, cc, hc, nc, nil, "")
+	if err != nil && cached && cerrdefs.IsNotFound(err) {
+		// The image was removed since it was seen: look again.
+		e.images.Delete(cc.Image)
+		if err := e.ensureImage(ctx, cc.Image); err != nil {
+			return "", err
+		}
+		resp, err = e.api.ContainerCreate(ctx, cc, hc, nc, nil, "")
+	}
+	if err != nil {
+		return "", fmt.Errorf("create container: %w", err)
+	}
+	for _, w := range resp.Warnings {
+		e.log.DebugContext(ctx, "container create warning", "container", resp.ID, "warning", w)
+	}
+	return resp.ID, nil
+}
+
+// wait waits for the container to end. When timeout (if > 0) passes or ctx
+// ends first, it stops the container (SIGTERM, then SIGKILL after the grace
+// period) and keeps waiting; the Result says which happened.
+func (e *Executor) wait(ctx context.Context, id string, timeout time.Duration) (executor.Result, error) {
+	bg := context.WithoutCancel(ctx)
+	waitC, errC := e.api.ContainerWait(bg, id, container.WaitConditionNotRunning)
+	var deadline <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		deadline = t.C
+	}
+	var res executor.Result
+	done := ctx.Done()
+	for {
+		select {
+		case w := <-waitC:
+			res.ExitCode = int(w.StatusCode)
+			if w.Error != nil && w.Error.Message != "" {
+				return res, fmt.Errorf("wait for container: %s", w.Error.Message)
+			}
+			return res, nil
+		case err := <-errC:
+			return res, fmt.Errorf("wait for container: %w", err)
+		case <-deadline:
+			res.TimedOut = true
+			deadline, done = nil, nil
+			e.stop(bg, id)
+		case <-done:
+			res.Cancelled = true
+			deadline, done = nil, nil
+			e.stop(bg, id)
+		}
+	}
+}
+
+// stop sends SIGTERM to the container and SIGKILL after the grace period. A
+// failure is only logged: the wait that follows reports a container that did
+// not end.
+func (e *Executor) stop(ctx context.Context, id string) {
+	err := e.api.ContainerStop(ctx, id, container.StopOptions{Timeout: stopSeconds(e.cfg)})
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		e.log.WarnContext(ctx, "stop container", "container", id, "err", err)
+	}
+}
+
+// oomKilled reports whether the kernel killed a process of the container for
+// exceeding its memory limit.
+func (e *Executor) oomKilled(ctx context.Context, id string) (bool, error) {
+	info, err := e.api.ContainerInspect(context.WithoutCancel(ctx), id)
+	if err != nil {
+		return false, fmt.Errorf("inspect container: %w", err)
+	}
+	return info.State != nil && info.State.OOMKilled, nil
+}
