@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -60,12 +62,32 @@ func AWSEndpoint(t *testing.T) string {
 	return ep
 }
 
-// StopRabbitMQ stops the test RabbitMQ node; StartRabbitMQ starts it again and
-// waits until it accepts connections. Tests use them to show that a broker
-// restart loses nothing.
+// RestartableAMQPURL returns the URL of the second test RabbitMQ node, the one
+// StopRabbitMQ and StartRabbitMQ act on, after taking an exclusive lock on it
+// that lasts until the test ends. `go test ./...` runs packages in parallel
+// processes: the lock keeps two restart tests from interleaving, and the
+// separate node keeps a restart from disturbing every other RabbitMQ test.
+func RestartableAMQPURL(t testing.TB) string {
+	t.Helper()
+	url := reachable(t, "the restartable RabbitMQ node (NARWHAL_TEST_AMQP_RESTART_URL)", os.Getenv("NARWHAL_TEST_AMQP_RESTART_URL"))
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "narwhal-test-restart-broker.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatalf("restart broker lock: %v", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatalf("restart broker lock: %v", err)
+	}
+	t.Cleanup(func() { f.Close() }) // closing releases the lock
+	return url
+}
+
+// StopRabbitMQ stops the restartable test RabbitMQ node (see
+// RestartableAMQPURL, whose lock the test must hold); StartRabbitMQ starts it
+// again and waits until it accepts connections. Tests use them to show that a
+// broker restart loses nothing.
 func StopRabbitMQ(t testing.TB) { t.Helper(); stackCtl(t, "rabbitmq-stop") }
 
-// StartRabbitMQ starts the test RabbitMQ node stopped by StopRabbitMQ.
+// StartRabbitMQ starts the restartable RabbitMQ node stopped by StopRabbitMQ.
 func StartRabbitMQ(t testing.TB) { t.Helper(); stackCtl(t, "rabbitmq-start") }
 
 func stackCtl(t testing.TB, verb string) {

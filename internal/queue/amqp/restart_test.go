@@ -19,15 +19,15 @@ import (
 // consumer that was running before the restart resumes on its own, and
 // messages that sat in a durable queue across the restart are still there.
 //
-// It restarts the shared test broker, so it must not run beside other tests
-// of this package: it does not call t.Parallel, and Go runs top-level tests
-// without t.Parallel one after the other (TestContract's parallel subtests
-// finish before TestContract returns).
+// It restarts the second test broker (testenv.RestartableAMQPURL), whose lock
+// keeps restart tests of other packages from interleaving with it.
 func TestBrokerRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("restarts the broker (~20 s); skipped with -short")
 	}
-	q := newQueue(t, testConfig(t))
+	cfg := testConfig(t)
+	cfg.URL = testenv.RestartableAMQPURL(t)
+	q := newQueue(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 
