@@ -1,0 +1,111 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/store"
+)
+
+// CreateJob stores j when its ID is free (attribute_not_exists); see ci.Store.
+func (st *Store) CreateJob(ctx context.Context, j ci.Job) (ci.Job, error) {
+	if err := check(ctx); err != nil {
+		return ci.Job{}, err
+	}
+	j, err := store.PrepareCreate(j, st.now())
+	if err != nil {
+		return ci.Job{}, err
+	}
+	item, err := jobItem(j)
+	if err != nil {
+		return ci.Job{}, err
+	}
+	_, err = st.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                &st.table,
+		Item:                     item,
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
+	})
+	var failed *types.ConditionalCheckFailedException
+	if errors.As(err, &failed) {
+		err = ci.ErrExists
+	}
+	if err != nil {
+		return ci.Job{}, fmt.Errorf("create job %s: %w", j.ID, err)
+	}
+	return j, nil
+}
+
+// GetJob reads the job with that ID, strongly consistent; see ci.Store.
+func (st *Store) GetJob(ctx context.Context, id string) (ci.Job, error) {
+	if err := check(ctx); err != nil {
+		return ci.Job{}, err
+	}
+	item, err := st.getItem(ctx, jobKey(id))
+	if err != nil {
+		return ci.Job{}, fmt.Errorf("get job %s: %w", id, err)
+	}
+	return decodeJob(item)
+}
+
+// getItem reads one item, strongly consistent; a missing one is ErrNotFound.
+func (st *Store) getItem(ctx context.Context, key map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: key, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, err
+	}
+	if len(out.Item) == 0 {
+		return nil, ci.ErrNotFound
+	}
+	return out.Item, nil
+}
+
+// UpdateJob replaces the job when its stored version is j.Version; see ci.Store.
+func (st *Store) UpdateJob(ctx context.Context, j ci.Job) (ci.Job, error) {
+	if err := check(ctx); err != nil {
+		return ci.Job{}, err
+	}
+	next, err := store.PrepareUpdate(j, st.now())
+	if err != nil {
+		return ci.Job{}, err
+	}
+	item, err := jobItem(next)
+	if err != nil {
+		return ci.Job{}, err
+	}
+	_, err = st.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                           &st.table,
+		Item:                                item,
+		ConditionExpression:                 aws.String("#v = :v"),
+		ExpressionAttributeNames:            map[string]string{"#v": attrVersion},
+		ExpressionAttributeValues:           map[string]types.AttributeValue{":v": n(j.Version)},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var failed *types.ConditionalCheckFailedException
+	if errors.As(err, &failed) {
+		err = st.missOrConflict(ctx, j.ID, failed)
+	}
+	if err != nil {
+		return ci.Job{}, fmt.Errorf("update job %s: %w", j.ID, err)
+	}
+	return next, nil
+}
+
+// missOrConflict tells why the version condition failed: the old item comes
+// with the exception when the service returns it; otherwise a consistent read
+// says whether the job exists. Jobs are never deleted.
+func (st *Store) missOrConflict(ctx context.Context, id string, failed *types.ConditionalCheckFailedException) error {
+	if len(failed.Item) > 0 {
+		return ci.ErrConflict
+	}
+	_, err := st.getItem(ctx, jobKey(id))
+	if err == nil {
+		return ci.ErrConflict
+	}
+	return err
+}

@@ -1,0 +1,208 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/store"
+)
+
+// CreateJob stores j when its ID is free; see ci.Store.
+func (s *Store) CreateJob(ctx context.Context, j ci.Job) (ci.Job, error) {
+	if err := s.check(ctx); err != nil {
+		return ci.Job{}, err
+	}
+	j, err := store.PrepareCreate(j, s.now())
+	if err != nil {
+		return ci.Job{}, err
+	}
+	doc, err := json.Marshal(j)
+	if err != nil {
+		return ci.Job{}, fmt.Errorf("create job %s: %w", j.ID, err)
+	}
+	res, err := s.w.ExecContext(ctx, `INSERT INTO jobs (id, repo, status, branch, created_at, published, version, doc)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		j.ID, j.Repo, j.Status, j.Branch, store.TimeKey(j.CreatedAt), j.Published, j.Version, doc)
+	if err := written(res, err); err != nil {
+		if errors.Is(err, errNoRow) {
+			err = ci.ErrExists
+		}
+		return ci.Job{}, fmt.Errorf("create job %s: %w", j.ID, err)
+	}
+	return j, nil
+}
+
+// GetJob returns the job with that ID; see ci.Store.
+func (s *Store) GetJob(ctx context.Context, id string) (ci.Job, error) {
+	if err := s.check(ctx); err != nil {
+		return ci.Job{}, err
+	}
+	var doc []byte
+	err := s.r.QueryRowContext(ctx, `SELECT doc FROM jobs WHERE id = ?`, id).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ci.ErrNotFound
+	}
+	if err != nil {
+		return ci.Job{}, fmt.Errorf("get job %s: %w", id, err)
+	}
+	return decodeJob(doc)
+}
+
+// UpdateJob replaces the job when its stored version is j.Version; see ci.Store.
+func (s *Store) UpdateJob(ctx context.Context, j ci.Job) (ci.Job, error) {
+	if err := s.check(ctx); err != nil {
+		return ci.Job{}, err
+	}
+	next, err := store.PrepareUpdate(j, s.now())
+	if err != nil {
+		return ci.Job{}, err
+	}
+	doc, err := json.Marshal(next)
+	if err != nil {
+		return ci.Job{}, fmt.Errorf("update job %s: %w", j.ID, err)
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE jobs SET repo = ?, status = ?, branch = ?, created_at = ?,
+		published = ?, version = ?, doc = ? WHERE id = ? AND version = ?`,
+		next.Repo, next.Status, next.Branch, store.TimeKey(next.CreatedAt), next.Published, next.Version, doc,
+		j.ID, j.Version)
+	if err := written(res, err); err != nil {
+		if errors.Is(err, errNoRow) {
+			err = s.missOrConflict(ctx, j.ID)
+		}
+		return ci.Job{}, fmt.Errorf("update job %s: %w", j.ID, err)
+	}
+	return next, nil
+}
+
+// missOrConflict tells why a conditional update matched no row. Jobs are
+// never deleted, so a row that exists now existed then.
+func (s *Store) missOrConflict(ctx context.Context, id string) error {
+	var one int
+	err := s.w.QueryRowContext(ctx, `SELECT 1 FROM jobs WHERE id = ?`, id).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return ci.ErrNotFound
+	case err != nil:
+		return err
+	}
+	return ci.ErrConflict
+}
+
+// ListJobs returns one page of jobs, newest first; see ci.Store.
+func (s *Store) ListJobs(ctx context.Context, f ci.JobFilter) (ci.JobPage, error) {
+	if err := s.check(ctx); err != nil {
+		return ci.JobPage{}, err
+	}
+	where, args, err := jobFilter(f)
+	if err != nil {
+		return ci.JobPage{}, fmt.Errorf("list jobs: %w", err)
+	}
+	limit := store.Limit(f.Limit)
+	q := `SELECT doc FROM jobs` + where + ` ORDER BY created_at DESC, id DESC LIMIT ?`
+	jobs, err := s.query(ctx, q, append(args, limit+1)...)
+	if err != nil {
+		return ci.JobPage{}, fmt.Errorf("list jobs: %w", err)
+	}
+	page := ci.JobPage{Jobs: jobs}
+	if len(jobs) > limit {
+		last := jobs[limit-1]
+		page.Jobs, page.Cursor = jobs[:limit], store.EncodeCursor(store.SortKey(last.CreatedAt, last.ID))
+	}
+	return page, nil
+}
+
+// jobFilter turns f into a WHERE clause and its arguments.
+func jobFilter(f ci.JobFilter) (string, []any, error) {
+	var conds []string
+	var args []any
+	add := func(cond string, a ...any) { conds, args = append(conds, cond), append(args, a...) }
+	if f.Repo != "" {
+		add("repo = ?", f.Repo)
+	}
+	if f.Status != "" {
+		add("status = ?", f.Status)
+	}
+	if f.Branch != "" {
+		add("branch = ?", f.Branch)
+	}
+	if f.Cursor != "" {
+		ts, id, err := store.DecodeCursor(f.Cursor)
+		if err != nil {
+			return "", nil, err
+		}
+		add("(created_at, id) < (?, ?)", ts, id)
+	}
+	if len(conds) == 0 {
+		return "", nil, nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args, nil
+}
+
+// ListUnpublished returns queued, unpublished jobs created before the given
+// time, oldest first; see ci.Store.
+func (s *Store) ListUnpublished(ctx context.Context, before time.Time, limit int) ([]ci.Job, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	jobs, err := s.query(ctx, `SELECT doc FROM jobs WHERE status = 'queued' AND published = 0 AND created_at < ?
+		ORDER BY created_at, id LIMIT ?`, store.TimeKey(before), store.Limit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("list unpublished jobs: %w", err)
+	}
+	return jobs, nil
+}
+
+// query runs a SELECT of job documents on the reader pool.
+func (s *Store) query(ctx context.Context, q string, args ...any) ([]ci.Job, error) {
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var jobs []ci.Job
+	for rows.Next() {
+		var doc []byte
+		if err := rows.Scan(&doc); err != nil {
+			return nil, err
+		}
+		j, err := decodeJob(doc)
+		if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs, rows.Err()
+}
+
+func decodeJob(doc []byte) (ci.Job, error) {
+	var j ci.Job
+	if err := json.Unmarshal(doc, &j); err != nil {
+		return ci.Job{}, fmt.Errorf("decode job: %w", err)
+	}
+	return j, nil
+}
+
+// errNoRow says a conditional write matched no row.
+var errNoRow = errors.New("no row written")
+
+// written turns the outcome of a conditional write into an error: the
+// statement's own, or errNoRow when it changed nothing.
+func written(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return errNoRow
+	}
+	return nil
+}

@@ -1,0 +1,85 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// migrations[i] brings the schema from version i to version i+1. Append only:
+// a released migration never changes, a new column is a new migration.
+//
+// created_at and expires_at hold store.TimeKey strings (fixed-width UTC with
+// nanoseconds), whose text order is time order, exactly like the sort keys of
+// the DynamoDB layout; doc is the JSON of the whole ci.Job or ci.Runner.
+var migrations = []string{
+	`CREATE TABLE jobs (
+		id         TEXT PRIMARY KEY,
+		repo       TEXT NOT NULL,
+		status     TEXT NOT NULL,
+		branch     TEXT NOT NULL,
+		created_at TEXT NOT NULL,
+		published  INTEGER NOT NULL,
+		version    INTEGER NOT NULL,
+		doc        TEXT NOT NULL
+	);
+	CREATE INDEX jobs_by_created ON jobs (created_at, id);
+	CREATE INDEX jobs_by_repo ON jobs (repo, created_at, id);
+	CREATE INDEX jobs_by_status ON jobs (status, created_at, id);
+	CREATE INDEX jobs_by_repo_status ON jobs (repo, status, created_at, id);
+	CREATE INDEX jobs_unpublished ON jobs (created_at, id) WHERE status = 'queued' AND published = 0;
+	CREATE TABLE runners (
+		id         TEXT PRIMARY KEY,
+		expires_at TEXT,
+		doc        TEXT NOT NULL
+	);`,
+}
+
+// migrate applies the migrations the database lacks, in one transaction that
+// holds the write lock, so two processes opening the same file do not race.
+func migrate(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var version int
+	err = tx.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&version)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		_, err = tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (0)`)
+	case err == nil && version > len(migrations):
+		err = fmt.Errorf("schema version %d is newer than this program's %d", version, len(migrations))
+	}
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for v := version; v < len(migrations); v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("migrate to version %d: %w", v+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, len(migrations)); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// SchemaVersion returns the schema version of the open database.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	var v int
+	if err := s.r.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("schema version: %w", err)
+	}
+	return v, nil
+}

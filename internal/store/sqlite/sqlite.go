@@ -1,0 +1,121 @@
+// Package sqlite is the embedded ci.Store of `narwhal dev`: one SQLite file
+// (or an in-memory database for tests) through the pure-Go modernc.org/sqlite
+// driver, so that no C toolchain is needed.
+//
+// Layout (see docs/store.md): a jobs table holds the fields that queries
+// select and sort on as columns, beside a JSON document of the whole job; a
+// runners table does the same for runners. The schema is versioned in
+// schema_version and migrated when the store opens.
+//
+// Concurrency: a file database runs in WAL mode, so readers never wait for the
+// writer; every write goes through one connection, so writers of this process
+// queue in Go instead of failing with SQLITE_BUSY, and busy_timeout covers
+// other processes sharing the file.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/ci"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Memory is the path of a private in-memory database, gone on Close.
+const Memory = ":memory:"
+
+// pragmas apply to every connection: wait up to 10 s for another process's
+// lock, and take the write lock when a transaction begins (a deferred
+// transaction that upgrades later can fail with SQLITE_BUSY at once).
+const pragmas = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
+
+// Store is a ci.Store in SQLite. It is safe for concurrent use.
+type Store struct {
+	w      *sql.DB // the single writer connection (and everything, for Memory)
+	r      *sql.DB // the reader pool; the same as w for Memory
+	now    func() time.Time
+	closed atomic.Bool
+}
+
+var _ ci.Store = (*Store)(nil)
+
+// Open opens (creating it when missing) the database at path, or a private
+// in-memory one when path is Memory, and migrates its schema to the current
+// version. The caller must Close it.
+func Open(ctx context.Context, path string) (*Store, error) {
+	s, err := open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if err := migrate(ctx, s.w); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func open(path string) (*Store, error) {
+	if path == Memory {
+		db, err := sql.Open("sqlite", Memory+"?"+pragmas)
+		if err != nil {
+			return nil, err
+		}
+		// Every connection to :memory: is a database of its own: keep one.
+		db.SetMaxOpenConns(1)
+		db.SetConnMaxLifetime(0)
+		db.SetConnMaxIdleTime(0)
+		return &Store{w: db, r: db, now: time.Now}, nil
+	}
+	if path == "" || strings.ContainsRune(path, '?') {
+		return nil, errors.New("the path must be non-empty and without '?'") // '?' starts the DSN's parameters
+	}
+	dsn := path + "?" + pragmas + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
+	return &Store{w: w, r: r, now: time.Now}, nil
+}
+
+// Close closes the database. Calls after it return ci.ErrClosed; closing
+// twice is harmless.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	err := s.w.Close()
+	if s.r != s.w {
+		if rerr := s.r.Close(); err == nil {
+			err = rerr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
+
+// check is the first thing every method does: a cancelled context or a
+// closed store fails before any SQL runs.
+func (s *Store) check(ctx context.Context) error {
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return ci.ErrClosed
+	}
+	return nil
+}
