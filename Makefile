@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 STACK := scripts/teststack.sh
 
-.PHONY: all build run test test-unit stack bench fuzz proto vet fmt clean
+.PHONY: all build run test test-unit stack bench fuzz proto vet fmt clean lint-template build-AgentFunction
 
 all: build
 
@@ -20,7 +20,7 @@ run: build ## the main job: run examples/hello through narwhal exec (Docker if a
 stack: ## install (when root) and start what the tests talk to: dockerd, test image, RabbitMQ, moto_server
 	$(STACK) up
 
-test: stack vet ## every test, against the real services started by `make stack`
+test: stack vet lint-template ## every test, against the real services started by `make stack`
 	eval "$$($(STACK) env)" && $(GO) test -count=1 -timeout 15m ./...
 
 test-unit: ## the tests that need no services (the rest skip with a message; CI=true makes them fail)
@@ -35,6 +35,14 @@ fuzz: ## run each fuzz target for a while (FUZZTIME=30s)
 
 proto: ## regenerate internal/rpc/runnerpb from runner.proto (Debian protobuf-compiler + pinned plugins in bin/)
 	scripts/genproto.sh
+
+lint-template: ## check the SAM template (cfn-lint comes with the machine's Python)
+	cfn-lint template.yaml
+
+# Lambda binaries, for `sam build` (BuildMethod: makefile): provided.al2023 on arm64, no RPC shim.
+LAMBDA_GOFLAGS := CGO_ENABLED=0 GOOS=linux GOARCH=$${GOARCH:-arm64}
+build-AgentFunction:
+	$(LAMBDA_GOFLAGS) $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap ./functions/agent
 
 vet:
 	$(GO) vet ./...

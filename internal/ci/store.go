@@ -3,6 +3,7 @@ package ci
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"time"
 )
 
@@ -61,7 +62,7 @@ type JobPage struct {
 // *IllegalTransitionError from Job.Move, say) to abort without writing; it may
 // be called more than once and must not have side effects.
 func Update(ctx context.Context, s Store, id string, change func(*Job) error) (Job, error) {
-	for {
+	for attempt := 0; ; attempt++ {
 		j, err := s.GetJob(ctx, id)
 		if err != nil {
 			return Job{}, err
@@ -76,7 +77,15 @@ func Update(ctx context.Context, s Store, id string, change func(*Job) error) (J
 		select {
 		case <-ctx.Done():
 			return Job{}, context.Cause(ctx)
-		case <-time.After(5 * time.Millisecond):
+		case <-time.After(backoff(attempt)):
 		}
 	}
+}
+
+// backoff is the pause before retry attempt n of a lost compare-and-swap:
+// exponential from 2 ms up to 200 ms, with full jitter so that writers that
+// collided do not collide again in lockstep.
+func backoff(n int) time.Duration {
+	ceiling := min(2*time.Millisecond<<min(n, 7), 200*time.Millisecond)
+	return time.Duration(rand.Int64N(int64(ceiling))) + time.Millisecond
 }

@@ -1,0 +1,83 @@
+// Command agent is the webhook intake Lambda function: API Gateway events in,
+// durable queued jobs out. It only wires: configuration from the environment
+// (docs/intake.md), a DynamoDB store, a RabbitMQ queue connected on first use
+// and kept across invocations, the webhook secret, and agent.Handler.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/narwhal-ci/narwhal/functions/agent/agent"
+	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/intake"
+	"github.com/narwhal-ci/narwhal/internal/queue/amqp"
+	"github.com/narwhal-ci/narwhal/internal/store/dynamo"
+)
+
+// dialTimeout bounds a connect to the broker, so that a webhook is answered
+// (with the job left unpublished) while GitHub still waits.
+const dialTimeout = 4 * time.Second
+
+func main() {
+	cfg, err := configFromEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	h, err := build(context.Background(), cfg, log)
+	if err != nil {
+		log.Error("agent start failed", "err", err)
+		os.Exit(1)
+	}
+	lambda.Start(h.Lambda)
+}
+
+// build makes the handler and its dependencies from cfg.
+func build(ctx context.Context, cfg config, log *slog.Logger) (*agent.Handler, error) {
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	sm := secretsmanager.NewFromConfig(awsCfg)
+	in := &intake.Intake{
+		Store:  dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.table),
+		Queue:  agent.NewLazyQueue(dialer(cfg, sm, log)),
+		Logger: log,
+	}
+	var secrets agent.SecretSource = agent.ParseSecrets(cfg.webhookSecret)
+	if cfg.webhookSecretARN != "" {
+		secrets = agent.NewManagedSecrets(sm, cfg.webhookSecretARN, agent.DefaultSecretTTL, nil)
+	}
+	return agent.NewHandler(agent.Deps{Intake: in, Secrets: secrets, Logger: log}), nil
+}
+
+// dialer connects to RabbitMQ, reading the broker credentials from Secrets
+// Manager first when they live there.
+func dialer(cfg config, sm agent.SecretsAPI, log *slog.Logger) func(context.Context) (ci.Queue, error) {
+	return func(ctx context.Context) (ci.Queue, error) {
+		ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+		defer cancel()
+		url := cfg.amqpURL
+		if cfg.mqSecretARN != "" {
+			out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(cfg.mqSecretARN)})
+			if err != nil {
+				return nil, fmt.Errorf("get broker secret: %w", err)
+			}
+			if url, err = mqURL(cfg.mqEndpoint, aws.ToString(out.SecretString)); err != nil {
+				return nil, err
+			}
+		}
+		return amqp.New(ctx, amqp.Config{URL: url, Prefix: cfg.amqpPrefix}, log)
+	}
+}

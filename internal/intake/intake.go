@@ -1,0 +1,168 @@
+// Package intake turns a job request into a durable, queued job: it writes the
+// job to the Store (conditionally, so a redelivered webhook finds the job it
+// made before), publishes its message with a broker confirm, and marks it
+// published. A sweeper republishes jobs whose publish failed. It knows nothing
+// of HTTP, AWS or Lambda; functions/agent translates webhooks into calls here.
+package intake
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/queue"
+)
+
+// Intake accepts job requests. Store and Queue are required; Logger (Sweep's
+// record of what it republished) and Now default to slog.Default and time.Now. An Intake is safe for concurrent use
+// once its fields are set.
+type Intake struct {
+	Store  ci.Store
+	Queue  ci.Queue
+	Logger *slog.Logger
+	Now    func() time.Time
+	// PublishTimeout bounds Accept's publish (with a lazy queue, its connect
+	// too), so that a webhook is answered while GitHub still waits (10 s): a
+	// publish that times out leaves the job to Sweep. Zero means
+	// DefaultPublishTimeout.
+	PublishTimeout time.Duration
+}
+
+// DefaultPublishTimeout is the PublishTimeout of an Intake that sets none.
+const DefaultPublishTimeout = 5 * time.Second
+
+// Outcome is what Accept did.
+type Outcome struct {
+	JobID string
+	// Duplicate is true when the job existed already (a redelivery, or the
+	// same commit pushed again): nothing was created or published.
+	Duplicate bool
+	// Published is true when the queue confirmed the job's message. A new job
+	// that is not published is still durable: Sweep publishes it later.
+	Published bool
+	// Problem is what went wrong without failing Accept: why the publish
+	// failed, or why the Published mark could not be written after it (then
+	// Sweep may publish the job a second time). The caller logs it.
+	Problem error
+}
+
+// JobMessage is the body of a job message on the queue. The message carries
+// only the ID; the Store holds the job.
+type JobMessage struct {
+	JobID   string `json:"job_id"`
+	Attempt int    `json:"attempt"`
+}
+
+// Message returns the queue message announcing attempt j.Attempt of job j.
+func Message(j ci.Job) ci.Message {
+	body, _ := json.Marshal(JobMessage{JobID: j.ID, Attempt: j.Attempt}) // cannot fail
+	return ci.Message{Key: queue.RouteJob, ID: j.ID, Body: body}
+}
+
+// Accept makes job durable and queued. It fills the ID (ci.JobID) when empty
+// and sets the state fields: queued, attempt 1, unpublished, deliveries
+// [deliveryID]. Then, in this order: a conditional create in the Store; a
+// confirmed publish; the Published mark.
+//
+// When the job exists already, Accept appends deliveryID to its Deliveries
+// (once) and returns Outcome{Duplicate: true}. When the publish fails, the
+// job stays queued and unpublished and Accept still succeeds with
+// Published false: the caller answers the webhook and Sweep publishes later.
+// A failure to write the Published mark after a confirmed publish is not
+// returned either: at worst Sweep publishes the job a second time, which
+// consumers tolerate. Both land in Outcome.Problem. Errors come only from the
+// Store.
+func (in *Intake) Accept(ctx context.Context, deliveryID string, job ci.Job) (Outcome, error) {
+	job = in.fresh(deliveryID, job)
+	created, err := in.Store.CreateJob(ctx, job)
+	if errors.Is(err, ci.ErrExists) {
+		return in.duplicate(ctx, deliveryID, job.ID)
+	}
+	if err != nil {
+		return Outcome{}, fmt.Errorf("create job %s: %w", job.ID, err)
+	}
+	if err := in.publish(ctx, created); err != nil {
+		return Outcome{JobID: created.ID, Problem: fmt.Errorf("publish job %s: %w", created.ID, err)}, nil
+	}
+	return Outcome{JobID: created.ID, Published: true, Problem: in.markPublished(ctx, created)}, nil
+}
+
+// publish publishes j's message within the publish timeout.
+func (in *Intake) publish(ctx context.Context, j ci.Job) error {
+	ctx, cancel := context.WithTimeout(ctx, cmp.Or(in.PublishTimeout, DefaultPublishTimeout))
+	defer cancel()
+	return in.Queue.Publish(ctx, Message(j))
+}
+
+// fresh returns job with its ID and initial state set.
+func (in *Intake) fresh(deliveryID string, job ci.Job) ci.Job {
+	if job.ID == "" {
+		job.ID = ci.JobID(job.Repo, job.SHA, job.Event, job.PR)
+	}
+	job.Status, job.Attempt, job.Published, job.Version = ci.StatusQueued, 1, false, 0
+	job.Deliveries = nil
+	if deliveryID != "" {
+		job.Deliveries = []string{deliveryID}
+	}
+	now := in.now()
+	job.CreatedAt, job.UpdatedAt = now, now
+	return job
+}
+
+// duplicate records deliveryID on the existing job id.
+func (in *Intake) duplicate(ctx context.Context, deliveryID, id string) (Outcome, error) {
+	out := Outcome{JobID: id, Duplicate: true}
+	if deliveryID == "" {
+		return out, nil
+	}
+	_, err := ci.Update(ctx, in.Store, id, func(j *ci.Job) error {
+		if slices.Contains(j.Deliveries, deliveryID) {
+			return errUnchanged
+		}
+		j.Deliveries = append(j.Deliveries, deliveryID)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errUnchanged) {
+		return Outcome{}, fmt.Errorf("record delivery %s on job %s: %w", deliveryID, id, err)
+	}
+	return out, nil
+}
+
+// errUnchanged aborts a ci.Update that has nothing to write.
+var errUnchanged = errors.New("unchanged")
+
+// markPublished sets Published on the stored job, unless it is set already
+// or the job has moved to another attempt (whose message is not ours).
+func (in *Intake) markPublished(ctx context.Context, published ci.Job) error {
+	_, err := ci.Update(ctx, in.Store, published.ID, func(j *ci.Job) error {
+		if j.Published || j.Attempt != published.Attempt {
+			return errUnchanged
+		}
+		j.Published = true
+		return nil
+	})
+	if err != nil && !errors.Is(err, errUnchanged) {
+		return fmt.Errorf("mark job %s published: %w", published.ID, err)
+	}
+	return nil
+}
+
+func (in *Intake) logger() *slog.Logger {
+	if in.Logger == nil {
+		return slog.Default()
+	}
+	return in.Logger
+}
+
+func (in *Intake) now() time.Time {
+	if in.Now == nil {
+		return time.Now()
+	}
+	return in.Now()
+}
