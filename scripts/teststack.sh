@@ -5,6 +5,7 @@
 #   test image          narwhal-test/busybox:1, imported from Debian's busybox-static (no registry here)
 #   RabbitMQ            private nodes on 127.0.0.1:5682 and :5683 (user narwhal/narwhal), state under $STACK_DIR
 #   moto_server         DynamoDB, S3 and Secrets Manager on 127.0.0.1:5000
+#   chromium            Debian's, for the dashboard's headless browser test
 #
 # Usage: scripts/teststack.sh up | docker | env | rabbitmq-stop | rabbitmq-start | down
 # rabbitmq-stop and rabbitmq-start act on the "restart" node only.
@@ -26,6 +27,7 @@ need_pkgs() {
 	[ -x /bin/busybox ] || missing+=(busybox-static)
 	[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
 	command -v git >/dev/null || missing+=(git)
+	[ -x /usr/bin/chromium ] || missing+=(chromium)   # the dashboard's browser test
 	if [ ${#missing[@]} -gt 0 ]; then
 		log "installing ${missing[*]}"
 		apt-get update -qq
