@@ -69,7 +69,9 @@ func AWSEndpoint(t *testing.T) string {
 // separate node keeps a restart from disturbing every other RabbitMQ test.
 func RestartableAMQPURL(t testing.TB) string {
 	t.Helper()
-	url := reachable(t, "the restartable RabbitMQ node (NARWHAL_TEST_AMQP_RESTART_URL)", os.Getenv("NARWHAL_TEST_AMQP_RESTART_URL"))
+	if os.Getenv("NARWHAL_TEST_AMQP_RESTART_URL") == "" {
+		Missing(t, "the restartable RabbitMQ node (NARWHAL_TEST_AMQP_RESTART_URL)")
+	}
 	f, err := os.OpenFile(filepath.Join(os.TempDir(), "narwhal-test-restart-broker.lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		t.Fatalf("restart broker lock: %v", err)
@@ -78,7 +80,9 @@ func RestartableAMQPURL(t testing.TB) string {
 		t.Fatalf("restart broker lock: %v", err)
 	}
 	t.Cleanup(func() { f.Close() }) // closing releases the lock
-	return url
+	// Check only under the lock: another package's restart test may have had
+	// the node down while we waited.
+	return reachable(t, "the restartable RabbitMQ node (NARWHAL_TEST_AMQP_RESTART_URL)", os.Getenv("NARWHAL_TEST_AMQP_RESTART_URL"))
 }
 
 // StopRabbitMQ stops the restartable test RabbitMQ node (see

@@ -1,0 +1,47 @@
+package logstoretest
+
+import (
+	"testing"
+
+	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/logstore"
+)
+
+// testIdempotentReput: putting a stored chunk again with the same data is a
+// no-op, before and after Finish; with other data it is a conflict and the
+// stored chunk stays.
+func testIdempotentReput(t *testing.T, s logstore.Store) {
+	ctx := Context(t)
+	Put(t, s, "job", "aaa", "bbb")
+	for _, seq := range []int{0, 1} {
+		if err := s.PutChunk(ctx, "job", seq, []byte([]string{"aaa", "bbb"}[seq])); err != nil {
+			t.Errorf("re-put of chunk %d: %v", seq, err)
+		}
+	}
+	err := s.PutChunk(ctx, "job", 1, []byte("BBB"))
+	expectErr(t, "re-put with other data", err, ci.ErrConflict)
+	Finish(t, s, "job")
+	if err := s.PutChunk(ctx, "job", 1, []byte("bbb")); err != nil {
+		t.Errorf("re-put of the last chunk after Finish: %v", err)
+	}
+	expectRead(t, s, "job", 0, 100, "aaabbb", true)
+}
+
+func testOutOfOrder(t *testing.T, s logstore.Store) {
+	ctx := Context(t)
+	expectErr(t, "chunk 1 of a new log", s.PutChunk(ctx, "job", 1, []byte("x")), logstore.ErrOutOfOrder)
+	Put(t, s, "job", "a")
+	expectErr(t, "chunk 2 after chunk 0", s.PutChunk(ctx, "job", 2, []byte("x")), logstore.ErrOutOfOrder)
+	if err := s.PutChunk(ctx, "job", 1, []byte("b")); err != nil {
+		t.Fatalf("chunk 1 after chunk 0: %v", err)
+	}
+	expectRead(t, s, "job", 0, 100, "ab", false)
+}
+
+func testPutAfterFinish(t *testing.T, s logstore.Store) {
+	Put(t, s, "job", "a")
+	Finish(t, s, "job")
+	err := s.PutChunk(Context(t), "job", 1, []byte("late"))
+	expectErr(t, "new chunk after Finish", err, logstore.ErrFinished)
+	expectRead(t, s, "job", 0, 100, "a", true)
+}

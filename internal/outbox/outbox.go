@@ -1,0 +1,206 @@
+// Package outbox is runnerd's never-lost reports: a disk-backed FIFO of
+// ci.Message delivered in order, one at a time, to a send function (in
+// runnerd, the queue's Publish) that is retried with backoff until it
+// succeeds. A message is on disk, synced, before Enqueue returns, and is
+// removed only after send returned nil, so reports survive broker outages
+// and runnerd restarts. Delivery is at least once: a crash between a
+// successful send and the removal sends the message again after the restart,
+// and consumers dedup by message ID. docs/logs.md describes the guarantees.
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/ci"
+)
+
+// Send delivers one message. It returns nil only when the message was taken
+// (for a queue: confirmed by the broker). It is called with a context that
+// ends after Options.SendTimeout or when the outbox closes.
+type Send func(ctx context.Context, m ci.Message) error
+
+// Defaults of Options.
+const (
+	DefaultInitialBackoff = 200 * time.Millisecond
+	DefaultMaxBackoff     = 30 * time.Second
+	DefaultSendTimeout    = 30 * time.Second
+)
+
+// Options tunes an Outbox. A zero field takes its default.
+type Options struct {
+	// InitialBackoff and MaxBackoff bound the exponential backoff between
+	// attempts to send the oldest message. Each wait is jittered to between
+	// half of and the full current backoff.
+	InitialBackoff, MaxBackoff time.Duration
+	// SendTimeout bounds one call of Send.
+	SendTimeout time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.InitialBackoff <= 0 {
+		o.InitialBackoff = DefaultInitialBackoff
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = DefaultMaxBackoff
+	}
+	o.MaxBackoff = max(o.MaxBackoff, o.InitialBackoff)
+	if o.SendTimeout <= 0 {
+		o.SendTimeout = DefaultSendTimeout
+	}
+	return o
+}
+
+// Outbox is a durable FIFO of messages with one delivering goroutine. Enqueue,
+// Pending, Flush and Close are safe for concurrent use.
+type Outbox struct {
+	dir    string
+	send   Send
+	opts   Options
+	log    *slog.Logger
+	unlock func() // releases the directory lock
+
+	enqMu   sync.Mutex // serialises Enqueue, so sequence order is queue order
+	nextSeq uint64     // guarded by enqMu
+
+	mu      sync.Mutex
+	queue   []uint64      // pending sequence numbers, oldest first; queue[0] may be in flight
+	closed  bool          // Close was called
+	changed chan struct{} // closed and replaced whenever the queue shrinks
+
+	wake   chan struct{} // capacity 1: a message was enqueued
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the delivering goroutine returned
+
+	closeOnce sync.Once
+}
+
+// Open opens the outbox in dir, creating the directory if needed, and starts
+// delivering the messages pending there (left by an earlier process too) in
+// order, oldest first, one at a time. A message is removed from disk only
+// after send returned nil; on an error it is retried with exponential backoff
+// and nothing behind it overtakes it. A message file that cannot be decoded is
+// moved to dir/corrupt with an error log line instead of blocking the queue.
+// Delivery goes on until Close or until ctx ends; the messages not delivered
+// then stay on disk for the next Open. One process at a time may hold dir
+// open: a second Open of the same directory fails. logger may be nil.
+func Open(ctx context.Context, dir string, send Send, opts Options, logger *slog.Logger) (*Outbox, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open outbox: %w", err)
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open outbox %s: %w", dir, err)
+	}
+	seqs, err := scan(dir, logger)
+	if err != nil {
+		unlock()
+		return nil, fmt.Errorf("open outbox %s: %w", dir, err)
+	}
+	o := &Outbox{
+		dir: dir, send: send, opts: opts.withDefaults(), log: logger, unlock: unlock,
+		nextSeq: 1, queue: seqs, changed: make(chan struct{}),
+		wake: make(chan struct{}, 1), done: make(chan struct{}),
+	}
+	if n := len(seqs); n > 0 {
+		o.nextSeq = seqs[n-1] + 1
+		logger.Info("outbox: resuming delivery of pending messages", "pending", n)
+	}
+	o.ctx, o.cancel = context.WithCancel(ctx)
+	go o.run()
+	return o, nil
+}
+
+// Enqueue writes m to disk durably (a temporary file, fsync, rename, fsync
+// of the directory) and queues it behind every message enqueued before. When
+// Enqueue returns nil the message survives a crash. After Close it fails with
+// ci.ErrClosed.
+func (o *Outbox) Enqueue(ctx context.Context, m ci.Message) error {
+	if err := context.Cause(ctx); err != nil {
+		return fmt.Errorf("enqueue message %s: %w", m.ID, err)
+	}
+	o.enqMu.Lock()
+	defer o.enqMu.Unlock()
+	if o.isClosed() {
+		return fmt.Errorf("enqueue message %s: %w", m.ID, ci.ErrClosed)
+	}
+	seq := o.nextSeq
+	o.nextSeq++
+	if err := writeMessage(o.dir, seq, m); err != nil {
+		return fmt.Errorf("enqueue message %s: %w", m.ID, err)
+	}
+	o.mu.Lock()
+	o.queue = append(o.queue, seq)
+	o.mu.Unlock()
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Pending returns how many messages are not delivered yet, the one being sent
+// included (for the metrics gauge).
+func (o *Outbox) Pending() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.queue)
+}
+
+// Flush waits until every message is delivered (Pending() == 0). It returns
+// the context's cause if ctx ends first, and ci.ErrClosed if delivery stopped
+// (Close, or the end of Open's context) with messages still pending.
+func (o *Outbox) Flush(ctx context.Context) error {
+	for {
+		o.mu.Lock()
+		n, closed, changed := len(o.queue), o.closed, o.changed
+		o.mu.Unlock()
+		switch {
+		case n == 0:
+			return nil
+		case closed:
+			return fmt.Errorf("flush outbox: %d pending: %w", n, ci.ErrClosed)
+		}
+		select {
+		case <-changed:
+		case <-o.done: // delivery stopped: Open's context ended
+			if n := o.Pending(); n > 0 {
+				return fmt.Errorf("flush outbox: delivery stopped with %d pending: %w", n, ci.ErrClosed)
+			}
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("flush outbox: %d pending: %w", n, context.Cause(ctx))
+		}
+	}
+}
+
+// Close stops delivering, waiting for the send in flight to return (its
+// context is cancelled), and releases the directory. Pending messages stay
+// on disk for the next Open. Close is idempotent.
+func (o *Outbox) Close() error {
+	o.closeOnce.Do(func() {
+		o.enqMu.Lock() // no Enqueue is writing once closed is set
+		o.mu.Lock()
+		o.closed = true
+		o.mu.Unlock()
+		o.enqMu.Unlock()
+		o.cancel()
+		<-o.done
+		o.unlock()
+	})
+	return nil
+}
+
+func (o *Outbox) isClosed() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.closed
+}
