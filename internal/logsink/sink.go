@@ -19,8 +19,10 @@ import (
 	"sync"
 )
 
-// DefaultLimit is the per-job output cap used when New is given limit <= 0.
-const DefaultLimit int64 = 64 << 20
+// DefaultLimit is the per-job output cap used when New is given limit <= 0:
+// 8 MiB of head delivered live and 8 MiB of tail held until the step ends,
+// which bounds the memory a job's log can take whatever a step prints.
+const DefaultLimit int64 = 16 << 20
 
 // MaxLine is the longest line delivered; longer lines are split after
 // MaxLine bytes. A secret straddling such a split is not masked.
