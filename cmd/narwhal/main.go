@@ -1,5 +1,6 @@
 // Command narwhal is narwhal's command line: run a pipeline locally, validate
-// narwhal.yml, send webhooks, and (later) talk to the REST API.
+// narwhal.yml, send webhooks, and talk to the REST API (NARWHAL_API,
+// NARWHAL_TOKEN).
 package main
 
 import (
@@ -24,6 +25,13 @@ func commands() []command {
 		{"exec", "run the narwhal.yml of the working tree locally, in containers", runExec},
 		{"validate", "check a narwhal.yml and print file:line:column errors", runValidate},
 		{"trigger", "send a signed, GitHub-shaped webhook for a local repository", runTrigger},
+		{"jobs", "list jobs (filters: repo, status, branch)", runJobs},
+		{"job", "show one job and its steps", runJob},
+		{"logs", "print or follow (-f) a job's log", runLogs},
+		{"resubmit", "run a job's commit again as a new job", runResubmit},
+		{"cancel", "cancel a job", runCancel},
+		{"runners", "list runners with load, capacity and state", runRunners},
+		{"drain", "drain a runner: no new jobs, running ones finish", runDrain},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -1,0 +1,314 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/store"
+)
+
+const apiFlagsHelp = `  --api URL         the REST API (default $NARWHAL_API), e.g. http://127.0.0.1:8080
+                    or https://abc123.execute-api.us-east-1.amazonaws.com
+  --token TOKEN     the API's bearer token (default $NARWHAL_TOKEN)
+`
+
+const jobsHelp = `Usage: narwhal jobs [flags]
+
+Lists jobs, newest first. Filters combine.
+
+Flags:
+  --repo OWNER/NAME  only this repository
+  --status STATUS    only jobs in this state: queued, assigned, running, success,
+                     failure, error or cancelled
+  --branch BRANCH    only this branch
+  --limit N          at most N jobs (default 20)
+  --cursor CURSOR    continue a listing where the previous one stopped
+  --json             print {"jobs": [...], "cursor": "..."} for scripts
+` + apiFlagsHelp + `
+Examples:
+  narwhal jobs
+  narwhal jobs --repo acme/app --status failure --limit 5
+  narwhal jobs --branch main --json | jq -r '.jobs[].id'
+`
+
+// runJobs is `narwhal jobs`.
+func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("jobs", jobsHelp, stderr)
+	o := addAPIFlags(fs)
+	var f ci.JobFilter
+	var status string
+	fs.StringVar(&f.Repo, "repo", "", "")
+	fs.StringVar(&status, "status", "", "")
+	fs.StringVar(&f.Branch, "branch", "", "")
+	fs.IntVar(&f.Limit, "limit", 20, "")
+	fs.StringVar(&f.Cursor, "cursor", "", "")
+	asJSON := fs.Bool("json", false, "")
+	if _, ok, err := parseCommand(fs, args, 0, jobsHelp, stderr); !ok {
+		return err
+	}
+	if f.Limit < 1 {
+		fmt.Fprintf(stderr, "narwhal jobs: --limit must be positive\n")
+		return exitError(2)
+	}
+	f.Status = ci.Status(status)
+	c, err := o.client("jobs", stderr)
+	if err != nil {
+		return err
+	}
+	page, err := listAll(ctx, c, f)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(stdout, page)
+	}
+	printJobs(stdout, page.Jobs, time.Now())
+	if page.Cursor != "" {
+		fmt.Fprintf(stderr, "(more: narwhal jobs --cursor %s)\n", page.Cursor)
+	}
+	return nil
+}
+
+// listAll fetches f.Limit jobs, in pages of at most store.MaxLimit.
+func listAll(ctx context.Context, c *apiClient, f ci.JobFilter) (ci.JobPage, error) {
+	var all ci.JobPage
+	want := f.Limit
+	for {
+		f.Limit = min(want-len(all.Jobs), store.MaxLimit)
+		page, err := c.jobs(ctx, f)
+		if err != nil {
+			return ci.JobPage{}, err
+		}
+		all.Jobs, all.Cursor = append(all.Jobs, page.Jobs...), page.Cursor
+		if page.Cursor == "" || len(all.Jobs) >= want {
+			return all, nil
+		}
+		f.Cursor = page.Cursor
+	}
+}
+
+func printJobs(w io.Writer, jobs []ci.Job, now time.Time) {
+	if len(jobs) == 0 {
+		fmt.Fprintln(w, "no jobs")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATUS\tREPO\tBRANCH\tCOMMIT\tCREATED\tDURATION")
+	for _, j := range jobs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Status, j.Repo, cmp.Or(j.Branch, "-"),
+			shortSHA(j.SHA), relTime(j.CreatedAt, now), elapsed(j.StartedAt, j.FinishedAt, now))
+	}
+	tw.Flush()
+}
+
+const jobHelp = `Usage: narwhal job [flags] ID
+
+Shows one job: state, commit, runner, attempts, why it waits, its parent, and
+its steps.
+
+Flags:
+  --json            print the job as JSON
+` + apiFlagsHelp + `
+Examples:
+  narwhal job 3fa1c2d0e9b8a7f6e5d4
+  narwhal job 3fa1c2d0e9b8a7f6e5d4 --json | jq .steps
+`
+
+// runJob is `narwhal job ID`.
+func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("job", jobHelp, stderr)
+	o := addAPIFlags(fs)
+	asJSON := fs.Bool("json", false, "")
+	pos, ok, err := parseCommand(fs, args, 1, jobHelp, stderr)
+	if !ok {
+		return err
+	}
+	c, err := o.client("job", stderr)
+	if err != nil {
+		return err
+	}
+	j, err := c.job(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(stdout, j)
+	}
+	printJob(stdout, j, time.Now())
+	return nil
+}
+
+// printJob writes the fields of j that are set, then its steps.
+func printJob(w io.Writer, j ci.Job, now time.Time) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	status := fmt.Sprintf("%s (attempt %d)", j.Status, j.Attempt)
+	commit := fmt.Sprintf("%s on %s (%s)", shortSHA(j.SHA), cmp.Or(j.Branch, j.Ref), j.Event)
+	if j.PR > 0 {
+		commit = fmt.Sprintf("%s, pull request #%d", commit, j.PR)
+	}
+	message, _, _ := strings.Cut(j.Message, "\n")
+	for _, f := range [][2]string{{"job", j.ID}, {"status", status}, {"repo", j.Repo}, {"commit", commit},
+		{"message", message}, {"author", j.Author}, {"runner", j.RunnerID}, {"waiting", j.Waiting},
+		{"parent", j.ParentID}, {"error", j.Error}, {"created", stamp(j.CreatedAt, now)},
+		{"started", stamp(j.StartedAt, now)}, {"finished", stamp(j.FinishedAt, now)}} {
+		if f[1] != "" {
+			fmt.Fprintf(tw, "%s\t%s\n", f[0], f[1])
+		}
+	}
+	tw.Flush()
+	if len(j.Steps) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "STEP\tSTATUS\tEXIT\tDURATION")
+	for _, s := range j.Steps {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", s.Name, s.Status, s.ExitCode, elapsed(s.StartedAt, s.FinishedAt, now))
+	}
+	tw.Flush()
+}
+
+const logsHelp = `Usage: narwhal logs [flags] ID
+
+Prints the log of a job. With -f it keeps printing as the job writes more,
+until the log is complete (the job ended); Ctrl-C stops following.
+
+Flags:
+  -f, --follow      follow the log until it is complete
+` + apiFlagsHelp + `
+Examples:
+  narwhal logs 3fa1c2d0e9b8a7f6e5d4
+  narwhal logs -f 3fa1c2d0e9b8a7f6e5d4
+  narwhal logs 3fa1c2d0e9b8a7f6e5d4 | grep -n FAIL
+`
+
+// runLogs is `narwhal logs ID`.
+func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("logs", logsHelp, stderr)
+	o := addAPIFlags(fs)
+	var follow bool
+	fs.BoolVar(&follow, "f", false, "")
+	fs.BoolVar(&follow, "follow", false, "")
+	pos, ok, err := parseCommand(fs, args, 1, logsHelp, stderr)
+	if !ok {
+		return err
+	}
+	c, err := o.client("logs", stderr)
+	if err != nil {
+		return err
+	}
+	complete, err := copyLog(ctx, c, pos[0], follow, stdout)
+	if err != nil {
+		return interrupted(ctx, err)
+	}
+	if !complete {
+		fmt.Fprintf(stderr, "(the log continues: narwhal logs -f %s)\n", pos[0])
+	}
+	return nil
+}
+
+// copyLog writes the job's log to w from the start: what there is now, or,
+// with follow, everything until the log is complete. The server long-polls,
+// so an empty answer is asked again at once; one that came back quickly
+// (a server that does not wait) is asked again after a second.
+func copyLog(ctx context.Context, c *apiClient, id string, follow bool, w io.Writer) (complete bool, err error) {
+	var offset int64
+	for {
+		start := time.Now()
+		chunk, err := c.logs(ctx, id, offset, follow)
+		if err != nil {
+			return false, err
+		}
+		if _, err := io.WriteString(w, chunk.Data); err != nil {
+			return false, err
+		}
+		offset = chunk.Offset
+		switch {
+		case chunk.Complete:
+			return true, nil
+		case chunk.Data != "":
+			continue
+		case !follow:
+			return false, nil
+		}
+		if wait := time.Second - time.Since(start); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return false, ctx.Err()
+			case <-time.After(wait):
+			}
+		}
+	}
+}
+
+const resubmitHelp = `Usage: narwhal resubmit [flags] ID
+
+Runs a job's commit again as a new job (its parent is ID) and prints the new
+job's ID.
+
+Flags:
+  --json            print the new job as JSON
+` + apiFlagsHelp + `
+Examples:
+  narwhal resubmit 3fa1c2d0e9b8a7f6e5d4
+  narwhal logs -f "$(narwhal resubmit --json 3fa1c2d0e9b8a7f6e5d4 | jq -r .id)"
+`
+
+// runResubmit is `narwhal resubmit ID`.
+func runResubmit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return jobAction(ctx, "resubmit", resubmitHelp, args, stdout, stderr, (*apiClient).resubmit,
+		func(id string, j ci.Job) string {
+			return fmt.Sprintf("resubmitted %s as %s (%s)\nfollow it: narwhal logs -f %s", id, j.ID, j.Status, j.ID)
+		})
+}
+
+const cancelHelp = `Usage: narwhal cancel [flags] ID
+
+Cancels a job that has not finished. Cancelling a finished job is an error
+(409).
+
+Flags:
+  --json            print the job as JSON
+` + apiFlagsHelp + `
+Examples:
+  narwhal cancel 3fa1c2d0e9b8a7f6e5d4
+  narwhal jobs --status queued --json | jq -r '.jobs[].id' | xargs -n1 narwhal cancel
+`
+
+// runCancel is `narwhal cancel ID`.
+func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return jobAction(ctx, "cancel", cancelHelp, args, stdout, stderr, (*apiClient).cancel,
+		func(id string, j ci.Job) string { return fmt.Sprintf("job %s is %s", j.ID, j.Status) })
+}
+
+// jobAction runs a command that posts an action on one job and prints the
+// job it answers: as JSON with --json, else as say puts it.
+func jobAction(ctx context.Context, name, help string, args []string, stdout, stderr io.Writer,
+	do func(*apiClient, context.Context, string) (ci.Job, error), say func(id string, j ci.Job) string) error {
+	fs := newFlagSet(name, help, stderr)
+	o := addAPIFlags(fs)
+	asJSON := fs.Bool("json", false, "")
+	pos, ok, err := parseCommand(fs, args, 1, help, stderr)
+	if !ok {
+		return err
+	}
+	c, err := o.client(name, stderr)
+	if err != nil {
+		return err
+	}
+	j, err := do(c, ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(stdout, j)
+	}
+	_, err = fmt.Fprintln(stdout, say(pos[0], j))
+	return err
+}
