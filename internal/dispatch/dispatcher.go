@@ -1,0 +1,191 @@
+// Package dispatch is the control plane's core: it schedules queued jobs onto
+// the runner registry over the runner RPC contract, drives each job's
+// lifecycle from the runners' reports, reports commit statuses, and runs the
+// periodic monitor (lost runners, timeouts, the intake sweep, metrics). It
+// sees neither AWS nor Lambda: functions/dispatcher feeds it deliveries and
+// calls; `narwhal dev` does the same in one process. docs/dispatch.md tells
+// the story.
+package dispatch
+
+import (
+	"cmp"
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/queue"
+	"github.com/narwhal-ci/narwhal/internal/rpc"
+)
+
+// Defaults of Config.
+const (
+	DefaultLease       = 45 * time.Second
+	DefaultMaxAttempts = 3
+	DefaultJobTimeout  = time.Hour
+	DefaultWaitDelay   = 5 * time.Second
+	DefaultRPCTimeout  = 10 * time.Second
+)
+
+// Config tunes a Dispatcher. Zero fields take the defaults.
+type Config struct {
+	// Lease: a runner silent for longer is offline. Default 45s (three
+	// missed heartbeats of runnerd's 15s).
+	Lease time.Duration
+	// MaxAttempts: a job whose runner is lost on this attempt ends in error
+	// instead of being requeued again. Default 3.
+	MaxAttempts int
+	// JobTimeout bounds how long a job may run (from StartedAt) and, per
+	// attempt, how long it may wait for a runner (from CreatedAt). It is the
+	// control plane's backstop; make it longer than the longest pipeline
+	// timeout, which runnerd enforces itself. Default 1h.
+	JobTimeout time.Duration
+	// WaitDelay is how long a job waits before it is offered to the runners
+	// again when none took it. Default 5s.
+	WaitDelay time.Duration
+	// DeliveryLimit is the job queue's delivery limit (returns before a
+	// message is dead-lettered, as in queue.DefaultDeliveryLimit, the
+	// default): on the last delivery of a job message that keeps failing,
+	// the job is marked error before the message goes to the dead letters.
+	DeliveryLimit int
+	// RPCTimeout bounds each Run, Cancel and Drain call to a runner, retries
+	// included. Default 10s.
+	RPCTimeout time.Duration
+	// FetchTimeout bounds reading a job's narwhal.yml (Deps.Config).
+	// Default 10s.
+	FetchTimeout time.Duration
+	// SelfURL is the base URL of the REST API (https://ci.example.com):
+	// JobURL(id) is SelfURL + "/jobs/" + id. Give the status reporter the
+	// same value for its target URLs (github.StatusOptions.SelfURL).
+	SelfURL string
+	// RunnerCAPEM and RunnerToken configure the default client Pool (when
+	// Deps.Clients is nil): the PEM certificates trusted for runners and
+	// the bearer token.
+	RunnerCAPEM []byte
+	RunnerToken string
+	// StatusAttempts, StatusBackoff and StatusTimeout bound each commit
+	// status report: up to StatusAttempts tries (default 3), each within
+	// StatusTimeout (default 5s), pausing StatusBackoff (default 250ms,
+	// doubling) in between.
+	StatusAttempts int
+	StatusBackoff  time.Duration
+	StatusTimeout  time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	c.Lease = cmp.Or(c.Lease, DefaultLease)
+	c.MaxAttempts = cmp.Or(c.MaxAttempts, DefaultMaxAttempts)
+	c.JobTimeout = cmp.Or(c.JobTimeout, DefaultJobTimeout)
+	c.WaitDelay = cmp.Or(c.WaitDelay, DefaultWaitDelay)
+	c.DeliveryLimit = cmp.Or(c.DeliveryLimit, queue.DefaultDeliveryLimit)
+	c.RPCTimeout = cmp.Or(c.RPCTimeout, DefaultRPCTimeout)
+	c.FetchTimeout = cmp.Or(c.FetchTimeout, DefaultRPCTimeout)
+	c.SelfURL = strings.TrimSuffix(c.SelfURL, "/")
+	c.StatusAttempts = cmp.Or(c.StatusAttempts, 3)
+	c.StatusBackoff = cmp.Or(c.StatusBackoff, 250*time.Millisecond)
+	c.StatusTimeout = cmp.Or(c.StatusTimeout, 5*time.Second)
+	return c
+}
+
+// Clients gives the RPC client of a runner.
+//
+// Contract: Client returns a RunnerService that calls r (at r.Address); it
+// may return the same one for every call with that address, and it must be
+// safe for concurrent use. Release says the runner went away (offline, or
+// moved to another address): later calls to Client for that address may
+// dial again. Neither blocks on the network.
+type Clients interface {
+	Client(ctx context.Context, r ci.Runner) (rpc.RunnerService, error)
+	Release(r ci.Runner)
+}
+
+// StatusReporter publishes a job's state where people look (a GitHub commit
+// status). Report is called with the job as stored after each change that
+// matters; it may be called again with the same state (redeliveries) and
+// must tolerate that. Its errors never fail a job: the dispatcher retries a
+// few times, logs, and goes on.
+type StatusReporter interface {
+	Report(ctx context.Context, job ci.Job) error
+}
+
+// ConfigFetcher reads the labels a job's narwhal.yml asks for (its
+// pipeline's Labels) at the job's SHA. A missing or invalid narwhal.yml gives
+// no labels and no error (the runner reports the problem as the job's error);
+// an error means the file could not be read now and may be later.
+type ConfigFetcher interface {
+	Labels(ctx context.Context, job ci.Job) ([]string, error)
+}
+
+// Deps are what a Dispatcher works with. Store and Queue are required.
+type Deps struct {
+	Store ci.Store
+	Queue ci.Queue
+	// Clients reaches runners; nil means a Pool from Config.RunnerCAPEM and
+	// Config.RunnerToken.
+	Clients Clients
+	// Status reports commit statuses; nil reports nothing.
+	Status StatusReporter
+	// Config resolves a job's labels; nil keeps the labels a job has.
+	Config ConfigFetcher
+	// Selector picks runners; nil means LeastLoaded with Config.Lease and
+	// an Affinity.
+	Selector Selector
+	// Sweep is run by Monitor to republish jobs whose publish was lost
+	// (e.g. func(ctx) (int, error) { return in.Sweep(ctx, time.Minute) });
+	// nil skips it.
+	Sweep func(ctx context.Context) (int, error)
+	// Logger defaults to slog.Default; Now to time.Now.
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Dispatcher schedules jobs and keeps their state; see the package
+// documentation. It is safe for concurrent use: every change goes through a
+// conditional write in the Store, so several dispatchers (Lambda instances)
+// may run at once.
+type Dispatcher struct {
+	cfg      Config
+	store    ci.Store
+	queue    ci.Queue
+	clients  Clients
+	status   StatusReporter
+	config   ConfigFetcher
+	selector Selector
+	sweep    func(ctx context.Context) (int, error)
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// New returns a Dispatcher. It does not touch the network.
+func New(cfg Config, deps Deps) *Dispatcher {
+	cfg = cfg.withDefaults()
+	d := &Dispatcher{cfg: cfg, store: deps.Store, queue: deps.Queue, clients: deps.Clients,
+		status: deps.Status, config: deps.Config, selector: deps.Selector, sweep: deps.Sweep,
+		log: deps.Logger, now: deps.Now}
+	if d.clients == nil {
+		d.clients = NewPool(rpc.ClientConfig{CAPEM: cfg.RunnerCAPEM, Token: cfg.RunnerToken})
+	}
+	if d.selector == nil {
+		d.selector = &LeastLoaded{Lease: cfg.Lease, Affinity: NewAffinity(0)}
+	}
+	if d.log == nil {
+		d.log = slog.Default()
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	return d
+}
+
+// JobURL is the address of job id's page in the REST API, "" without a
+// Config.SelfURL.
+func (d *Dispatcher) JobURL(id string) string {
+	if d.cfg.SelfURL == "" {
+		return ""
+	}
+	return d.cfg.SelfURL + "/jobs/" + id
+}
+
+// recorder is what a Selector implements to learn where jobs went.
+type recorder interface{ Ran(repo, runnerID string) }

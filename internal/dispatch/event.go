@@ -1,0 +1,163 @@
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/ci"
+)
+
+// HandleEvent applies one runner report (a ci.RunnerEvent on ci.QueueEvents).
+// It is idempotent and applies reports only forward, so redelivered or
+// replayed reports change nothing:
+//   - register and heartbeat upsert the runner in the registry, unless the
+//     record already has a later heartbeat;
+//   - a job report moves the job forward only (assigned → running,
+//     assigned or running → final), and only when it is about the job's
+//     current attempt on the job's current runner; a report from a draining
+//     runner handing the job back (Requeue) queues it again as a new attempt
+//     and publishes it;
+//   - a step report records the step's state on the job, never moving a
+//     step backwards.
+//
+// Changes that matter on GitHub are reported to the StatusReporter, best
+// effort: its failures never fail the handler. An error (a body that is not a
+// report, a Store failure) returns the message to the queue; a report about
+// a job that does not exist is dropped.
+func (d *Dispatcher) HandleEvent(ctx context.Context, dl ci.Delivery) error {
+	var ev ci.RunnerEvent
+	if err := json.Unmarshal(dl.Body, &ev); err != nil {
+		return fmt.Errorf("runner report %s: %w", dl.ID, err)
+	}
+	if ev.RunnerID == "" {
+		return fmt.Errorf("runner report %s: no runner_id", dl.ID)
+	}
+	switch ev.Kind {
+	case ci.EventRegister, ci.EventHeartbeat:
+		return d.runnerReport(ctx, ev)
+	case ci.EventJob:
+		return d.jobReport(ctx, ev)
+	case ci.EventStep:
+		return d.stepReport(ctx, ev)
+	}
+	d.log.Warn("runner report of unknown kind ignored", "kind", ev.Kind, "runner_id", ev.RunnerID)
+	return nil
+}
+
+// runnerReport upserts the reporting runner.
+func (d *Dispatcher) runnerReport(ctx context.Context, ev ci.RunnerEvent) error {
+	if ev.Runner == nil {
+		return fmt.Errorf("%s report of runner %s: no runner", ev.Kind, ev.RunnerID)
+	}
+	now := d.now()
+	seen := reportTime(ev, now)
+	old, err := d.store.GetRunner(ctx, ev.RunnerID)
+	found := err == nil
+	if err != nil && !errors.Is(err, ci.ErrNotFound) {
+		return fmt.Errorf("%s report: %w", ev.Kind, err)
+	}
+	if found && seen.Before(old.LastHeartbeat) {
+		return nil // a replayed older report
+	}
+	r := *ev.Runner
+	r.ID, r.LastHeartbeat, r.ExpiresAt = ev.RunnerID, seen, now.Add(10*d.cfg.Lease)
+	if r.State == "" {
+		r.State = ci.RunnerActive
+	}
+	if found {
+		r.Failures = old.Failures
+		if r.Address == "" {
+			r.Address = old.Address
+		}
+		if old.Address != r.Address || r.State == ci.RunnerOffline {
+			d.clients.Release(old)
+		}
+	}
+	if err := d.store.PutRunner(ctx, r); err != nil {
+		return fmt.Errorf("%s report: %w", ev.Kind, err)
+	}
+	return nil
+}
+
+// reportTime is when the runner sent ev (its Time, or the runner record's
+// heartbeat), never later than now: a runner whose clock runs ahead does not
+// extend its lease. Runner clocks are expected to be synchronised (NTP): one
+// behind by more than Lease minus the heartbeat interval looks offline.
+func reportTime(ev ci.RunnerEvent, now time.Time) time.Time {
+	t := ev.Time
+	if t.IsZero() && ev.Runner != nil {
+		t = ev.Runner.LastHeartbeat
+	}
+	if t.IsZero() || t.After(now) {
+		return now
+	}
+	return t
+}
+
+// jobReport moves the reported job forward.
+func (d *Dispatcher) jobReport(ctx context.Context, ev ci.RunnerEvent) error {
+	at := ev.Time
+	if at.IsZero() {
+		at = d.now()
+	}
+	job, ok, err := d.update(ctx, ev.JobID, func(j *ci.Job) error {
+		if j.Status.Final() || j.Attempt != ev.Attempt || j.RunnerID != ev.RunnerID {
+			return errGone
+		}
+		return applyJobReport(j, ev, at)
+	})
+	if errors.Is(err, ci.ErrNotFound) {
+		d.log.Warn("report about an unknown job dropped", "job_id", ev.JobID, "runner_id", ev.RunnerID)
+		return nil
+	}
+	if err != nil || !ok {
+		return err
+	}
+	d.log.Info("job moved", "job_id", job.ID, "attempt", ev.Attempt, "status", job.Status, "runner_id", ev.RunnerID)
+	if job.Status == ci.StatusQueued {
+		d.publishJob(ctx, job)
+	}
+	d.report(ctx, job)
+	if job.Status != ci.StatusRunning {
+		d.adjustRunner(ctx, ev.RunnerID, jobLeft(job.Status))
+	}
+	return nil
+}
+
+// applyJobReport applies a report about j's current attempt on its runner.
+func applyJobReport(j *ci.Job, ev ci.RunnerEvent, at time.Time) error {
+	switch {
+	case ev.Requeue:
+		if j.Status != ci.StatusAssigned && j.Status != ci.StatusRunning {
+			return errGone
+		}
+		return requeue(j, fmt.Sprintf("handed back by runner %s", ev.RunnerID))
+	case ev.Status == ci.StatusRunning:
+		if j.Status != ci.StatusAssigned {
+			return errUnchanged
+		}
+		j.StartedAt = at
+		return j.Move(ci.StatusRunning)
+	case ev.Status.Final():
+		if err := j.Move(ev.Status); err != nil {
+			return err
+		}
+		j.Error, j.Waiting, j.FinishedAt = ev.Error, "", at
+		return nil
+	}
+	return errGone // nothing a runner reports about a job it holds
+}
+
+// jobLeft updates a runner's record when a job left it: a free slot until
+// the next heartbeat says so, and a success lowers its failure count.
+func jobLeft(s ci.Status) func(*ci.Runner) {
+	return func(r *ci.Runner) {
+		r.Running = max(r.Running-1, 0)
+		if s == ci.StatusSuccess {
+			r.Failures = max(r.Failures-1, 0)
+		}
+	}
+}

@@ -1,0 +1,230 @@
+package dispatch
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/intake"
+	"github.com/narwhal-ci/narwhal/internal/rpc"
+)
+
+// HandleJob dispatches the job a job message ({"job_id","attempt"}) names.
+// It is idempotent: a job that is no longer queued, or a message of an older
+// attempt, is acknowledged without doing anything, and the move to assigned
+// is a conditional write, so two deliveries of one message (a redelivered
+// batch, a duplicate publish) start one Run between them.
+//
+// It resolves the job's labels, asks the Selector for candidates, and offers
+// the job to each in turn: assign (conditional), Run over RPC; accepted ends
+// it, a rejection or an RPC error puts the job back to queued (same attempt)
+// for the next. When nobody takes it, the job records why it waits and its
+// message is published again after Config.WaitDelay; the monitor's timeout
+// ends a job that waits too long.
+//
+// An error returns the message to the queue: a body that is not a job
+// message, a job that does not exist, a Store or Queue failure. On the last
+// delivery the queue makes (Delivery.Attempt > Config.DeliveryLimit) a job
+// that still fails is marked error ("dispatch failed N times: ...") before
+// the error is returned and the message dead-lettered.
+func (d *Dispatcher) HandleJob(ctx context.Context, dl ci.Delivery) error {
+	msg, err := parseJobMessage(dl.Body)
+	if err != nil {
+		return fmt.Errorf("message %s: %w", dl.ID, err)
+	}
+	job, err := d.store.GetJob(ctx, msg.JobID)
+	if err != nil {
+		return fmt.Errorf("job message %s: %w", msg.JobID, err)
+	}
+	log := d.log.With("job_id", job.ID, "repo", job.Repo, "sha", job.SHA, "attempt", job.Attempt)
+	if job.Status != ci.StatusQueued || msg.Attempt < job.Attempt {
+		log.Debug("job message has nothing to do", "status", job.Status, "message_attempt", msg.Attempt)
+		return nil
+	}
+	if err := d.dispatch(ctx, log, job); err != nil {
+		return d.failed(ctx, log, dl, job, err)
+	}
+	return nil
+}
+
+// dispatch offers job to the runners, or makes it wait.
+func (d *Dispatcher) dispatch(ctx context.Context, log *slog.Logger, job ci.Job) error {
+	labels, why := d.labels(ctx, log, job)
+	if why == "" {
+		job.Labels = labels
+		runners, err := d.store.ListRunners(ctx)
+		if err != nil {
+			return fmt.Errorf("list runners: %w", err)
+		}
+		candidates, reason := d.selector.Pick(job, runners, d.now())
+		done, refusals, err := d.offer(ctx, log, job, candidates)
+		if done || err != nil {
+			return err
+		}
+		why = cmp.Or(reason, refusals)
+	}
+	return d.wait(ctx, log, job, why)
+}
+
+// labels returns the labels of job: those it has, or those its narwhal.yml
+// asks for. When the file cannot be read now, it returns the reason to wait.
+func (d *Dispatcher) labels(ctx context.Context, log *slog.Logger, job ci.Job) ([]string, string) {
+	if len(job.Labels) > 0 || d.config == nil {
+		return job.Labels, ""
+	}
+	fctx, cancel := context.WithTimeout(ctx, d.cfg.FetchTimeout)
+	defer cancel()
+	labels, err := d.config.Labels(fctx, job)
+	if err != nil {
+		log.Warn("cannot read narwhal.yml; the job waits", "err", err)
+		return nil, "cannot read narwhal.yml: " + err.Error()
+	}
+	return labels, ""
+}
+
+// offer offers job to candidates in order. done is true when one took it or
+// the job moved on meanwhile; otherwise refusals says who refused and why.
+func (d *Dispatcher) offer(ctx context.Context, log *slog.Logger, job ci.Job, candidates []ci.Runner) (done bool, refusals string, err error) {
+	var why []string
+	for _, r := range candidates {
+		done, reason, err := d.try(ctx, log, job, r)
+		if done || err != nil {
+			return done, "", err
+		}
+		why = append(why, r.ID+": "+reason)
+	}
+	return false, fmt.Sprintf("all %d candidate runners refused (%s)", len(why), strings.Join(why, "; ")), nil
+}
+
+// try assigns job to r and calls Run. done is true when r took the job or the
+// job moved on; otherwise the job is queued again and reason says why.
+func (d *Dispatcher) try(ctx context.Context, log *slog.Logger, job ci.Job, r ci.Runner) (done bool, reason string, err error) {
+	assigned, ok, err := d.update(ctx, job.ID, func(j *ci.Job) error {
+		if j.Status != ci.StatusQueued || j.Attempt != job.Attempt {
+			return errGone
+		}
+		if err := j.Move(ci.StatusAssigned); err != nil {
+			return err
+		}
+		j.RunnerID, j.Waiting, j.Labels = r.ID, "", job.Labels
+		return nil
+	})
+	if err != nil || !ok {
+		return true, "", err
+	}
+	accepted, reason, err := d.run(ctx, assigned, r)
+	if err == nil && accepted {
+		d.accepted(ctx, log, assigned, r)
+		return true, "", nil
+	}
+	if err != nil {
+		log.Warn("run on runner failed", "runner_id", r.ID, "err", err)
+		reason = "RPC failed"
+		if !errors.Is(err, rpc.ErrInvalidJob) {
+			d.cancelOn(ctx, r, job.ID) // the failed Run may have reached it
+		}
+	}
+	if _, ok, uerr := d.update(ctx, job.ID, unassign(assigned)); uerr != nil || !ok {
+		return true, "", uerr
+	}
+	if errors.Is(err, rpc.ErrInvalidJob) {
+		return false, "", err // no runner will take it
+	}
+	return false, reason, nil
+}
+
+// unassign puts a job assigned as in back to queued, same attempt.
+func unassign(as ci.Job) func(*ci.Job) error {
+	return func(j *ci.Job) error {
+		if j.Status != ci.StatusAssigned || j.Attempt != as.Attempt || j.RunnerID != as.RunnerID {
+			return errGone
+		}
+		return requeueSame(j)
+	}
+}
+
+// run calls Run on r within Config.RPCTimeout.
+func (d *Dispatcher) run(ctx context.Context, job ci.Job, r ci.Runner) (bool, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.RPCTimeout)
+	defer cancel()
+	c, err := d.clients.Client(ctx, r)
+	if err != nil {
+		return false, "", err
+	}
+	return c.Run(ctx, rpc.JobFromCI(job, nil, "")) // no secret store yet
+}
+
+// wait records why the job waits and publishes its message again later.
+func (d *Dispatcher) wait(ctx context.Context, log *slog.Logger, job ci.Job, why string) error {
+	waiting, changed, err := d.update(ctx, job.ID, func(j *ci.Job) error {
+		if j.Status != ci.StatusQueued || j.Attempt != job.Attempt {
+			return errGone
+		}
+		if j.Waiting == why && slices.Equal(j.Labels, job.Labels) {
+			return errUnchanged
+		}
+		j.Waiting, j.Labels = why, job.Labels
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if waiting.Status != ci.StatusQueued || waiting.Attempt != job.Attempt {
+		return nil // someone else has it now
+	}
+	if changed {
+		log.Info("job waits", "reason", why)
+		d.report(ctx, waiting)
+	}
+	if err := d.queue.PublishDelayed(ctx, intake.Message(waiting), d.cfg.WaitDelay); err != nil {
+		return fmt.Errorf("publish delayed: %w", err)
+	}
+	return nil
+}
+
+// failed handles a dispatch error: on the last delivery it ends the job.
+func (d *Dispatcher) failed(ctx context.Context, log *slog.Logger, dl ci.Delivery, job ci.Job, cause error) error {
+	err := fmt.Errorf("dispatch job %s: %w", job.ID, cause)
+	if dl.Attempt <= d.cfg.DeliveryLimit {
+		log.Warn("dispatch failed; the message will be redelivered", "delivery", dl.Attempt, "err", cause)
+		return err
+	}
+	why := fmt.Sprintf("dispatch failed %d times: %v", dl.Attempt, cause)
+	ended, ok, uerr := d.update(ctx, job.ID, func(j *ci.Job) error {
+		if j.Status != ci.StatusQueued || j.Attempt != job.Attempt {
+			return errGone
+		}
+		return d.end(j, ci.StatusError, why)
+	})
+	if uerr != nil {
+		return errors.Join(err, uerr)
+	}
+	if ok {
+		log.Error("job ends in error", "reason", why)
+		d.report(ctx, ended)
+	}
+	return err
+}
+
+// accepted completes an accepted Run: affinity, the runner's load, status.
+func (d *Dispatcher) accepted(ctx context.Context, log *slog.Logger, job ci.Job, r ci.Runner) {
+	log.Info("job assigned", "runner_id", r.ID)
+	if rec, ok := d.selector.(recorder); ok {
+		rec.Ran(job.Repo, r.ID)
+	}
+	d.adjustRunner(ctx, r.ID, func(r *ci.Runner) { r.Running++ })
+	cur, err := d.store.GetJob(ctx, job.ID)
+	switch {
+	case err != nil:
+		log.Warn("reread assigned job", "err", err)
+	case cur.Status == ci.StatusCancelled && cur.RunnerID == r.ID:
+		d.cancelOn(ctx, r, job.ID) // cancelled while Run was under way
+	case cur.Status == ci.StatusAssigned && cur.Attempt == job.Attempt:
+		d.report(ctx, cur) // later states are reported by their handlers
+	}
+}

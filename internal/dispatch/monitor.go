@@ -1,0 +1,194 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/ci"
+)
+
+// MonitorResult counts what one Monitor run did.
+type MonitorResult struct {
+	RunnersOffline int `json:"runners_offline"` // runners marked offline: silent past the lease
+	JobsRequeued   int `json:"jobs_requeued"`   // jobs of lost runners queued again (attempt+1)
+	JobsLost       int `json:"jobs_lost"`       // jobs of lost runners ended in error: MaxAttempts reached
+	JobsTimedOut   int `json:"jobs_timed_out"`  // jobs ended in error past their timeout
+	Republished    int `json:"republished"`     // unpublished jobs the intake sweep published
+}
+
+// Monitor is the periodic check (a schedule in production, a ticker in
+// `narwhal dev`). In order, it:
+//  1. marks offline the runners silent for longer than Config.Lease, and
+//     releases their RPC clients;
+//  2. requeues the assigned and running jobs of runners that are offline or
+//     gone (attempt+1, published again); a job lost on attempt
+//     Config.MaxAttempts ends in error "runner lost N times" instead;
+//  3. ends in error "timed out after ..." the jobs past their timeout
+//     (running longer than Config.JobTimeout, or waiting for a runner longer
+//     than Attempt × JobTimeout since creation), cancelling them on their
+//     runner, best effort;
+//  4. runs the intake sweep (Deps.Sweep);
+//  5. publishes the runner metrics (see publishMetrics).
+//
+// Each step is conditional and idempotent, so overlapping runs are safe. A
+// failing step does not stop the next ones; the errors are joined.
+func (d *Dispatcher) Monitor(ctx context.Context) (MonitorResult, error) {
+	var res MonitorResult
+	var errs []error
+	now := d.now()
+	runners, err := d.store.ListRunners(ctx)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("monitor: list runners: %w", err))
+	}
+	res.RunnersOffline, err = d.expireRunners(ctx, runners, now)
+	errs = append(errs, err)
+	errs = append(errs, d.recoverLost(ctx, now, &res))
+	errs = append(errs, d.timeouts(ctx, now, &res))
+	if d.sweep != nil {
+		res.Republished, err = d.sweep(ctx)
+		errs = append(errs, err)
+	}
+	errs = append(errs, d.publishMetrics(ctx, runners, now))
+	return res, errors.Join(errs...)
+}
+
+// expireRunners marks the silent runners of runners offline (in the Store
+// and in the slice).
+func (d *Dispatcher) expireRunners(ctx context.Context, runners []ci.Runner, now time.Time) (int, error) {
+	n := 0
+	for i, r := range runners {
+		if r.State == ci.RunnerOffline || now.Sub(r.LastHeartbeat) <= d.cfg.Lease {
+			continue
+		}
+		r.State = ci.RunnerOffline
+		if err := d.store.PutRunner(ctx, r); err != nil {
+			return n, fmt.Errorf("monitor: mark runner %s offline: %w", r.ID, err)
+		}
+		d.clients.Release(r)
+		d.log.Warn("runner offline: no heartbeat within the lease", "runner_id", r.ID,
+			"last_heartbeat", r.LastHeartbeat, "lease", d.cfg.Lease)
+		runners[i], n = r, n+1
+	}
+	return n, nil
+}
+
+// recoverLost requeues (or ends) the assigned and running jobs of lost runners.
+func (d *Dispatcher) recoverLost(ctx context.Context, now time.Time, res *MonitorResult) error {
+	lost := map[string]bool{} // runner ID → lost, read once per run
+	for _, s := range []ci.Status{ci.StatusAssigned, ci.StatusRunning} {
+		jobs, err := d.listJobs(ctx, s)
+		if err != nil {
+			return fmt.Errorf("monitor: %w", err)
+		}
+		for _, j := range jobs {
+			gone, known := lost[j.RunnerID]
+			if !known {
+				gone, err = d.runnerLost(ctx, j.RunnerID, now)
+				if err != nil {
+					return fmt.Errorf("monitor: %w", err)
+				}
+				lost[j.RunnerID] = gone
+			}
+			if gone {
+				if err := d.recoverJob(ctx, j, res); err != nil {
+					return fmt.Errorf("monitor: %w", err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// runnerLost reads runner id afresh: lost when it is gone from the registry,
+// offline, or silent past the lease (a heartbeat may have come since the
+// runner list was read).
+func (d *Dispatcher) runnerLost(ctx context.Context, id string, now time.Time) (bool, error) {
+	r, err := d.store.GetRunner(ctx, id)
+	if errors.Is(err, ci.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return r.State == ci.RunnerOffline || now.Sub(r.LastHeartbeat) > d.cfg.Lease, nil
+}
+
+// recoverJob requeues j, whose runner is lost, or ends it after MaxAttempts.
+func (d *Dispatcher) recoverJob(ctx context.Context, j ci.Job, res *MonitorResult) error {
+	job, ok, err := d.update(ctx, j.ID, func(cur *ci.Job) error {
+		if cur.Status != j.Status || cur.Attempt != j.Attempt || cur.RunnerID != j.RunnerID {
+			return errGone
+		}
+		if cur.Attempt >= d.cfg.MaxAttempts {
+			return d.end(cur, ci.StatusError, fmt.Sprintf("runner lost %d times", cur.Attempt))
+		}
+		return requeue(cur, fmt.Sprintf("runner %s lost", j.RunnerID))
+	})
+	if err != nil || !ok {
+		return err
+	}
+	d.log.Warn("job's runner lost", "job_id", j.ID, "runner_id", j.RunnerID,
+		"attempt", j.Attempt, "status", job.Status)
+	if job.Status == ci.StatusQueued {
+		res.JobsRequeued++
+		d.publishJob(ctx, job)
+	} else {
+		res.JobsLost++
+	}
+	d.adjustRunner(ctx, j.RunnerID, func(r *ci.Runner) { r.Failures++ })
+	d.report(ctx, job)
+	return nil
+}
+
+// timeouts ends the jobs past their deadline.
+func (d *Dispatcher) timeouts(ctx context.Context, now time.Time, res *MonitorResult) error {
+	for _, s := range []ci.Status{ci.StatusQueued, ci.StatusAssigned, ci.StatusRunning} {
+		jobs, err := d.listJobs(ctx, s)
+		if err != nil {
+			return fmt.Errorf("monitor: %w", err)
+		}
+		for _, j := range jobs {
+			deadline, why := d.deadline(j)
+			if now.Before(deadline) {
+				continue
+			}
+			if err := d.timeOut(ctx, j, why, res); err != nil {
+				return fmt.Errorf("monitor: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// deadline is when j times out, and the reason it then ends with.
+func (d *Dispatcher) deadline(j ci.Job) (time.Time, string) {
+	if j.Status == ci.StatusRunning {
+		start := j.StartedAt
+		if start.IsZero() {
+			start = j.CreatedAt
+		}
+		return start.Add(d.cfg.JobTimeout), fmt.Sprintf("timed out after %v running", d.cfg.JobTimeout)
+	}
+	limit := time.Duration(max(j.Attempt, 1)) * d.cfg.JobTimeout
+	return j.CreatedAt.Add(limit), fmt.Sprintf("timed out after %v waiting for a runner", limit)
+}
+
+// timeOut ends j in error with why and cancels it on its runner.
+func (d *Dispatcher) timeOut(ctx context.Context, j ci.Job, why string, res *MonitorResult) error {
+	job, ok, err := d.update(ctx, j.ID, func(cur *ci.Job) error {
+		if cur.Status != j.Status || cur.Attempt != j.Attempt {
+			return errGone
+		}
+		return d.end(cur, ci.StatusError, why)
+	})
+	if err != nil || !ok {
+		return err
+	}
+	res.JobsTimedOut++
+	d.log.Warn("job timed out", "job_id", j.ID, "status", j.Status, "reason", why)
+	d.report(ctx, job)
+	d.cancelOnID(ctx, job.RunnerID, job.ID)
+	return nil
+}

@@ -1,0 +1,116 @@
+package dispatch
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/ci"
+)
+
+// Selector chooses the runners that may take a job.
+//
+// Contract: Pick returns the runners to offer job to, best first, or none and
+// a reason for people ("all 3 matching runners busy") that the dispatcher
+// records on the waiting job. It must not modify runners and must be safe for
+// concurrent use. It sees the registry as the Store has it (Running as of the
+// runner's last heartbeat or the last assignment), so its answer is a
+// preference, not a promise: a runner may still reject the job.
+type Selector interface {
+	Pick(job ci.Job, runners []ci.Runner, now time.Time) ([]ci.Runner, string)
+}
+
+// LeastLoaded is the default Selector. A runner is a candidate when it is
+// healthy (state active and a heartbeat within Lease of now), has every
+// label of the job, and has a free slot (Running < Capacity). Candidates are
+// ordered by load (Running/Capacity, lowest first), then by fewer recent
+// Failures, then the runner that last ran the job's repository (Affinity)
+// first, then by ID, so the order is deterministic. See docs/dispatch.md.
+type LeastLoaded struct {
+	// Lease is how long a runner counts as alive after its last heartbeat.
+	Lease time.Duration
+	// Affinity remembers which runner last ran each repository; nil means
+	// no affinity.
+	Affinity *Affinity
+}
+
+var _ Selector = (*LeastLoaded)(nil)
+
+// Reasons a job waits, as Pick gives them.
+const (
+	reasonNoRunners = "no runners registered"
+	reasonLabels    = "no runner with labels %v"
+	reasonOffline   = "all %d matching runners offline or draining"
+	reasonBusy      = "all %d matching runners busy"
+)
+
+// Pick implements Selector.
+func (s *LeastLoaded) Pick(job ci.Job, runners []ci.Runner, now time.Time) ([]ci.Runner, string) {
+	if len(runners) == 0 {
+		return nil, reasonNoRunners
+	}
+	matching := filter(runners, func(r ci.Runner) bool { return hasLabels(r, job.Labels) })
+	if len(matching) == 0 {
+		return nil, fmt.Sprintf(reasonLabels, job.Labels)
+	}
+	healthy := filter(matching, func(r ci.Runner) bool { return s.healthy(r, now) })
+	if len(healthy) == 0 {
+		return nil, fmt.Sprintf(reasonOffline, len(matching))
+	}
+	free := filter(healthy, func(r ci.Runner) bool { return r.Running < r.Capacity })
+	if len(free) == 0 {
+		return nil, fmt.Sprintf(reasonBusy, len(healthy))
+	}
+	last := s.Affinity.Last(job.Repo)
+	slices.SortFunc(free, func(a, b ci.Runner) int { return compareRunners(a, b, last) })
+	return free, ""
+}
+
+// healthy: active, and heard from within the lease.
+func (s *LeastLoaded) healthy(r ci.Runner, now time.Time) bool {
+	return r.State == ci.RunnerActive && now.Sub(r.LastHeartbeat) <= s.Lease
+}
+
+// Ran records that runnerID accepted a job of repo, for affinity.
+func (s *LeastLoaded) Ran(repo, runnerID string) { s.Affinity.Record(repo, runnerID) }
+
+// compareRunners orders free runners: load, failures, affinity, ID.
+func compareRunners(a, b ci.Runner, last string) int {
+	// a.Running/a.Capacity vs b.Running/b.Capacity without division (both
+	// capacities are positive for free runners).
+	if c := cmp.Compare(a.Running*b.Capacity, b.Running*a.Capacity); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Failures, b.Failures); c != 0 {
+		return c
+	}
+	if a.ID == last || b.ID == last {
+		if a.ID == last {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Compare(a.ID, b.ID)
+}
+
+// hasLabels reports whether r has every one of labels.
+func hasLabels(r ci.Runner, labels []string) bool {
+	for _, l := range labels {
+		if !slices.Contains(r.Labels, l) {
+			return false
+		}
+	}
+	return true
+}
+
+// filter returns the runners that keep accepts, in a new slice.
+func filter(runners []ci.Runner, keep func(ci.Runner) bool) []ci.Runner {
+	var out []ci.Runner
+	for _, r := range runners {
+		if keep(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}

@@ -1,0 +1,192 @@
+package github
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+
+	gh "github.com/google/go-github/v57/github"
+
+	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/pipeline"
+)
+
+// PipelineFile is the pipeline file at the root of a repository.
+const PipelineFile = "narwhal.yml"
+
+// PipelineConfig is what the control plane reads of a job's narwhal.yml
+// before a runner has it: the pipeline's name (the commit status context)
+// and labels (runner selection).
+type PipelineConfig struct {
+	Name   string
+	Labels []string
+}
+
+// ConfigFetcher reads narwhal.yml at a job's SHA: through the contents API
+// (GET /repos/{owner}/{repo}/contents/narwhal.yml?ref=<sha>) for
+// repositories on GitHub, with `git -C <dir> show <sha>:narwhal.yml` for
+// file:// and local clone URLs. It implements the dispatcher's
+// ConfigFetcher (Labels) and the StatusReporter's PipelineNamer.
+//
+// A missing file, one that does not parse, a local repository or SHA that git
+// cannot show, and a remote repository without a client all give an empty
+// PipelineConfig and no error: the runner meets the same problem when it
+// clones and reports it as the job's error. An error means GitHub could not
+// be asked now (network, 5xx, rate limit) and a later try may work.
+//
+// The content at a SHA never changes, so results are cached by clone URL and
+// SHA (the last CacheSize of them). It is safe for concurrent use.
+type ConfigFetcher struct {
+	client *gh.Client
+
+	mu    sync.Mutex
+	cache map[string]PipelineConfig
+	order []string
+}
+
+var _ PipelineNamer = (*ConfigFetcher)(nil)
+
+// CacheSize is how many (clone URL, SHA) results a ConfigFetcher keeps.
+const CacheSize = 256
+
+// NewConfigFetcher returns a fetcher that asks GitHub through client (see
+// NewClient); with a nil client it reads local repositories only.
+func NewConfigFetcher(client *gh.Client) *ConfigFetcher {
+	return &ConfigFetcher{client: client, cache: map[string]PipelineConfig{}}
+}
+
+// Labels returns the labels of job's pipeline.
+func (f *ConfigFetcher) Labels(ctx context.Context, job ci.Job) ([]string, error) {
+	cfg, err := f.Fetch(ctx, job)
+	return cfg.Labels, err
+}
+
+// PipelineName returns the name of job's pipeline, "" when it has none.
+func (f *ConfigFetcher) PipelineName(ctx context.Context, job ci.Job) (string, error) {
+	cfg, err := f.Fetch(ctx, job)
+	return cfg.Name, err
+}
+
+// Fetch returns the PipelineConfig of job's narwhal.yml; see ConfigFetcher.
+func (f *ConfigFetcher) Fetch(ctx context.Context, job ci.Job) (PipelineConfig, error) {
+	key := job.CloneURL + "@" + job.SHA
+	if cfg, ok := f.cached(key); ok {
+		return cfg, nil
+	}
+	var data []byte
+	var err error
+	if IsLocal(job.CloneURL) {
+		data, err = readGit(ctx, localPath(job.CloneURL), job.SHA)
+	} else {
+		data, err = f.readContents(ctx, job)
+	}
+	if err != nil {
+		return PipelineConfig{}, fmt.Errorf("read %s of %s@%.12s: %w", PipelineFile, job.Repo, job.SHA, err)
+	}
+	cfg := parseConfig(data)
+	f.remember(key, cfg)
+	return cfg, nil
+}
+
+// parseConfig is the PipelineConfig of a narwhal.yml, empty when there is
+// none or it does not parse.
+func parseConfig(data []byte) PipelineConfig {
+	if data == nil {
+		return PipelineConfig{}
+	}
+	pl, err := pipeline.Parse(PipelineFile, data)
+	if err != nil {
+		return PipelineConfig{}
+	}
+	return PipelineConfig{Name: pl.Name, Labels: pl.Labels}
+}
+
+// readContents reads narwhal.yml through the contents API; nil data means
+// there is none to read.
+func (f *ConfigFetcher) readContents(ctx context.Context, job ci.Job) ([]byte, error) {
+	owner, repo, ok := strings.Cut(job.Repo, "/")
+	if f.client == nil || !ok {
+		return nil, nil
+	}
+	file, _, _, err := f.client.Repositories.GetContents(ctx, owner, repo, PipelineFile,
+		&gh.RepositoryContentGetOptions{Ref: job.SHA})
+	var er *gh.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusNotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if file == nil {
+		return nil, nil // a directory of that name
+	}
+	content, err := file.GetContent()
+	if err != nil {
+		return nil, nil // too large for the API: the runner will say so
+	}
+	return []byte(content), nil
+}
+
+// hexSHA is what readGit passes to git: never an option.
+var hexSHA = regexp.MustCompile(`^[0-9a-fA-F]{4,64}$`)
+
+// readGit reads narwhal.yml at sha from the repository at dir; nil data when
+// git cannot show it.
+func readGit(ctx context.Context, dir, sha string) ([]byte, error) {
+	if !hexSHA.MatchString(sha) {
+		return nil, nil
+	}
+	out, err := exec.CommandContext(ctx, "git", "-C", dir, "show", sha+":"+PipelineFile).Output()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && ctx.Err() == nil {
+		return nil, nil // no such repository, commit or file
+	}
+	if err != nil {
+		return nil, fmt.Errorf("git show: %w", err)
+	}
+	return out, nil
+}
+
+// IsLocal reports whether cloneURL names a repository on this machine (a
+// file:// URL or a path) rather than one on a server.
+func IsLocal(cloneURL string) bool {
+	if strings.HasPrefix(cloneURL, "file://") {
+		return true
+	}
+	return !strings.Contains(cloneURL, "://") && !strings.Contains(cloneURL, "@")
+}
+
+// localPath is the directory of a local clone URL.
+func localPath(cloneURL string) string {
+	if u, err := url.Parse(cloneURL); err == nil && u.Scheme == "file" {
+		return u.Path
+	}
+	return cloneURL
+}
+
+func (f *ConfigFetcher) cached(key string) (PipelineConfig, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cfg, ok := f.cache[key]
+	return cfg, ok
+}
+
+// remember caches cfg under key, dropping the oldest beyond CacheSize.
+func (f *ConfigFetcher) remember(key string, cfg PipelineConfig) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.cache[key]; !ok {
+		f.order = append(f.order, key)
+	}
+	f.cache[key] = cfg
+	for len(f.order) > CacheSize {
+		delete(f.cache, f.order[0])
+		f.order = f.order[1:]
+	}
+}
