@@ -17,9 +17,8 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	amqp091 "github.com/rabbitmq/amqp091-go"
 
-	"github.com/narwhal-ci/narwhal/internal/queue"
+	"github.com/narwhal-ci/narwhal/internal/queue/amqp"
 	"github.com/narwhal-ci/narwhal/internal/store/dynamo"
 	"github.com/narwhal-ci/narwhal/internal/testenv"
 )
@@ -103,7 +102,11 @@ func TestBuildOnMotoAndRabbitMQ(t *testing.T) {
 		mqSecretARN: createSecret(t, awsCfg, "mq-"+id, string(mqCred)), mqEndpoint: endpoint.String(),
 		webhookSecretARN: createSecret(t, awsCfg, "webhook-"+id, "old-secret\nnarwhal-test-secret"),
 	}
-	t.Cleanup(func() { deleteTopology(t, testenv.AMQPURL(t), cfg.amqpPrefix) })
+	t.Cleanup(func() {
+		if err := amqp.DeleteTopology(amqp.Config{URL: testenv.AMQPURL(t), Prefix: cfg.amqpPrefix}); err != nil {
+			t.Errorf("delete topology: %v", err)
+		}
+	})
 
 	h, err := build(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -151,37 +154,4 @@ func createSecret(t *testing.T, awsCfg aws.Config, name, value string) string {
 			SecretId: out.ARN, ForceDeleteWithoutRecovery: aws.Bool(true)})
 	})
 	return *out.ARN
-}
-
-// deleteTopology removes what an amqp.Queue with prefix declared.
-func deleteTopology(t *testing.T, amqpURL, prefix string) {
-	conn, err := amqp091.Dial(amqpURL)
-	if err != nil {
-		t.Errorf("delete topology: %v", err)
-		return
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Errorf("delete topology: %v", err)
-		return
-	}
-	exchanges := []string{queue.Exchange, queue.DeadLetterExchange, queue.MetricsExchange}
-	var queues []string
-	for _, b := range queue.Bindings {
-		queues = append(queues, b.Queue, b.Dead)
-	}
-	for _, d := range queue.WaitBuckets {
-		queues, exchanges = append(queues, queue.WaitQueue(d)), append(exchanges, queue.WaitQueue(d))
-	}
-	for _, q := range queues {
-		if _, err := ch.QueueDelete(prefix+q, false, false, false); err != nil {
-			t.Errorf("delete queue %s: %v", prefix+q, err)
-		}
-	}
-	for _, e := range exchanges {
-		if err := ch.ExchangeDelete(prefix+e, false, false); err != nil {
-			t.Errorf("delete exchange %s: %v", prefix+e, err)
-		}
-	}
 }

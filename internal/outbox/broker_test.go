@@ -13,11 +13,8 @@ import (
 	"testing"
 	"time"
 
-	amqp091 "github.com/rabbitmq/amqp091-go"
-
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/outbox"
-	"github.com/narwhal-ci/narwhal/internal/queue"
 	"github.com/narwhal-ci/narwhal/internal/queue/amqp"
 	"github.com/narwhal-ci/narwhal/internal/testenv"
 )
@@ -202,44 +199,11 @@ func newQueue(t *testing.T, ctx context.Context) *amqp.Queue {
 	}
 	t.Cleanup(func() {
 		q.Close()
-		deleteTopology(t, cfg)
+		if err := amqp.DeleteTopology(cfg); err != nil {
+			t.Errorf("delete topology: %v", err)
+		}
 	})
 	return q
-}
-
-// deleteTopology removes the queues and exchanges the amqp adapter declared
-// under cfg.Prefix (see internal/queue/amqp/topology.go).
-func deleteTopology(t *testing.T, cfg amqp.Config) {
-	conn, err := amqp091.Dial(cfg.URL)
-	if err != nil {
-		t.Errorf("delete topology: %v", err)
-		return
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Errorf("delete topology: %v", err)
-		return
-	}
-	var queues []string
-	exchanges := []string{queue.Exchange, queue.DeadLetterExchange, queue.MetricsExchange}
-	for _, b := range queue.Bindings {
-		queues = append(queues, b.Queue, b.Dead)
-	}
-	for _, bucket := range queue.WaitBuckets {
-		queues = append(queues, queue.WaitQueue(bucket))
-		exchanges = append(exchanges, queue.WaitQueue(bucket))
-	}
-	for _, name := range queues {
-		if _, err := ch.QueueDelete(cfg.Prefix+name, false, false, false); err != nil {
-			t.Errorf("delete queue %s: %v", cfg.Prefix+name, err)
-		}
-	}
-	for _, name := range exchanges {
-		if err := ch.ExchangeDelete(cfg.Prefix+name, false, false); err != nil {
-			t.Errorf("delete exchange %s: %v", cfg.Prefix+name, err)
-		}
-	}
 }
 
 // testLogger shows warnings under -v; goroutines may outlive the test, so it

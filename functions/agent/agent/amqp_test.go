@@ -10,11 +10,8 @@ import (
 	"testing"
 	"time"
 
-	amqp091 "github.com/rabbitmq/amqp091-go"
-
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/intake"
-	"github.com/narwhal-ci/narwhal/internal/queue"
 	"github.com/narwhal-ci/narwhal/internal/queue/amqp"
 	"github.com/narwhal-ci/narwhal/internal/store/sqlite"
 	"github.com/narwhal-ci/narwhal/internal/testenv"
@@ -34,44 +31,11 @@ func amqpQueue(t testing.TB) *LazyQueue {
 	})
 	t.Cleanup(func() {
 		q.Close()
-		deleteTopology(t, cfg)
+		if err := amqp.DeleteTopology(cfg); err != nil {
+			t.Errorf("delete topology: %v", err)
+		}
 	})
 	return q
-}
-
-// deleteTopology removes the exchanges and queues a prefixed amqp.Queue declared.
-func deleteTopology(t testing.TB, cfg amqp.Config) {
-	conn, err := amqp091.Dial(cfg.URL)
-	if err != nil {
-		t.Errorf("delete topology: %v", err)
-		return
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Errorf("delete topology: %v", err)
-		return
-	}
-	p := cfg.Prefix
-	queues := []string{}
-	for _, b := range queue.Bindings {
-		queues = append(queues, p+b.Queue, p+b.Dead)
-	}
-	exchanges := []string{p + queue.Exchange, p + queue.DeadLetterExchange, p + queue.MetricsExchange}
-	for _, d := range queue.WaitBuckets {
-		queues = append(queues, p+queue.WaitQueue(d))
-		exchanges = append(exchanges, p+queue.WaitQueue(d))
-	}
-	for _, q := range queues {
-		if _, err := ch.QueueDelete(q, false, false, false); err != nil {
-			t.Errorf("delete queue %s: %v", q, err)
-		}
-	}
-	for _, e := range exchanges {
-		if err := ch.ExchangeDelete(e, false, false); err != nil {
-			t.Errorf("delete exchange %s: %v", e, err)
-		}
-	}
 }
 
 // TestWebhookToRabbitMQ sends a signed push through the handler with the

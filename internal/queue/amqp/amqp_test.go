@@ -55,35 +55,11 @@ func newQueue(t *testing.T, cfg Config) *Queue {
 	}
 	t.Cleanup(func() {
 		q.Close()
-		deleteTopology(t, cfg)
+		if err := DeleteTopology(cfg); err != nil {
+			t.Errorf("delete topology: %v", err)
+		}
 	})
 	return q
-}
-
-func deleteTopology(t *testing.T, cfg Config) {
-	cfg, _ = cfg.withDefaults()
-	conn, err := amqp091.Dial(cfg.URL)
-	if err != nil {
-		t.Errorf("delete topology: %v", err)
-		return
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Errorf("delete topology: %v", err)
-		return
-	}
-	exchanges, queues := topology(cfg)
-	for _, q := range queues {
-		if _, err := ch.QueueDelete(q.name, false, false, false); err != nil {
-			t.Errorf("delete queue %s: %v", q.name, err)
-		}
-	}
-	for _, e := range exchanges {
-		if err := ch.ExchangeDelete(e.name, false, false); err != nil {
-			t.Errorf("delete exchange %s: %v", e.name, err)
-		}
-	}
 }
 
 func TestContract(t *testing.T) {
