@@ -13,9 +13,9 @@ all: build
 build: ## build the narwhal CLI into bin/
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/narwhal ./cmd/narwhal
 
-run: build ## the main job: run examples/hello through narwhal exec (Docker if a daemon answers, else the host executor)
-	@$(STACK) docker || echo "make run: Docker is not available; narwhal exec falls back to the host executor"
-	cd examples/hello && $(BIN)/narwhal exec --executor auto
+run: build ## the main job: `narwhal dev --demo` sends examples/hello through webhook, queue, dispatcher, runner, logs and status
+	@$(STACK) docker || echo "make run: Docker is not available; narwhal dev falls back to the host executor"
+	$(BIN)/narwhal dev --demo --addr 127.0.0.1:0
 
 stack: ## install (when root) and start what the tests talk to: dockerd, test image, RabbitMQ, moto_server
 	$(STACK) up
@@ -53,3 +53,7 @@ fmt:
 
 clean:
 	rm -rf $(BIN) build
+
+# Packaging, local stacks and runner installation: rie, mqbridge, install-runnerd, dist-runnerd,
+# build-DispatcherFunction, localstack-up (see docs/deploy.md).
+include mk/packaging.mk

@@ -22,6 +22,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"dev", "run the whole system in one process: webhook, API, dashboard, dispatcher, runners", runDev},
 		{"exec", "run the narwhal.yml of the working tree locally, in containers", runExec},
 		{"validate", "check a narwhal.yml and print file:line:column errors", runValidate},
 		{"trigger", "send a signed, GitHub-shaped webhook for a local repository", runTrigger},
@@ -32,6 +33,7 @@ func commands() []command {
 		{"cancel", "cancel a job", runCancel},
 		{"runners", "list runners with load, capacity and state", runRunners},
 		{"drain", "drain a runner: no new jobs, running ones finish", runDrain},
+		{"runner-cert", "make a self-signed TLS pair and a token for trying runnerd", runRunnerCert},
 		{"version", "print the version", runVersion},
 	}
 }

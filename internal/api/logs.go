@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/narwhal-ci/narwhal/internal/logstore"
+
 	"github.com/narwhal-ci/narwhal/internal/ci"
 )
 
@@ -88,7 +90,7 @@ func parseLogRequest(raw string) (logRequest, error) {
 // while queued, say). An incomplete chunk does not end inside a UTF-8
 // character: the partial character is left for the next read.
 func readLog(ctx context.Context, logs LogReader, j ci.Job, req logRequest) (LogChunk, error) {
-	data, complete, err := logs.Read(ctx, j.ID, req.offset, req.limit)
+	data, complete, err := logs.Read(ctx, logstore.LogID(j.ID, j.Attempt), req.offset, req.limit)
 	if errors.Is(err, ci.ErrNotFound) {
 		return LogChunk{Offset: req.offset, Complete: j.Status.Final()}, nil
 	}

@@ -105,3 +105,14 @@ func ParseChunkName(name string) (int, bool) {
 	seq, err := strconv.Atoi(name[:SeqDigits])
 	return seq, err == nil
 }
+
+// LogID names the log of one attempt of a job in a Store: the job ID for the
+// first attempt, "<job ID>.<attempt>" for later ones. A finished log takes no
+// more chunks, so a requeued job writes a log of its own; runners write and
+// readers (the REST API) read through this one function.
+func LogID(jobID string, attempt int) string {
+	if attempt <= 1 {
+		return jobID
+	}
+	return jobID + "." + strconv.Itoa(attempt)
+}

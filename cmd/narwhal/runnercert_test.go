@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestRunnerCertWritesAUsablePairAndToken(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "secrets")
+	var out, errOut bytes.Buffer
+	err := runRunnerCert(t.Context(), []string{"--dir", dir, "--host", "runner1.internal", "--host", "10.0.0.7"}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	for name, mode := range map[string]os.FileMode{runnerCertFile: 0o644, runnerKeyFile: 0o600, runnerTokenFile: 0o600} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil || fi.Mode().Perm() != mode {
+			t.Fatalf("%s: %v mode %v, want %v", name, err, fi.Mode().Perm(), mode)
+		}
+	}
+	certPEM, _ := os.ReadFile(filepath.Join(dir, runnerCertFile))
+	keyPEM, _ := os.ReadFile(filepath.Join(dir, runnerKeyFile))
+	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
+		t.Fatalf("key pair: %v", err)
+	}
+	block, _ := pem.Decode(certPEM)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(cert.DNSNames, "runner1.internal") || !slices.Contains(cert.DNSNames, "localhost") {
+		t.Fatalf("SANs: %v %v", cert.DNSNames, cert.IPAddresses)
+	}
+	token, _ := os.ReadFile(filepath.Join(dir, runnerTokenFile))
+	if tok := strings.TrimSpace(string(token)); len(tok) != 43 {
+		t.Fatalf("token %q", tok)
+	}
+	if s := out.String(); !strings.Contains(s, "token_file: "+dir+"/runner.token") || !strings.Contains(s, "runner1.internal") {
+		t.Fatalf("usage output:\n%s", s)
+	}
+}
+
+func TestRunnerCertKeepsExistingFiles(t *testing.T) {
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	if err := runRunnerCert(t.Context(), []string{"--dir", dir}, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, runnerTokenFile))
+	err := runRunnerCert(t.Context(), []string{"--dir", dir}, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("second run: %v", err)
+	}
+	if again, _ := os.ReadFile(filepath.Join(dir, runnerTokenFile)); !bytes.Equal(before, again) {
+		t.Fatal("token replaced without --force")
+	}
+	if err := runRunnerCert(t.Context(), []string{"--dir", dir, "--force"}, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := os.ReadFile(filepath.Join(dir, runnerTokenFile)); bytes.Equal(before, again) {
+		t.Fatal("token not replaced with --force")
+	}
+	if err := runRunnerCert(t.Context(), []string{"--bogus"}, &out, &errOut); err != exitError(2) {
+		t.Fatalf("bad flag: %v", err)
+	}
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+// config is the dispatcher's configuration, read from the environment
+// (docs/deploy.md lists the variables). A value and its *_SECRET_ARN are two
+// sources of the same setting: exactly one may be set.
+type config struct {
+	table string // NARWHAL_TABLE: the DynamoDB table
+
+	amqpURL     string // NARWHAL_AMQP_URL: amqp(s)://user:pass@host:port/vhost
+	mqSecretARN string // NARWHAL_MQ_SECRET_ARN: {"username","password"} of the broker
+	mqEndpoint  string // NARWHAL_MQ_ENDPOINT: amqps://host:5671, with NARWHAL_MQ_SECRET_ARN
+	amqpPrefix  string // NARWHAL_AMQP_PREFIX: prefix of exchange and queue names ("" in production)
+
+	logBucket, logPrefix string // NARWHAL_LOG_BUCKET, NARWHAL_LOG_PREFIX (default "logs", as runnerd)
+
+	runnerToken secretSource // NARWHAL_RUNNER_TOKEN[_SECRET_ARN]: bearer token runnerd accepts
+	runnerCA    string       // NARWHAL_RUNNER_CA: PEM (or base64 of it) trusted for runners
+	runnerName  string       // NARWHAL_RUNNER_SERVER_NAME: name checked in runner certificates ("" = host)
+	githubToken secretSource // NARWHAL_GITHUB_TOKEN[_SECRET_ARN]: commit statuses, narwhal.yml
+	githubURL   string       // NARWHAL_GITHUB_URL: API root of GitHub Enterprise ("" = github.com)
+	apiTokens   secretSource // NARWHAL_API_TOKENS[_SECRET_ARN]: REST API bearer tokens, comma or newline separated
+	publicURL   string       // NARWHAL_PUBLIC_URL: base URL of the REST API, for status links
+
+	logLevel slog.Level // NARWHAL_LOG_LEVEL: debug, info (default), warn, error
+}
+
+// secretSource is a setting given directly or as a Secrets Manager secret.
+type secretSource struct{ value, arn string }
+
+// configFromEnv reads the configuration through getenv and checks that every
+// required setting has exactly one source.
+func configFromEnv(getenv func(string) string) (config, error) {
+	c := config{
+		table:   getenv("NARWHAL_TABLE"),
+		amqpURL: getenv("NARWHAL_AMQP_URL"), mqSecretARN: getenv("NARWHAL_MQ_SECRET_ARN"),
+		mqEndpoint: getenv("NARWHAL_MQ_ENDPOINT"), amqpPrefix: getenv("NARWHAL_AMQP_PREFIX"),
+		logBucket: getenv("NARWHAL_LOG_BUCKET"), logPrefix: getenv("NARWHAL_LOG_PREFIX"),
+		runnerToken: secretSource{getenv("NARWHAL_RUNNER_TOKEN"), getenv("NARWHAL_RUNNER_TOKEN_SECRET_ARN")},
+		runnerCA:    getenv("NARWHAL_RUNNER_CA"), runnerName: getenv("NARWHAL_RUNNER_SERVER_NAME"),
+		githubToken: secretSource{getenv("NARWHAL_GITHUB_TOKEN"), getenv("NARWHAL_GITHUB_TOKEN_SECRET_ARN")},
+		githubURL:   getenv("NARWHAL_GITHUB_URL"),
+		apiTokens:   secretSource{getenv("NARWHAL_API_TOKENS"), getenv("NARWHAL_API_TOKENS_SECRET_ARN")},
+		publicURL:   getenv("NARWHAL_PUBLIC_URL"),
+	}
+	if c.logPrefix == "" {
+		c.logPrefix = "logs"
+	}
+	problems := c.check()
+	if lvl := getenv("NARWHAL_LOG_LEVEL"); lvl != "" {
+		if err := c.logLevel.UnmarshalText([]byte(lvl)); err != nil {
+			problems = append(problems, fmt.Errorf("NARWHAL_LOG_LEVEL: %w", err))
+		}
+	}
+	if err := errors.Join(problems...); err != nil {
+		return config{}, fmt.Errorf("dispatcher configuration: %w", err)
+	}
+	return c, nil
+}
+
+func (c config) check() []error {
+	var problems []error
+	required := func(v, name string) {
+		if v == "" {
+			problems = append(problems, errors.New(name+" is required"))
+		}
+	}
+	required(c.table, "NARWHAL_TABLE")
+	required(c.logBucket, "NARWHAL_LOG_BUCKET")
+	required(c.runnerCA, "NARWHAL_RUNNER_CA")
+	if (c.amqpURL == "") == (c.mqSecretARN == "") {
+		problems = append(problems, errors.New("set exactly one of NARWHAL_AMQP_URL and NARWHAL_MQ_SECRET_ARN"))
+	}
+	if c.mqSecretARN != "" && c.mqEndpoint == "" {
+		problems = append(problems, errors.New("NARWHAL_MQ_SECRET_ARN needs NARWHAL_MQ_ENDPOINT"))
+	}
+	if (c.runnerToken.value == "") == (c.runnerToken.arn == "") {
+		problems = append(problems, errors.New("set exactly one of NARWHAL_RUNNER_TOKEN and NARWHAL_RUNNER_TOKEN_SECRET_ARN"))
+	}
+	for name, s := range map[string]secretSource{"NARWHAL_GITHUB_TOKEN": c.githubToken, "NARWHAL_API_TOKENS": c.apiTokens} {
+		if s.value != "" && s.arn != "" {
+			problems = append(problems, fmt.Errorf("set at most one of %s and %s_SECRET_ARN", name, name))
+		}
+	}
+	return problems
+}
+
+// secretsAPI is the part of the Secrets Manager client the dispatcher uses.
+type secretsAPI interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput,
+		opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// resolve returns the setting's value, reading the secret when it lives in
+// Secrets Manager; "" when neither is set.
+func (s secretSource) resolve(ctx context.Context, sm secretsAPI) (string, error) {
+	if s.arn == "" {
+		return s.value, nil
+	}
+	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(s.arn)})
+	if err != nil {
+		return "", fmt.Errorf("read secret %s: %w", s.arn, err)
+	}
+	return strings.TrimSpace(aws.ToString(out.SecretString)), nil
+}
+
+// pemBytes accepts a PEM block as it is or base64-encoded (easier to pass
+// through a CloudFormation parameter, which keeps no newlines).
+func pemBytes(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "-----BEGIN") {
+		return []byte(s + "\n"), nil
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || !strings.HasPrefix(string(b), "-----BEGIN") {
+		return nil, errors.New("NARWHAL_RUNNER_CA: want PEM certificates, or their base64")
+	}
+	return b, nil
+}
+
+// splitTokens splits a list of tokens on commas and newlines.
+func splitTokens(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/mqbridge"
+)
+
+// jobWorkers bounds how many job messages of a batch are dispatched at
+// once. Runner reports are applied one at a time, in order.
+const jobWorkers = 8
+
+// messageHandler handles one delivery (dispatch.Dispatcher.HandleJob or
+// HandleEvent).
+type messageHandler func(ctx context.Context, dl ci.Delivery) error
+
+// batch handles every message of an MQ event and fails when any failed:
+// there is no partial batch response for Amazon MQ, so the whole batch comes
+// back (redelivered: true), and the messages that went through are no-ops
+// the second time.
+func (h *handler) batch(ctx context.Context, ev events.RabbitMQEvent) error {
+	start := time.Now()
+	var errs []error
+	total := 0
+	for key, msgs := range ev.MessagesByQueue {
+		total += len(msgs)
+		queue, _, _ := strings.Cut(key, "::")
+		handle, workers, err := h.route(queue)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		errs = append(errs, each(ctx, msgs, handle, workers)...)
+	}
+	err := errors.Join(errs...)
+	if err != nil {
+		h.log.Warn("batch failed; the event source will redeliver it", "messages", total, "took", time.Since(start), "err", err)
+		return fmt.Errorf("batch of %d messages: %w", total, err)
+	}
+	h.log.Info("batch done", "messages", total, "took", time.Since(start))
+	return nil
+}
+
+// route picks the handler of a queue and how many of its messages may run
+// at once.
+func (h *handler) route(queue string) (messageHandler, int, error) {
+	switch queue {
+	case h.prefix + ci.QueueJobs:
+		return h.core.HandleJob, jobWorkers, nil
+	case h.prefix + ci.QueueEvents:
+		return h.core.HandleEvent, 1, nil
+	}
+	return nil, 0, fmt.Errorf("messages of queue %q, which the dispatcher does not consume", queue)
+}
+
+// each runs handle on every message, at most workers at once and in order
+// when workers is 1, and returns the errors (nil for a success).
+func each(ctx context.Context, msgs []events.RabbitMQMessage, handle messageHandler, workers int) []error {
+	errs := make([]error, len(msgs))
+	slots := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	for i, m := range msgs {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			errs[i] = one(ctx, m, handle)
+		})
+	}
+	wg.Wait()
+	return errs
+}
+
+func one(ctx context.Context, m events.RabbitMQMessage, handle messageHandler) error {
+	dl, err := mqbridge.Delivery(m)
+	if err != nil {
+		return err
+	}
+	if err := handle(ctx, dl); err != nil {
+		return fmt.Errorf("message %s (delivery %d): %w", dl.ID, dl.Attempt, err)
+	}
+	return nil
+}

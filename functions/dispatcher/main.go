@@ -1,0 +1,172 @@
+// Command dispatcher is the control plane Lambda function: Amazon MQ batches
+// of job messages and runner reports, the once-a-minute monitor, and the
+// REST API, told apart by the shape of the event (handler.go). It only
+// wires: configuration from the environment (docs/deploy.md), the DynamoDB
+// store, a RabbitMQ queue connected on first use and kept across
+// invocations, the S3 log store, GitHub, the runner client pool, and
+// internal/dispatch, internal/api and internal/lambdahttp.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/narwhal-ci/narwhal/functions/agent/agent"
+	"github.com/narwhal-ci/narwhal/internal/api"
+	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/dispatch"
+	"github.com/narwhal-ci/narwhal/internal/github"
+	"github.com/narwhal-ci/narwhal/internal/intake"
+	"github.com/narwhal-ci/narwhal/internal/lambdahttp"
+	"github.com/narwhal-ci/narwhal/internal/logstore/s3"
+	"github.com/narwhal-ci/narwhal/internal/queue/amqp"
+	"github.com/narwhal-ci/narwhal/internal/rpc"
+	"github.com/narwhal-ci/narwhal/internal/store/dynamo"
+)
+
+// Bounds of the cold start and of a broker connect.
+const (
+	initTimeout = 8 * time.Second
+	dialTimeout = 4 * time.Second
+	// sweepAge: the monitor republishes queued jobs unpublished this long.
+	sweepAge = time.Minute
+)
+
+func main() {
+	cfg, err := configFromEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	ctx, cancel := context.WithTimeout(context.Background(), initTimeout)
+	h, err := build(ctx, cfg, log)
+	cancel()
+	if err != nil {
+		log.Error("dispatcher start failed", "err", err)
+		os.Exit(1)
+	}
+	lambda.Start(h.Invoke)
+}
+
+// build makes the handler and its dependencies from cfg.
+func build(ctx context.Context, cfg config, log *slog.Logger) (*handler, error) {
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	sm := secretsmanager.NewFromConfig(awsCfg)
+	sec, err := readSecrets(ctx, cfg, sm)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := pemBytes(cfg.runnerCA)
+	if err != nil {
+		return nil, err
+	}
+	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.table)
+	q := agent.NewLazyQueue(dialer(cfg, sm, log))
+	in := &intake.Intake{Store: store, Queue: q, Logger: log}
+	deps := dispatch.Deps{
+		Store: store, Queue: q, Logger: log,
+		Clients: dispatch.NewPool(rpc.ClientConfig{CAPEM: ca, ServerName: cfg.runnerName, Token: sec.runnerToken, Logger: log}),
+		Sweep:   func(ctx context.Context) (int, error) { return in.Sweep(ctx, sweepAge) },
+	}
+	if err := withGitHub(&deps, cfg, sec.githubToken); err != nil {
+		return nil, err
+	}
+	d := dispatch.New(dispatch.Config{SelfURL: cfg.publicURL}, deps)
+	rest := api.New(api.Deps{Jobs: store, Runners: store, Ops: d, Logs: logStore(awsCfg, cfg),
+		Tokens: splitTokens(sec.apiTokens), Logger: log})
+	return &handler{core: d, api: lambdahttp.Handler(rest), prefix: cfg.amqpPrefix, log: log}, nil
+}
+
+// secrets are the settings that may live in Secrets Manager, read once per
+// execution environment (a rotation reaches new environments).
+type secrets struct{ runnerToken, githubToken, apiTokens string }
+
+func readSecrets(ctx context.Context, cfg config, sm secretsAPI) (secrets, error) {
+	var s secrets
+	var errs []error
+	for _, r := range []struct {
+		src secretSource
+		dst *string
+	}{{cfg.runnerToken, &s.runnerToken}, {cfg.githubToken, &s.githubToken}, {cfg.apiTokens, &s.apiTokens}} {
+		v, err := r.src.resolve(ctx, sm)
+		*r.dst, errs = v, append(errs, err)
+	}
+	return s, errors.Join(errs...)
+}
+
+// withGitHub adds commit statuses and narwhal.yml labels when there is a
+// token; without one the dispatcher asks GitHub nothing.
+func withGitHub(deps *dispatch.Deps, cfg config, token string) error {
+	if token == "" {
+		return nil
+	}
+	gh, err := github.NewClient(token, cfg.githubURL)
+	if err != nil {
+		return fmt.Errorf("GitHub client: %w", err)
+	}
+	fetcher := github.NewConfigFetcher(gh)
+	deps.Config = fetcher
+	deps.Status = github.NewStatusReporter(gh, github.StatusOptions{SelfURL: cfg.publicURL, Names: fetcher})
+	return nil
+}
+
+// logStore reads job logs from S3, path-style when an endpoint is
+// configured (LocalStack, moto).
+func logStore(awsCfg aws.Config, cfg config) *s3.Store {
+	local := awsCfg.BaseEndpoint != nil || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
+	client := awss3.NewFromConfig(awsCfg, func(o *awss3.Options) { o.UsePathStyle = local })
+	return s3.New(client, cfg.logBucket, cfg.logPrefix)
+}
+
+// dialer connects to RabbitMQ, reading the broker credentials from Secrets
+// Manager first when they live there.
+func dialer(cfg config, sm secretsAPI, log *slog.Logger) func(context.Context) (ci.Queue, error) {
+	return func(ctx context.Context) (ci.Queue, error) {
+		ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+		defer cancel()
+		u := cfg.amqpURL
+		if cfg.mqSecretARN != "" {
+			secret, err := secretSource{arn: cfg.mqSecretARN}.resolve(ctx, sm)
+			if err != nil {
+				return nil, err
+			}
+			if u, err = mqURL(cfg.mqEndpoint, secret); err != nil {
+				return nil, err
+			}
+		}
+		return amqp.New(ctx, amqp.Config{URL: u, Prefix: cfg.amqpPrefix, ConnectionName: "narwhal dispatcher"}, log)
+	}
+}
+
+// mqURL puts the credentials of an Amazon MQ secret ({"username",
+// "password"}, the one the MQ event source reads) into endpoint.
+func mqURL(endpoint, secret string) (string, error) {
+	var cred struct{ Username, Password string }
+	if err := json.Unmarshal([]byte(secret), &cred); err != nil || cred.Username == "" {
+		return "", errors.New(`broker secret: want {"username","password"}`)
+	}
+	u, err := url.Parse(strings.TrimSpace(endpoint))
+	if err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") || u.Host == "" {
+		return "", fmt.Errorf("NARWHAL_MQ_ENDPOINT %q: want amqps://host:port", endpoint)
+	}
+	u.User = url.UserPassword(cred.Username, cred.Password)
+	return u.String(), nil
+}

@@ -1,0 +1,88 @@
+package devstack
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/tlsgen"
+)
+
+// Layout of the state directory (Config.Dir); docs/dev.md lists it too.
+const (
+	storeFile     = "narwhal.db"     // the SQLite store
+	logsDir       = "logs"           // the file system log store
+	runnersDir    = "runners"        // runners/<id>/{jobs,outbox}
+	secretFile    = "webhook-secret" // the webhook secret, kept across starts
+	tokenFile     = "api-token"      // the REST API's bearer token, kept across starts
+	tlsDir        = "tls"            // the runners' certificate, key and token, new at each start
+	certFile      = "runner.pem"
+	keyFile       = "runner-key.pem"
+	runnerToken   = "runner-token"
+	demoRepoDir   = "demo-repo" // the git repository of --demo
+	certValidity  = 30 * 24 * time.Hour
+	secretPerm    = 0o600
+	stateDirPerms = 0o700
+)
+
+// secrets are what the state directory keeps for a start.
+type secrets struct {
+	webhookSecret string
+	apiToken      string
+	certPEM       []byte
+	keyPEM        []byte
+	runnerToken   string
+}
+
+// loadSecrets makes the state directory and reads (or creates) the webhook
+// secret and the API token, which stay the same across starts so that a
+// configured webhook keeps working, and writes a new runner certificate and
+// token, which nothing outside this process needs.
+func loadSecrets(dir string) (secrets, error) {
+	var s secrets
+	if err := os.MkdirAll(filepath.Join(dir, tlsDir), stateDirPerms); err != nil {
+		return s, fmt.Errorf("state directory: %w", err)
+	}
+	var err error
+	if s.webhookSecret, err = keptSecret(filepath.Join(dir, secretFile)); err != nil {
+		return s, err
+	}
+	if s.apiToken, err = keptSecret(filepath.Join(dir, tokenFile)); err != nil {
+		return s, err
+	}
+	if s.certPEM, s.keyPEM, err = tlsgen.SelfSigned(nil, certValidity); err != nil {
+		return s, fmt.Errorf("runner certificate: %w", err)
+	}
+	if s.runnerToken, err = tlsgen.Token(); err != nil {
+		return s, fmt.Errorf("runner token: %w", err)
+	}
+	for name, data := range map[string][]byte{certFile: s.certPEM, keyFile: s.keyPEM, runnerToken: []byte(s.runnerToken + "\n")} {
+		if err := os.WriteFile(filepath.Join(dir, tlsDir, name), data, secretPerm); err != nil {
+			return s, fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	return s, nil
+}
+
+// keptSecret reads the secret in path, or creates it with a new random value.
+func keptSecret(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err == nil && strings.TrimSpace(string(data)) != "" {
+		return strings.TrimSpace(string(data)), nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("read %s: %w", filepath.Base(path), err)
+	}
+	v, err := tlsgen.Token()
+	if err != nil {
+		return "", fmt.Errorf("new %s: %w", filepath.Base(path), err)
+	}
+	if err := os.WriteFile(path, []byte(v+"\n"), secretPerm); err != nil {
+		return "", fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	return v, nil
+}

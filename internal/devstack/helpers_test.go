@@ -1,0 +1,152 @@
+package devstack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/api"
+	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/github"
+)
+
+// testConfig is a fast stack for tests: a loopback port, short heartbeats.
+func testConfig(t *testing.T) Config {
+	return Config{
+		Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), ".narwhal"), Runners: 2, Capacity: 2,
+		Heartbeat: 200 * time.Millisecond, MonitorEvery: 200 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+}
+
+// startStack starts a stack; it is stopped (and waited for) when the test ends.
+func startStack(t *testing.T, cfg Config) (*Stack, context.CancelFunc) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := Start(ctx, cfg)
+	if err != nil {
+		cancel()
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := s.Wait(); err != nil {
+			t.Errorf("stack: %v", err)
+		}
+	})
+	return s, cancel
+}
+
+// newRepo makes a git repository holding narwhal.yml (and more files) and
+// returns its commit.
+func newRepo(t *testing.T, files map[string]string) github.Commit {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "repo")
+	for name, body := range files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := commitAll(context.Background(), dir, "test commit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// apiGet calls the stack's REST API with its token and decodes the answer.
+func apiGet(t *testing.T, s *Stack, path string, v any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, s.Info().APIURL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+s.APIToken())
+	status, err := doJSON(req, v)
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("GET %s: status %d, %v", path, status, err)
+	}
+}
+
+// waitJob polls the API until job id is final, and returns it.
+func waitJob(t *testing.T, s *Stack, id string, within time.Duration) ci.Job {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		var j ci.Job
+		apiGet(t, s, "/jobs/"+id, &j)
+		if j.Status.Final() {
+			return j
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s still %s after %s (waiting %q)", id, j.Status, within, j.Waiting)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitStatus polls the API until job id has status want.
+func waitStatus(t *testing.T, s *Stack, id string, want ci.Status, within time.Duration) ci.Job {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		var j ci.Job
+		apiGet(t, s, "/jobs/"+id, &j)
+		if j.Status == want {
+			return j
+		}
+		if j.Status.Final() || time.Now().After(deadline) {
+			t.Fatalf("job %s is %s, want %s", id, j.Status, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// jobLog reads the whole log of a finished job through the API.
+func jobLog(t *testing.T, s *Stack, id string) string {
+	t.Helper()
+	var b strings.Builder
+	var offset int64
+	for range 100 {
+		var chunk api.LogChunk
+		apiGet(t, s, fmt.Sprintf("/jobs/%s/logs?offset=%d", id, offset), &chunk)
+		b.WriteString(chunk.Data)
+		offset = chunk.Offset
+		if chunk.Complete {
+			return b.String()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("log of job %s never completed; so far:\n%s", id, b.String())
+	return ""
+}
+
+// scrape fetches the metrics page.
+func scrape(t *testing.T, s *Stack) string {
+	t.Helper()
+	resp, err := http.Get(s.Info().MetricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %v", resp.StatusCode, err)
+	}
+	return string(data)
+}
+
+// jsonString renders v for failure messages.
+func jsonString(v any) string {
+	b, _ := json.MarshalIndent(v, "", "  ")
+	return string(b)
+}

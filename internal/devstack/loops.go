@@ -1,0 +1,163 @@
+package devstack
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/dispatch"
+	"github.com/narwhal-ci/narwhal/internal/intake"
+	"github.com/narwhal-ci/narwhal/internal/rpc"
+)
+
+// sweepAge is how old an unpublished job must be before the intake sweep
+// publishes it (younger ones may still be in their Accept).
+const sweepAge = 10 * time.Second
+
+// dispatcher builds the dispatcher: an RPC client pool with the runners' CA
+// and token (closed with the stack), and the intake sweep for its monitor.
+func (s *Stack) dispatcher() *dispatch.Dispatcher {
+	in := &intake.Intake{Store: s.store, Queue: s.queue, Logger: s.log}
+	pool := dispatch.NewPool(rpc.ClientConfig{CAPEM: s.sec.certPEM, Token: s.sec.runnerToken, Logger: s.log})
+	s.closers = append(s.closers, func() { pool.Close() })
+	return dispatch.New(dispatch.Config{WaitDelay: 2 * time.Second, Lease: 3 * s.cfg.Heartbeat}, dispatch.Deps{
+		Store: s.store, Queue: s.queue, Clients: pool, Logger: s.log,
+		Sweep: func(ctx context.Context) (int, error) { return in.Sweep(ctx, sweepAge) },
+	})
+}
+
+// loop is one background loop of the stack, stopped on its own.
+type loop struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// stop ends the loop and waits for it.
+func (l loop) stop() {
+	l.cancel()
+	<-l.done
+}
+
+// loops are the dispatcher's loops: the job consumer, the event consumer and
+// the monitor. Shutdown stops them at different moments.
+type loops struct{ jobs, events, monitor loop }
+
+// startLoops starts the consumer of ci.QueueEvents and the monitor ticker,
+// waits (a few seconds at most) until every runner's registration is in the
+// store, so that the first job finds them, and then starts the consumer of
+// ci.QueueJobs. A consumer that stops by itself fails the stack.
+func (s *Stack) startLoops(ctx context.Context, fail context.CancelCauseFunc) loops {
+	var l loops
+	l.events = s.goLoop(ctx, fail, func(ctx context.Context) error {
+		return s.consume(ctx, ci.QueueEvents, eventPrefetch, s.handleEvent)
+	})
+	l.monitor = s.goLoop(ctx, fail, s.monitor)
+	s.awaitRegistered(ctx)
+	slots := max(s.cfg.Runners*s.cfg.Capacity, 4)
+	l.jobs = s.goLoop(ctx, fail, func(ctx context.Context) error { return s.consume(ctx, ci.QueueJobs, slots, s.handleJob) })
+	return l
+}
+
+// registerWait bounds how long the start waits for the runners' registrations.
+const registerWait = 10 * time.Second
+
+// awaitRegistered waits until the store lists every runner of the stack as
+// active, or registerWait passed.
+func (s *Stack) awaitRegistered(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, registerWait)
+	defer cancel()
+	for {
+		rs, err := s.store.ListRunners(ctx)
+		if err == nil && countActive(rs, s.runners) == len(s.runners) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			s.log.Warn("runners not registered yet; jobs wait for them", "err", context.Cause(ctx))
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// countActive counts the runners of ours that rs lists as active.
+func countActive(rs []ci.Runner, ours []*devRunner) int {
+	n := 0
+	for _, r := range rs {
+		for _, dr := range ours {
+			if r.ID == dr.id && r.State == ci.RunnerActive && r.Address == dr.lis.Addr().String() {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// goLoop runs f in a goroutine on a context of its own: it carries ctx's
+// values but not its end, because shutdown stops each loop at its moment. An
+// error of f fails the stack.
+func (s *Stack) goLoop(ctx context.Context, fail context.CancelCauseFunc, f func(context.Context) error) loop {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	l := loop{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		if err := f(ctx); err != nil {
+			s.fail(err)
+			fail(err)
+		}
+	}()
+	return l
+}
+
+// eventPrefetch is how many runner reports are applied at once. The
+// dispatcher applies reports only forward, so order between them does not
+// matter.
+const eventPrefetch = 4
+
+// consume runs one consumer until ctx ends.
+func (s *Stack) consume(ctx context.Context, queue string, prefetch int, h ci.Handler) error {
+	err := s.queue.Consume(ctx, queue, prefetch, h)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return fmt.Errorf("consume %s: %w", queue, err)
+}
+
+// handleJob dispatches a job message and times it.
+func (s *Stack) handleJob(ctx context.Context, d ci.Delivery) error {
+	start := time.Now()
+	err := s.ctl.HandleJob(ctx, d)
+	s.metrics.dispatch.Observe(time.Since(start).Seconds())
+	return err
+}
+
+// handleEvent applies a runner report and records what it changed.
+func (s *Stack) handleEvent(ctx context.Context, d ci.Delivery) error {
+	if err := s.ctl.HandleEvent(ctx, d); err != nil {
+		return err
+	}
+	s.metrics.observeJob(ctx, s.store, d.Body)
+	return nil
+}
+
+// monitor runs the dispatcher's monitor (lost runners, timeouts, intake
+// sweep) every MonitorEvery until ctx ends.
+func (s *Stack) monitor(ctx context.Context) error {
+	tick := time.NewTicker(s.cfg.MonitorEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		res, err := s.ctl.Monitor(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("monitor", "err", err)
+		}
+		if res != (dispatch.MonitorResult{}) {
+			s.log.Info("monitor", "result", res)
+		}
+	}
+}

@@ -1,0 +1,140 @@
+package lambdatest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	narwhalamqp "github.com/narwhal-ci/narwhal/internal/queue/amqp"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	amqp091 "github.com/rabbitmq/amqp091-go"
+
+	"github.com/narwhal-ci/narwhal/internal/store/dynamo"
+)
+
+// The test's own AWS resources and broker prefix, on moto_server and the
+// test RabbitMQ (testenv.AWSEndpoint and testenv.AMQPURL must have run).
+type services struct {
+	id      string
+	awsCfg  aws.Config
+	table   string
+	store   *dynamo.Store
+	amqpURL string
+	prefix  string
+}
+
+func newServices(t *testing.T, amqpURL string) *services {
+	t.Helper()
+	ctx := context.Background()
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &services{id: randomID(), awsCfg: awsCfg, amqpURL: amqpURL}
+	s.table, s.prefix = "narwhal-lambdatest-"+s.id, "lambdatest-"+s.id+"."
+	db := dynamodb.NewFromConfig(awsCfg)
+	s.store = dynamo.New(db, s.table)
+	if err := s.store.CreateTable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(s.table)})
+		deleteTopology(t, amqpURL, s.prefix)
+	})
+	return s
+}
+
+// secret stores value in Secrets Manager and returns its ARN.
+func (s *services) secret(t *testing.T, name, value string) string {
+	t.Helper()
+	sm := secretsmanager.NewFromConfig(s.awsCfg)
+	out, err := sm.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
+		Name: aws.String("narwhal/lambdatest/" + s.id + "/" + name), SecretString: aws.String(value)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sm.DeleteSecret(context.Background(), &secretsmanager.DeleteSecretInput{
+			SecretId: out.ARN, ForceDeleteWithoutRecovery: aws.Bool(true)})
+	})
+	return *out.ARN
+}
+
+// drain takes every message off a queue (prefix added) and returns their
+// bodies.
+func (s *services) drain(t *testing.T, name string) []map[string]any {
+	t.Helper()
+	conn, err := amqp091.Dial(s.amqpURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bodies []map[string]any
+	for {
+		m, ok, err := ch.Get(s.prefix+name, true)
+		if err != nil {
+			t.Fatalf("get from %s: %v", s.prefix+name, err)
+		}
+		if !ok {
+			return bodies
+		}
+		var body map[string]any
+		json.Unmarshal(m.Body, &body)
+		bodies = append(bodies, body)
+	}
+}
+
+// depth is the number of ready messages on a queue (prefix added).
+func (s *services) depth(t *testing.T, name string) int {
+	t.Helper()
+	conn, err := amqp091.Dial(s.amqpURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := ch.QueueDeclarePassive(s.prefix+name, true, false, false, false, nil)
+	if err != nil {
+		t.Fatalf("inspect %s: %v", s.prefix+name, err)
+	}
+	return q.Messages
+}
+
+// sample reads a file of events/.
+func sample(t *testing.T, name string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(RepoRoot(t), "events", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+func randomID() string {
+	var b [4]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// deleteTopology removes what amqp.New declared under prefix; names that
+// were never declared are no error.
+func deleteTopology(t *testing.T, url, prefix string) {
+	if err := narwhalamqp.DeleteTopology(narwhalamqp.Config{URL: url, Prefix: prefix}); err != nil {
+		t.Errorf("delete topology: %v", err)
+	}
+}

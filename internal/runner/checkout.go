@@ -1,0 +1,71 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/narwhal-ci/narwhal/internal/pipeline"
+	"github.com/narwhal-ci/narwhal/internal/rpc"
+	"github.com/narwhal-ci/narwhal/internal/workspace"
+)
+
+// PipelineFile is the pipeline's file name at the root of a repository.
+const PipelineFile = "narwhal.yml"
+
+// Checkout fills a job's empty workspace dir and returns the job's pipeline.
+// It honours ctx (a cancelled job stops its checkout). Errors end the job
+// with status error; their text goes to the job's log, so it must say what
+// went wrong for people (a narwhal.yml error lists file:line:column).
+// Implementations are safe for concurrent use.
+type Checkout interface {
+	Checkout(ctx context.Context, dir string, job rpc.Job) (*pipeline.Pipeline, error)
+}
+
+// GitCheckout is the production Checkout: it clones the job's repository at
+// its exact commit (with the job's clone token) and parses the narwhal.yml at
+// its root.
+type GitCheckout struct{}
+
+var _ Checkout = GitCheckout{}
+
+// Checkout implements Checkout.
+func (GitCheckout) Checkout(ctx context.Context, dir string, job rpc.Job) (*pipeline.Pipeline, error) {
+	opts := workspace.CloneOptions{URL: job.CloneURL, SHA: job.SHA, Dir: dir, Token: job.CloneToken, Ref: job.Ref}
+	if err := workspace.Clone(ctx, opts); err != nil {
+		return nil, fmt.Errorf("clone %s at %s: %w", job.Repo, job.SHA, err)
+	}
+	return ParsePipeline(dir)
+}
+
+// ParsePipeline reads and parses dir's narwhal.yml; its errors name the file
+// as narwhal.yml (not the workspace path) with line and column.
+func ParsePipeline(dir string) (*pipeline.Pipeline, error) {
+	data, err := os.ReadFile(filepath.Join(dir, PipelineFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, errNoPipeline
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", PipelineFile, err)
+	}
+	// A parse error is already one "narwhal.yml:line:col: problem" per line.
+	return pipeline.Parse(PipelineFile, data)
+}
+
+// errNoPipeline is the error of a repository without a narwhal.yml.
+var errNoPipeline = errors.New("no " + PipelineFile + " at the root of the repository")
+
+// firstLine shortens a multi-line message for a report's Error; the whole
+// message is in the job's log.
+func firstLine(s string) string {
+	first, rest, ok := strings.Cut(strings.TrimRight(s, "\n"), "\n")
+	if !ok {
+		return first
+	}
+	return first + " (and " + strconv.Itoa(strings.Count(rest, "\n")+1) + " more in the log)"
+}

@@ -1,0 +1,151 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/engine"
+	"github.com/narwhal-ci/narwhal/internal/logstore"
+	"github.com/narwhal-ci/narwhal/internal/rpc"
+	"github.com/narwhal-ci/narwhal/internal/workspace"
+)
+
+// RunnerStep is the step name of the lines the runner itself writes to a
+// job's log (checkout and pipeline errors), beside the steps' own.
+const RunnerStep = "narwhal"
+
+// job is one accepted job.
+type job struct {
+	spec    rpc.Job
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	started time.Time
+	log     *slog.Logger
+	ship    *logstore.Shipper
+}
+
+// start registers spec as active and runs it in its own goroutine; r.mu is
+// held.
+func (r *Runner) start(spec rpc.Job) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	j := &job{spec: spec, ctx: ctx, cancel: cancel, started: time.Now()}
+	j.log = r.log.With("job_id", spec.ID, "repo", spec.Repo, "sha", spec.SHA, "attempt", spec.Attempt)
+	r.active[spec.ID] = j
+	r.metrics.running.Set(float64(len(r.active)))
+	go r.runJob(j)
+}
+
+// runJob runs j from checkout to teardown and reports it.
+func (r *Runner) runJob(j *job) {
+	defer r.finish(j)
+	j.log.Info("job accepted")
+	j.ship = logstore.NewShipper(r.deps.Logs, logstore.LogID(j.spec.ID, j.spec.Attempt), logstore.ShipperOptions{}, j.log)
+	r.reporter.send(r.jobEvent(j, ci.StatusRunning, ""))
+	dir, err := workspace.NewDir(r.cfg.WorkDir, j.spec.ID)
+	if err != nil {
+		r.endEarly(j, fmt.Errorf("create workspace: %w", err))
+		return
+	}
+	defer r.removeWorkspace(j, dir)
+	p, err := r.deps.Checkout.Checkout(j.ctx, dir, j.spec)
+	if err != nil {
+		r.endEarly(j, err)
+		return
+	}
+	ej := engine.Job{
+		ID: j.spec.ID, Branch: j.spec.Branch, Event: string(j.spec.Event), Workspace: dir,
+		Pipeline: p, Env: ciEnv(r.cfg.ID, j.spec), Secrets: j.spec.Secrets,
+	}
+	if _, err := r.eng.Run(j.ctx, ej, &observer{r: r, j: j}); err != nil {
+		j.log.Warn("job ended with an error", "err", err)
+	}
+}
+
+// endEarly ends a job that failed before the engine ran: the error goes to
+// the job's log and the report says error, or cancelled (queued for a
+// requeue) when the job was cancelled meanwhile.
+func (r *Runner) endEarly(j *job, err error) {
+	status := ci.StatusError
+	if cause := context.Cause(j.ctx); cause != nil {
+		status, err = ci.StatusCancelled, cause
+	}
+	for line := range strings.Lines(err.Error()) {
+		j.ship.Line(RunnerStep, []byte(line))
+	}
+	j.log.Warn("job could not run", "err", err)
+	r.end(j, engine.Report{Status: status, Error: firstLine(err.Error()), StartedAt: j.started,
+		Duration: time.Since(j.started)})
+}
+
+// end flushes the job's log, then reports its final state: the log is
+// complete by the time the state is final. Called once per job, before
+// teardown.
+func (r *Runner) end(j *job, rep engine.Report) {
+	ctx, cancel := context.WithTimeout(context.Background(), LogCloseTimeout)
+	defer cancel()
+	if err := j.ship.Close(ctx); err != nil {
+		j.log.Error("flush job log", "err", err)
+	}
+	status := rep.Status
+	if status == ci.StatusCancelled && handedBack(j) {
+		status = ci.StatusQueued
+	}
+	r.reporter.send(r.jobEvent(j, status, rep.Error))
+	r.metrics.observe(metricStatus(status), rep.Duration)
+	j.log.Debug("job reported", "status", status, "error", rep.Error, "duration", rep.Duration)
+}
+
+// handedBack reports whether a drain or shutdown cancelled j (rather than a
+// Cancel or the job's own end), so that it is reported for requeue.
+func handedBack(j *job) bool {
+	cause := context.Cause(j.ctx)
+	return errors.Is(cause, errDrained) || errors.Is(cause, errShutdown)
+}
+
+// jobEvent is the report of j moving to status.
+func (r *Runner) jobEvent(j *job, status ci.Status, why string) ci.RunnerEvent {
+	return ci.RunnerEvent{
+		Kind: ci.EventJob, JobID: j.spec.ID, Attempt: j.spec.Attempt, Status: status,
+		Error: why, Requeue: status == ci.StatusQueued,
+	}
+}
+
+// finish frees j's slot once it is torn down, and remembers it for dedup.
+func (r *Runner) finish(j *job) {
+	j.cancel(nil)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.active, j.spec.ID)
+	r.recent.add(j.spec.ID, j.spec.Attempt)
+	r.metrics.running.Set(float64(len(r.active)))
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
+func (r *Runner) removeWorkspace(j *job, dir string) {
+	if err := workspace.Remove(dir); err != nil {
+		j.log.Warn("remove workspace", "dir", dir, "err", err)
+	}
+}
+
+// ciEnv is the environment the runner adds to every step of job; the engine
+// adds CI, CI_JOB_ID, CI_COMMIT_BRANCH, CI_EVENT, CI_STEP_NAME, CI_WORKSPACE.
+func ciEnv(runnerID string, job rpc.Job) map[string]string {
+	env := map[string]string{
+		"CI_REPO":        job.Repo,
+		"CI_COMMIT_SHA":  job.SHA,
+		"CI_COMMIT_REF":  job.Ref,
+		"CI_JOB_ATTEMPT": strconv.Itoa(job.Attempt),
+		"CI_RUNNER_ID":   runnerID,
+	}
+	if job.PR > 0 {
+		env["CI_PR"] = strconv.Itoa(job.PR)
+	}
+	return env
+}

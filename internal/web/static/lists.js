@@ -1,0 +1,133 @@
+// narwhal dashboard, part 2 of 3: the job list with its filters, the
+// figures of GET /stats, and the runners with their drain buttons.
+'use strict';
+
+// ---- home: figures, runners, jobs ---------------------------------------
+
+const STATUSES = ['queued', 'assigned', 'running', 'success', 'failure', 'error', 'cancelled'];
+
+function homeView(app, params) {
+  const filters = el('form', { class: 'filters', id: 'filters' },
+    el('input', { name: 'repo', placeholder: 'repository (owner/name)', value: params.get('repo') || '' }),
+    el('select', { name: 'status' }, el('option', { value: '' }, 'any status'),
+      STATUSES.map((s) => el('option', { value: s, selected: params.get('status') === s }, s))),
+    el('input', { name: 'branch', placeholder: 'branch', value: params.get('branch') || '' }),
+    el('button', { type: 'submit' }, 'Filter'),
+    el('a', { href: '#/', class: 'button-link' }, 'Clear'));
+  filters.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const q = new URLSearchParams();
+    for (const [k, v] of new FormData(filters)) if (v) q.set(k, v);
+    location.hash = '#/' + (q.toString() ? '?' + q : '');
+  });
+  const figures = el('section', { class: 'figures', id: 'figures' });
+  const runners = el('section', { id: 'runners' });
+  const jobs = el('tbody', { id: 'jobs' });
+  app.replaceChildren(
+    figures,
+    el('h2', {}, 'Jobs'), filters,
+    el('table', { class: 'jobs' },
+      el('thead', {}, el('tr', {}, ['status', 'job', 'repository', 'branch', 'commit', 'message', 'runner', 'created', 'duration'].map((h) => el('th', {}, h)))),
+      jobs),
+    el('h2', {}, 'Runners'), runners);
+  const query = new URLSearchParams();
+  for (const k of ['repo', 'status', 'branch']) if (params.get(k)) query.set(k, params.get(k));
+  poll(async (current) => {
+    const [page, rs, stats] = await Promise.all([
+      getJSON('/jobs' + (query.toString() ? '?' + query : '')),
+      getJSON('/runners'),
+      getJSON('/stats').catch(() => null),
+    ]);
+    if (!current()) return;
+    renderJobs(jobs, asList(page, 'jobs'));
+    renderRunners(runners, asList(rs, 'runners'));
+    renderStats(figures, stats);
+  });
+}
+
+function renderJobs(tbody, list) {
+  if (!list.length) {
+    tbody.replaceChildren(el('tr', {}, el('td', { colspan: 9, class: 'muted' }, 'No jobs yet. Push a commit, or run `narwhal trigger`.')));
+    return;
+  }
+  tbody.replaceChildren(...list.map((j) => el('tr', { 'data-job': j.id, 'data-status': j.status },
+    el('td', {}, badge(j.status)),
+    el('td', {}, el('a', { href: `#/jobs/${j.id}` }, j.id.slice(0, 10)), j.attempt > 1 ? el('span', { class: 'muted' }, ` #${j.attempt}`) : null),
+    el('td', {}, j.repo),
+    el('td', {}, j.branch || ''),
+    el('td', { class: 'mono' }, short(j.sha)),
+    el('td', { class: 'message', title: j.message || '' }, firstLine(j.message)),
+    el('td', {}, j.runner_id || (j.waiting ? el('span', { class: 'muted', title: j.waiting }, 'waiting') : '')),
+    el('td', { title: j.created_at }, fmtAgo(j.created_at)),
+    el('td', {}, jobDuration(j)))));
+}
+
+// renderStats shows the figures of GET /stats (api.Stats): queue depth,
+// queue wait percentiles, success rate and slot use over the recent jobs.
+function renderStats(box, stats) {
+  if (!stats) {
+    box.replaceChildren();
+    return;
+  }
+  const jobs = stats.jobs || {};
+  const runners = stats.runners || {};
+  const wait = jobs.wait_seconds;
+  const pct = (v) => (typeof v === 'number' ? (v * 100).toFixed(1) + '%' : '–');
+  const card = (id, label, value, title) => el('div', { class: 'figure', id, title },
+    el('div', { class: 'value' }, value), el('div', { class: 'label' }, label));
+  box.replaceChildren(
+    card('fig-depth', 'queue depth', typeof stats.queue_depth === 'number' ? String(stats.queue_depth) : '–', stats.queue_error),
+    card('fig-wait-p50', 'queue wait p50', wait ? fmtSeconds(wait.p50) : '–', wait ? `over ${wait.count} jobs` : 'no job started yet'),
+    card('fig-wait-p90', 'queue wait p90', wait ? fmtSeconds(wait.p90) : '–'),
+    card('fig-success', 'success rate', pct(jobs.success_rate), `over the last ${jobs.sample || 0} jobs; cancelled ones do not count`),
+    card('fig-slots', 'slots in use', `${runners.running || 0}/${runners.capacity || 0}`, 'running jobs / job slots of the runners that are not offline'),
+    card('fig-utilisation', 'utilisation', pct(runners.utilisation)),
+    ...STATUSES.filter((s) => (jobs.by_status || {})[s]).map((s) => card(`fig-status-${s}`, s, String(jobs.by_status[s]))));
+}
+
+function fmtSeconds(v) {
+  if (typeof v !== 'number') return '–';
+  return v < 10 ? v.toFixed(2) + 's' : fmtDuration(v * 1000);
+}
+
+// ---- runners -----------------------------------------------------------
+
+function runnersView(app) {
+  const box = el('section', { id: 'runners' });
+  app.replaceChildren(el('h2', {}, 'Runners'), box);
+  poll(async (current) => {
+    const rs = await getJSON('/runners');
+    if (current()) renderRunners(box, asList(rs, 'runners'));
+  });
+}
+
+function renderRunners(box, list) {
+  if (!list.length) {
+    box.replaceChildren(el('p', { class: 'muted' }, 'No runner has registered.'));
+    return;
+  }
+  const rows = list.map((r) => {
+    const cap = Math.max(r.capacity || 0, 1);
+    const drain = el('button', { class: 'small', disabled: r.state !== 'active', title: 'stop giving this runner jobs; running jobs finish' }, 'Drain');
+    drain.addEventListener('click', async () => {
+      if (!confirm(`Drain runner ${r.id}? It takes no new jobs; running ones get time to finish.`)) return;
+      drain.disabled = true;
+      try {
+        await post(`/runners/${encodeURIComponent(r.id)}/drain`);
+      } catch (err) {
+        showError(err);
+      }
+    });
+    return el('tr', { 'data-runner': r.id },
+      el('td', {}, r.id),
+      el('td', {}, badge(r.state)),
+      el('td', {}, el('meter', { min: 0, max: cap, value: r.running || 0 }), ` ${r.running || 0}/${r.capacity || 0}`),
+      el('td', {}, (r.labels || []).join(', ')),
+      el('td', { class: 'mono' }, r.address || ''),
+      el('td', { title: r.last_heartbeat }, fmtAgo(r.last_heartbeat)),
+      el('td', {}, drain));
+  });
+  box.replaceChildren(el('table', { class: 'runners' },
+    el('thead', {}, el('tr', {}, ['runner', 'state', 'load', 'labels', 'address', 'heartbeat', ''].map((h) => el('th', {}, h)))),
+    el('tbody', {}, rows)));
+}

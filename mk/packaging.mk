@@ -1,0 +1,56 @@
+# Packaging and local stacks (docs/deploy.md, localstack/README.md): the Lambda
+# runtime interface emulator, the dispatcher's Lambda build, the MQ bridge, and
+# runnerd's systemd install and tarball. Included by the Makefile; also usable
+# alone: make -f mk/packaging.mk <target>.
+GO ?= go
+BIN ?= $(CURDIR)/bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+# The emulator `sam local invoke` runs, pinned (internal/lambdatest uses the same).
+RIE_PKG := github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
+
+# runnerd builds: RUNNERD_BUILD is where the binary goes, DESTDIR a staging root.
+# RUNNERD_ENV and RUNNERD_GOFLAGS make a static, path-free binary; the install
+# test empties them to reuse the build cache of `go build ./...`.
+RUNNERD_BUILD ?= $(CURDIR)/build/runnerd
+RUNNERD_ENV ?= CGO_ENABLED=0
+RUNNERD_GOFLAGS ?= -trimpath
+DESTDIR ?=
+DIST_GOARCH ?= amd64
+DIST_DIR ?= $(CURDIR)/build/dist
+
+.PHONY: rie mqbridge install-runnerd dist-runnerd lint-infra localstack-up localstack-down build-DispatcherFunction
+
+# `sam build` (BuildMethod: makefile) runs this in the repository with ARTIFACTS_DIR set; like
+# build-AgentFunction: provided.al2023, arm64 unless GOARCH says otherwise, no RPC shim.
+build-DispatcherFunction:
+	CGO_ENABLED=0 GOOS=linux GOARCH=$${GOARCH:-arm64} $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap ./functions/dispatcher
+
+rie: ## install the Lambda runtime interface emulator into bin/ (pinned version)
+	@$(GO) version -m $(BIN)/aws-lambda-rie 2>/dev/null | grep -q '$(RIE_VERSION)' || \
+		GOBIN=$(BIN) CGO_ENABLED=0 $(GO) install $(RIE_PKG)@$(RIE_VERSION)
+
+mqbridge: ## build the RabbitMQ → Lambda bridge into bin/
+	$(GO) build -o $(BIN)/mqbridge ./cmd/mqbridge
+
+install-runnerd: ## build runnerd and install it as a systemd service (DESTDIR=... stages into a root)
+	$(RUNNERD_ENV) $(GO) build $(RUNNERD_GOFLAGS) -ldflags '-X main.version=$(VERSION)' -o $(RUNNERD_BUILD)/runnerd ./runnerd
+	DESTDIR='$(DESTDIR)' infra/install-runnerd.sh $(RUNNERD_BUILD)/runnerd
+
+dist-runnerd: ## tarball for runner hosts (infra/runner-host.yaml): runnerd, narwhal, unit, example config, installer
+	rm -rf $(DIST_DIR)/runnerd && mkdir -p $(DIST_DIR)/runnerd
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(DIST_GOARCH) $(GO) build -trimpath -ldflags '-X main.version=$(VERSION)' -o $(DIST_DIR)/runnerd/runnerd ./runnerd
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(DIST_GOARCH) $(GO) build -trimpath -ldflags '-X main.version=$(VERSION)' -o $(DIST_DIR)/runnerd/narwhal ./cmd/narwhal
+	cp infra/install-runnerd.sh infra/runnerd.service infra/runnerd.example.yaml $(DIST_DIR)/runnerd/
+	tar -C $(DIST_DIR)/runnerd -czf $(DIST_DIR)/runnerd-linux-$(DIST_GOARCH).tar.gz .
+	@echo "upload: aws s3 cp $(DIST_DIR)/runnerd-linux-$(DIST_GOARCH).tar.gz s3://<ArtifactBucket>/narwhal/"
+
+lint-infra: ## check the runner host CloudFormation template
+	cfn-lint infra/runner-host.yaml
+
+localstack-up: ## start LocalStack and RabbitMQ (Docker Compose), the init hook creates table, bucket, secrets
+	docker compose -f localstack/docker-compose.yml up -d --wait
+
+localstack-down:
+	docker compose -f localstack/docker-compose.yml down -v

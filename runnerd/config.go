@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/narwhal-ci/narwhal/internal/rpc"
+)
+
+// Config is runnerd's configuration file (YAML, strict: an unknown key is an
+// error), after the environment overrides of env.go. docs/runnerd.md is its
+// reference; infra/runnerd.example.yaml an example.
+type Config struct {
+	ID            string         `yaml:"id"`
+	Labels        []string       `yaml:"labels"`
+	Capacity      int            `yaml:"capacity"`
+	Listen        string         `yaml:"listen"`
+	Advertise     string         `yaml:"advertise"`
+	TLS           TLSConfig      `yaml:"tls"`
+	Tokens        []string       `yaml:"tokens"`
+	TokenFile     string         `yaml:"token_file"`
+	Executor      ExecutorConfig `yaml:"executor"`
+	WorkDir       string         `yaml:"work_dir"`
+	Heartbeat     time.Duration  `yaml:"heartbeat"`
+	DrainTimeout  time.Duration  `yaml:"drain_timeout"`
+	JobTimeout    time.Duration  `yaml:"job_timeout"`
+	Report        ReportConfig   `yaml:"report"`
+	Logs          LogsConfig     `yaml:"logs"`
+	MetricsListen string         `yaml:"metrics_listen"`
+	LogLevel      string         `yaml:"log_level"`
+}
+
+// TLSConfig names the PEM files of the gRPC server's certificate and key.
+type TLSConfig struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// ExecutorConfig chooses and limits the executor.
+type ExecutorConfig struct {
+	Kind      string        `yaml:"kind"`   // docker (default), host, fake
+	Memory    string        `yaml:"memory"` // per container: "2g", "512MiB", bytes; "-1" no limit
+	CPUs      float64       `yaml:"cpus"`
+	Pids      int64         `yaml:"pids"`
+	StopGrace time.Duration `yaml:"stop_grace"`
+	// Scale runs the fake executor on a built-in one-step pipeline without
+	// cloning anything: for scale tests of runnerd only (kind must be fake).
+	Scale bool `yaml:"scale"`
+}
+
+// ReportConfig says where reports go: RabbitMQ when AMQPURL is set, else a
+// JSON-lines file (local use).
+type ReportConfig struct {
+	AMQPURL    string `yaml:"amqp_url"`
+	AMQPPrefix string `yaml:"amqp_prefix"`
+	File       string `yaml:"file"`
+}
+
+// LogsConfig says where job logs go: S3 when S3Bucket is set, else Dir.
+type LogsConfig struct {
+	Dir      string `yaml:"dir"`
+	S3Bucket string `yaml:"s3_bucket"`
+	S3Prefix string `yaml:"s3_prefix"`
+}
+
+// Defaults of the configuration.
+const (
+	defaultListen        = ":7070"
+	defaultWorkDir       = "/var/lib/narwhal-runner"
+	defaultMetricsListen = "127.0.0.1:9102"
+)
+
+// loadConfig reads the file at path ("" for none), applies the environment
+// overrides and the defaults, and validates the result.
+func loadConfig(path string, getenv func(string) string) (*Config, error) {
+	c := &Config{}
+	if path != "" {
+		if err := readConfigFile(path, c); err != nil {
+			return nil, err
+		}
+	}
+	if err := applyEnv(c, getenv); err != nil {
+		return nil, err
+	}
+	if err := c.complete(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return c, nil
+}
+
+// readConfigFile decodes the YAML file at path into c, refusing unknown keys.
+func readConfigFile(path string, c *Config) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// complete fills in defaults and checks what runnerd cannot start without.
+func (c *Config) complete() error {
+	if c.ID == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("no id and no host name: %w", err)
+		}
+		c.ID = host
+	}
+	if c.TokenFile != "" {
+		if err := c.readTokenFile(c.TokenFile); err != nil {
+			return err
+		}
+	}
+	c.Capacity = max(c.Capacity, 1)
+	c.Listen = or(c.Listen, defaultListen)
+	c.WorkDir = or(c.WorkDir, defaultWorkDir)
+	c.Executor.Kind = or(c.Executor.Kind, "docker")
+	c.DrainTimeout = or(c.DrainTimeout, 5*time.Minute)
+	c.Report.File = or(c.Report.File, filepath.Join(c.WorkDir, "reports.jsonl"))
+	c.Logs.Dir = or(c.Logs.Dir, filepath.Join(c.WorkDir, "logs"))
+	if c.MetricsListen == "" {
+		c.MetricsListen = defaultMetricsListen
+	}
+	if c.Advertise == "" {
+		c.Advertise = advertiseFrom(c.Listen, c.ID)
+	}
+	return c.validate()
+}
+
+// validate reports the first thing runnerd cannot start with.
+func (c *Config) validate() error {
+	switch {
+	case c.TLS.Cert == "" || c.TLS.Key == "":
+		return errors.New("tls.cert and tls.key are required (make a pair with `narwhal runner-cert`)")
+	case len(c.Tokens) == 0:
+		return errors.New("no bearer token: set tokens, token_file or NARWHAL_RUNNER_TOKEN")
+	case c.Executor.Scale && c.Executor.Kind != "fake":
+		return errors.New("executor.scale is for scale tests with the fake executor only")
+	}
+	for i, t := range c.Tokens {
+		if len(t) < rpc.MinTokenLen {
+			return fmt.Errorf("token %d is shorter than %d characters", i+1, rpc.MinTokenLen)
+		}
+	}
+	switch c.Executor.Kind {
+	case "docker", "host", "fake":
+	default:
+		return fmt.Errorf("executor.kind %q: want docker, host or fake", c.Executor.Kind)
+	}
+	_, err := parseSize(c.Executor.Memory)
+	return err
+}
+
+// advertiseFrom derives the address to report from the listen address: its
+// port on the host name when it listens on every interface.
+func advertiseFrom(listen, host string) string {
+	h, port, err := net.SplitHostPort(listen)
+	if err != nil || (h != "" && h != "0.0.0.0" && h != "::") {
+		return listen
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// readTokenFile adds the tokens in path (one per line, # comments) to c.
+func (c *Config) readTokenFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read token file: %w", err)
+	}
+	for line := range strings.Lines(string(data)) {
+		if t := strings.TrimSpace(line); t != "" && !strings.HasPrefix(t, "#") {
+			c.Tokens = append(c.Tokens, t)
+		}
+	}
+	return nil
+}
+
+func or[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}

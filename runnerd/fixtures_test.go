@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	amqp091 "github.com/rabbitmq/amqp091-go"
+
+	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/queue"
+	"github.com/narwhal-ci/narwhal/internal/queue/amqp"
+	"github.com/narwhal-ci/narwhal/internal/rpc"
+)
+
+// gitRepo makes a repository with one commit holding narwhal.yml and returns
+// its file:// URL and the commit's SHA.
+func gitRepo(t *testing.T, narwhalYML string) (string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "narwhal.yml"), []byte(narwhalYML))
+	git := func(args ...string) string {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
+			"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_GLOBAL=/dev/null")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git("init", "-q", "-b", "main")
+	git("add", ".")
+	git("commit", "-q", "-m", "test")
+	return "file://" + dir, git("rev-parse", "HEAD")
+}
+
+// repoJob is a Run payload for the repository at url.
+func repoJob(id, url, sha string) rpc.Job {
+	return rpc.Job{ID: id, Attempt: 1, Repo: "acme/app", CloneURL: url, SHA: sha,
+		Ref: "refs/heads/main", Branch: "main", Event: ci.EventPush}
+}
+
+// newJobID returns a job ID unique to this test run.
+func newJobID(prefix string) string {
+	var b [6]byte
+	rand.Read(b[:])
+	return prefix + "-" + hex.EncodeToString(b[:])
+}
+
+// amqpPrefix returns a topology prefix of the test's own; the topology is
+// deleted at the end of the test.
+func amqpPrefix(t *testing.T, url string) string {
+	t.Helper()
+	var b [4]byte
+	rand.Read(b[:])
+	prefix := "test-runnerd-" + hex.EncodeToString(b[:]) + "."
+	t.Cleanup(func() { deleteTopology(t, url, prefix) })
+	return prefix
+}
+
+// deleteTopology deletes the exchanges and queues of prefix.
+func deleteTopology(t *testing.T, url, prefix string) {
+	conn, err := amqp091.Dial(url)
+	if err != nil {
+		t.Logf("delete topology: %v", err)
+		return
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Logf("delete topology: %v", err)
+		return
+	}
+	queues := queue.Queues()
+	exchanges := []string{queue.Exchange, queue.DeadLetterExchange, queue.MetricsExchange}
+	for _, b := range queue.WaitBuckets {
+		queues, exchanges = append(queues, queue.WaitQueue(b)), append(exchanges, queue.WaitQueue(b))
+	}
+	for _, q := range queues {
+		ch.QueueDelete(prefix+q, false, false, false)
+	}
+	for _, e := range exchanges {
+		ch.ExchangeDelete(prefix+e, false, false)
+	}
+}
+
+// events consumes the runner reports of a topology and keeps them.
+type events struct {
+	mu   sync.Mutex
+	all  []ci.RunnerEvent
+	ids  []string // message IDs, in arrival order
+	more chan struct{}
+}
+
+// consumeEvents consumes ci.QueueEvents of prefix until the end of the test,
+// one message at a time, so that the arrival order is the queue's order.
+func consumeEvents(t *testing.T, url, prefix string) *events {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	q, err := amqp.New(ctx, amqp.Config{URL: url, Prefix: prefix, BackoffMax: time.Second},
+		slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &events{more: make(chan struct{})}
+	cctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		q.Consume(cctx, ci.QueueEvents, 1, e.handle)
+	}()
+	t.Cleanup(func() { stop(); <-done; q.Close() })
+	return e
+}
+
+func (e *events) handle(_ context.Context, d ci.Delivery) error {
+	var ev ci.RunnerEvent
+	if err := json.Unmarshal(d.Body, &ev); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.all, e.ids = append(e.all, ev), append(e.ids, d.ID)
+	close(e.more)
+	e.more = make(chan struct{})
+	return nil
+}
+
+// waitFor waits until a report matches and returns it.
+func (e *events) waitFor(t *testing.T, timeout time.Duration, what string, match func(ci.RunnerEvent) bool) ci.RunnerEvent {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		e.mu.Lock()
+		more := e.more
+		for _, ev := range e.all {
+			if match(ev) {
+				e.mu.Unlock()
+				return ev
+			}
+		}
+		e.mu.Unlock()
+		select {
+		case <-more:
+		case <-deadline:
+			t.Fatalf("no report %s within %v; got %d reports", what, timeout, len(e.snapshot()))
+		}
+	}
+}
+
+func (e *events) snapshot() []ci.RunnerEvent {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]ci.RunnerEvent(nil), e.all...)
+}
+
+// final waits for the final report of job id.
+func (e *events) final(t *testing.T, id string, timeout time.Duration) ci.RunnerEvent {
+	t.Helper()
+	return e.waitFor(t, timeout, "final of "+id, func(ev ci.RunnerEvent) bool {
+		return ev.Kind == ci.EventJob && ev.JobID == id && ev.Status != ci.StatusRunning
+	})
+}
