@@ -3,7 +3,8 @@ package dispatch
 import (
 	"context"
 	"errors"
-	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/retry"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 )
@@ -25,7 +26,7 @@ func (d *Dispatcher) report(ctx context.Context, job ci.Job) {
 		if err = d.reportOnce(ctx, job); err == nil {
 			return
 		}
-		if attempt >= d.cfg.StatusAttempts || !sleep(ctx, pause) {
+		if attempt >= d.cfg.StatusAttempts || !retry.Sleep(ctx, pause) {
 			break
 		}
 		pause *= 2
@@ -37,19 +38,6 @@ func (d *Dispatcher) reportOnce(ctx context.Context, job ci.Job) error {
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.StatusTimeout)
 	defer cancel()
 	return d.status.Report(ctx, job)
-}
-
-// sleep pauses for p, or less when ctx ends first; it reports whether ctx is
-// still alive.
-func sleep(ctx context.Context, p time.Duration) bool {
-	t := time.NewTimer(p)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // end moves j to the final state s with the reason why (for error and

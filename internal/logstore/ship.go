@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/retry"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 )
@@ -109,7 +110,7 @@ func (s *Shipper) retry(what string, op func(context.Context) error) error {
 			return fmt.Errorf("%s: gave up after %d attempts: %w", what, attempt, err)
 		}
 		s.log.Warn("log store failed; retrying", "op", what, "attempt", attempt, "err", err)
-		if !s.pause(jitter(delay)) {
+		if !s.pause(retry.Jitter(delay)) {
 			return fmt.Errorf("%s: %w (last error: %v)", what, context.Cause(s.ctx), err)
 		}
 		delay = min(2*delay, s.opts.BackoffMax)
@@ -136,10 +137,4 @@ func permanent(err error) bool {
 		}
 	}
 	return false
-}
-
-// jitter returns a duration between d/2 and d.
-func jitter(d time.Duration) time.Duration {
-	half := d / 2
-	return half + rand.N(half+1)
 }

@@ -25,6 +25,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/narwhal-ci/narwhal/internal/retry"
+
 	amqp091 "github.com/rabbitmq/amqp091-go"
 )
 
@@ -124,7 +126,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 			delay = b.cfg.FailureDelay
 		}
 		b.log.Warn("mqbridge: consumer stopped; reconnecting", "err", err, "in", delay)
-		if !sleep(ctx, delay) {
+		if !retry.Sleep(ctx, delay) {
 			return nil
 		}
 		delay = min(2*delay, maxFailureDelay)
@@ -156,7 +158,7 @@ func (b *Bridge) session(ctx context.Context) (bool, error) {
 		}
 		if err := b.deliver(ctx, batch); err != nil {
 			failures++
-			if !sleep(ctx, b.failureDelay(failures)) {
+			if !retry.Sleep(ctx, b.failureDelay(failures)) {
 				return progressed, ctx.Err()
 			}
 			continue
@@ -191,15 +193,4 @@ func (b *Bridge) failureDelay(failures int) time.Duration {
 		d *= 2
 	}
 	return min(d, maxFailureDelay)
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/retry"
 )
 
 // run is the delivering goroutine: it sends the oldest pending message until
@@ -59,7 +60,7 @@ func (o *Outbox) deliver(seq uint64) bool {
 		case o.ctx.Err() != nil:
 			return false
 		}
-		wait := jitter(delay)
+		wait := retry.Jitter(delay)
 		o.log.Warn("outbox: delivery failed; retrying", "seq", seq, "attempt", attempt, "retry_in", wait, "err", err)
 		if !o.sleep(wait) {
 			return false
@@ -120,11 +121,4 @@ func (o *Outbox) sleep(d time.Duration) bool {
 	case <-o.ctx.Done():
 		return false
 	}
-}
-
-// jitter returns a duration between d/2 and d, so that runners that lost the
-// broker together do not come back in lockstep.
-func jitter(d time.Duration) time.Duration {
-	half := d / 2
-	return half + rand.N(half+1)
 }

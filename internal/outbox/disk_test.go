@@ -51,16 +51,6 @@ func TestReadMessageCorrupt(t *testing.T) {
 	}
 }
 
-func TestJitter(t *testing.T) {
-	for _, d := range []time.Duration{0, 1, 200 * time.Millisecond, 30 * time.Second} {
-		for range 200 {
-			if j := jitter(d); j < d/2 || j > d {
-				t.Fatalf("jitter(%v) = %v, outside [d/2, d]", d, j)
-			}
-		}
-	}
-}
-
 // TestRetriesAreSpaced: consecutive attempts on a failing message are at
 // least half the current backoff apart, and the backoff doubles up to its cap.
 func TestRetriesAreSpaced(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/narwhal-ci/narwhal/internal/retry"
+
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -79,7 +81,7 @@ func (c *Client) call(ctx context.Context, o op, do func(context.Context) error)
 		pause := c.cfg.Retry.delay(attempt)
 		c.log.Debug("rpc: retrying", "runner", c.addr, "method", o.name,
 			"attempt", attempt, "pause", pause, "err", err)
-		if !sleep(ctx, pause) {
+		if !retry.Sleep(ctx, pause) {
 			return fmt.Errorf("runner %s: %s: %w (last error: %w)", c.addr, o.name, context.Cause(ctx), err)
 		}
 	}
@@ -111,17 +113,4 @@ func (c *Client) fail(o op, err error) error {
 		return fmt.Errorf("runner %s: %s: certificate not trusted: %w (%w)", c.addr, o.name, verr, err)
 	}
 	return fmt.Errorf("runner %s: %s: %w", c.addr, o.name, withSentinel(err, o.invalid))
-}
-
-// sleep pauses for d, or less when ctx ends first; it reports whether ctx
-// is still alive.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
