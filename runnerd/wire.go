@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -89,17 +88,12 @@ func (d *daemon) executor(ctx context.Context) (builtExecutor, error) {
 		return fakeExecutor(x.Scale), nil
 	}
 	mem, _ := parseSize(x.Memory) // validated by loadConfig
-	ex, err := docker.New(docker.Config{RunnerID: d.cfg.ID, Memory: mem, CPUs: x.CPUs,
+	ex, err := docker.Connect(ctx, docker.Config{RunnerID: d.cfg.ID, Memory: mem, CPUs: x.CPUs,
 		PidsLimit: x.Pids, StopGrace: x.StopGrace}, d.log)
 	if err != nil {
 		return builtExecutor{}, fmt.Errorf("docker executor: %w", err)
 	}
 	d.closers = append(d.closers, func() { ex.Close() })
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := ex.Ping(pctx); err != nil {
-		return builtExecutor{}, fmt.Errorf("docker executor: %w", err)
-	}
 	return builtExecutor{Executor: ex, sweep: ex.Sweep}, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/executor"
 	"github.com/narwhal-ci/narwhal/internal/executor/docker"
@@ -39,14 +38,8 @@ func newExecutor(ctx context.Context, kind, runnerID string, logger *slog.Logger
 }
 
 func newDocker(ctx context.Context, runnerID string, logger *slog.Logger) (chosenExecutor, error) {
-	d, err := docker.New(docker.Config{RunnerID: runnerID}, logger)
+	d, err := docker.Connect(ctx, docker.Config{RunnerID: runnerID}, logger)
 	if err != nil {
-		return chosenExecutor{}, err
-	}
-	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := d.Ping(pingCtx); err != nil {
-		d.Close()
 		return chosenExecutor{}, fmt.Errorf("docker: %w", err)
 	}
 	return chosenExecutor{Executor: d, close: func() { d.Close() }}, nil

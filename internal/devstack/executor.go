@@ -19,9 +19,6 @@ const (
 	ExecCustom = "custom" // Config.Exec (tests)
 )
 
-// pingTimeout bounds the check that a Docker daemon answers.
-const pingTimeout = 5 * time.Second
-
 // builtExecutor is a runner's executor with what goes with it.
 type builtExecutor struct {
 	executor.Executor
@@ -46,7 +43,7 @@ func (b builtExecutor) release(log *slog.Logger) {
 }
 
 // chooseExecutor resolves Config.Executor to the kind every runner uses:
-// auto becomes docker when a daemon answers within pingTimeout, else host
+// auto becomes docker when a daemon answers within docker.PingTimeout, else host
 // (the warning is the caller's to print).
 func chooseExecutor(ctx context.Context, cfg Config, log *slog.Logger) (kind string, why error, err error) {
 	if cfg.Exec != nil {
@@ -66,14 +63,11 @@ func chooseExecutor(ctx context.Context, cfg Config, log *slog.Logger) (kind str
 
 // pingDocker checks that a Docker daemon answers.
 func pingDocker(ctx context.Context, log *slog.Logger) error {
-	d, err := docker.New(docker.Config{RunnerID: "dev-probe"}, log)
+	d, err := docker.Connect(ctx, docker.Config{RunnerID: "dev-probe"}, log)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
-	defer cancel()
-	return d.Ping(ctx)
+	return d.Close()
 }
 
 // executorFactory returns how each runner gets its executor of kind. Docker
@@ -87,14 +81,8 @@ func executorFactory(kind string, cfg Config, log *slog.Logger) func(ctx context
 		case ExecHost:
 			return builtExecutor{Executor: host.New(log.With("runner_id", runnerID))}, nil
 		}
-		d, err := docker.New(docker.Config{RunnerID: runnerID}, log.With("runner_id", runnerID))
+		d, err := docker.Connect(ctx, docker.Config{RunnerID: runnerID}, log.With("runner_id", runnerID))
 		if err != nil {
-			return builtExecutor{}, fmt.Errorf("docker executor: %w", err)
-		}
-		pctx, cancel := context.WithTimeout(ctx, pingTimeout)
-		defer cancel()
-		if err := d.Ping(pctx); err != nil {
-			d.Close()
 			return builtExecutor{}, fmt.Errorf("docker executor: %w", err)
 		}
 		return builtExecutor{Executor: d, sweep: d.Sweep, close: d.Close}, nil

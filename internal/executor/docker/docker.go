@@ -148,6 +148,26 @@ func newExecutor(api dockerAPI, cfg Config, logger *slog.Logger) *Executor {
 	}
 }
 
+// PingTimeout bounds Connect's check that the engine answers.
+const PingTimeout = 10 * time.Second
+
+// Connect is New followed by a Ping bounded by PingTimeout: the executor
+// returned talks to an engine that answered. Commands and daemons that need
+// Docker at start use it; on error nothing is left open.
+func Connect(ctx context.Context, cfg Config, logger *slog.Logger) (*Executor, error) {
+	e, err := New(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, PingTimeout)
+	defer cancel()
+	if err := e.Ping(ctx); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
 // Ping checks that the engine answers (and settles the API version). Callers
 // that choose between executors, such as `narwhal exec --executor auto`, use it.
 func (e *Executor) Ping(ctx context.Context) error {
