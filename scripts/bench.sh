@@ -7,7 +7,10 @@
 #                   interleaved, median of RUNS each (issue 2: target ratio <= 1.15)
 #   log throughput  a step printing 200 MB through `narwhal exec` into the log sink: MB/s and peak
 #                   RSS, next to a 50 MB run to show RSS does not grow with the log (target >= 100 MB/s)
-#   Go benchmarks   log writer throughput; intake webhooks/s and latency (SQLite+memq, RabbitMQ)
+#   lambdas         zipped bootstrap size and cold start under the emulator, next to an empty function
+#   Go benchmarks   log writer throughput; intake webhooks/s and latency (SQLite+memq, RabbitMQ);
+#                   dispatch queue→accept over gRPC to 10 runners; webhook→first step in narwhal dev;
+#                   runnerd Run throughput, idle RSS and the 20,000-job leak check (several minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-15}
@@ -63,14 +66,63 @@ row "200 MB via docker run > /dev/null: MB/s" "$(printf '%.0f' "$(calc "200 / $r
 row "peak RSS of exec, 50 MB log (MiB)" "$(calc "int($rss50 / 1024)")"
 row "peak RSS of exec, 200 MB log (MiB)" "$(calc "int($rss200 / 1024)")"
 
+# --- Lambda bootstraps: zipped size and cold start under the emulator (issue 6) ----------------
+# Cold start: from launching the emulator with a fresh bootstrap to the first response (the
+# emulator starts the runtime on the first invocation, so this is process start + init + handler).
+make -s rie >/dev/null
+cold() { # $1 = function dir, $2 = event file; prints milliseconds
+	local port; port=$(( 20000 + RANDOM % 20000 ))
+	local t0 t1
+	t0=$(now)
+	(cd "$1" && exec env AWS_LAMBDA_FUNCTION_NAME=bench AWS_LAMBDA_FUNCTION_TIMEOUT=10 "${LAMBDA_ENV[@]}" \
+		"$BIN/aws-lambda-rie" --runtime-interface-emulator-address 127.0.0.1:$port \
+		--runtime-api-address 127.0.0.1:$((port + 1)) ./bootstrap >/dev/null 2>&1) &
+	local pid=$!
+	local code=000
+	while [ "$code" = 000 ]; do
+		code=$(curl -s -o "$work/cold.out" -w '%{http_code}' -XPOST \
+			"http://127.0.0.1:$port/2015-03-31/functions/function/invocations" --data-binary @"$2" || true)
+		[ "$code" = 000 ] && sleep 0.002
+	done
+	t1=$(now)
+	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+	calc "($t1 - $t0) * 1000"
+}
+BIN=$PWD/bin
+for fn in agent dispatcher; do
+	d=$work/lambda-$fn; mkdir -p "$d/arm64" "$d/amd64"
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags='-s -w' -o "$d/arm64/bootstrap" ./functions/$fn
+	(cd "$d/arm64" && zip -q -9 ../bootstrap.zip bootstrap)
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -tags lambda.norpc -trimpath -ldflags='-s -w' -o "$d/amd64/bootstrap" ./functions/$fn
+	row "$fn bootstrap.zip, arm64 (MB; <= 10)" "$(calc "$(stat -c %s "$d/bootstrap.zip") / 1000000")"
+done
+printf '{"version":"2.0","routeKey":"$default","rawPath":"/healthz","rawQueryString":"","headers":{},"requestContext":{"http":{"method":"GET","path":"/healthz"}},"isBase64Encoded":false}' >"$work/healthz.json"
+LAMBDA_ENV=(NARWHAL_TABLE=bench NARWHAL_AMQP_URL=amqp://narwhal:narwhal@127.0.0.1:5682/ NARWHAL_WEBHOOK_SECRET=narwhal-test-secret AWS_REGION=us-east-1)
+: >"$work/cold.agent"; for _ in $(seq 10); do cold "$work/lambda-agent/amd64" events/ping.json >>"$work/cold.agent"; done
+"$BIN/narwhal" runner-cert --dir "$work/cert" >/dev/null
+LAMBDA_ENV=(NARWHAL_TABLE=bench NARWHAL_LOG_BUCKET=bench "NARWHAL_RUNNER_CA=$(cat "$work/cert/runner.crt")" NARWHAL_RUNNER_TOKEN=benchbenchbenchbench
+	NARWHAL_AMQP_URL=amqp://narwhal:narwhal@127.0.0.1:5682/ NARWHAL_API_TOKENS=benchbenchbenchbench AWS_REGION=us-east-1)
+: >"$work/cold.dispatcher"; for _ in $(seq 10); do cold "$work/lambda-dispatcher/amd64" "$work/healthz.json" >>"$work/cold.dispatcher"; done
+# The floor: a do-nothing Go function (internal/lambdatest's fixture) under the same emulator.
+mkdir -p "$work/lambda-floor"
+CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -tags lambda.norpc -trimpath -ldflags='-s -w' -o "$work/lambda-floor/bootstrap" ./internal/lambdatest/testdata/fixture
+echo '{"echo": 1}' >"$work/echo.json"; LAMBDA_ENV=(AWS_REGION=us-east-1)
+: >"$work/cold.floor"; for _ in $(seq 10); do cold "$work/lambda-floor" "$work/echo.json" >>"$work/cold.floor"; done
+row "empty Go function cold start, median (ms)" "$(printf '%.0f' "$(median <"$work/cold.floor")")"
+row "agent cold start, median of 10 (ms; <= 50)" "$(printf '%.0f' "$(median <"$work/cold.agent")")"
+row "dispatcher cold start, median of 10 (ms; <= 50)" "$(printf '%.0f' "$(median <"$work/cold.dispatcher")")"
+
 # --- Go benchmarks ---------------------------------------------------------------------------
-gobench() { # $1 = package, $2 = benchmark regexp
-	go test -run '^$' -bench "$2" -benchtime "${BENCHTIME:-2s}" "$1" 2>&1 | grep -E '^Benchmark' || true
+gobench() { # $1 = package, $2 = benchmark regexp, $3 = benchtime (default $BENCHTIME or 2s)
+	go test -run '^$' -bench "$2" -benchtime "${3:-${BENCHTIME:-2s}}" -timeout 40m "$1" 2>&1 | grep -E '^Benchmark' || true
 }
 while read -r line; do row "$(echo "$line" | awk '{print $1}')" "$(echo "$line" | cut -d' ' -f2- | tr -s ' \t' ' ')"; done < <(
 	gobench ./internal/logsink 'BenchmarkLogThroughput'
 	gobench ./internal/intake/... 'BenchmarkIntake'
 	gobench ./functions/agent/... 'BenchmarkIntake'
+	gobench ./internal/dispatch 'BenchmarkDispatch' 5000x
+	gobench ./internal/devstack 'BenchmarkWebhookToFirstStep' 10x
+	gobench ./runnerd 'BenchmarkRunnerd' 1x
 )
 
 printf '\n%-44s %s\n' "benchmark" "result"
