@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/narwhal-ci/narwhal/internal/queue"
+
 	"github.com/aws/aws-lambda-go/events"
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
@@ -141,7 +143,7 @@ func Delivery(m events.RabbitMQMessage) (ci.Delivery, error) {
 	}
 	for k, v := range props.Headers {
 		if k == "x-delivery-count" {
-			d.Attempt = number(v) + 1
+			d.Attempt = queue.HeaderInt(v) + 1
 			continue
 		}
 		if s, ok := headerString(v); ok && !strings.HasPrefix(k, "x-") {
@@ -171,35 +173,9 @@ func headerString(v any) (string, bool) {
 	case []any:
 		b := make([]byte, len(bs))
 		for i, c := range bs {
-			b[i] = byte(number(c))
+			b[i] = byte(queue.HeaderInt(c))
 		}
 		return string(b), true
 	}
 	return "", false
-}
-
-// number reads an integer header as the broker (int types) or JSON
-// (float64) gives it; anything else is 0.
-func number(v any) int {
-	switch n := v.(type) {
-	case float64:
-		return int(n)
-	case int64:
-		return int(n)
-	case int32:
-		return int(n)
-	case int16:
-		return int(n)
-	case int8:
-		return int(n)
-	case int:
-		return n
-	case uint8:
-		return int(n)
-	case uint16:
-		return int(n)
-	case uint32:
-		return int(n)
-	}
-	return 0
 }

@@ -101,3 +101,30 @@ func Route(key string) (string, bool) {
 	}
 	return "", false
 }
+
+// HeaderInt reads an integer message header (x-delivery-count, say) whatever
+// integer type the broker sent, or float64 when it went through JSON (an
+// Amazon MQ event); anything else is 0.
+func HeaderInt(v any) int {
+	switch n := v.(type) {
+	case float64:
+		return int(n)
+	case int64:
+		return int(n)
+	case int32:
+		return int(n)
+	case int16:
+		return int(n)
+	case int8:
+		return int(n)
+	case int:
+		return n
+	case uint8:
+		return int(n)
+	case uint16:
+		return int(n)
+	case uint32:
+		return int(n)
+	}
+	return 0
+}

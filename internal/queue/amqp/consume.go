@@ -159,29 +159,6 @@ func delivery(d amqp091.Delivery) ci.Delivery {
 	return ci.Delivery{
 		Message:     ci.Message{Key: d.RoutingKey, ID: d.MessageId, Body: d.Body, Headers: headers},
 		Redelivered: d.Redelivered,
-		Attempt:     deliveryCount(d.Headers["x-delivery-count"]) + 1,
+		Attempt:     queue.HeaderInt(d.Headers["x-delivery-count"]) + 1,
 	}
-}
-
-// deliveryCount reads x-delivery-count, whatever integer type the broker sent.
-func deliveryCount(v any) int {
-	switch n := v.(type) {
-	case int64:
-		return int(n)
-	case int32:
-		return int(n)
-	case int16:
-		return int(n)
-	case int8:
-		return int(n)
-	case int:
-		return n
-	case uint32:
-		return int(n)
-	case uint16:
-		return int(n)
-	case byte:
-		return int(n)
-	}
-	return 0
 }
