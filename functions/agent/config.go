@@ -1,12 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"strings"
 )
 
 // config is the agent's configuration, read from the environment
@@ -56,25 +53,4 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		return config{}, fmt.Errorf("agent configuration: %w", err)
 	}
 	return c, nil
-}
-
-// mqURL puts the broker credentials of an Amazon MQ secret ({"username",
-// "password"}, the shape the MQ event source also reads) into endpoint.
-func mqURL(endpoint, secret string) (string, error) {
-	var cred struct {
-		Username string `json:"username"`
-		Password string `json:"password"`
-	}
-	if err := json.Unmarshal([]byte(secret), &cred); err != nil {
-		return "", fmt.Errorf("broker secret: want {\"username\",\"password\"}: %w", err)
-	}
-	if cred.Username == "" {
-		return "", errors.New("broker secret: empty username")
-	}
-	u, err := url.Parse(strings.TrimSpace(endpoint))
-	if err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") || u.Host == "" {
-		return "", fmt.Errorf("NARWHAL_MQ_ENDPOINT %q: want amqps://host:port", endpoint)
-	}
-	u.User = url.UserPassword(cred.Username, cred.Password)
-	return u.String(), nil
 }

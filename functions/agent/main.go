@@ -74,7 +74,7 @@ func dialer(cfg config, sm agent.SecretsAPI, log *slog.Logger) func(context.Cont
 			if err != nil {
 				return nil, fmt.Errorf("get broker secret: %w", err)
 			}
-			if url, err = mqURL(cfg.mqEndpoint, aws.ToString(out.SecretString)); err != nil {
+			if url, err = amqp.BrokerURL(cfg.mqEndpoint, aws.ToString(out.SecretString)); err != nil {
 				return nil, err
 			}
 		}

@@ -54,22 +54,6 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 }
 
-func TestMQURL(t *testing.T) {
-	t.Parallel()
-	got, err := mqURL("amqps://b-1.mq.us-east-1.amazonaws.com:5671", `{"username":"narwhal","password":"p@ss/word"}`)
-	if err != nil || got != "amqps://narwhal:p%40ss%2Fword@b-1.mq.us-east-1.amazonaws.com:5671" {
-		t.Fatalf("%q %v", got, err)
-	}
-	for _, tc := range [][2]string{
-		{"amqps://b:5671", `not json`}, {"amqps://b:5671", `{"password":"x"}`},
-		{"https://b", `{"username":"u","password":"x"}`}, {"", `{"username":"u","password":"x"}`},
-	} {
-		if _, err := mqURL(tc[0], tc[1]); err == nil {
-			t.Errorf("mqURL(%q, %q) succeeded", tc[0], tc[1])
-		}
-	}
-}
-
 // TestBuildOnMotoAndRabbitMQ wires the agent as Lambda does, from the
 // environment, against DynamoDB and Secrets Manager on moto_server and the
 // test RabbitMQ (its credentials read from Secrets Manager too), and sends it

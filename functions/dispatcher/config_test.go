@@ -76,16 +76,3 @@ func TestSplitTokens(t *testing.T) {
 		t.Fatalf("%q", got)
 	}
 }
-
-func TestMQURL(t *testing.T) {
-	t.Parallel()
-	got, err := mqURL("amqps://b-1.mq.us-east-1.amazonaws.com:5671", `{"username":"narwhal","password":"p@ss/word"}`)
-	if err != nil || got != "amqps://narwhal:p%40ss%2Fword@b-1.mq.us-east-1.amazonaws.com:5671" {
-		t.Fatalf("%q %v", got, err)
-	}
-	for _, tc := range [][2]string{{"amqps://b:5671", `x`}, {"amqps://b:5671", `{"password":"x"}`}, {"https://b", `{"username":"u"}`}} {
-		if _, err := mqURL(tc[0], tc[1]); err == nil {
-			t.Errorf("mqURL(%q, %q) accepted", tc[0], tc[1])
-		}
-	}
-}

@@ -9,13 +9,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -148,25 +145,10 @@ func dialer(cfg config, sm secretsAPI, log *slog.Logger) func(context.Context) (
 			if err != nil {
 				return nil, err
 			}
-			if u, err = mqURL(cfg.mqEndpoint, secret); err != nil {
+			if u, err = amqp.BrokerURL(cfg.mqEndpoint, secret); err != nil {
 				return nil, err
 			}
 		}
 		return amqp.New(ctx, amqp.Config{URL: u, Prefix: cfg.amqpPrefix, ConnectionName: "narwhal dispatcher"}, log)
 	}
-}
-
-// mqURL puts the credentials of an Amazon MQ secret ({"username",
-// "password"}, the one the MQ event source reads) into endpoint.
-func mqURL(endpoint, secret string) (string, error) {
-	var cred struct{ Username, Password string }
-	if err := json.Unmarshal([]byte(secret), &cred); err != nil || cred.Username == "" {
-		return "", errors.New(`broker secret: want {"username","password"}`)
-	}
-	u, err := url.Parse(strings.TrimSpace(endpoint))
-	if err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") || u.Host == "" {
-		return "", fmt.Errorf("NARWHAL_MQ_ENDPOINT %q: want amqps://host:port", endpoint)
-	}
-	u.User = url.UserPassword(cred.Username, cred.Password)
-	return u.String(), nil
 }
