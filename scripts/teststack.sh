@@ -28,6 +28,7 @@ need_pkgs() {
 	[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
 	command -v git >/dev/null || missing+=(git)
 	[ -x /usr/bin/chromium ] || missing+=(chromium)   # the dashboard's browser test
+	command -v systemd-analyze >/dev/null || missing+=(systemd)   # verifies infra/runnerd.service
 	if [ ${#missing[@]} -gt 0 ]; then
 		log "installing ${missing[*]}"
 		apt-get update -qq

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/narwhal-ci/narwhal/internal/testenv"
+
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/executor/fake"
 	"github.com/narwhal-ci/narwhal/internal/logstore/fs"
@@ -26,7 +28,7 @@ func mustUnmarshal(t *testing.T, data []byte, v any) {
 func gitRepo(t *testing.T, files map[string]string) (string, string) {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
+		testenv.Missing(t, "git")
 	}
 	dir := t.TempDir()
 	for name, body := range files {

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/narwhal-ci/narwhal/internal/testenv"
 )
 
 const token = "tok-0123456789abcdef"
@@ -134,7 +136,7 @@ func TestNoExternalURLs(t *testing.T) {
 func TestScriptsParse(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node is not installed; the browser test in internal/devstack covers the scripts")
+		testenv.Missing(t, "node (to syntax-check the dashboard scripts)")
 	}
 	scripts, err := fs.Glob(files, "static/*.js")
 	if err != nil || len(scripts) == 0 {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/narwhal-ci/narwhal/internal/testenv"
+
 	"github.com/narwhal-ci/narwhal/internal/executor"
 )
 
@@ -61,7 +63,7 @@ func TestRunBackgroundGrandchildKilled(t *testing.T) {
 func TestRunJobControlEscapeKilled(t *testing.T) {
 	t.Parallel()
 	if _, err := exec.LookPath("bash"); err != nil {
-		t.Skip("bash is not installed")
+		testenv.Missing(t, "bash")
 	}
 	e, job := setup(t)
 	pidFile := filepath.Join(job.Workspace, "bg.pid")
