@@ -117,16 +117,18 @@ func (s *stack) monitor(ctx context.Context, every time.Duration) {
 	}
 }
 
-// handleEvent applies a runner report and records it.
+// handleEvent applies a runner report and records it. It holds s.mu across
+// the store update, so that a test that sees the job's new state and then
+// reads jobEvents finds the report recorded.
 func (s *stack) handleEvent(ctx context.Context, d ci.Delivery) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err := s.d.HandleEvent(ctx, d); err != nil {
 		return err
 	}
 	var ev ci.RunnerEvent
 	if json.Unmarshal(d.Body, &ev) == nil {
-		s.mu.Lock()
 		s.events = append(s.events, ev)
-		s.mu.Unlock()
 	}
 	return nil
 }
