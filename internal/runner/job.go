@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
@@ -22,7 +23,11 @@ const RunnerStep = "narwhal"
 
 // job is one accepted job.
 type job struct {
-	spec    rpc.Job
+	spec rpc.Job
+	// attempt is the attempt reports name: spec.Attempt, raised when the
+	// dispatcher, having given the runner up for lost, offers the same job
+	// again while it still runs here (see Runner.Run).
+	attempt atomic.Int64
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
 	started time.Time
@@ -35,6 +40,7 @@ type job struct {
 func (r *Runner) start(spec rpc.Job) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	j := &job{spec: spec, ctx: ctx, cancel: cancel, started: time.Now()}
+	j.attempt.Store(int64(spec.Attempt))
 	j.log = r.log.With("job_id", spec.ID, "repo", spec.Repo, "sha", spec.SHA, "attempt", spec.Attempt)
 	r.active[spec.ID] = j
 	r.metrics.running.Set(float64(len(r.active)))
@@ -111,7 +117,7 @@ func handedBack(j *job) bool {
 // jobEvent is the report of j moving to status.
 func (r *Runner) jobEvent(j *job, status ci.Status, why string) ci.RunnerEvent {
 	return ci.RunnerEvent{
-		Kind: ci.EventJob, JobID: j.spec.ID, Attempt: j.spec.Attempt, Status: status,
+		Kind: ci.EventJob, JobID: j.spec.ID, Attempt: int(j.attempt.Load()), Status: status,
 		Error: why, Requeue: status == ci.StatusQueued,
 	}
 }
@@ -122,7 +128,7 @@ func (r *Runner) finish(j *job) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.active, j.spec.ID)
-	r.recent.add(j.spec.ID, j.spec.Attempt)
+	r.recent.add(j.spec.ID, int(j.attempt.Load()))
 	r.metrics.running.Set(float64(len(r.active)))
 	close(r.changed)
 	r.changed = make(chan struct{})

@@ -38,5 +38,5 @@ func (o *observer) StepFinished(step string, res engine.StepResult) {
 func (o *observer) JobFinished(rep engine.Report) { o.r.end(o.j, rep) }
 
 func (o *observer) stepEvent(s ci.Step) ci.RunnerEvent {
-	return ci.RunnerEvent{Kind: ci.EventStep, JobID: o.j.spec.ID, Attempt: o.j.spec.Attempt, Step: &s}
+	return ci.RunnerEvent{Kind: ci.EventStep, JobID: o.j.spec.ID, Attempt: int(o.j.attempt.Load()), Step: &s}
 }

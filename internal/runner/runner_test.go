@@ -270,3 +270,26 @@ func TestSetupFailureIsAnError(t *testing.T) {
 		t.Fatalf("final: %+v", final)
 	}
 }
+
+// A job offered again with a later attempt while it still runs here (the
+// dispatcher gave this runner up for lost) is not run twice: the running work
+// answers for the new attempt, so the dispatcher does not ignore its reports.
+func TestRunningJobAdoptsLaterAttempt(t *testing.T) {
+	t.Parallel()
+	g := newRig(t, Config{Capacity: 1}, twoSteps)
+	release := make(gate)
+	g.exec.Script("build", release.outcome())
+	g.run(t, "j", 1)
+	g.run(t, "j", 2)
+	g.out.waitFor(t, "running for attempt 2", func(ev ci.RunnerEvent) bool {
+		return ev.JobID == "j" && ev.Attempt == 2 && ev.Kind == ci.EventJob && ev.Status == ci.StatusRunning
+	})
+	close(release)
+	final := g.out.final(t, "j")
+	if final.Attempt != 2 || final.Status != ci.StatusSuccess {
+		t.Fatalf("final report %+v, want success for attempt 2", final)
+	}
+	if n := strings.Count(strings.Join(g.exec.Ops("j"), ","), "setup"); n != 1 {
+		t.Fatalf("want 1 run of j, got %d setups", n)
+	}
+}

@@ -40,7 +40,10 @@ func (r *Runner) Run(_ context.Context, spec rpc.Job) (bool, string, error) {
 	switch {
 	case r.st.closed:
 		return false, "", ci.ErrClosed
-	case r.active[spec.ID] != nil, r.recent.has(spec.ID, spec.Attempt):
+	case r.active[spec.ID] != nil:
+		r.adopt(r.active[spec.ID], spec.Attempt)
+		return true, "", nil
+	case r.recent.has(spec.ID, spec.Attempt):
 		return true, "", nil
 	case r.st.draining:
 		return false, "runner draining", nil
@@ -52,6 +55,21 @@ func (r *Runner) Run(_ context.Context, spec rpc.Job) (bool, string, error) {
 	}
 	r.start(spec)
 	return true, "", nil
+}
+
+// adopt makes a running job answer for a later attempt: the dispatcher
+// requeued it (it lost this runner's heartbeats for a while) and offered it
+// here again. The work already under way is that attempt's work, so its
+// reports from now on carry the new attempt, starting with running; without
+// this the dispatcher would ignore them as stale and the job would wait for
+// its timeout. r.mu is held.
+func (r *Runner) adopt(j *job, attempt int) {
+	if int64(attempt) <= j.attempt.Load() {
+		return
+	}
+	j.attempt.Store(int64(attempt))
+	j.log.Info("job offered again; reports now name the new attempt", "new_attempt", attempt)
+	r.reporter.send(r.jobEvent(j, ci.StatusRunning, ""))
 }
 
 // missingLabels returns the labels of want that have is lacking.

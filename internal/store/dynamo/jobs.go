@@ -30,10 +30,17 @@ func (st *Store) CreateJob(ctx context.Context, j ci.Job) (ci.Job, error) {
 		Item:                     item,
 		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
 		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
+		// The SDK retries a request whose answer was lost; the retry then
+		// finds the item its first try wrote. ALL_OLD lets us tell that
+		// (the same document) from a real duplicate.
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	var failed *types.ConditionalCheckFailedException
 	if errors.As(err, &failed) {
 		err = ci.ErrExists
+		if sameDoc(failed.Item, item) {
+			err = nil
+		}
 	}
 	if err != nil {
 		return ci.Job{}, fmt.Errorf("create job %s: %w", j.ID, err)
@@ -108,4 +115,11 @@ func (st *Store) missOrConflict(ctx context.Context, id string, failed *types.Co
 		return ci.ErrConflict
 	}
 	return err
+}
+
+// sameDoc reports whether two job items hold the same document.
+func sameDoc(a, b map[string]types.AttributeValue) bool {
+	da, ok1 := a[attrDoc].(*types.AttributeValueMemberS)
+	db, ok2 := b[attrDoc].(*types.AttributeValueMemberS)
+	return ok1 && ok2 && da.Value == db.Value
 }
