@@ -90,7 +90,7 @@ func parseLogRequest(raw string) (logRequest, error) {
 // while queued, say). An incomplete chunk does not end inside a UTF-8
 // character: the partial character is left for the next read.
 func readLog(ctx context.Context, logs LogReader, j ci.Job, req logRequest) (LogChunk, error) {
-	data, complete, err := logs.Read(ctx, logstore.LogID(j.ID, j.Attempt), req.offset, req.limit)
+	data, complete, err := readAttemptLog(ctx, logs, j, req)
 	if errors.Is(err, ci.ErrNotFound) {
 		return LogChunk{Offset: req.offset, Complete: j.Status.Final()}, nil
 	}
@@ -144,6 +144,18 @@ func follow(ctx context.Context, fc followConfig, offset int64, read func(contex
 		case <-timeout.C:
 			return LogChunk{Offset: offset}, nil
 		case <-tick.C:
+		}
+	}
+}
+
+// readAttemptLog reads the log of j's latest attempt that has one. A runner
+// that was offered a job again while still running it keeps writing the log
+// it started, under the earlier attempt's ID.
+func readAttemptLog(ctx context.Context, logs LogReader, j ci.Job, req logRequest) ([]byte, bool, error) {
+	for a := max(j.Attempt, 1); ; a-- {
+		data, complete, err := logs.Read(ctx, logstore.LogID(j.ID, a), req.offset, req.limit)
+		if !errors.Is(err, ci.ErrNotFound) || a <= 1 {
+			return data, complete, err
 		}
 	}
 }

@@ -18,7 +18,12 @@ func TestLogs(t *testing.T) {
 	seedJob(t, r.store, 2, func(j *ci.Job) { j.Status = ci.StatusRunning })
 	seedJob(t, r.store, 3, nil)                                               // queued, no log yet
 	seedJob(t, r.store, 4, func(j *ci.Job) { j.Status = ci.StatusCancelled }) // ended without a log
+	seedJob(t, r.store, 5, func(j *ci.Job) { j.Status = ci.StatusSuccess; j.Attempt = 3 })
+	seedJob(t, r.store, 6, func(j *ci.Job) { j.Status = ci.StatusSuccess; j.Attempt = 2 })
 	r.putLog(t, "job01", true, "hello\n", "world\n")
+	r.putLog(t, "job05", true, "first attempt\n")    // attempt 3 adopted the work of attempt 1
+	r.putLog(t, "job05.2", true, "second attempt\n") // the latest attempt with a log wins
+	r.putLog(t, "job06", true, "adopted\n")
 	r.putLog(t, "job02", false, "caf\xc3\xa9 ", "\xe2\x9c") // a cut-off ✓ at the end
 	tests := []struct {
 		target string
@@ -32,6 +37,8 @@ func TestLogs(t *testing.T) {
 		{"/jobs/job02/logs?offset=6&limit=1", api.LogChunk{Data: "\xe2", Offset: 7}},
 		{"/jobs/job03/logs", api.LogChunk{}},
 		{"/jobs/job04/logs?offset=0", api.LogChunk{Complete: true}},
+		{"/jobs/job05/logs", api.LogChunk{Data: "second attempt\n", Offset: 15, Complete: true}},
+		{"/jobs/job06/logs", api.LogChunk{Data: "adopted\n", Offset: 8, Complete: true}},
 	}
 	for _, tt := range tests {
 		resp := r.do(t, "GET", tt.target)

@@ -22,7 +22,7 @@ import (
 func testConfig(t *testing.T) Config {
 	return Config{
 		Addr: "127.0.0.1:0", Dir: filepath.Join(t.TempDir(), ".narwhal"), Runners: 2, Capacity: 2,
-		Heartbeat: 200 * time.Millisecond, MonitorEvery: 200 * time.Millisecond,
+		Heartbeat: 500 * time.Millisecond, MonitorEvery: 200 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 }
