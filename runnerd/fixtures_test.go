@@ -6,13 +6,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/testenv"
 
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
@@ -26,23 +24,8 @@ import (
 // its file:// URL and the commit's SHA.
 func gitRepo(t *testing.T, narwhalYML string) (string, string) {
 	t.Helper()
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "narwhal.yml"), []byte(narwhalYML))
-	git := func(args ...string) string {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
-			"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_GLOBAL=/dev/null")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	git("init", "-q", "-b", "main")
-	git("add", ".")
-	git("commit", "-q", "-m", "test")
-	return "file://" + dir, git("rev-parse", "HEAD")
+	dir, sha := testenv.GitRepo(t, map[string]string{"narwhal.yml": narwhalYML})
+	return "file://" + dir, sha
 }
 
 // repoJob is a Run payload for the repository at url.
