@@ -12,7 +12,8 @@ const (
 	// EventHeartbeat: a runner is alive (Runner is set: load, free disk, labels, state).
 	EventHeartbeat EventKind = "heartbeat"
 	// EventJob: a job changed state (JobID, Attempt, Status; Error for error/cancelled;
-	// Requeue when a draining runner gives the job back).
+	// Requeue when a draining runner gives the job back). A running job is
+	// reported again, with TimeoutSeconds, once its pipeline is read.
 	EventJob EventKind = "job"
 	// EventStep: a step changed state (JobID, Attempt, Step).
 	EventStep EventKind = "step"
@@ -38,6 +39,9 @@ type RunnerEvent struct {
 	Error   string `json:"error,omitempty"`
 	Requeue bool   `json:"requeue,omitempty"`
 	Step    *Step  `json:"step,omitempty"`
+	// TimeoutSeconds is the job's time limit on the runner, in a running
+	// report sent once the pipeline is known; 0 means not known yet.
+	TimeoutSeconds int64 `json:"timeout_seconds,omitempty"`
 
 	Runner *Runner `json:"runner,omitempty"`
 }

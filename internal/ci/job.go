@@ -47,6 +47,11 @@ type Job struct {
 	RunnerID  string `json:"runner_id,omitempty"`
 	Error     string `json:"error,omitempty"` // why a job ended in error
 	Steps     []Step `json:"steps,omitempty"`
+	// TimeoutSeconds is the job's own time limit as its runner enforces it
+	// (the pipeline's timeout, or the runner's default), reported once the
+	// runner has read narwhal.yml; 0 while unknown. The monitor's deadline
+	// of a running job follows it (see dispatch.Config.TimeoutGrace).
+	TimeoutSeconds int64 `json:"timeout_seconds,omitempty"`
 
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`

@@ -25,6 +25,25 @@ type Runner struct {
 	FreeDiskBytes int64     `json:"free_disk_bytes"`
 	Version       string    `json:"version,omitempty"`
 	LastHeartbeat time.Time `json:"last_heartbeat"`
+	// BootID names the runnerd process that sent the last register or
+	// heartbeat (a new one per process start). A runner that reports a
+	// BootID also reports Jobs: the dispatcher then settles the difference
+	// between Jobs and the store (see dispatch.Dispatcher.Monitor). Empty
+	// from runners that predate it: their Jobs mean nothing.
+	BootID string `json:"boot_id,omitempty"`
+	// Jobs are the jobs the runner held (accepted and not yet torn down)
+	// when it sent LastHeartbeat's report.
+	Jobs []JobRef `json:"jobs,omitempty"`
+	// RPCFailedAt is when a Run to the runner last failed (unreachable,
+	// deadline passed; not a refusal): selection tries such a runner after
+	// the others for a while. Zero after a Run it accepted.
+	RPCFailedAt time.Time `json:"rpc_failed_at,omitzero"`
 	// ExpiresAt is when a silent runner's record may be dropped (DynamoDB TTL).
 	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// JobRef names one attempt of a job a runner holds.
+type JobRef struct {
+	ID      string `json:"id"`
+	Attempt int    `json:"attempt"`
 }

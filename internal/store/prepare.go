@@ -45,6 +45,8 @@ func PrepareRunner(r ci.Runner) (ci.Runner, error) {
 		return ci.Runner{}, errors.New("put runner: empty ID")
 	}
 	r.Labels = slices.Clone(r.Labels)
+	r.Jobs = slices.Clone(r.Jobs)
+	r.RPCFailedAt = r.RPCFailedAt.UTC()
 	r.LastHeartbeat = r.LastHeartbeat.UTC()
 	r.ExpiresAt = r.ExpiresAt.UTC()
 	return r, nil
