@@ -38,6 +38,8 @@ func jobReports(evs []ci.RunnerEvent, id string) []string {
 	for _, ev := range evs {
 		switch {
 		case ev.JobID != id:
+		case ev.Kind == ci.EventJob && ev.TimeoutSeconds > 0:
+			out = append(out, fmt.Sprintf("job %s %ds", ev.Status, ev.TimeoutSeconds))
 		case ev.Kind == ci.EventJob:
 			out = append(out, "job "+string(ev.Status))
 		case ev.Kind == ci.EventStep:
@@ -81,7 +83,7 @@ steps:
 	if final.Status != ci.StatusSuccess || final.Attempt != 1 || final.RunnerID != "test-testjobrunsinacontainer" {
 		t.Fatalf("final report: %+v", final)
 	}
-	want := []string{"job running", "step greet running", "step greet success", "job success"}
+	want := []string{"job running", "job running 3600s", "step greet running", "step greet success", "job success"}
 	if got := jobReports(evs.snapshot(), id); !slices.Equal(got, want) {
 		t.Fatalf("reports:\n got %q\nwant %q", got, want)
 	}

@@ -132,6 +132,10 @@ func (e *Engine) logger() *slog.Logger {
 	return e.Logger
 }
 
+// Timeout is the time limit a Run of p gets: the pipeline's own timeout, or
+// JobTimeout (DefaultJobTimeout) when it has none.
+func (e *Engine) Timeout(p *pipeline.Pipeline) time.Duration { return e.jobTimeout(p) }
+
 func (e *Engine) jobTimeout(p *pipeline.Pipeline) time.Duration {
 	if p.Timeout > 0 {
 		return p.Timeout

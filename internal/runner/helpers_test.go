@@ -91,6 +91,8 @@ func (o *outbox) jobReports(t *testing.T, id string) []string {
 	for _, ev := range o.events(t) {
 		switch {
 		case ev.JobID != id:
+		case ev.Kind == ci.EventJob && ev.TimeoutSeconds > 0:
+			out = append(out, fmt.Sprintf("job %s %ds", ev.Status, ev.TimeoutSeconds))
 		case ev.Kind == ci.EventJob:
 			out = append(out, "job "+string(ev.Status))
 		case ev.Kind == ci.EventStep:

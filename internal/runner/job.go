@@ -28,6 +28,9 @@ type job struct {
 	// dispatcher, having given the runner up for lost, offers the same job
 	// again while it still runs here (see Runner.Run).
 	attempt atomic.Int64
+	// timeout is the job's time limit in whole seconds once its pipeline is
+	// read (0 before), for the running reports.
+	timeout atomic.Int64
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
 	started time.Time
@@ -64,6 +67,10 @@ func (r *Runner) runJob(j *job) {
 		r.endEarly(j, err)
 		return
 	}
+	// Running again, now with the limit the engine enforces: the dispatcher's
+	// deadline for the job follows it (a pipeline may run longer than 1h).
+	j.timeout.Store(int64((r.eng.Timeout(p) + time.Second - 1) / time.Second))
+	r.reporter.send(r.jobEvent(j, ci.StatusRunning, ""))
 	ej := engine.Job{
 		ID: j.spec.ID, Branch: j.spec.Branch, Event: string(j.spec.Event), Workspace: dir,
 		Pipeline: p, Env: ciEnv(r.cfg.ID, j.spec), Secrets: j.spec.Secrets,
@@ -114,12 +121,17 @@ func handedBack(j *job) bool {
 	return errors.Is(cause, errDrained) || errors.Is(cause, errShutdown)
 }
 
-// jobEvent is the report of j moving to status.
+// jobEvent is the report of j moving to status; a running report carries
+// the job's timeout once known.
 func (r *Runner) jobEvent(j *job, status ci.Status, why string) ci.RunnerEvent {
-	return ci.RunnerEvent{
+	ev := ci.RunnerEvent{
 		Kind: ci.EventJob, JobID: j.spec.ID, Attempt: int(j.attempt.Load()), Status: status,
 		Error: why, Requeue: status == ci.StatusQueued,
 	}
+	if status == ci.StatusRunning {
+		ev.TimeoutSeconds = j.timeout.Load()
+	}
+	return ev
 }
 
 // finish frees j's slot once it is torn down, and remembers it for dedup.

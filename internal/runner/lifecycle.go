@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
@@ -65,10 +67,12 @@ func (r *Runner) heartbeat(state ci.RunnerState) {
 		map[string]string{"load-average": fmtLoad(loadAverage())})
 }
 
-// snapshot describes the runner for a register or heartbeat report.
+// snapshot describes the runner for a register or heartbeat report: its
+// settings, its load, the process's boot ID and the jobs it holds, so that
+// the dispatcher can settle what it has on record for the runner.
 func (r *Runner) snapshot(state ci.RunnerState) *ci.Runner {
 	r.mu.Lock()
-	st, running := r.st, len(r.active)
+	st, running, jobs := r.st, len(r.active), r.held()
 	r.mu.Unlock()
 	if state == "" {
 		state = stateOf(st)
@@ -76,8 +80,19 @@ func (r *Runner) snapshot(state ci.RunnerState) *ci.Runner {
 	return &ci.Runner{
 		ID: r.cfg.ID, Address: r.cfg.Address, Labels: st.labels, Capacity: st.capacity,
 		Running: running, State: state, FreeDiskBytes: freeDisk(r.cfg.WorkDir),
-		Version: r.cfg.Version, LastHeartbeat: time.Now().UTC(),
+		Version: r.cfg.Version, LastHeartbeat: time.Now().UTC(), BootID: r.reporter.boot, Jobs: jobs,
 	}
+}
+
+// held lists the active jobs with the attempts their reports name, sorted by
+// ID; r.mu is held.
+func (r *Runner) held() []ci.JobRef {
+	jobs := make([]ci.JobRef, 0, len(r.active))
+	for id, j := range r.active {
+		jobs = append(jobs, ci.JobRef{ID: id, Attempt: int(j.attempt.Load())})
+	}
+	slices.SortFunc(jobs, func(a, b ci.JobRef) int { return strings.Compare(a.ID, b.ID) })
+	return jobs
 }
 
 func stateOf(st state) ci.RunnerState {

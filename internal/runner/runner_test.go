@@ -21,7 +21,7 @@ func TestJobRunsAndReportsInOrder(t *testing.T) {
 	if final.Status != ci.StatusSuccess || final.Attempt != 1 || final.Requeue {
 		t.Fatalf("final report: %+v", final)
 	}
-	want := []string{"job running", "step build running", "step build success",
+	want := []string{"job running", "job running 3600s", "step build running", "step build success",
 		"step test running", "step test success", "job success"}
 	if got := g.out.jobReports(t, "j1"); !slices.Equal(got, want) {
 		t.Fatalf("reports:\n got %q\nwant %q", got, want)
@@ -172,7 +172,7 @@ func TestCancel(t *testing.T) {
 	if final.Status != ci.StatusCancelled || final.Requeue || final.Error != ErrCancelled.Error() {
 		t.Fatalf("final: %+v", final)
 	}
-	want := []string{"job running", "step build running", "step build cancelled", "step test cancelled", "job cancelled"}
+	want := []string{"job running", "job running 3600s", "step build running", "step build cancelled", "step test cancelled", "job cancelled"}
 	if got := g.out.jobReports(t, "j"); !slices.Equal(got, want) {
 		t.Fatalf("reports:\n got %q\nwant %q", got, want)
 	}
