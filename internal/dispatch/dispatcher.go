@@ -41,6 +41,13 @@ type Config struct {
 	// control plane's backstop; make it longer than the longest pipeline
 	// timeout, which runnerd enforces itself. Default 1h.
 	JobTimeout time.Duration
+	// ReconcileGrace: an assigned or running job that its runner's heartbeat
+	// does not list is requeued only when that heartbeat was sent more than
+	// ReconcileGrace after the job's last change, so that a Run still under
+	// way is not mistaken for a lost job. Keep it above RPCTimeout plus the
+	// clock skew between runners and the dispatcher. Default
+	// DefaultReconcileGrace (20s).
+	ReconcileGrace time.Duration
 	// WaitDelay is how long a job waits before it is offered to the runners
 	// again when none took it. Default 5s.
 	WaitDelay time.Duration
@@ -77,6 +84,7 @@ func (c Config) withDefaults() Config {
 	c.Lease = cmp.Or(c.Lease, DefaultLease)
 	c.MaxAttempts = cmp.Or(c.MaxAttempts, DefaultMaxAttempts)
 	c.JobTimeout = cmp.Or(c.JobTimeout, DefaultJobTimeout)
+	c.ReconcileGrace = cmp.Or(c.ReconcileGrace, DefaultReconcileGrace)
 	c.WaitDelay = cmp.Or(c.WaitDelay, DefaultWaitDelay)
 	c.DeliveryLimit = cmp.Or(c.DeliveryLimit, queue.DefaultDeliveryLimit)
 	c.RPCTimeout = cmp.Or(c.RPCTimeout, DefaultRPCTimeout)

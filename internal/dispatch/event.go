@@ -14,7 +14,9 @@ import (
 // It is idempotent and applies reports only forward, so redelivered or
 // replayed reports change nothing:
 //   - register and heartbeat upsert the runner in the registry, unless the
-//     record already has a later heartbeat;
+//     record already has a later heartbeat; a register, or a heartbeat
+//     with a new boot ID, then requeues the runner's jobs it does not list
+//     (see reconcile.go);
 //   - a job report moves the job forward only (assigned → running,
 //     assigned or running → final), and only when it is about the job's
 //     current attempt on the job's current runner; a report from a draining
@@ -68,7 +70,7 @@ func (d *Dispatcher) runnerReport(ctx context.Context, ev ci.RunnerEvent) error 
 		r.State = ci.RunnerActive
 	}
 	if found {
-		r.Failures = old.Failures
+		r.Failures, r.RPCFailedAt = old.Failures, old.RPCFailedAt
 		if r.Address == "" {
 			r.Address = old.Address
 		}
@@ -78,6 +80,9 @@ func (d *Dispatcher) runnerReport(ctx context.Context, ev ci.RunnerEvent) error 
 	}
 	if err := d.store.PutRunner(ctx, r); err != nil {
 		return fmt.Errorf("%s report: %w", ev.Kind, err)
+	}
+	if restarted(ev.Kind, r, old, found) {
+		return d.settle(ctx, r) // a new process holds none of its predecessor's jobs
 	}
 	return nil
 }

@@ -12,8 +12,8 @@ import (
 // MonitorResult counts what one Monitor run did.
 type MonitorResult struct {
 	RunnersOffline int `json:"runners_offline"` // runners marked offline: silent past the lease
-	JobsRequeued   int `json:"jobs_requeued"`   // jobs of lost runners queued again (attempt+1)
-	JobsLost       int `json:"jobs_lost"`       // jobs of lost runners ended in error: MaxAttempts reached
+	JobsRequeued   int `json:"jobs_requeued"`   // jobs of lost runners (or not held by theirs) queued again (attempt+1)
+	JobsLost       int `json:"jobs_lost"`       // such jobs ended in error: MaxAttempts reached
 	JobsTimedOut   int `json:"jobs_timed_out"`  // jobs ended in error past their timeout
 	Republished    int `json:"republished"`     // unpublished jobs the intake sweep published
 }
@@ -23,8 +23,10 @@ type MonitorResult struct {
 //  1. marks offline the runners silent for longer than Config.Lease, and
 //     releases their RPC clients;
 //  2. requeues the assigned and running jobs of runners that are offline or
-//     gone (attempt+1, published again); a job lost on attempt
-//     Config.MaxAttempts ends in error "runner lost N times" instead;
+//     gone, and those that their runner's last heartbeat does not list
+//     (reconciliation, see reconcile.go): attempt+1, published again; a job
+//     lost on attempt Config.MaxAttempts ends in error "runner lost N times"
+//     instead;
 //  3. ends in error "timed out after ..." the jobs past their timeout
 //     (running longer than Config.JobTimeout, or waiting for a runner longer
 //     than Attempt × JobTimeout since creation), cancelling them on their
@@ -74,63 +76,86 @@ func (d *Dispatcher) expireRunners(ctx context.Context, runners []ci.Runner, now
 	return n, nil
 }
 
-// recoverLost requeues (or ends) the assigned and running jobs of lost runners.
+// recoverLost requeues (or ends) the assigned and running jobs of lost
+// runners, and those their live runner does not hold (see reconcile.go).
 func (d *Dispatcher) recoverLost(ctx context.Context, now time.Time, res *MonitorResult) error {
-	lost := map[string]bool{} // runner ID → lost, read once per run
+	seen := map[string]runnerView{} // by runner ID, read once per run
 	for _, s := range []ci.Status{ci.StatusAssigned, ci.StatusRunning} {
 		jobs, err := d.listJobs(ctx, s)
 		if err != nil {
 			return fmt.Errorf("monitor: %w", err)
 		}
 		for _, j := range jobs {
-			gone, known := lost[j.RunnerID]
+			v, known := seen[j.RunnerID]
 			if !known {
-				gone, err = d.runnerLost(ctx, j.RunnerID, now)
-				if err != nil {
+				if v, err = d.viewRunner(ctx, j.RunnerID, now); err != nil {
 					return fmt.Errorf("monitor: %w", err)
 				}
-				lost[j.RunnerID] = gone
+				seen[j.RunnerID] = v
 			}
-			if gone {
-				if err := d.recoverJob(ctx, j, res); err != nil {
-					return fmt.Errorf("monitor: %w", err)
-				}
+			if err := d.recoverIf(ctx, j, v, res); err != nil {
+				return fmt.Errorf("monitor: %w", err)
 			}
 		}
 	}
 	return nil
 }
 
-// runnerLost reads runner id afresh: lost when it is gone from the registry,
-// offline, or silent past the lease (a heartbeat may have come since the
-// runner list was read).
-func (d *Dispatcher) runnerLost(ctx context.Context, id string, now time.Time) (bool, error) {
-	r, err := d.store.GetRunner(ctx, id)
-	if errors.Is(err, ci.ErrNotFound) {
-		return true, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return r.State == ci.RunnerOffline || now.Sub(r.LastHeartbeat) > d.cfg.Lease, nil
+// runnerView is a runner's record as the monitor read it, and whether the
+// runner is lost.
+type runnerView struct {
+	r    ci.Runner
+	lost bool
 }
 
-// recoverJob requeues j, whose runner is lost, or ends it after MaxAttempts.
-func (d *Dispatcher) recoverJob(ctx context.Context, j ci.Job, res *MonitorResult) error {
+// viewRunner reads runner id afresh: lost when it is gone from the registry,
+// offline, or silent past the lease (a heartbeat may have come since the
+// runner list was read).
+func (d *Dispatcher) viewRunner(ctx context.Context, id string, now time.Time) (runnerView, error) {
+	r, err := d.store.GetRunner(ctx, id)
+	if errors.Is(err, ci.ErrNotFound) {
+		return runnerView{lost: true}, nil
+	}
+	if err != nil {
+		return runnerView{}, err
+	}
+	return runnerView{r: r, lost: r.State == ci.RunnerOffline || now.Sub(r.LastHeartbeat) > d.cfg.Lease}, nil
+}
+
+// recoverIf recovers j when its runner (as v) is lost or disowns it.
+func (d *Dispatcher) recoverIf(ctx context.Context, j ci.Job, v runnerView, res *MonitorResult) error {
+	switch {
+	case v.lost:
+		return d.recoverJob(ctx, j, fmt.Sprintf("runner %s lost", j.RunnerID), nil, res)
+	case d.disowned(v.r, j):
+		still := func(cur ci.Job) bool { return d.disowned(v.r, cur) }
+		return d.recoverJob(ctx, j, disownedWhy(v.r), still, res)
+	}
+	return nil
+}
+
+// recoverJob requeues j, whose runner is lost or does not hold it, with the
+// reason why, or ends it after MaxAttempts. The change is conditional on the
+// job being as j was (status, attempt, runner) and, when still is set, on
+// still holding for the job as stored.
+func (d *Dispatcher) recoverJob(ctx context.Context, j ci.Job, why string, still func(ci.Job) bool, res *MonitorResult) error {
 	job, ok, err := d.update(ctx, j.ID, func(cur *ci.Job) error {
 		if cur.Status != j.Status || cur.Attempt != j.Attempt || cur.RunnerID != j.RunnerID {
+			return errGone
+		}
+		if still != nil && !still(*cur) {
 			return errGone
 		}
 		if cur.Attempt >= d.cfg.MaxAttempts {
 			return d.end(cur, ci.StatusError, fmt.Sprintf("runner lost %d times", cur.Attempt))
 		}
-		return requeue(cur, fmt.Sprintf("runner %s lost", j.RunnerID))
+		return requeue(cur, why)
 	})
 	if err != nil || !ok {
 		return err
 	}
 	d.log.Warn("job's runner lost", "job_id", j.ID, "runner_id", j.RunnerID,
-		"attempt", j.Attempt, "status", job.Status)
+		"attempt", j.Attempt, "status", job.Status, "reason", why)
 	if job.Status == ci.StatusQueued {
 		res.JobsRequeued++
 		d.publishJob(ctx, job)
