@@ -80,6 +80,7 @@ type runnerOpts struct {
 type runnerd struct {
 	t      *testing.T
 	id     string
+	config string // path of its configuration file
 	cmd    *exec.Cmd
 	grpc   string
 	health string
@@ -112,8 +113,22 @@ logs: {dir: %s/logs}
 `, o.id, max(o.capacity, 1), freeAddr(t), dir, dir, runnerToken, dir, or(o.heartbeat, time.Hour), kind, kind == "fake",
 		o.amqpURL, o.prefix, dir)
 	writeFile(t, filepath.Join(dir, "runnerd.yaml"), []byte(cfg))
-	r := &runnerd{t: t, id: o.id, exited: make(chan struct{})}
-	r.cmd = exec.Command(runnerdBin, "--config", filepath.Join(dir, "runnerd.yaml"))
+	r := &runnerd{t: t, id: o.id, config: filepath.Join(dir, "runnerd.yaml")}
+	if kind == "docker" {
+		t.Cleanup(func() { removeContainers(t, o.id) })
+	}
+	t.Cleanup(r.stop)
+	r.launch()
+	return r
+}
+
+// launch starts the process with r's configuration and waits until /healthz
+// answers 200.
+func (r *runnerd) launch() {
+	t := r.t
+	t.Helper()
+	r.exited = make(chan struct{})
+	r.cmd = exec.Command(runnerdBin, "--config", r.config)
 	stderr, err := r.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -121,22 +136,19 @@ logs: {dir: %s/logs}
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if kind == "docker" {
-		t.Cleanup(func() { removeContainers(t, o.id) })
-	}
-	t.Cleanup(r.stop)
 	serving := make(chan map[string]any, 1)
 	go r.readLog(stderr, serving)
-	go func() { r.cmd.Wait(); close(r.exited) }()
+	cmd, exited := r.cmd, r.exited
+	go func() { cmd.Wait(); close(exited) }()
 	select {
 	case line := <-serving:
 		r.grpc, r.health = line["grpc_addr"].(string), line["metrics_addr"].(string)
 	case <-r.exited:
-		t.Fatalf("runnerd %s exited at start:\n%s", o.id, r.log())
+		t.Fatalf("runnerd %s exited at start:\n%s", r.id, r.log())
 	case <-time.After(30 * time.Second):
-		t.Fatalf("runnerd %s did not start:\n%s", o.id, r.log())
+		t.Fatalf("runnerd %s did not start:\n%s", r.id, r.log())
 	}
-	eventually(t, 20*time.Second, "runnerd "+o.id+" healthy", func() bool {
+	eventually(t, 20*time.Second, "runnerd "+r.id+" healthy", func() bool {
 		resp, err := http.Get("http://" + r.health + "/healthz")
 		if err != nil {
 			return false
@@ -144,7 +156,14 @@ logs: {dir: %s/logs}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	return r
+}
+
+// restart starts the process again, with the same ID and configuration, once
+// it has exited (kill9): what systemd's Restart= does.
+func (r *runnerd) restart() {
+	r.t.Helper()
+	<-r.exited
+	r.launch()
 }
 
 func (r *runnerd) readLog(rd io.Reader, serving chan<- map[string]any) {

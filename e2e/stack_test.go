@@ -30,6 +30,7 @@ type stackOpts struct {
 	deliveryLimit int           // amqp and dispatch delivery limit; 0 = the default
 	github        *gh.Client    // status reporter and config fetcher; nil = none, local repos only
 	monitorEvery  time.Duration // 0 = no monitor loop
+	grace         time.Duration // dispatch.Config.ReconcileGrace; 0 = the default
 }
 
 // stack is a dispatcher on SQLite and a RabbitMQ topology of the test's own,
@@ -85,7 +86,7 @@ func newStack(t *testing.T, o stackOpts) *stack {
 		deps.Status = github.NewStatusReporter(o.github, github.StatusOptions{SelfURL: "http://ci.test"})
 	}
 	s.d = dispatch.New(dispatch.Config{Lease: o.lease, WaitDelay: time.Second, DeliveryLimit: o.deliveryLimit,
-		StatusBackoff: 10 * time.Millisecond}, deps)
+		StatusBackoff: 10 * time.Millisecond, ReconcileGrace: o.grace}, deps)
 	s.loop(ctx, func(ctx context.Context) { s.queue.Consume(ctx, ci.QueueEvents, 1, s.handleEvent) })
 	s.loop(ctx, func(ctx context.Context) { s.queue.Consume(ctx, ci.QueueJobs, 8, s.d.HandleJob) })
 	if o.monitorEvery > 0 {
