@@ -28,6 +28,13 @@ const (
 	DefaultRPCTimeout  = 10 * time.Second
 )
 
+// Defaults of the deadline of a running job whose runner reported its
+// timeout (Config.TimeoutGrace, Config.MaxJobTimeout).
+const (
+	DefaultTimeoutGrace  = 10 * time.Minute
+	DefaultMaxJobTimeout = 24 * time.Hour
+)
+
 // Config tunes a Dispatcher. Zero fields take the defaults.
 type Config struct {
 	// Lease: a runner silent for longer is offline. Default 45s (three
@@ -36,11 +43,21 @@ type Config struct {
 	// MaxAttempts: a job whose runner is lost on this attempt ends in error
 	// instead of being requeued again. Default 3.
 	MaxAttempts int
-	// JobTimeout bounds how long a job may run (from StartedAt) and, per
-	// attempt, how long it may wait for a runner (from CreatedAt). It is the
-	// control plane's backstop; make it longer than the longest pipeline
-	// timeout, which runnerd enforces itself. Default 1h.
+	// JobTimeout bounds, per attempt, how long a job may wait for a runner
+	// (from CreatedAt), and how long a job may run (from StartedAt) until
+	// its runner reports the job's own timeout (the pipeline's `timeout:`,
+	// or the runner's default), which runnerd enforces itself; from then on
+	// the job may run for that timeout plus TimeoutGrace, at most
+	// MaxJobTimeout. It is the control plane's backstop. Default 1h.
 	JobTimeout time.Duration
+	// TimeoutGrace is added to a job's reported timeout for the monitor's
+	// deadline: it covers the checkout before the runner's clock starts,
+	// the teardown and the final report's way back. Default 10m.
+	TimeoutGrace time.Duration
+	// MaxJobTimeout caps the deadline of a running job whatever timeout its
+	// runner reports; at least JobTimeout. Default DefaultMaxJobTimeout
+	// (24h).
+	MaxJobTimeout time.Duration
 	// ReconcileGrace: an assigned or running job that its runner's heartbeat
 	// does not list is requeued only when that heartbeat was sent more than
 	// ReconcileGrace after the job's last change, so that a Run still under
@@ -84,6 +101,8 @@ func (c Config) withDefaults() Config {
 	c.Lease = cmp.Or(c.Lease, DefaultLease)
 	c.MaxAttempts = cmp.Or(c.MaxAttempts, DefaultMaxAttempts)
 	c.JobTimeout = cmp.Or(c.JobTimeout, DefaultJobTimeout)
+	c.TimeoutGrace = cmp.Or(c.TimeoutGrace, DefaultTimeoutGrace)
+	c.MaxJobTimeout = max(cmp.Or(c.MaxJobTimeout, DefaultMaxJobTimeout), c.JobTimeout)
 	c.ReconcileGrace = cmp.Or(c.ReconcileGrace, DefaultReconcileGrace)
 	c.WaitDelay = cmp.Or(c.WaitDelay, DefaultWaitDelay)
 	c.DeliveryLimit = cmp.Or(c.DeliveryLimit, queue.DefaultDeliveryLimit)

@@ -19,7 +19,8 @@ import (
 //     (see reconcile.go);
 //   - a job report moves the job forward only (assigned → running,
 //     assigned or running → final), and only when it is about the job's
-//     current attempt on the job's current runner; a report from a draining
+//     current attempt on the job's current runner; a running report with
+//     a timeout records it on the job (the monitor's deadline follows it); a report from a draining
 //     runner handing the job back (Requeue) queues it again as a new attempt
 //     and publishes it;
 //   - a step report records the step's state on the job, never moving a
@@ -108,18 +109,20 @@ func (d *Dispatcher) jobReport(ctx context.Context, ev ci.RunnerEvent) error {
 	if at.IsZero() {
 		at = d.now()
 	}
+	var before ci.Status
 	job, ok, err := d.update(ctx, ev.JobID, func(j *ci.Job) error {
 		if j.Status.Final() || j.Attempt != ev.Attempt || j.RunnerID != ev.RunnerID {
 			return errGone
 		}
+		before = j.Status
 		return applyJobReport(j, ev, at)
 	})
 	if errors.Is(err, ci.ErrNotFound) {
 		d.log.Warn("report about an unknown job dropped", "job_id", ev.JobID, "runner_id", ev.RunnerID)
 		return nil
 	}
-	if err != nil || !ok {
-		return err
+	if err != nil || !ok || job.Status == before {
+		return err // nothing, or only the job's timeout, changed
 	}
 	d.log.Info("job moved", "job_id", job.ID, "attempt", ev.Attempt, "status", job.Status, "runner_id", ev.RunnerID)
 	if job.Status == ci.StatusQueued {
@@ -141,11 +144,7 @@ func applyJobReport(j *ci.Job, ev ci.RunnerEvent, at time.Time) error {
 		}
 		return requeue(j, fmt.Sprintf("handed back by runner %s", ev.RunnerID))
 	case ev.Status == ci.StatusRunning:
-		if j.Status != ci.StatusAssigned {
-			return errUnchanged
-		}
-		j.StartedAt = at
-		return j.Move(ci.StatusRunning)
+		return applyRunning(j, ev, at)
 	case ev.Status.Final():
 		if err := j.Move(ev.Status); err != nil {
 			return err
@@ -154,6 +153,24 @@ func applyJobReport(j *ci.Job, ev ci.RunnerEvent, at time.Time) error {
 		return nil
 	}
 	return errGone // nothing a runner reports about a job it holds
+}
+
+// applyRunning moves an assigned job to running at time at, and records the
+// job's timeout when the report carries one (a running job is reported again
+// once its pipeline is read).
+func applyRunning(j *ci.Job, ev ci.RunnerEvent, at time.Time) error {
+	newTimeout := ev.TimeoutSeconds > 0 && ev.TimeoutSeconds != j.TimeoutSeconds
+	if newTimeout {
+		j.TimeoutSeconds = ev.TimeoutSeconds
+	}
+	switch {
+	case j.Status == ci.StatusAssigned:
+		j.StartedAt = at
+		return j.Move(ci.StatusRunning)
+	case j.Status == ci.StatusRunning && newTimeout:
+		return nil
+	}
+	return errUnchanged
 }
 
 // jobLeft updates a runner's record when a job left it: a free slot until

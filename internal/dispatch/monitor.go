@@ -28,9 +28,11 @@ type MonitorResult struct {
 //     lost on attempt Config.MaxAttempts ends in error "runner lost N times"
 //     instead;
 //  3. ends in error "timed out after ..." the jobs past their timeout
-//     (running longer than Config.JobTimeout, or waiting for a runner longer
-//     than Attempt × JobTimeout since creation), cancelling them on their
-//     runner, best effort;
+//     (running longer than the timeout their runner reported plus
+//     Config.TimeoutGrace, capped at Config.MaxJobTimeout, or than
+//     Config.JobTimeout while none was reported; or waiting for a runner
+//     longer than Attempt × JobTimeout since creation), cancelling them on
+//     their runner, best effort;
 //  4. runs the intake sweep (Deps.Sweep);
 //  5. publishes the runner metrics (see publishMetrics).
 //
@@ -194,10 +196,22 @@ func (d *Dispatcher) deadline(j ci.Job) (time.Time, string) {
 		if start.IsZero() {
 			start = j.CreatedAt
 		}
-		return start.Add(d.cfg.JobTimeout), fmt.Sprintf("timed out after %v running", d.cfg.JobTimeout)
+		limit := d.runLimit(j)
+		return start.Add(limit), fmt.Sprintf("timed out after %v running", limit)
 	}
 	limit := time.Duration(max(j.Attempt, 1)) * d.cfg.JobTimeout
 	return j.CreatedAt.Add(limit), fmt.Sprintf("timed out after %v waiting for a runner", limit)
+}
+
+// runLimit is how long a running job may run: the timeout its runner
+// reported plus Config.TimeoutGrace, at most Config.MaxJobTimeout; or
+// Config.JobTimeout while none was reported.
+func (d *Dispatcher) runLimit(j ci.Job) time.Duration {
+	if j.TimeoutSeconds <= 0 {
+		return d.cfg.JobTimeout
+	}
+	limit := time.Duration(min(j.TimeoutSeconds, int64(d.cfg.MaxJobTimeout/time.Second))) * time.Second
+	return min(limit+d.cfg.TimeoutGrace, d.cfg.MaxJobTimeout)
 }
 
 // timeOut ends j in error with why and cancels it on its runner.
