@@ -35,6 +35,9 @@ const (
 	DefaultMaxJobTimeout = 24 * time.Hour
 )
 
+// DefaultRPCPenalty is Config.RPCPenalty when it is zero.
+const DefaultRPCPenalty = 2 * time.Minute
+
 // Config tunes a Dispatcher. Zero fields take the defaults.
 type Config struct {
 	// Lease: a runner silent for longer is offline. Default 45s (three
@@ -76,6 +79,13 @@ type Config struct {
 	// RPCTimeout bounds each Run, Cancel and Drain call to a runner, retries
 	// included. Default 10s.
 	RPCTimeout time.Duration
+	// RPCPenalty: a runner to which a Run failed (unreachable, deadline
+	// passed; a refusal is no failure) is offered jobs after every other
+	// candidate for this long, so that a runner whose heartbeats arrive but
+	// whose RPCs do not (a partition) does not cost every job an
+	// RPCTimeout. A Run it accepts ends the penalty. Default
+	// DefaultRPCPenalty (2m).
+	RPCPenalty time.Duration
 	// FetchTimeout bounds reading a job's narwhal.yml (Deps.Config).
 	// Default 10s.
 	FetchTimeout time.Duration
@@ -107,6 +117,7 @@ func (c Config) withDefaults() Config {
 	c.WaitDelay = cmp.Or(c.WaitDelay, DefaultWaitDelay)
 	c.DeliveryLimit = cmp.Or(c.DeliveryLimit, queue.DefaultDeliveryLimit)
 	c.RPCTimeout = cmp.Or(c.RPCTimeout, DefaultRPCTimeout)
+	c.RPCPenalty = cmp.Or(c.RPCPenalty, DefaultRPCPenalty)
 	c.FetchTimeout = cmp.Or(c.FetchTimeout, DefaultRPCTimeout)
 	c.SelfURL = strings.TrimSuffix(c.SelfURL, "/")
 	c.StatusAttempts = cmp.Or(c.StatusAttempts, 3)
@@ -155,8 +166,8 @@ type Deps struct {
 	Status StatusReporter
 	// Config resolves a job's labels; nil keeps the labels a job has.
 	Config ConfigFetcher
-	// Selector picks runners; nil means LeastLoaded with Config.Lease and
-	// an Affinity.
+	// Selector picks runners; nil means LeastLoaded with Config.Lease,
+	// Config.RPCPenalty and an Affinity.
 	Selector Selector
 	// Sweep is run by Monitor to republish jobs whose publish was lost
 	// (e.g. func(ctx) (int, error) { return in.Sweep(ctx, time.Minute) });
@@ -194,7 +205,7 @@ func New(cfg Config, deps Deps) *Dispatcher {
 		d.clients = NewPool(rpc.ClientConfig{CAPEM: cfg.RunnerCAPEM, Token: cfg.RunnerToken})
 	}
 	if d.selector == nil {
-		d.selector = &LeastLoaded{Lease: cfg.Lease, Affinity: NewAffinity(0)}
+		d.selector = &LeastLoaded{Lease: cfg.Lease, Penalty: cfg.RPCPenalty, Affinity: NewAffinity(0)}
 	}
 	if d.log == nil {
 		d.log = slog.Default()

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/intake"
@@ -126,6 +127,7 @@ func (d *Dispatcher) try(ctx context.Context, log *slog.Logger, job ci.Job, r ci
 		log.Warn("run on runner failed", "runner_id", r.ID, "err", err)
 		reason = "RPC failed"
 		if !errors.Is(err, rpc.ErrInvalidJob) {
+			d.rpcFailed(ctx, r)
 			d.cancelOn(ctx, r, job.ID) // the failed Run may have reached it
 		}
 	}
@@ -136,6 +138,18 @@ func (d *Dispatcher) try(ctx context.Context, log *slog.Logger, job ci.Job, r ci
 		return false, "", err // no runner will take it
 	}
 	return false, reason, nil
+}
+
+// rpcFailed counts a failed Run against r: one more recent failure, and
+// RPCFailedAt now, which puts r behind the other candidates for
+// Config.RPCPenalty (see LeastLoaded). A Run cut short by the handler's own
+// end says nothing about r.
+func (d *Dispatcher) rpcFailed(ctx context.Context, r ci.Runner) {
+	if ctx.Err() != nil {
+		return
+	}
+	now := d.now()
+	d.adjustRunner(ctx, r.ID, func(r *ci.Runner) { r.Failures, r.RPCFailedAt = r.Failures+1, now })
 }
 
 // unassign puts a job assigned as in back to queued, same attempt.
@@ -217,7 +231,7 @@ func (d *Dispatcher) accepted(ctx context.Context, log *slog.Logger, job ci.Job,
 	if rec, ok := d.selector.(recorder); ok {
 		rec.Ran(job.Repo, r.ID)
 	}
-	d.adjustRunner(ctx, r.ID, func(r *ci.Runner) { r.Running++ })
+	d.adjustRunner(ctx, r.ID, func(r *ci.Runner) { r.Running, r.RPCFailedAt = r.Running+1, time.Time{} })
 	cur, err := d.store.GetJob(ctx, job.ID)
 	switch {
 	case err != nil:

@@ -26,10 +26,16 @@ type Selector interface {
 // label of the job, and has a free slot (Running < Capacity). Candidates are
 // ordered by load (Running/Capacity, lowest first), then by fewer recent
 // Failures, then the runner that last ran the job's repository (Affinity)
-// first, then by ID, so the order is deterministic. See docs/dispatch.md.
+// first, then by ID, so the order is deterministic. A runner to which a Run
+// failed within Penalty (ci.Runner.RPCFailedAt: its heartbeats arrive, its
+// RPCs do not) goes after all the others, in the same order among such
+// runners. See docs/dispatch.md.
 type LeastLoaded struct {
 	// Lease is how long a runner counts as alive after its last heartbeat.
 	Lease time.Duration
+	// Penalty is how long a failed Run sends a runner to the back of the
+	// candidates; 0 means never.
+	Penalty time.Duration
 	// Affinity remembers which runner last ran each repository; nil means
 	// no affinity.
 	Affinity *Affinity
@@ -64,7 +70,22 @@ func (s *LeastLoaded) Pick(job ci.Job, runners []ci.Runner, now time.Time) ([]ci
 	}
 	last := s.Affinity.Last(job.Repo)
 	slices.SortFunc(free, func(a, b ci.Runner) int { return compareRunners(a, b, last) })
+	slices.SortStableFunc(free, func(a, b ci.Runner) int {
+		return cmp.Compare(b2i(s.penalised(a, now)), b2i(s.penalised(b, now)))
+	})
 	return free, ""
+}
+
+// penalised: a Run to r failed less than Penalty ago.
+func (s *LeastLoaded) penalised(r ci.Runner, now time.Time) bool {
+	return !r.RPCFailedAt.IsZero() && now.Sub(r.RPCFailedAt) < s.Penalty
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // healthy: active, and heard from within the lease.
