@@ -109,8 +109,10 @@ func TestDuplicateDeliveryRunsOnce(t *testing.T) {
 	if j.Attempt != 1 {
 		t.Fatalf("attempt %d, want 1", j.Attempt)
 	}
-	if n := len(s.jobEvents(job.ID, ci.StatusRunning)); n != 1 {
-		t.Fatalf("%d job-running reports, want 1", n)
+	// One run reports running twice: when it starts, and with its timeout
+	// once the pipeline is read.
+	if n := len(s.jobEvents(job.ID, ci.StatusRunning)); n != 2 {
+		t.Fatalf("%d job-running reports, want 2 (one run)", n)
 	}
 	if n := len(s.jobEvents(job.ID, ci.StatusSuccess)); n != 1 {
 		t.Fatalf("%d success reports, want 1", n)
