@@ -20,6 +20,7 @@ import (
 	"github.com/narwhal-ci/narwhal/functions/agent/agent"
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/intake"
+	"github.com/narwhal-ci/narwhal/internal/queue"
 	"github.com/narwhal-ci/narwhal/internal/queue/amqp"
 	"github.com/narwhal-ci/narwhal/internal/store/dynamo"
 )
@@ -52,7 +53,7 @@ func build(ctx context.Context, cfg config, log *slog.Logger) (*agent.Handler, e
 	sm := secretsmanager.NewFromConfig(awsCfg)
 	in := &intake.Intake{
 		Store:  dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.table),
-		Queue:  agent.NewLazyQueue(dialer(cfg, sm, log)),
+		Queue:  queue.NewLazy(dialer(cfg, sm, log)),
 		Logger: log,
 	}
 	var secrets agent.SecretSource = agent.ParseSecrets(cfg.webhookSecret)
@@ -65,19 +66,15 @@ func build(ctx context.Context, cfg config, log *slog.Logger) (*agent.Handler, e
 // dialer connects to RabbitMQ, reading the broker credentials from Secrets
 // Manager first when they live there.
 func dialer(cfg config, sm agent.SecretsAPI, log *slog.Logger) func(context.Context) (ci.Queue, error) {
-	return func(ctx context.Context) (ci.Queue, error) {
-		ctx, cancel := context.WithTimeout(ctx, dialTimeout)
-		defer cancel()
-		url := cfg.amqpURL
-		if cfg.mqSecretARN != "" {
+	var secret func(context.Context) (string, error)
+	if cfg.mqSecretARN != "" {
+		secret = func(ctx context.Context) (string, error) {
 			out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(cfg.mqSecretARN)})
 			if err != nil {
-				return nil, fmt.Errorf("get broker secret: %w", err)
+				return "", fmt.Errorf("get broker secret: %w", err)
 			}
-			if url, err = amqp.BrokerURL(cfg.mqEndpoint, aws.ToString(out.SecretString)); err != nil {
-				return nil, err
-			}
+			return aws.ToString(out.SecretString), nil
 		}
-		return amqp.New(ctx, amqp.Config{URL: url, Prefix: cfg.amqpPrefix}, log)
 	}
+	return amqp.Dialer(amqp.Config{URL: cfg.amqpURL, Prefix: cfg.amqpPrefix}, cfg.mqEndpoint, secret, dialTimeout, log)
 }

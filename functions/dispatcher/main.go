@@ -22,7 +22,6 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/narwhal-ci/narwhal/functions/agent/agent"
 	"github.com/narwhal-ci/narwhal/internal/api"
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/dispatch"
@@ -30,6 +29,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/intake"
 	"github.com/narwhal-ci/narwhal/internal/lambdahttp"
 	"github.com/narwhal-ci/narwhal/internal/logstore/s3"
+	"github.com/narwhal-ci/narwhal/internal/queue"
 	"github.com/narwhal-ci/narwhal/internal/queue/amqp"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
 	"github.com/narwhal-ci/narwhal/internal/store/dynamo"
@@ -76,7 +76,7 @@ func build(ctx context.Context, cfg config, log *slog.Logger) (*handler, error) 
 		return nil, err
 	}
 	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.table)
-	q := agent.NewLazyQueue(dialer(cfg, sm, log))
+	q := queue.NewLazy(dialer(cfg, sm, log))
 	in := &intake.Intake{Store: store, Queue: q, Logger: log}
 	deps := dispatch.Deps{
 		Store: store, Queue: q, Logger: log,
@@ -136,19 +136,10 @@ func logStore(awsCfg aws.Config, cfg config) *s3.Store {
 // dialer connects to RabbitMQ, reading the broker credentials from Secrets
 // Manager first when they live there.
 func dialer(cfg config, sm secretsAPI, log *slog.Logger) func(context.Context) (ci.Queue, error) {
-	return func(ctx context.Context) (ci.Queue, error) {
-		ctx, cancel := context.WithTimeout(ctx, dialTimeout)
-		defer cancel()
-		u := cfg.amqpURL
-		if cfg.mqSecretARN != "" {
-			secret, err := secretSource{arn: cfg.mqSecretARN}.resolve(ctx, sm)
-			if err != nil {
-				return nil, err
-			}
-			if u, err = amqp.BrokerURL(cfg.mqEndpoint, secret); err != nil {
-				return nil, err
-			}
-		}
-		return amqp.New(ctx, amqp.Config{URL: u, Prefix: cfg.amqpPrefix, ConnectionName: "narwhal dispatcher"}, log)
+	var secret func(context.Context) (string, error)
+	if cfg.mqSecretARN != "" {
+		secret = func(ctx context.Context) (string, error) { return secretSource{arn: cfg.mqSecretARN}.resolve(ctx, sm) }
 	}
+	return amqp.Dialer(amqp.Config{URL: cfg.amqpURL, Prefix: cfg.amqpPrefix, ConnectionName: "narwhal dispatcher"},
+		cfg.mqEndpoint, secret, dialTimeout, log)
 }

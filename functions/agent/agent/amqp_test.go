@@ -5,13 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/intake"
+	"github.com/narwhal-ci/narwhal/internal/queue"
 	"github.com/narwhal-ci/narwhal/internal/queue/amqp"
 	"github.com/narwhal-ci/narwhal/internal/store/sqlite"
 	"github.com/narwhal-ci/narwhal/internal/testenv"
@@ -19,16 +19,12 @@ import (
 
 // amqpQueue returns a lazily connected RabbitMQ queue with a topology of its
 // own (a random prefix), deleted at the end of the test.
-func amqpQueue(t testing.TB) *LazyQueue {
+func amqpQueue(t testing.TB) *queue.Lazy {
 	t.Helper()
 	var b [4]byte
 	rand.Read(b[:])
 	cfg := amqp.Config{URL: testenv.AMQPURL(t), Prefix: "agent-test-" + hex.EncodeToString(b[:]) + "."}
-	q := NewLazyQueue(func(ctx context.Context) (ci.Queue, error) {
-		ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		return amqp.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	})
+	q := queue.NewLazy(amqp.Dialer(cfg, "", nil, 20*time.Second, slog.New(slog.DiscardHandler)))
 	t.Cleanup(func() {
 		q.Close()
 		if err := amqp.DeleteTopology(cfg); err != nil {

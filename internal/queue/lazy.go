@@ -1,4 +1,4 @@
-package agent
+package queue
 
 import (
 	"context"
@@ -9,12 +9,13 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/ci"
 )
 
-// LazyQueue is a ci.Queue that connects on first use and keeps the connection
-// for every later call: a Lambda function keeps it in its handler across
-// warm invocations, and a cold start whose broker is down still answers the
-// webhook (the job stays durable and unpublished). A failed connect is tried
+// Lazy is a ci.Queue that connects on first use and keeps the connection for
+// every later call: a Lambda function keeps it in its handler across warm
+// invocations, a cold start whose broker is down still answers the webhook
+// (the job stays durable and unpublished), and runnerd starts while the
+// broker is down (its reports wait in the outbox). A failed connect is tried
 // again on the next call. It is safe for concurrent use.
-type LazyQueue struct {
+type Lazy struct {
 	dial func(ctx context.Context) (ci.Queue, error)
 
 	mu     sync.Mutex // held while dialing: one caller dials, the others wait
@@ -22,15 +23,15 @@ type LazyQueue struct {
 	closed bool
 }
 
-var _ ci.Queue = (*LazyQueue)(nil)
+var _ ci.Queue = (*Lazy)(nil)
 
-// NewLazyQueue returns a queue that calls dial on first use. dial should be
+// NewLazy returns a queue that calls dial on first use (amqp.Dialer makes one). dial should be
 // bounded by its context (a publish waits for it).
-func NewLazyQueue(dial func(ctx context.Context) (ci.Queue, error)) *LazyQueue {
-	return &LazyQueue{dial: dial}
+func NewLazy(dial func(ctx context.Context) (ci.Queue, error)) *Lazy {
+	return &Lazy{dial: dial}
 }
 
-func (l *LazyQueue) get(ctx context.Context) (ci.Queue, error) {
+func (l *Lazy) get(ctx context.Context) (ci.Queue, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
@@ -48,7 +49,7 @@ func (l *LazyQueue) get(ctx context.Context) (ci.Queue, error) {
 }
 
 // Publish connects if needed and publishes m.
-func (l *LazyQueue) Publish(ctx context.Context, m ci.Message) error {
+func (l *Lazy) Publish(ctx context.Context, m ci.Message) error {
 	q, err := l.get(ctx)
 	if err != nil {
 		return err
@@ -57,7 +58,7 @@ func (l *LazyQueue) Publish(ctx context.Context, m ci.Message) error {
 }
 
 // PublishDelayed connects if needed and publishes m after delay.
-func (l *LazyQueue) PublishDelayed(ctx context.Context, m ci.Message, delay time.Duration) error {
+func (l *Lazy) PublishDelayed(ctx context.Context, m ci.Message, delay time.Duration) error {
 	q, err := l.get(ctx)
 	if err != nil {
 		return err
@@ -66,7 +67,7 @@ func (l *LazyQueue) PublishDelayed(ctx context.Context, m ci.Message, delay time
 }
 
 // Consume connects if needed and consumes queue.
-func (l *LazyQueue) Consume(ctx context.Context, queue string, prefetch int, h ci.Handler) error {
+func (l *Lazy) Consume(ctx context.Context, queue string, prefetch int, h ci.Handler) error {
 	q, err := l.get(ctx)
 	if err != nil {
 		return err
@@ -75,7 +76,7 @@ func (l *LazyQueue) Consume(ctx context.Context, queue string, prefetch int, h c
 }
 
 // Close closes the connection, if there is one. Later calls return ci.ErrClosed.
-func (l *LazyQueue) Close() error {
+func (l *Lazy) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.closed = true
