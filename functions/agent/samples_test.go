@@ -1,4 +1,4 @@
-package agent
+package main
 
 import (
 	"encoding/json"
@@ -9,14 +9,15 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/narwhal-ci/narwhal/internal/github"
-	"github.com/narwhal-ci/narwhal/internal/store/sqlite"
 )
 
-// update re-signs the samples: go test ./functions/agent/agent -run TestSampleEvents -update
+// update re-signs the samples: go test ./functions/agent -run TestSampleEvents -update
 var update = flag.Bool("update", false, "re-sign events/*.json with the test secret after editing their bodies")
 
-var samplesDir = filepath.Join("..", "..", "..", "events")
+var samplesDir = filepath.Join("..", "..", "events")
 
 // TestSampleEvents checks that the events/*.json samples (API Gateway HTTP API
 // events wrapping GitHub deliveries) are signed with the test secret and get
@@ -53,8 +54,7 @@ func TestSampleEvents(t *testing.T) {
 		if got := ev.Headers["content-length"]; got != strconv.Itoa(len(ev.Body)) {
 			t.Fatalf("%s: content-length %s, want %d; run this test with -update", name, got, len(ev.Body))
 		}
-		r := newRig(t, sqlite.Memory, nil)
-		status, body := r.invoke(t, json.RawMessage(raw))
+		status, body := newEdge(t, nil).send(t, json.RawMessage(raw), events.APIGatewayV2HTTPResponse{})
 		if status != w.status || body[w.field] == nil {
 			t.Fatalf("%s: %d %v, want %d with %s", name, status, body, w.status, w.field)
 		}

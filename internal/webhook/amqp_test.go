@@ -1,4 +1,4 @@
-package agent
+package webhook
 
 import (
 	"context"
@@ -47,7 +47,7 @@ func TestWebhookToRabbitMQ(t *testing.T) {
 	in := &intake.Intake{Store: st, Queue: q, Logger: slog.New(slog.DiscardHandler)}
 	r := &rig{h: NewHandler(Deps{Intake: in, Secrets: ParseSecrets(testSecret), Logger: slog.New(slog.DiscardHandler)})}
 
-	status, body := r.invoke(t, delivery{event: "push", id: "d1", body: pushBody(t, sha1, "x")}.v2())
+	status, body := r.post(t, delivery{event: "push", id: "d1", body: pushBody(t, sha1, "x")})
 	jobID := ci.JobID("acme/app", sha1, ci.EventPush, 0)
 	if status != 202 || body["published"] != true || body["job_id"] != jobID {
 		t.Fatalf("%d %v, want 202 published", status, body)

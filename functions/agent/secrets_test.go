@@ -1,37 +1,20 @@
-package agent
+package main
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"reflect"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/narwhal-ci/narwhal/internal/store/sqlite"
 	"github.com/narwhal-ci/narwhal/internal/testenv"
 )
-
-func TestParseSecrets(t *testing.T) {
-	t.Parallel()
-	cases := map[string]StaticSecrets{
-		"one":                 {[]byte("one")},
-		"new\nold":            {[]byte("new"), []byte("old")},
-		" new , old ,\n\r\n ": {[]byte("new"), []byte("old")},
-		"":                    nil,
-		",\n,":                nil,
-	}
-	for in, want := range cases {
-		if got := ParseSecrets(in); !reflect.DeepEqual(got, want) {
-			t.Errorf("ParseSecrets(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
 
 // testClock is a settable clock.
 type testClock struct {
@@ -51,7 +34,7 @@ func (c *testClock) add(d time.Duration) {
 func TestManagedSecretsOnMoto(t *testing.T) {
 	testenv.AWSEndpoint(t)
 	ctx := context.Background()
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,9 +55,9 @@ func TestManagedSecretsOnMoto(t *testing.T) {
 
 	clock := &testClock{t: time.Now()}
 	secrets := NewManagedSecrets(client, *out.ARN, time.Minute, clock.now)
-	r := newRig(t, sqlite.Memory, secrets)
+	e := newEdge(t, secrets)
 	send := func(secret, sha string) int {
-		status, _ := r.invoke(t, delivery{event: "push", id: sha, body: pushBody(t, sha, "x"), secret: secret}.v2())
+		status, _ := e.send(t, hook{event: "push", id: sha, body: pushBody(t, sha, "x"), secret: secret}.v2(), events.APIGatewayV2HTTPResponse{})
 		return status
 	}
 	if s := send("first-secret", "a1"); s != 202 {
@@ -102,9 +85,9 @@ func TestManagedSecretsOnMoto(t *testing.T) {
 		t.Fatalf("refresh failed, cached secrets should still serve: %d", s)
 	}
 	// A secret that never existed: 500, nothing stored.
-	missing := newRig(t, sqlite.Memory, NewManagedSecrets(client, name+"-missing", 0, nil))
-	status, _ := missing.invoke(t, delivery{event: "push", id: "m", body: pushBody(t, "b1", "x")}.v2())
-	if status != 500 || len(missing.jobs(t)) != 0 {
+	missing := newEdge(t, NewManagedSecrets(client, name+"-missing", 0, nil))
+	status, _ := missing.send(t, hook{event: "push", id: "m", body: pushBody(t, "b1", "x")}.v2(), events.APIGatewayV2HTTPResponse{})
+	if status != 500 || missing.jobs(t) != 0 {
 		t.Fatalf("missing secret: %d, want 500 and nothing stored", status)
 	}
 }

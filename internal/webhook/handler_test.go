@@ -1,8 +1,7 @@
-package agent
+package webhook
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -10,8 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/github"
@@ -30,66 +27,53 @@ func TestWebhookOutcomes(t *testing.T) {
 	form := "payload=" + url.QueryEscape(string(push))
 	cases := []struct {
 		name    string
-		ev      func() any
+		ev      func() delivery
 		status  int
 		body    map[string]any // nil: {"error": ...}
 		stored  int
 		secrets SecretSource
 	}{
-		{"signed v2", func() any { return delivery{event: "push", id: "d1", body: push}.v2() }, 202, created, 1, nil},
-		{"upper-case header names in v2", func() any {
-			return delivery{event: "push", id: "d1", body: push, headerCase: strings.ToUpper}.v2()
+		{"signed v2", func() delivery { return delivery{event: "push", id: "d1", body: push} }, 202, created, 1, nil},
+		{"form-encoded payload", func() delivery {
+			return delivery{event: "push", id: "d1", body: []byte(form),
+				contentType: "application/x-www-form-urlencoded"}
 		}, 202, created, 1, nil},
-		{"canonical header names in v1 REST", func() any {
-			return delivery{event: "push", id: "d1", body: push, headerCase: func(s string) string { return s }}.v1()
+		{"json with charset", func() delivery {
+			return delivery{event: "push", id: "d1", body: push, contentType: "application/json; charset=utf-8"}
 		}, 202, created, 1, nil},
-		{"base64-encoded body", func() any { return delivery{event: "push", id: "d1", body: push, base64: true}.v2() }, 202, created, 1, nil},
-		{"form-encoded payload", func() any {
-			return delivery{event: "push", id: "d1", body: []byte(form), base64: true,
-				contentType: "application/x-www-form-urlencoded"}.v2()
-		}, 202, created, 1, nil},
-		{"json with charset", func() any {
-			return delivery{event: "push", id: "d1", body: push, contentType: "application/json; charset=utf-8"}.v2()
-		}, 202, created, 1, nil},
-		{"rotated: old secret", func() any { return delivery{event: "push", id: "d1", body: push, secret: "old"}.v2() },
+		{"rotated: old secret", func() delivery { return delivery{event: "push", id: "d1", body: push, secret: "old"} },
 			202, created, 1, ParseSecrets("new\nold")},
-		{"rotated: new secret", func() any { return delivery{event: "push", id: "d1", body: push, secret: "new"}.v2() },
+		{"rotated: new secret", func() delivery { return delivery{event: "push", id: "d1", body: push, secret: "new"} },
 			202, created, 1, ParseSecrets("old,new")},
-		{"tampered body", func() any {
-			ev := delivery{event: "push", id: "d1", body: push}.v2()
-			ev.Body = strings.Replace(ev.Body, "Add CI", "Add CJ", 1)
-			return ev
+		{"tampered body", func() delivery {
+			d := delivery{event: "push", id: "d1", body: []byte(strings.Replace(string(push), "Add CI", "Add CJ", 1))}
+			d.sigHeader = ptr(github.Sign(push, []byte(testSecret)))
+			return d
 		}, 401, nil, 0, nil},
-		{"wrong secret", func() any { return delivery{event: "push", id: "d1", body: push, secret: "guess"}.v2() }, 401, nil, 0, nil},
-		{"missing signature", func() any { return delivery{event: "push", id: "d1", body: push, sigHeader: ptr("")}.v2() }, 401, nil, 0, nil},
-		{"malformed signature", func() any { return delivery{event: "push", id: "d1", body: push, sigHeader: ptr("sha256=zz")}.v2() }, 401, nil, 0, nil},
-		{"missing event header", func() any { return delivery{id: "d1", body: push}.v2() }, 400, nil, 0, nil},
-		{"malformed JSON", func() any { return delivery{event: "push", id: "d1", body: []byte(`{"ref":`)}.v2() }, 400, nil, 0, nil},
-		{"push without repository", func() any { return delivery{event: "push", id: "d1", body: []byte(`{"ref":"refs/heads/x"}`)}.v2() }, 400, nil, 0, nil},
-		{"form without payload", func() any {
-			return delivery{event: "push", id: "d1", body: []byte("other=1"), contentType: "application/x-www-form-urlencoded"}.v2()
+		{"wrong secret", func() delivery { return delivery{event: "push", id: "d1", body: push, secret: "guess"} }, 401, nil, 0, nil},
+		{"missing signature", func() delivery { return delivery{event: "push", id: "d1", body: push, sigHeader: ptr("")} }, 401, nil, 0, nil},
+		{"malformed signature", func() delivery { return delivery{event: "push", id: "d1", body: push, sigHeader: ptr("sha256=zz")} }, 401, nil, 0, nil},
+		{"missing event header", func() delivery { return delivery{id: "d1", body: push} }, 400, nil, 0, nil},
+		{"malformed JSON", func() delivery { return delivery{event: "push", id: "d1", body: []byte(`{"ref":`)} }, 400, nil, 0, nil},
+		{"push without repository", func() delivery { return delivery{event: "push", id: "d1", body: []byte(`{"ref":"refs/heads/x"}`)} }, 400, nil, 0, nil},
+		{"form without payload", func() delivery {
+			return delivery{event: "push", id: "d1", body: []byte("other=1"), contentType: "application/x-www-form-urlencoded"}
 		}, 400, nil, 0, nil},
-		{"bad base64", func() any {
-			ev := delivery{event: "push", id: "d1", body: push}.v2()
-			ev.IsBase64Encoded = true
-			return ev
-		}, 400, nil, 0, nil},
-		{"unsupported content type", func() any { return delivery{event: "push", id: "d1", body: push, contentType: "text/plain"}.v2() }, 415, nil, 0, nil},
-		{"not an API Gateway event", func() any { return []int{1} }, 400, nil, 0, nil},
-		{"ping", func() any {
+		{"unsupported content type", func() delivery { return delivery{event: "push", id: "d1", body: push, contentType: "text/plain"} }, 415, nil, 0, nil},
+		{"ping", func() delivery {
 			b, _ := github.PingPayload("acme/app", 1)
-			return delivery{event: "ping", id: "d1", body: b}.v2()
+			return delivery{event: "ping", id: "d1", body: b}
 		}, 200, map[string]any{"pong": true}, 0, nil},
-		{"skip ci", func() any { return delivery{event: "push", id: "d1", body: pushBody(t, sha1, "docs [skip ci]")}.v2() },
+		{"skip ci", func() delivery { return delivery{event: "push", id: "d1", body: pushBody(t, sha1, "docs [skip ci]")} },
 			202, map[string]any{"ignored": "skip ci in commit message"}, 0, nil},
-		{"unhandled event", func() any { return delivery{event: "issues", id: "d1", body: []byte(`{"action":"opened"}`)}.v2() },
+		{"unhandled event", func() delivery { return delivery{event: "issues", id: "d1", body: []byte(`{"action":"opened"}`)} },
 			202, map[string]any{"ignored": "event issues not handled"}, 0, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			r := newRig(t, sqlite.Memory, tc.secrets)
-			status, body := r.invoke(t, tc.ev())
+			status, body := r.post(t, tc.ev())
 			if status != tc.status {
 				t.Fatalf("status %d, want %d (body %v)", status, tc.status, body)
 			}
@@ -135,11 +119,9 @@ func TestBodyTooLarge(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, sqlite.Memory, nil)
 	big := []byte(`{"pad":"` + strings.Repeat("x", MaxBodyBytes) + `"}`)
-	for _, b64 := range []bool{false, true} {
-		status, body := r.invoke(t, delivery{event: "push", id: "big", body: big, base64: b64}.v2())
-		if status != http.StatusRequestEntityTooLarge || body["error"] == nil {
-			t.Fatalf("base64=%v: %d %v, want 413", b64, status, body)
-		}
+	status, body := r.post(t, delivery{event: "push", id: "big", body: big})
+	if status != http.StatusRequestEntityTooLarge || body["error"] == nil {
+		t.Fatalf("%d %v, want 413", status, body)
 	}
 	if n := len(r.jobs(t)); n != 0 {
 		t.Fatalf("%d jobs stored", n)
@@ -151,11 +133,11 @@ func TestRedeliveryIsDuplicate(t *testing.T) {
 	r := newRig(t, sqlite.Memory, nil)
 	push := pushBody(t, sha1, "Add CI")
 	jobID := ci.JobID("acme/app", sha1, ci.EventPush, 0)
-	if status, _ := r.invoke(t, delivery{event: "push", id: "d1", body: push}.v2()); status != 202 {
+	if status, _ := r.post(t, delivery{event: "push", id: "d1", body: push}); status != 202 {
 		t.Fatalf("first delivery: %d", status)
 	}
 	for _, id := range []string{"d2", "d2"} {
-		status, body := r.invoke(t, delivery{event: "push", id: id, body: push}.v2())
+		status, body := r.post(t, delivery{event: "push", id: id, body: push})
 		want := map[string]any{"duplicate": true, "job_id": jobID}
 		if status != 200 || !reflect.DeepEqual(body, want) {
 			t.Fatalf("redelivery: %d %v, want 200 %v", status, body, want)
@@ -182,7 +164,7 @@ func TestPullRequestJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	status, body := r.invoke(t, delivery{event: "pull_request", id: "d1", body: b}.v2())
+	status, body := r.post(t, delivery{event: "pull_request", id: "d1", body: b})
 	if status != 202 || body["job_id"] != ci.JobID("acme/app", sha1, ci.EventPullRequest, 9) {
 		t.Fatalf("%d %v", status, body)
 	}
@@ -196,7 +178,7 @@ func TestPublishFailureThenSweep(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, sqlite.Memory, nil)
 	r.queue.fail.Store(true)
-	status, body := r.invoke(t, delivery{event: "push", id: "d1", body: pushBody(t, sha1, "x")}.v2())
+	status, body := r.post(t, delivery{event: "push", id: "d1", body: pushBody(t, sha1, "x")})
 	if status != 202 || body["published"] != false || body["status"] != "queued" {
 		t.Fatalf("%d %v, want 202 unpublished", status, body)
 	}
@@ -225,7 +207,7 @@ func TestStoreFailureIs500(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, sqlite.Memory, nil)
 	r.store.Close()
-	status, body := r.invoke(t, delivery{event: "push", id: "d1", body: pushBody(t, sha1, "x")}.v2())
+	status, body := r.post(t, delivery{event: "push", id: "d1", body: pushBody(t, sha1, "x")})
 	if status != 500 || body["error"] == nil {
 		t.Fatalf("%d %v, want 500", status, body)
 	}
@@ -242,42 +224,8 @@ func (brokenSecrets) Secrets(context.Context) ([][]byte, error) { return nil, fm
 func TestSecretFailureIs500(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, sqlite.Memory, brokenSecrets{})
-	status, _ := r.invoke(t, delivery{event: "push", id: "d1", body: pushBody(t, sha1, "x")}.v2())
+	status, _ := r.post(t, delivery{event: "push", id: "d1", body: pushBody(t, sha1, "x")})
 	if status != 500 || len(r.jobs(t)) != 0 {
 		t.Fatalf("status %d, want 500 and nothing stored", status)
-	}
-}
-
-func TestLambdaAnswersInTheRequestShape(t *testing.T) {
-	t.Parallel()
-	r := newRig(t, sqlite.Memory, nil)
-	b, _ := github.PingPayload("acme/app", 1)
-	d := delivery{event: "ping", id: "d1", body: b, headerCase: func(s string) string { return s }}
-	for _, tc := range []struct {
-		ev   any
-		want any
-	}{{d.v1(), events.APIGatewayProxyResponse{}}, {d.v2(), events.APIGatewayV2HTTPResponse{}}} {
-		raw, _ := json.Marshal(tc.ev)
-		resp, err := r.h.Lambda(context.Background(), raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if reflect.TypeOf(resp) != reflect.TypeOf(tc.want) {
-			t.Fatalf("response %T, want %T", resp, tc.want)
-		}
-	}
-}
-
-func TestV1MultiValueHeaders(t *testing.T) {
-	t.Parallel()
-	r := newRig(t, sqlite.Memory, nil)
-	ev := delivery{event: "push", id: "d1", body: pushBody(t, sha1, "x")}.v1()
-	ev.MultiValueHeaders = map[string][]string{}
-	for k, v := range ev.Headers {
-		ev.MultiValueHeaders[http.CanonicalHeaderKey(k)] = []string{v}
-	}
-	ev.Headers = nil
-	if status, body := r.invoke(t, ev); status != 202 {
-		t.Fatalf("%d %v", status, body)
 	}
 }

@@ -1,19 +1,18 @@
-package agent
+package webhook
 
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/github"
@@ -96,26 +95,20 @@ func newRig(t testing.TB, path string, secrets SecretSource) *rig {
 	return &rig{h: h, in: in, store: st, queue: q, logBuf: buf}
 }
 
-// invoke sends ev (any API Gateway event value) to the handler and decodes
-// the JSON response body.
-func (r *rig) invoke(t testing.TB, ev any) (int, map[string]any) {
+// post sends d to the handler as an HTTP request and decodes the JSON
+// answer.
+func (r *rig) post(t testing.TB, d delivery) (int, map[string]any) {
 	t.Helper()
-	raw, err := json.Marshal(ev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := r.h.Invoke(context.Background(), raw)
-	if err != nil {
-		t.Fatalf("Invoke returned an error: %v", err)
-	}
-	if resp.Headers["Content-Type"] != "application/json" {
-		t.Fatalf("content type %q", resp.Headers["Content-Type"])
+	rec := httptest.NewRecorder()
+	r.h.ServeHTTP(rec, d.request())
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("content type %q", ct)
 	}
 	var body map[string]any
-	if err := json.Unmarshal([]byte(resp.Body), &body); err != nil {
-		t.Fatalf("response body %q: %v", resp.Body, err)
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatalf("response body %q: %v", rec.Body.String(), err)
 	}
-	return resp.StatusCode, body
+	return rec.Code, body
 }
 
 // jobs returns every stored job.
@@ -155,15 +148,10 @@ type delivery struct {
 	contentType string
 	secret      string // "" means testSecret
 	sigHeader   *string
-	base64      bool
-	headerCase  func(string) string // header name spelling; nil means lower case
 }
 
-func (d delivery) headers() map[string]string {
-	name := d.headerCase
-	if name == nil {
-		name = strings.ToLower
-	}
+// request returns d as the HTTP request GitHub sends.
+func (d delivery) request() *http.Request {
 	secret := d.secret
 	if secret == "" {
 		secret = testSecret
@@ -176,39 +164,15 @@ func (d delivery) headers() map[string]string {
 	if ct == "" {
 		ct = "application/json"
 	}
-	h := map[string]string{name("Content-Type"): ct, name("User-Agent"): "GitHub-Hookshot/test"}
+	r := httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(d.body))
+	r.Header.Set("Content-Type", ct)
+	r.Header.Set("User-Agent", "GitHub-Hookshot/test")
 	for k, v := range map[string]string{"X-GitHub-Event": d.event, "X-GitHub-Delivery": d.id, "X-Hub-Signature-256": sig} {
 		if v != "" {
-			h[name(k)] = v
+			r.Header.Set(k, v)
 		}
 	}
-	return h
-}
-
-func (d delivery) bodyString() string {
-	if d.base64 {
-		return base64.StdEncoding.EncodeToString(d.body)
-	}
-	return string(d.body)
-}
-
-// v2 returns d as an HTTP API (payload 2.0) event.
-func (d delivery) v2() events.APIGatewayV2HTTPRequest {
-	return events.APIGatewayV2HTTPRequest{
-		Version: "2.0", RouteKey: "POST /webhook", RawPath: "/webhook", Headers: d.headers(),
-		RequestContext: events.APIGatewayV2HTTPRequestContext{
-			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "POST", Path: "/webhook"},
-		},
-		Body: d.bodyString(), IsBase64Encoded: d.base64,
-	}
-}
-
-// v1 returns d as a REST API (payload 1.0) event.
-func (d delivery) v1() events.APIGatewayProxyRequest {
-	return events.APIGatewayProxyRequest{
-		Resource: "/webhook", Path: "/webhook", HTTPMethod: "POST", Headers: d.headers(),
-		Body: d.bodyString(), IsBase64Encoded: d.base64,
-	}
+	return r
 }
 
 // pushBody returns a push payload for sha.

@@ -1,41 +1,19 @@
-package agent
+package main
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/narwhal-ci/narwhal/internal/webhook"
 )
 
-// SecretSource yields the webhook secrets accepted now: one, or several
-// while a secret is being rotated. Implementations are safe for concurrent use.
-type SecretSource interface {
-	Secrets(ctx context.Context) ([][]byte, error)
-}
-
-// StaticSecrets is a fixed list of secrets, for NARWHAL_WEBHOOK_SECRET and tests.
-type StaticSecrets [][]byte
-
-// Secrets returns s.
-func (s StaticSecrets) Secrets(context.Context) ([][]byte, error) { return s, nil }
-
-// ParseSecrets splits a secret string holding one or more secrets separated
-// by newlines or commas; spaces around each are trimmed and empty ones dropped.
-func ParseSecrets(s string) StaticSecrets {
-	var out StaticSecrets
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == ',' }) {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, []byte(f))
-		}
-	}
-	return out
-}
-
-// SecretsAPI is the part of the Secrets Manager client that ManagedSecrets uses.
+// SecretsAPI is the part of the Secrets Manager client that ManagedSecrets
+// and the broker dialer use.
 type SecretsAPI interface {
 	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput,
 		opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
@@ -44,7 +22,8 @@ type SecretsAPI interface {
 // DefaultSecretTTL is how long ManagedSecrets keeps a fetched secret.
 const DefaultSecretTTL = 5 * time.Minute
 
-// ManagedSecrets reads the webhook secrets from AWS Secrets Manager (a
+// ManagedSecrets is the webhook.SecretSource of NARWHAL_WEBHOOK_SECRET_ARN: it
+// reads the webhook secrets from AWS Secrets Manager (a
 // SecretString in ParseSecrets' format) and caches them for TTL, so a warm
 // Lambda fetches at most once per TTL and a rotation is picked up within it.
 // When a refresh fails it keeps answering with the secrets it has; it fails
@@ -56,7 +35,7 @@ type ManagedSecrets struct {
 	now      func() time.Time
 
 	mu      sync.Mutex // held while fetching, so concurrent callers fetch once
-	cached  StaticSecrets
+	cached  webhook.StaticSecrets
 	fetched time.Time
 }
 
@@ -90,7 +69,7 @@ func (m *ManagedSecrets) Secrets(ctx context.Context) ([][]byte, error) {
 	return m.cached, nil
 }
 
-func (m *ManagedSecrets) fetch(ctx context.Context) (StaticSecrets, error) {
+func (m *ManagedSecrets) fetch(ctx context.Context) (webhook.StaticSecrets, error) {
 	out, err := m.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &m.secretID})
 	if err != nil {
 		return nil, fmt.Errorf("get webhook secret %s: %w", m.secretID, err)
@@ -98,7 +77,7 @@ func (m *ManagedSecrets) fetch(ctx context.Context) (StaticSecrets, error) {
 	if out.SecretString == nil {
 		return nil, fmt.Errorf("webhook secret %s: %w", m.secretID, errNoSecretString)
 	}
-	secrets := ParseSecrets(*out.SecretString)
+	secrets := webhook.ParseSecrets(*out.SecretString)
 	if len(secrets) == 0 {
 		return nil, fmt.Errorf("webhook secret %s: %w", m.secretID, errNoSecretString)
 	}
