@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/narwhal-ci/narwhal/internal/runnerkey"
 	"github.com/narwhal-ci/narwhal/internal/tlsgen"
 )
 
@@ -28,8 +29,8 @@ var runnerdBin string
 // certPEM and keyPEM are the runners' TLS pair; token is their bearer token.
 var certPEM, keyPEM []byte
 
-// runnerToken is accepted by every runnerd of the suite.
-var runnerToken string
+// fleetKey derives each runnerd's own token (runnerkey.Token of its ID).
+var fleetKey string
 
 func TestMain(m *testing.M) {
 	os.Exit(testMain(m))
@@ -51,7 +52,7 @@ func testMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if runnerToken, err = tlsgen.Token(); err != nil {
+	if fleetKey, err = tlsgen.Token(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -109,7 +110,7 @@ log_level: debug
 executor: {kind: %s, scale: %v, stop_grace: 1s}
 report: {amqp_url: %q, amqp_prefix: %q}
 logs: {dir: %s/logs}
-`, o.id, max(o.capacity, 1), freeAddr(t), dir, dir, runnerToken, dir, or(o.heartbeat, time.Hour), kind, kind == "fake",
+`, o.id, max(o.capacity, 1), freeAddr(t), dir, dir, runnerkey.Token(fleetKey, o.id), dir, or(o.heartbeat, time.Hour), kind, kind == "fake",
 		o.amqpURL, o.prefix, dir)
 	writeFile(t, filepath.Join(dir, "runnerd.yaml"), []byte(cfg))
 	r := &runnerd{t: t, id: o.id, exited: make(chan struct{})}

@@ -137,7 +137,7 @@ func (d *daemon) openOutbox(ctx context.Context) error {
 func (d *daemon) runnerConfig() runner.Config {
 	c := d.cfg
 	return runner.Config{
-		ID: c.ID, Address: c.Advertise, Labels: c.Labels, Capacity: c.Capacity,
+		ID: c.ID, Token: c.Tokens[0], Address: c.Advertise, Labels: c.Labels, Capacity: c.Capacity,
 		WorkDir: filepath.Join(c.WorkDir, jobsDir), Heartbeat: c.Heartbeat,
 		DrainTimeout: c.DrainTimeout, Version: version, JobTimeout: c.JobTimeout,
 	}
