@@ -75,6 +75,7 @@ type runnerOpts struct {
 	heartbeat time.Duration
 	amqpURL   string
 	prefix    string
+	workDir   string // work_dir, holding the log dir too; default a temp dir
 }
 
 // runnerd is a runnerd process under test.
@@ -97,21 +98,22 @@ func startRunnerd(t *testing.T, o runnerOpts) *runnerd {
 	writeFile(t, filepath.Join(dir, "runner.crt"), certPEM)
 	writeFile(t, filepath.Join(dir, "runner.key"), keyPEM)
 	kind := or(o.executor, "fake")
+	work := or(o.workDir, filepath.Join(dir, "work"))
 	cfg := fmt.Sprintf(`id: %s
 capacity: %d
 listen: %s
 metrics_listen: 127.0.0.1:0
 tls: {cert: %s/runner.crt, key: %s/runner.key}
 tokens: [%q]
-work_dir: %s/work
+work_dir: %s
 heartbeat: %s
 drain_timeout: 2s
 log_level: debug
 executor: {kind: %s, scale: %v, stop_grace: 1s}
 report: {amqp_url: %q, amqp_prefix: %q}
 logs: {dir: %s/logs}
-`, o.id, max(o.capacity, 1), freeAddr(t), dir, dir, runnerkey.Token(fleetKey, o.id), dir, or(o.heartbeat, time.Hour), kind, kind == "fake",
-		o.amqpURL, o.prefix, dir)
+`, o.id, max(o.capacity, 1), freeAddr(t), dir, dir, runnerkey.Token(fleetKey, o.id), work, or(o.heartbeat, time.Hour), kind, kind == "fake",
+		o.amqpURL, o.prefix, work)
 	writeFile(t, filepath.Join(dir, "runnerd.yaml"), []byte(cfg))
 	r := &runnerd{t: t, id: o.id, exited: make(chan struct{})}
 	r.cmd = exec.Command(runnerdBin, "--config", filepath.Join(dir, "runnerd.yaml"))
