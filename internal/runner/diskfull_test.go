@@ -76,7 +76,7 @@ func TestFinalReportRefusedByAFullOutboxIsDeliveredLater(t *testing.T) {
 	gate := filepath.Join(t.TempDir(), "go")
 	yml := "image: none\nsteps:\n  - name: doomed\n    commands:\n" +
 		"      - \"while [ ! -e " + gate + " ]; do sleep 0.05; done; exit 1\"\n"
-	r, err := New(Config{ID: "r1", Capacity: 1, WorkDir: t.TempDir()},
+	r, err := New(Config{ID: "r1", Capacity: 1, WorkDir: t.TempDir(), Heartbeat: time.Hour},
 		Deps{Exec: host.New(slog.New(slog.DiscardHandler)), Reports: box, Logs: fs.New(t.TempDir()), Checkout: staticCheckout{yml}})
 	if err != nil {
 		t.Fatal(err)
@@ -95,6 +95,11 @@ func TestFinalReportRefusedByAFullOutboxIsDeliveredLater(t *testing.T) {
 	isStep := func(ev ci.RunnerEvent) bool { return ev.Kind == ci.EventStep && ev.Step.Status == "running" }
 	if _, ok := rec.wait(20*time.Second, isStep); !ok {
 		t.Fatal("the step never started")
+	}
+	for deadline := time.Now().Add(10 * time.Second); box.Pending() > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) { // nothing delivered after the fill may free space
+			t.Fatalf("%d reports still pending before the fill", box.Pending())
+		}
 	}
 	filler := testenv.Fill(t, disk, "filler")
 	if err := os.WriteFile(gate, nil, 0o600); err != nil {
