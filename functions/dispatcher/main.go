@@ -32,6 +32,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/queue"
 	"github.com/narwhal-ci/narwhal/internal/queue/amqp"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
+	"github.com/narwhal-ci/narwhal/internal/runnerkey"
 	"github.com/narwhal-ci/narwhal/internal/store/dynamo"
 )
 
@@ -75,18 +76,22 @@ func build(ctx context.Context, cfg config, log *slog.Logger) (*handler, error) 
 	if err != nil {
 		return nil, err
 	}
+	fleet := runnerkey.Fleet(splitTokens(sec.runnerToken))
+	if err := fleet.Check(); err != nil {
+		return nil, fmt.Errorf("NARWHAL_RUNNER_TOKEN: %w", err)
+	}
 	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.table)
 	q := queue.NewLazy(dialer(cfg, sm, log))
 	in := &intake.Intake{Store: store, Queue: q, Logger: log}
 	deps := dispatch.Deps{
 		Store: store, Queue: q, Logger: log,
-		Clients: dispatch.NewPool(rpc.ClientConfig{CAPEM: ca, ServerName: cfg.runnerName, Token: sec.runnerToken, Logger: log}),
+		Clients: dispatch.NewPool(rpc.ClientConfig{CAPEM: ca, ServerName: cfg.runnerName, Logger: log}, fleet),
 		Sweep:   func(ctx context.Context) (int, error) { return in.Sweep(ctx, sweepAge) },
 	}
 	if err := withGitHub(&deps, cfg, sec.githubToken); err != nil {
 		return nil, err
 	}
-	d := dispatch.New(dispatch.Config{SelfURL: cfg.publicURL}, deps)
+	d := dispatch.New(dispatch.Config{SelfURL: cfg.publicURL, RunnerKeys: fleet}, deps)
 	rest := api.New(api.Deps{Jobs: store, Runners: store, Ops: d, Logs: logStore(awsCfg, cfg),
 		Tokens: splitTokens(sec.apiTokens), Logger: log})
 	return &handler{core: d, api: lambdahttp.Handler(rest), prefix: cfg.amqpPrefix, log: log}, nil

@@ -19,10 +19,10 @@ const (
 	runnersDir    = "runners"        // runners/<id>/{jobs,outbox}
 	secretFile    = "webhook-secret" // the webhook secret, kept across starts
 	tokenFile     = "api-token"      // the REST API's bearer token, kept across starts
-	tlsDir        = "tls"            // the runners' certificate, key and token, new at each start
+	tlsDir        = "tls"            // the runners' certificate and key (new at each start), fleet key (kept)
 	certFile      = "runner.pem"
 	keyFile       = "runner-key.pem"
-	runnerToken   = "runner-token"
+	fleetKeyFile  = "fleet-key" // derives each runner's token (runnerkey)
 	demoRepoDir   = "demo-repo" // the git repository of --demo
 	certValidity  = 30 * 24 * time.Hour
 	secretPerm    = 0o600
@@ -35,13 +35,14 @@ type secrets struct {
 	apiToken      string
 	certPEM       []byte
 	keyPEM        []byte
-	runnerToken   string
+	fleetKey      string // each runner's token is runnerkey.Token(fleetKey, id)
 }
 
 // loadSecrets makes the state directory and reads (or creates) the webhook
 // secret and the API token, which stay the same across starts so that a
-// configured webhook keeps working, and writes a new runner certificate and
-// token, which nothing outside this process needs.
+// configured webhook keeps working, and the runners' fleet key, kept so that
+// reports a crash left in an outbox still verify after a restart; it writes
+// a new runner certificate, which nothing outside this process needs.
 func loadSecrets(dir string) (secrets, error) {
 	var s secrets
 	if err := os.MkdirAll(filepath.Join(dir, tlsDir), stateDirPerms); err != nil {
@@ -57,10 +58,10 @@ func loadSecrets(dir string) (secrets, error) {
 	if s.certPEM, s.keyPEM, err = tlsgen.SelfSigned(nil, certValidity); err != nil {
 		return s, fmt.Errorf("runner certificate: %w", err)
 	}
-	if s.runnerToken, err = tlsgen.Token(); err != nil {
-		return s, fmt.Errorf("runner token: %w", err)
+	if s.fleetKey, err = keptSecret(filepath.Join(dir, tlsDir, fleetKeyFile)); err != nil {
+		return s, err
 	}
-	for name, data := range map[string][]byte{certFile: s.certPEM, keyFile: s.keyPEM, runnerToken: []byte(s.runnerToken + "\n")} {
+	for name, data := range map[string][]byte{certFile: s.certPEM, keyFile: s.keyPEM} {
 		if err := os.WriteFile(filepath.Join(dir, tlsDir, name), data, secretPerm); err != nil {
 			return s, fmt.Errorf("write %s: %w", name, err)
 		}

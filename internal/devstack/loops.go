@@ -9,6 +9,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/dispatch"
 	"github.com/narwhal-ci/narwhal/internal/intake"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
+	"github.com/narwhal-ci/narwhal/internal/runnerkey"
 )
 
 // sweepAge is how old an unpublished job must be before the intake sweep
@@ -16,12 +17,13 @@ import (
 const sweepAge = 10 * time.Second
 
 // dispatcher builds the dispatcher: an RPC client pool with the runners' CA
-// and token (closed with the stack), and the intake sweep for its monitor.
+// and the runners' fleet key (closed with the stack), and the intake sweep for its monitor.
 func (s *Stack) dispatcher() *dispatch.Dispatcher {
 	in := &intake.Intake{Store: s.store, Queue: s.queue, Logger: s.log}
-	pool := dispatch.NewPool(rpc.ClientConfig{CAPEM: s.sec.certPEM, Token: s.sec.runnerToken, Logger: s.log})
+	fleet := runnerkey.Fleet{s.sec.fleetKey}
+	pool := dispatch.NewPool(rpc.ClientConfig{CAPEM: s.sec.certPEM, Logger: s.log}, fleet)
 	s.closers = append(s.closers, func() { pool.Close() })
-	return dispatch.New(dispatch.Config{WaitDelay: 2 * time.Second, Lease: 3 * s.cfg.Heartbeat}, dispatch.Deps{
+	return dispatch.New(dispatch.Config{WaitDelay: 2 * time.Second, Lease: 3 * s.cfg.Heartbeat, RunnerKeys: fleet}, dispatch.Deps{
 		Store: s.store, Queue: s.queue, Clients: pool, Logger: s.log,
 		Sweep: func(ctx context.Context) (int, error) { return in.Sweep(ctx, sweepAge) },
 	})

@@ -16,6 +16,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/outbox"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
 	"github.com/narwhal-ci/narwhal/internal/runner"
+	"github.com/narwhal-ci/narwhal/internal/runnerkey"
 )
 
 // Shutdown budgets of a runner.
@@ -30,7 +31,7 @@ const (
 )
 
 // devRunner is one in-process runnerd: a runner.Runner behind a real gRPC
-// server with TLS and a token on a loopback port, reporting through its own
+// server with TLS and its own token on a loopback port, reporting through its own
 // durable outbox into the queue.
 type devRunner struct {
 	id     string
@@ -80,15 +81,16 @@ func startRunner(ctx context.Context, p runnerParts, n int) (dr *devRunner, err 
 	if err != nil {
 		return nil, fmt.Errorf("runner %s: open outbox: %w", id, err)
 	}
+	token := runnerkey.Token(p.secrets.fleetKey, id)
 	dr.runner, err = runner.New(runner.Config{
-		ID: id, Address: dr.lis.Addr().String(), Capacity: p.capacity, WorkDir: filepath.Join(base, "jobs"),
+		ID: id, Token: token, Address: dr.lis.Addr().String(), Capacity: p.capacity, WorkDir: filepath.Join(base, "jobs"),
 		Heartbeat: p.heartbeat, Version: p.version,
 	}, runner.Deps{Exec: dr.exec.Executor, Sweep: dr.exec.sweep, Reports: dr.outbox, Logs: p.logs, Logger: dr.log})
 	if err != nil {
 		return nil, fmt.Errorf("runner %s: %w", id, err)
 	}
 	dr.grpc, err = rpc.NewServer(dr.runner, rpc.ServerConfig{CertPEM: p.secrets.certPEM, KeyPEM: p.secrets.keyPEM,
-		Tokens: []string{p.secrets.runnerToken}, Health: dr.health}, dr.log)
+		Tokens: []string{token}, Health: dr.health}, dr.log)
 	if err != nil {
 		return nil, fmt.Errorf("runner %s: %w", id, err)
 	}
