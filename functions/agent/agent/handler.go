@@ -112,6 +112,11 @@ func (h *Handler) serve(ctx context.Context, req request, line *logLine) (reply,
 	if line.event == "" {
 		return reply{}, fail(http.StatusBadRequest, "missing X-GitHub-Event header", nil)
 	}
+	if line.delivery != "" {
+		if err := ci.CheckDeliveryID(line.delivery); err != nil {
+			return reply{}, fail(http.StatusBadRequest, "bad X-GitHub-Delivery header: "+err.Error(), nil)
+		}
+	}
 	payload, f := req.payload()
 	if f != nil {
 		return reply{}, f
@@ -134,6 +139,9 @@ func (h *Handler) act(ctx context.Context, res github.Result, line *logLine) (re
 	}
 	line.job = &res.Job
 	out, err := h.deps.Intake.Accept(ctx, line.delivery, res.Job)
+	if errors.Is(err, ci.ErrBadDelivery) {
+		return reply{}, fail(http.StatusBadRequest, "bad X-GitHub-Delivery header: "+err.Error(), nil)
+	}
 	if err != nil {
 		return reply{}, fail(http.StatusInternalServerError, "could not store the job", err)
 	}

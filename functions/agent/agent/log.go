@@ -23,7 +23,7 @@ type logLine struct {
 // request, error when the agent failed.
 func (h *Handler) log(ctx context.Context, l logLine, took time.Duration) {
 	attrs := []slog.Attr{
-		slog.String("delivery", l.delivery), slog.String("event", l.event),
+		slog.String("delivery", ci.Clip(l.delivery, 2*ci.MaxDeliveryID)), slog.String("event", l.event),
 		slog.Int("status", l.status), slog.Duration("took", took),
 	}
 	if l.job != nil {
