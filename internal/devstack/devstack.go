@@ -32,7 +32,7 @@ type Config struct {
 	Dir         string // state directory; default ".narwhal"
 	Runners     int    // runner instances; default 2
 	Capacity    int    // job slots per runner; default 2
-	RunnerName  string // runners are <RunnerName>-1, -2, ...; default "dev"
+	RunnerName  string // runners are <RunnerName>-1, -2, ...; default "dev-<tag>" (see runnerTag)
 	Executor    string // auto (default), docker or host
 	AMQPURL     string // RabbitMQ instead of the in-memory queue
 	AMQPPrefix  string // prefix of the RabbitMQ exchange and queue names
@@ -56,7 +56,6 @@ func (c Config) withDefaults() Config {
 	c.Dir = cmp.Or(c.Dir, ".narwhal")
 	c.Runners = cmp.Or(c.Runners, 2)
 	c.Capacity = cmp.Or(c.Capacity, 2)
-	c.RunnerName = cmp.Or(c.RunnerName, "dev")
 	c.Executor = cmp.Or(c.Executor, ExecAuto)
 	c.Table = cmp.Or(c.Table, DefaultTable)
 	c.Version = cmp.Or(c.Version, "dev")
@@ -162,6 +161,11 @@ func (s *Stack) build(ctx context.Context) error {
 	cfg := s.cfg
 	if s.sec, err = loadSecrets(cfg.Dir); err != nil {
 		return err
+	}
+	if s.cfg.RunnerName == "" {
+		if s.cfg.RunnerName, err = runnerName(cfg.Dir); err != nil {
+			return err
+		}
 	}
 	if s.lis, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
