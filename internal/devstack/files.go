@@ -25,7 +25,7 @@ const (
 	certFile      = "runner.pem"
 	keyFile       = "runner-key.pem"
 	runnerToken   = "runner-token"
-	demoRepoDir   = "demo-repo" // the git repository of --demo
+	demoRepoDir   = "demo-repo"  // the git repository of --demo
 	runnerTagFile = "runner-tag" // the tag in the default runner name, kept across starts
 	certValidity  = 30 * 24 * time.Hour
 	secretPerm    = 0o600

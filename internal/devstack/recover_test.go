@@ -47,7 +47,9 @@ func captureLog(t *testing.T, cfg *Config) *logBuffer {
 	return b
 }
 
-type teeWriter struct{ a, b interface{ Write([]byte) (int, error) } }
+type teeWriter struct {
+	a, b interface{ Write([]byte) (int, error) }
+}
 
 func (w *teeWriter) Write(p []byte) (int, error) { w.a.Write(p); return w.b.Write(p) }
 
