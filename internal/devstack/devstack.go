@@ -49,6 +49,9 @@ type Config struct {
 	// MonitorEvery is the interval of the dispatcher's monitor and the intake
 	// sweep; default 5s.
 	MonitorEvery time.Duration
+	// ReadTimeout bounds how long a client may take to send a request's
+	// headers and body; default DefaultReadTimeout (timeouts.go).
+	ReadTimeout time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -61,6 +64,7 @@ func (c Config) withDefaults() Config {
 	c.Version = cmp.Or(c.Version, "dev")
 	c.Heartbeat = cmp.Or(c.Heartbeat, 5*time.Second)
 	c.MonitorEvery = cmp.Or(c.MonitorEvery, 5*time.Second)
+	c.ReadTimeout = cmp.Or(c.ReadTimeout, DefaultReadTimeout)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -183,7 +187,7 @@ func (s *Stack) build(ctx context.Context) error {
 	s.logs = fs.New(filepath.Join(cfg.Dir, logsDir))
 	s.metrics = newMetrics(s.store)
 	s.ctl = s.dispatcher()
-	s.srv = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.srv = newServer(s.handler(), cfg.ReadTimeout)
 	s.info = s.describe(storeDesc, queueDesc)
 	if err := s.startRunners(ctx); err != nil {
 		return err
