@@ -16,7 +16,7 @@ func TestSecretAcrossLineSplit(t *testing.T) {
 	const secret = "s3cr3t-v4lue-of-24-bytes"
 	masks := regexp.MustCompile(`(` + regexp.QuoteMeta(Mask) + `)+`)
 	writes := map[string]func(string) []string{
-		"one write": func(s string) []string { return []string{s} },
+		"one write":        func(s string) []string { return []string{s} },
 		"4000-byte writes": func(s string) []string { return cut(s, 4000) },
 		"split in the secret": func(s string) []string {
 			i := strings.Index(s, secret) + len(secret)/2
