@@ -62,9 +62,10 @@ type runnerParts struct {
 func startRunner(ctx context.Context, p runnerParts, n int) (dr *devRunner, err error) {
 	id := fmt.Sprintf("%s-%d", p.name, n)
 	dr = &devRunner{id: id, health: rpc.NewHealth(), log: p.log.With("runner_id", id)}
+	made := dr // the returns below set dr to nil
 	defer func() {
 		if err != nil {
-			dr.release()
+			made.release()
 		}
 	}()
 	if dr.lis, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {

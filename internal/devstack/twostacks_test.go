@@ -14,8 +14,9 @@ import (
 // TestTwoStacksOnOneEngine: two `narwhal dev` stacks (default runner names,
 // their own state directories) on one Docker engine. The second's start, with
 // its sweep of leftovers, does not remove the first's running container: the
-// first's job still succeeds. Their runner IDs differ; a restart of a stack
-// keeps its own.
+// first's job still succeeds, and so does a second process on the first's
+// state directory, which refuses to start. Their runner IDs differ; the state
+// directory keeps its own.
 func TestTwoStacksOnOneEngine(t *testing.T) {
 	t.Parallel()
 	image := testenv.Image(t)
@@ -40,6 +41,14 @@ func TestTwoStacksOnOneEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitLogLine(t, a, id, "wait | started", 30*time.Second)
+
+	// A second process on the same state directory does not start, and
+	// touches nothing on its way out.
+	same := first
+	same.Addr = "127.0.0.1:0"
+	if s, err := Start(ctx, same); err == nil {
+		t.Fatalf("a second stack on %s started (runners %v)", first.Dir, s.Info().Runners)
+	}
 
 	second := testConfig(t)
 	second.Executor, second.Runners = ExecDocker, 1
