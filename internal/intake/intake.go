@@ -77,7 +77,9 @@ func Message(j ci.Job) ci.Message {
 // ci.ErrBadDelivery before anything is written; "" records no delivery.
 //
 // When the job exists already, Accept records deliveryID on it (once, capped
-// by ci.Job.AddDelivery) and returns Outcome{Duplicate: true}. When the publish fails, the
+// by ci.Job.AddDelivery) and returns Outcome{Duplicate: true}; should the
+// record then be too large for the store, the job ends (ci.Update) and the
+// Outcome's Problem says so. When the publish fails, the
 // job stays queued and unpublished and Accept still succeeds with
 // Published false: the caller answers the webhook and Sweep publishes later.
 // A failure to write the Published mark after a confirmed publish is not
@@ -139,7 +141,11 @@ func (in *Intake) duplicate(ctx context.Context, deliveryID, id string) (Outcome
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, errUnchanged) {
+	switch {
+	case errors.Is(err, ci.ErrTooLarge):
+		// The job has ended (ci.Update); the delivery is answered all the same.
+		out.Problem = fmt.Errorf("record delivery %s on job %s: %w", deliveryID, id, err)
+	case err != nil && !errors.Is(err, errUnchanged):
 		return Outcome{}, fmt.Errorf("record delivery %s on job %s: %w", deliveryID, id, err)
 	}
 	return out, nil
