@@ -51,7 +51,8 @@ type Outcome struct {
 	Published bool
 	// Problem is what went wrong without failing Accept: why the publish
 	// failed, or why the Published mark could not be written after it (then
-	// Sweep may publish the job a second time). The caller logs it.
+	// Sweep may publish the job a second time), or why a duplicate's
+	// delivery was not recorded. The caller logs it.
 	Problem error
 }
 
