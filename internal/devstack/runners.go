@@ -63,23 +63,27 @@ type runnerParts struct {
 func startRunner(ctx context.Context, p runnerParts, n int) (dr *devRunner, err error) {
 	id := fmt.Sprintf("%s-%d", p.name, n)
 	dr = &devRunner{id: id, health: rpc.NewHealth(), log: p.log.With("runner_id", id)}
+	made := dr // the returns below set dr to nil
 	defer func() {
 		if err != nil {
-			dr.release()
+			made.release()
 		}
 	}()
 	if dr.lis, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("runner %s: listen: %w", id, err)
 	}
-	if dr.exec, err = p.newExec(ctx, id); err != nil {
-		return nil, fmt.Errorf("runner %s: %w", id, err)
-	}
 	base := filepath.Join(p.dir, runnersDir, id)
 	// The outbox outlives ctx: it must publish the reports of the shutdown.
+	// Its lock claims the runner ID, so it comes before the executor: a
+	// second process on the same dir stops here, before its executor's sweep
+	// could remove the containers of the first.
 	dr.outbox, err = outbox.Open(context.WithoutCancel(ctx), filepath.Join(base, "outbox"), p.queue.Publish,
 		outbox.Options{InitialBackoff: 50 * time.Millisecond, MaxBackoff: 2 * time.Second}, dr.log)
 	if err != nil {
-		return nil, fmt.Errorf("runner %s: open outbox: %w", id, err)
+		return nil, fmt.Errorf("runner %s: open outbox (is another narwhal dev using %s?): %w", id, p.dir, err)
+	}
+	if dr.exec, err = p.newExec(ctx, id); err != nil {
+		return nil, fmt.Errorf("runner %s: %w", id, err)
 	}
 	token := runnerkey.Token(p.secrets.fleetKey, id)
 	dr.runner, err = runner.New(runner.Config{

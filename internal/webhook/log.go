@@ -4,13 +4,15 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/ci"
 )
 
 // log writes the delivery's one line: info for success, warn for a rejected
 // delivery, error when the webhook failed.
 func (h *Handler) log(ctx context.Context, d ident, res result, err error, took time.Duration) {
 	attrs := []slog.Attr{
-		slog.String("delivery", d.id), slog.String("event", d.event),
+		slog.String("delivery", ci.Clip(d.id, 2*ci.MaxDeliveryID)), slog.String("event", d.event),
 		slog.Int("status", res.status), slog.Duration("took", took),
 	}
 	if res.job != nil {

@@ -28,6 +28,11 @@ func (h *Handler) serve(r *http.Request, d ident) (result, error) {
 	if d.event == "" {
 		return result{}, fail(http.StatusBadRequest, "missing X-GitHub-Event header", nil)
 	}
+	if d.id != "" {
+		if err := ci.CheckDeliveryID(d.id); err != nil {
+			return result{}, fail(http.StatusBadRequest, "bad X-GitHub-Delivery header: "+err.Error(), nil)
+		}
+	}
 	payload, err := payloadOf(r.Header.Get("Content-Type"), body)
 	if err != nil {
 		return result{}, err
@@ -48,6 +53,9 @@ func (h *Handler) act(r *http.Request, d ident, parsed github.Result) (result, e
 		return result{status: http.StatusAccepted, body: ignoredBody{Ignored: parsed.Reason}, ignored: parsed.Reason}, nil
 	}
 	out, err := h.deps.Intake.Accept(r.Context(), d.id, parsed.Job)
+	if errors.Is(err, ci.ErrBadDelivery) {
+		return result{job: &parsed.Job}, fail(http.StatusBadRequest, "bad X-GitHub-Delivery header: "+err.Error(), nil)
+	}
 	if err != nil {
 		return result{job: &parsed.Job}, fail(http.StatusInternalServerError, "could not store the job", err)
 	}
