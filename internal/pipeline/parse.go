@@ -159,6 +159,9 @@ func (p *parser) steps(v *yaml.Node) []*draft {
 		p.errorf(v, "steps: empty list; a pipeline needs at least one step")
 		return nil
 	}
+	if p.tooManySteps(v.Content) {
+		return nil
+	}
 	out := make([]*draft, len(v.Content))
 	for i, n := range v.Content {
 		out[i] = p.step(n, i)
