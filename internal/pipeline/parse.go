@@ -50,7 +50,7 @@ func Parse(filename string, data []byte) (*Pipeline, error) {
 	p := newParser(filename)
 	root, err := document(data)
 	if err != nil {
-		return nil, Errors{documentError(filename, err)}
+		return nil, Errors{documentError(filename, data, err)}
 	}
 	if root == nil || (root.Kind == yaml.ScalarNode && root.ShortTag() == tagNull) {
 		p.errorf(root, "empty file: expected a pipeline with at least a list of steps")
@@ -111,8 +111,8 @@ func document(data []byte) (*yaml.Node, error) {
 	return deref(doc.Content[0]), nil
 }
 
-// documentError turns an error of document into an Error.
-func documentError(file string, err error) *Error {
+// documentError turns an error of document about data into an Error.
+func documentError(file string, data []byte, err error) *Error {
 	var many *manyDocsError
 	switch {
 	case errors.As(err, &many):
@@ -120,7 +120,7 @@ func documentError(file string, err error) *Error {
 	case errors.Is(err, ErrTooLarge):
 		return &Error{File: file, Msg: "file " + err.Error()}
 	}
-	return syntaxError(file, err)
+	return syntaxError(file, data, err)
 }
 
 // pipeline reads the top-level mapping and validates the result.
