@@ -43,9 +43,9 @@ func ReadFile(path, name string) ([]byte, error) {
 	if err := checkMode(path, name); err != nil {
 		return nil, err
 	}
-	// O_NONBLOCK: a FIFO swapped in after the Lstat cannot block the open;
-	// the Stat of the open file below refuses it.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	// openFlags: a link or FIFO swapped in after the Lstat is refused by
+	// the open or by the Stat of the open file below, never followed.
+	f, err := os.OpenFile(path, os.O_RDONLY|openFlags, 0)
 	if errors.Is(err, syscall.ELOOP) {
 		return nil, &FileError{Name: name, Err: ErrSymlink}
 	}

@@ -48,7 +48,8 @@ func TestSymlinkedPipelineEndsTheJobInError(t *testing.T) {
 
 // TestParsePipelineRefusesADevZeroLinkQuickly reads a checked-out
 // narwhal.yml that links to /dev/zero: the refusal is immediate and
-// allocates next to nothing (a following read grows by gigabytes a second).
+// allocates next to nothing (a following read grows by gigabytes a second;
+// the bound leaves room for the rest of the package).
 func TestParsePipelineRefusesADevZeroLinkQuickly(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.Symlink("/dev/zero", filepath.Join(dir, PipelineFile)); err != nil {
@@ -63,7 +64,7 @@ func TestParsePipelineRefusesADevZeroLinkQuickly(t *testing.T) {
 	if !errors.Is(err, pipeline.ErrSymlink) {
 		t.Fatalf("got %v, want ErrSymlink", err)
 	}
-	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 || took > 5*time.Second {
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 || took > 5*time.Second {
 		t.Fatalf("refusal allocated %d bytes in %v", alloc, took)
 	}
 }
