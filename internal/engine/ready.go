@@ -73,7 +73,7 @@ func (q *readyQueue) final(i int) {
 
 // wake returns the held steps to the pass when the state they were held in
 // changed: their decision may now be a skip or a cancellation.
-func (q *readyQueue) wake(failed bool, ctx context.Context) {
+func (q *readyQueue) wake(ctx context.Context, failed bool) {
 	now := heldState{failed: failed, ended: ctx.Err() != nil}
 	if now == q.heldWhen {
 		return

@@ -67,7 +67,7 @@ func (r *jobRun) schedule(ctx context.Context) {
 // more can be decided, in the order of passes over the steps in file order
 // (see readyQueue).
 func (r *jobRun) startReady(ctx context.Context) {
-	r.ready.wake(r.failed, ctx)
+	r.ready.wake(ctx, r.failed)
 	limit := orDefault(r.e.MaxParallel, DefaultMaxParallel)
 	for {
 		i, ok := r.ready.pop(r.running < limit)
