@@ -15,7 +15,7 @@ build: ## build the narwhal CLI into bin/
 
 run: build ## the main job: `narwhal dev --demo` sends examples/hello through webhook, queue, dispatcher, runner, logs and status
 	@$(STACK) docker || echo "make run: Docker is not available; narwhal dev falls back to the host executor"
-	$(BIN)/narwhal dev --demo --addr 127.0.0.1:0
+	$(BIN)/narwhal dev --demo --addr 127.0.0.1:0 --dir .narwhal/make-run
 
 stack: ## install (when root) and start what the tests talk to: dockerd, test image, RabbitMQ, moto_server
 	$(STACK) up

@@ -12,6 +12,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/intake"
 	"github.com/narwhal-ci/narwhal/internal/queue"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
+	"github.com/narwhal-ci/narwhal/internal/runnerkey"
 )
 
 // sleepRepo is a local repository whose one step sleeps secs on the host.
@@ -53,7 +54,7 @@ func TestFullRunnerRefusesNextTakes(t *testing.T) {
 	a := s.runner(runnerOpts{id: "a", executor: "host", capacity: 1})
 	b := s.runner(runnerOpts{id: "b", executor: "host", capacity: 1})
 	dir, sha := sleepRepo(t, 10)
-	c, err := rpc.Dial(context.Background(), a.grpc, rpc.ClientConfig{CAPEM: certPEM, Token: runnerToken})
+	c, err := rpc.Dial(context.Background(), a.grpc, rpc.ClientConfig{CAPEM: certPEM, Token: runnerkey.Token(fleetKey, a.id)})
 	if err != nil {
 		t.Fatal(err)
 	}

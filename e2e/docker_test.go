@@ -5,17 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
-	"github.com/narwhal-ci/narwhal/functions/agent/agent"
+	"github.com/narwhal-ci/narwhal/internal/apiclient"
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/github"
 	"github.com/narwhal-ci/narwhal/internal/testenv"
+	"github.com/narwhal-ci/narwhal/internal/webhook"
 )
 
 const webhookSecret = "e2e-webhook-secret"
@@ -34,25 +34,22 @@ func TestWebhookToSuccessOnDocker(t *testing.T) {
 	s.runner(runnerOpts{id: "a", executor: "docker"})
 	s.runner(runnerOpts{id: "b", executor: "docker"})
 
+	hook := httptest.NewServer(webhook.NewHandler(webhook.Deps{Intake: s.intake, Secrets: webhook.ParseSecrets(webhookSecret)}))
+	defer hook.Close()
 	body, err := github.PushPayload(github.Commit{Repo: "acme/app", CloneURL: cloneURL, SHA: sha, Branch: "main",
 		Message: "test", Author: "t", Email: "t@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := agent.NewHandler(agent.Deps{Intake: s.intake, Secrets: agent.ParseSecrets(webhookSecret)})
-	raw, _ := json.Marshal(events.APIGatewayV2HTTPRequest{Version: "2.0", Body: string(body), Headers: map[string]string{
-		"content-type": "application/json", "x-github-event": "push", "x-github-delivery": "d-" + randHex(4),
-		"x-hub-signature-256": github.Sign(body, []byte(webhookSecret)),
-	}})
-	resp, _ := h.Invoke(context.Background(), raw)
+	ans, err := apiclient.SendWebhook(context.Background(), apiclient.Webhook{URL: hook.URL, Event: "push", Secret: webhookSecret}, body)
 	var created struct {
 		JobID string `json:"job_id"`
 	}
-	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("webhook answered %d %s", resp.StatusCode, resp.Body)
+	if err != nil || ans.Status != http.StatusAccepted {
+		t.Fatalf("webhook answered %d %s (%v)", ans.Status, ans.Body, err)
 	}
-	if err := json.Unmarshal([]byte(resp.Body), &created); err != nil || created.JobID == "" {
-		t.Fatalf("webhook answer %s: %v", resp.Body, err)
+	if err := json.Unmarshal(ans.Body, &created); err != nil || created.JobID == "" {
+		t.Fatalf("webhook answer %s: %v", ans.Body, err)
 	}
 	j := s.waitJob(created.JobID, 60*time.Second, "final", func(j ci.Job) bool { return j.Status.Final() })
 	if j.Status != ci.StatusSuccess {

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/narwhal-ci/narwhal/internal/runnerkey"
 	"github.com/narwhal-ci/narwhal/internal/tlsgen"
 )
 
@@ -28,8 +29,8 @@ var runnerdBin string
 // certPEM and keyPEM are the runners' TLS pair; token is their bearer token.
 var certPEM, keyPEM []byte
 
-// runnerToken is accepted by every runnerd of the suite.
-var runnerToken string
+// fleetKey derives each runnerd's own token (runnerkey.Token of its ID).
+var fleetKey string
 
 func TestMain(m *testing.M) {
 	os.Exit(testMain(m))
@@ -51,7 +52,7 @@ func testMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if runnerToken, err = tlsgen.Token(); err != nil {
+	if fleetKey, err = tlsgen.Token(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -74,6 +75,7 @@ type runnerOpts struct {
 	heartbeat time.Duration
 	amqpURL   string
 	prefix    string
+	workDir   string // work_dir, holding the log dir too; default a temp dir
 }
 
 // runnerd is a runnerd process under test.
@@ -97,21 +99,22 @@ func startRunnerd(t *testing.T, o runnerOpts) *runnerd {
 	writeFile(t, filepath.Join(dir, "runner.crt"), certPEM)
 	writeFile(t, filepath.Join(dir, "runner.key"), keyPEM)
 	kind := or(o.executor, "fake")
+	work := or(o.workDir, filepath.Join(dir, "work"))
 	cfg := fmt.Sprintf(`id: %s
 capacity: %d
 listen: %s
 metrics_listen: 127.0.0.1:0
 tls: {cert: %s/runner.crt, key: %s/runner.key}
 tokens: [%q]
-work_dir: %s/work
+work_dir: %s
 heartbeat: %s
 drain_timeout: 2s
 log_level: debug
 executor: {kind: %s, scale: %v, stop_grace: 1s}
 report: {amqp_url: %q, amqp_prefix: %q}
 logs: {dir: %s/logs}
-`, o.id, max(o.capacity, 1), freeAddr(t), dir, dir, runnerToken, dir, or(o.heartbeat, time.Hour), kind, kind == "fake",
-		o.amqpURL, o.prefix, dir)
+`, o.id, max(o.capacity, 1), freeAddr(t), dir, dir, runnerkey.Token(fleetKey, o.id), work, or(o.heartbeat, time.Hour), kind, kind == "fake",
+		o.amqpURL, o.prefix, work)
 	writeFile(t, filepath.Join(dir, "runnerd.yaml"), []byte(cfg))
 	r := &runnerd{t: t, id: o.id, config: filepath.Join(dir, "runnerd.yaml")}
 	if kind == "docker" {

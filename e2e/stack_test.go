@@ -20,6 +20,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/intake"
 	"github.com/narwhal-ci/narwhal/internal/queue/amqp"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
+	"github.com/narwhal-ci/narwhal/internal/runnerkey"
 	"github.com/narwhal-ci/narwhal/internal/store/sqlite"
 	"github.com/narwhal-ci/narwhal/internal/testenv"
 )
@@ -78,14 +79,14 @@ func newStack(t *testing.T, o stackOpts) *stack {
 	}
 	t.Cleanup(func() { s.store.Close() })
 	s.intake = &intake.Intake{Store: s.store, Queue: s.queue, Logger: log}
-	pool := dispatch.NewPool(rpc.ClientConfig{CAPEM: certPEM, Token: runnerToken, Logger: log})
+	pool := dispatch.NewPool(rpc.ClientConfig{CAPEM: certPEM, Logger: log}, runnerkey.Fleet{fleetKey})
 	t.Cleanup(func() { pool.Close() })
 	deps := dispatch.Deps{Store: s.store, Queue: s.queue, Clients: pool, Logger: log,
 		Config: github.NewConfigFetcher(o.github)}
 	if o.github != nil {
 		deps.Status = github.NewStatusReporter(o.github, github.StatusOptions{SelfURL: "http://ci.test"})
 	}
-	s.d = dispatch.New(dispatch.Config{Lease: o.lease, WaitDelay: time.Second, DeliveryLimit: o.deliveryLimit,
+	s.d = dispatch.New(dispatch.Config{RunnerKeys: []string{fleetKey}, Lease: o.lease, WaitDelay: time.Second, DeliveryLimit: o.deliveryLimit,
 		StatusBackoff: 10 * time.Millisecond, ReconcileGrace: o.grace}, deps)
 	s.loop(ctx, func(ctx context.Context) { s.queue.Consume(ctx, ci.QueueEvents, 1, s.handleEvent) })
 	s.loop(ctx, func(ctx context.Context) { s.queue.Consume(ctx, ci.QueueJobs, 8, s.d.HandleJob) })

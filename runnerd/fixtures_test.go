@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/queue"
 	"github.com/narwhal-ci/narwhal/internal/queue/amqp"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
+	"github.com/narwhal-ci/narwhal/internal/runnerkey"
 )
 
 // gitRepo makes a repository with one commit holding narwhal.yml and returns
@@ -83,6 +85,7 @@ type events struct {
 	mu   sync.Mutex
 	all  []ci.RunnerEvent
 	ids  []string // message IDs, in arrival order
+	bad  []string // message IDs of reports not signed by the runner they name
 	more chan struct{}
 }
 
@@ -104,8 +107,22 @@ func consumeEvents(t *testing.T, url, prefix string) *events {
 		defer close(done)
 		q.Consume(cctx, ci.QueueEvents, 1, e.handle)
 	}()
-	t.Cleanup(func() { stop(); <-done; q.Close() })
+	t.Cleanup(func() {
+		stop()
+		<-done
+		q.Close()
+		if bad := e.unsigned(); len(bad) > 0 {
+			t.Errorf("reports not signed with their runner's token: %v", bad)
+		}
+	})
 	return e
+}
+
+// unsigned lists the reports whose signature does not verify.
+func (e *events) unsigned() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.bad)
 }
 
 func (e *events) handle(_ context.Context, d ci.Delivery) error {
@@ -116,6 +133,9 @@ func (e *events) handle(_ context.Context, d ci.Delivery) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.all, e.ids = append(e.all, ev), append(e.ids, d.ID)
+	if !(runnerkey.Fleet{fleetKey}).Verify(ev.RunnerID, d.Body, d.Headers[runnerkey.Header]) {
+		e.bad = append(e.bad, d.ID)
+	}
 	close(e.more)
 	e.more = make(chan struct{})
 	return nil

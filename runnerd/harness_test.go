@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/rpc"
+	"github.com/narwhal-ci/narwhal/internal/runnerkey"
 	"github.com/narwhal-ci/narwhal/internal/tlsgen"
 )
 
@@ -71,7 +72,8 @@ type proc struct {
 	cmd     *exec.Cmd
 	dir     string // its temp dir: config, cert, work dir
 	config  string // path of its config file
-	token   string
+	id      string // its runner ID
+	token   string // its own token, derived from fleetKey
 	grpc    string // address of its gRPC server
 	metrics string // address of its metrics server
 	client  *rpc.Client
@@ -88,7 +90,8 @@ type proc struct {
 func startRunnerd(t testing.TB, o daemonOpts) *proc {
 	t.Helper()
 	p := &proc{t: t, dir: t.TempDir(), exited: make(chan struct{})}
-	p.token = mustToken(t)
+	p.id = "test-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
+	p.token = runnerkey.Token(fleetKey, p.id)
 	p.config = filepath.Join(p.dir, "runnerd.yaml")
 	writeFile(t, filepath.Join(p.dir, "runner.crt"), certPEM)
 	writeFile(t, filepath.Join(p.dir, "runner.key"), keyPEM)
@@ -100,8 +103,8 @@ func startRunnerd(t testing.TB, o daemonOpts) *proc {
 
 func (p *proc) configYAML(o daemonOpts) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "id: test-%s\ncapacity: %d\nlisten: 127.0.0.1:0\nmetrics_listen: 127.0.0.1:0\n",
-		strings.ToLower(strings.ReplaceAll(p.t.Name(), "/", "-")), max(o.capacity, 1))
+	fmt.Fprintf(&b, "id: %s\ncapacity: %d\nlisten: 127.0.0.1:0\nmetrics_listen: 127.0.0.1:0\n",
+		p.id, max(o.capacity, 1))
 	fmt.Fprintf(&b, "tls:\n  cert: %s/runner.crt\n  key: %s/runner.key\ntokens: [%q]\n", p.dir, p.dir, p.token)
 	fmt.Fprintf(&b, "work_dir: %s/work\nheartbeat: 1h\ndrain_timeout: %s\nlog_level: %s\n", p.dir,
 		or(o.drain, time.Minute), or(o.logLevel, "debug"))
@@ -254,6 +257,9 @@ func (p *proc) metric(sample string) float64 {
 	}
 	return -1
 }
+
+// fleetKey derives the token of every runnerd under test.
+const fleetKey = "runnerd-test-fleet-key-0123456789"
 
 func mustToken(t testing.TB) string {
 	t.Helper()

@@ -8,10 +8,16 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/queue"
 	"github.com/narwhal-ci/narwhal/internal/queue/amqp"
 )
+
+// dialTimeout bounds one connect to the broker; the outbox retries a
+// publish that failed for want of one.
+const dialTimeout = 10 * time.Second
 
 // sendFunc publishes one report; the outbox calls it in order and retries
 // it on error.
@@ -22,49 +28,15 @@ type sendFunc = func(ctx context.Context, m ci.Message) error
 // report.file JSON-lines file (local use without a broker).
 func newSink(cfg *Config, log *slog.Logger) (sendFunc, func(), error) {
 	if cfg.Report.AMQPURL != "" {
-		q := &lazyQueue{cfg: amqp.Config{URL: cfg.Report.AMQPURL, Prefix: cfg.Report.AMQPPrefix,
-			ConnectionName: "runnerd " + cfg.ID}, log: log}
-		return q.publish, q.close, nil
+		q := queue.NewLazy(amqp.Dialer(amqp.Config{URL: cfg.Report.AMQPURL, Prefix: cfg.Report.AMQPPrefix,
+			ConnectionName: "runnerd " + cfg.ID}, "", nil, dialTimeout, log))
+		return q.Publish, func() { q.Close() }, nil
 	}
 	f, err := newFileSink(cfg.Report.File)
 	if err != nil {
 		return nil, nil, err
 	}
 	return f.send, f.close, nil
-}
-
-// lazyQueue connects to RabbitMQ on the first publish, so that runnerd
-// starts while the broker is down (reports wait in the outbox). A failed
-// connect is tried again by the next publish.
-type lazyQueue struct {
-	cfg amqp.Config
-	log *slog.Logger
-
-	mu sync.Mutex // held while connecting
-	q  *amqp.Queue
-}
-
-func (l *lazyQueue) publish(ctx context.Context, m ci.Message) error {
-	l.mu.Lock()
-	if l.q == nil {
-		q, err := amqp.New(ctx, l.cfg, l.log)
-		if err != nil {
-			l.mu.Unlock()
-			return fmt.Errorf("connect to broker: %w", err)
-		}
-		l.q = q
-	}
-	q := l.q
-	l.mu.Unlock()
-	return q.Publish(ctx, m)
-}
-
-func (l *lazyQueue) close() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.q != nil {
-		l.q.Close()
-	}
 }
 
 // fileSink appends each report as one JSON line

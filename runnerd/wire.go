@@ -20,6 +20,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/logstore/fs"
 	"github.com/narwhal-ci/narwhal/internal/logstore/s3"
 	"github.com/narwhal-ci/narwhal/internal/outbox"
+	"github.com/narwhal-ci/narwhal/internal/reserve"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
 	"github.com/narwhal-ci/narwhal/internal/runner"
 )
@@ -98,14 +99,14 @@ func (d *daemon) executor(ctx context.Context) (builtExecutor, error) {
 }
 
 // logStore builds the job log store: S3 when a bucket is configured, else a
-// directory.
+// directory with space reserved for it (reservedLogs).
 func (d *daemon) logStore(ctx context.Context) (logstore.Store, error) {
 	l := d.cfg.Logs
 	if l.S3Bucket == "" {
 		if err := os.MkdirAll(l.Dir, 0o755); err != nil {
 			return nil, fmt.Errorf("log dir: %w", err)
 		}
-		return fs.New(l.Dir), nil
+		return reservedLogs{Store: fs.New(l.Dir), spare: reserve.Open(l.Dir, 0, d.log)}, nil
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
@@ -137,7 +138,7 @@ func (d *daemon) openOutbox(ctx context.Context) error {
 func (d *daemon) runnerConfig() runner.Config {
 	c := d.cfg
 	return runner.Config{
-		ID: c.ID, Address: c.Advertise, Labels: c.Labels, Capacity: c.Capacity,
+		ID: c.ID, Token: c.Tokens[0], Address: c.Advertise, Labels: c.Labels, Capacity: c.Capacity,
 		WorkDir: filepath.Join(c.WorkDir, jobsDir), Heartbeat: c.Heartbeat,
 		DrainTimeout: c.DrainTimeout, Version: version, JobTimeout: c.JobTimeout,
 	}

@@ -119,7 +119,7 @@ gobench() { # $1 = package, $2 = benchmark regexp, $3 = benchtime (default $BENC
 while read -r line; do row "$(echo "$line" | awk '{print $1}')" "$(echo "$line" | cut -d' ' -f2- | tr -s ' \t' ' ')"; done < <(
 	gobench ./internal/logsink 'BenchmarkLogThroughput'
 	gobench ./internal/intake/... 'BenchmarkIntake'
-	gobench ./functions/agent/... 'BenchmarkIntake'
+	gobench ./internal/webhook 'BenchmarkIntake'
 	gobench ./internal/dispatch 'BenchmarkDispatch' 5000x
 	gobench ./internal/devstack 'BenchmarkWebhookToFirstStep' 10x
 	gobench ./runnerd 'BenchmarkRunnerd' 1x

@@ -8,20 +8,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
-	"strings"
 	"time"
 
-	"github.com/narwhal-ci/narwhal/internal/api"
-	"github.com/narwhal-ci/narwhal/internal/ci"
-)
-
-// Timeouts of API calls. A follow call outlasts the server's long poll.
-const (
-	apiTimeout    = 30 * time.Second
-	followTimeout = api.DefaultFollowWait + 35*time.Second
+	"github.com/narwhal-ci/narwhal/internal/apiclient"
 )
 
 // apiOpts are the flags every command that talks to the REST API shares.
@@ -40,144 +30,17 @@ func addAPIFlags(fs *flag.FlagSet) *apiOpts {
 
 // client returns the API client the flags describe; without an address it
 // explains what to set and fails with exit status 2.
-func (o *apiOpts) client(cmd string, stderr io.Writer) (*apiClient, error) {
+func (o *apiOpts) client(cmd string, stderr io.Writer) (*apiclient.Client, error) {
 	if o.api == "" {
 		fmt.Fprintf(stderr, "narwhal %s: no API address: set NARWHAL_API (e.g. export NARWHAL_API=http://127.0.0.1:8080) or pass --api URL\n", cmd)
 		return nil, exitError(2)
 	}
-	base, err := url.Parse(o.api)
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		fmt.Fprintf(stderr, "narwhal %s: API address %q: want http(s)://host[:port][/prefix]\n", cmd, o.api)
+	c, err := apiclient.New(o.api, o.token, "narwhal-cli/"+version)
+	if err != nil {
+		fmt.Fprintf(stderr, "narwhal %s: %v\n", cmd, err)
 		return nil, exitError(2)
 	}
-	return &apiClient{base: base, token: o.token, hc: &http.Client{}}, nil
-}
-
-// apiClient is a small typed client of the REST API (docs/api.md).
-type apiClient struct {
-	base  *url.URL // may carry a path prefix, such as an API Gateway stage
-	token string
-	hc    *http.Client
-}
-
-// apiError is an error answer of the API: "404 job 3fa1 not found".
-type apiError struct {
-	Status  int
-	Message string
-}
-
-func (e *apiError) Error() string { return fmt.Sprintf("%d %s", e.Status, e.Message) }
-
-// call sends method to the path made of segments (each escaped) with query q,
-// and decodes a 2xx JSON answer into out.
-func (c *apiClient) call(ctx context.Context, method string, q url.Values, timeout time.Duration, out any, segments ...string) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	u := c.base.JoinPath(escapeAll(segments)...)
-	u.RawQuery = q.Encode()
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
-	if err != nil {
-		return fmt.Errorf("API request: %w", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "narwhal-cli/"+version)
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, u.Redacted(), err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("%s %s: read answer: %w", method, u.Redacted(), err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return c.errorOf(resp.StatusCode, body)
-	}
-	if err := json.Unmarshal(body, out); err != nil {
-		return fmt.Errorf("%s %s: decode answer: %w", method, u.Redacted(), err)
-	}
-	return nil
-}
-
-// escapeAll path-escapes each segment, so that an ID cannot add a level.
-func escapeAll(segments []string) []string {
-	out := make([]string, len(segments))
-	for i, s := range segments {
-		out[i] = url.PathEscape(s)
-	}
-	return out
-}
-
-// errorOf turns an error answer into an *apiError: our {"error": ...}, API
-// Gateway's {"message": ...}, or the status text for anything else.
-func (c *apiClient) errorOf(status int, body []byte) error {
-	var e struct{ Error, Message string }
-	json.Unmarshal(body, &e)
-	msg := e.Error
-	if msg == "" {
-		msg = e.Message
-	}
-	if msg == "" {
-		msg = strings.ToLower(http.StatusText(status))
-	}
-	if status == http.StatusUnauthorized && c.token == "" {
-		msg += " (set NARWHAL_TOKEN or pass --token)"
-	}
-	return &apiError{Status: status, Message: msg}
-}
-
-func (c *apiClient) jobs(ctx context.Context, f ci.JobFilter) (ci.JobPage, error) {
-	q := url.Values{}
-	for name, v := range map[string]string{"repo": f.Repo, "status": string(f.Status), "branch": f.Branch, "cursor": f.Cursor} {
-		if v != "" {
-			q.Set(name, v)
-		}
-	}
-	if f.Limit > 0 {
-		q.Set("limit", fmt.Sprint(f.Limit))
-	}
-	var page ci.JobPage
-	return page, c.call(ctx, http.MethodGet, q, apiTimeout, &page, "jobs")
-}
-
-func (c *apiClient) job(ctx context.Context, id string) (ci.Job, error) {
-	var j ci.Job
-	return j, c.call(ctx, http.MethodGet, nil, apiTimeout, &j, "jobs", id)
-}
-
-// logs reads the job's log from offset; with follow the server waits (up
-// to about 25 s) for data.
-func (c *apiClient) logs(ctx context.Context, id string, offset int64, follow bool) (api.LogChunk, error) {
-	q, timeout := url.Values{"offset": {fmt.Sprint(offset)}}, apiTimeout
-	if follow {
-		q.Set("follow", "1")
-		timeout = followTimeout
-	}
-	var chunk api.LogChunk
-	return chunk, c.call(ctx, http.MethodGet, q, timeout, &chunk, "jobs", id, "logs")
-}
-
-func (c *apiClient) resubmit(ctx context.Context, id string) (ci.Job, error) {
-	var j ci.Job
-	return j, c.call(ctx, http.MethodPost, nil, apiTimeout, &j, "jobs", id, "resubmit")
-}
-
-func (c *apiClient) cancel(ctx context.Context, id string) (ci.Job, error) {
-	var j ci.Job
-	return j, c.call(ctx, http.MethodPost, nil, apiTimeout, &j, "jobs", id, "cancel")
-}
-
-func (c *apiClient) runners(ctx context.Context) ([]ci.Runner, error) {
-	var list api.RunnerList
-	return list.Runners, c.call(ctx, http.MethodGet, nil, apiTimeout, &list, "runners")
-}
-
-func (c *apiClient) drain(ctx context.Context, id string) (api.DrainBody, error) {
-	var d api.DrainBody
-	return d, c.call(ctx, http.MethodPost, nil, apiTimeout, &d, "runners", id, "drain")
+	return c, nil
 }
 
 // printJSON writes v as indented JSON, for --json.

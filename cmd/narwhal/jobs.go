@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/narwhal-ci/narwhal/internal/apiclient"
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/store"
 )
@@ -76,12 +77,12 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // listAll fetches f.Limit jobs, in pages of at most store.MaxLimit.
-func listAll(ctx context.Context, c *apiClient, f ci.JobFilter) (ci.JobPage, error) {
+func listAll(ctx context.Context, c *apiclient.Client, f ci.JobFilter) (ci.JobPage, error) {
 	var all ci.JobPage
 	want := f.Limit
 	for {
 		f.Limit = min(want-len(all.Jobs), store.MaxLimit)
-		page, err := c.jobs(ctx, f)
+		page, err := c.Jobs(ctx, f)
 		if err != nil {
 			return ci.JobPage{}, err
 		}
@@ -133,7 +134,7 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	j, err := c.job(ctx, pos[0])
+	j, err := c.Job(ctx, pos[0])
 	if err != nil {
 		return err
 	}
@@ -217,11 +218,11 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // with follow, everything until the log is complete. The server long-polls,
 // so an empty answer is asked again at once; one that came back quickly
 // (a server that does not wait) is asked again after a second.
-func copyLog(ctx context.Context, c *apiClient, id string, follow bool, w io.Writer) (complete bool, err error) {
+func copyLog(ctx context.Context, c *apiclient.Client, id string, follow bool, w io.Writer) (complete bool, err error) {
 	var offset int64
 	for {
 		start := time.Now()
-		chunk, err := c.logs(ctx, id, offset, follow)
+		chunk, err := c.Logs(ctx, id, offset, follow)
 		if err != nil {
 			return false, err
 		}
@@ -262,7 +263,7 @@ Examples:
 
 // runResubmit is `narwhal resubmit ID`.
 func runResubmit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return jobAction(ctx, "resubmit", resubmitHelp, args, stdout, stderr, (*apiClient).resubmit,
+	return jobAction(ctx, "resubmit", resubmitHelp, args, stdout, stderr, (*apiclient.Client).Resubmit,
 		func(id string, j ci.Job) string {
 			return fmt.Sprintf("resubmitted %s as %s (%s)\nfollow it: narwhal logs -f %s", id, j.ID, j.Status, j.ID)
 		})
@@ -283,14 +284,14 @@ Examples:
 
 // runCancel is `narwhal cancel ID`.
 func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return jobAction(ctx, "cancel", cancelHelp, args, stdout, stderr, (*apiClient).cancel,
+	return jobAction(ctx, "cancel", cancelHelp, args, stdout, stderr, (*apiclient.Client).Cancel,
 		func(id string, j ci.Job) string { return fmt.Sprintf("job %s is %s", j.ID, j.Status) })
 }
 
 // jobAction runs a command that posts an action on one job and prints the
 // job it answers: as JSON with --json, else as say puts it.
 func jobAction(ctx context.Context, name, help string, args []string, stdout, stderr io.Writer,
-	do func(*apiClient, context.Context, string) (ci.Job, error), say func(id string, j ci.Job) string) error {
+	do func(*apiclient.Client, context.Context, string) (ci.Job, error), say func(id string, j ci.Job) string) error {
 	fs := newFlagSet(name, help, stderr)
 	o := addAPIFlags(fs)
 	asJSON := fs.Bool("json", false, "")

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/narwhal-ci/narwhal/internal/apiclient"
 	"github.com/narwhal-ci/narwhal/internal/ci"
 )
 
@@ -186,7 +187,7 @@ func TestResubmitAndCancel(t *testing.T) {
 		t.Errorf("second cancel: %v", err)
 	}
 	_, _, err = r.cli(t, runResubmit, "nope")
-	var ae *apiError
+	var ae *apiclient.Error
 	if !errors.As(err, &ae) || ae.Status != 404 {
 		t.Errorf("resubmit of an unknown job: %v", err)
 	}

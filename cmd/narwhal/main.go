@@ -33,7 +33,7 @@ func commands() []command {
 		{"cancel", "cancel a job", runCancel},
 		{"runners", "list runners with load, capacity and state", runRunners},
 		{"drain", "drain a runner: no new jobs, running ones finish", runDrain},
-		{"runner-cert", "make a self-signed TLS pair and a token for trying runnerd", runRunnerCert},
+		{"runner-cert", "make a runner's TLS pair and its own token (from the fleet key)", runRunnerCert},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -12,24 +12,39 @@ import (
 	"strings"
 	"time"
 
+	"github.com/narwhal-ci/narwhal/internal/runnerkey"
 	"github.com/narwhal-ci/narwhal/internal/tlsgen"
 )
 
-const runnerCertHelp = `Usage: narwhal runner-cert [--dir DIR] [--host NAME ...] [--valid DURATION] [--force]
+const runnerCertHelp = `Usage: narwhal runner-cert [--id ID --fleet-key-file FILE] [--ca-cert FILE --ca-key FILE]
+                           [--dir DIR] [--host NAME ...] [--valid DURATION] [--force]
 
-Makes the secrets of a runner: a self-signed TLS certificate and key for runnerd's gRPC server
-(its own CA, valid for the given host names and IPs plus localhost, 127.0.0.1 and ::1) and a
-bearer token. Writes DIR/runner.crt, DIR/runner.key (mode 0600) and DIR/runner.token (0600), and
-prints how to use them. Existing files are kept unless --force.
+Makes the secrets of a runner: a TLS certificate and key for runnerd's gRPC server (valid for the
+given host names and IPs plus localhost, 127.0.0.1 and ::1) and its bearer token. Writes
+DIR/runner.crt, DIR/runner.key (mode 0600) and DIR/runner.token (0600), and prints how to use
+them. Existing files are kept unless --force.
+
+With --id and --fleet-key-file, the token is runner ID's own token, derived from the fleet key (the
+first key in FILE, the one the dispatcher signs new calls with; docs/rpc.md): the dispatcher
+presents it to that runner only, and accepts that runner's reports only when signed with it.
+Without --id the token is random, for trying runnerd alone. With --ca-cert and --ca-key the
+certificate is issued by that CA for ID (the dispatcher trusts the CA); without them it is
+self-signed (its own CA). Make a CA once with "narwhal runner-cert --dir ca".
 
 Flags:
-  --dir DIR           where to write the files (default .)
-  --host NAME         a DNS name or IP address the dispatcher reaches the runner at (repeatable)
-  --valid DURATION    how long the certificate is valid (default 8760h, a year)
-  --force             overwrite existing files
+  --id ID               the runner's ID (runnerd's id)
+  --fleet-key-file FILE the dispatcher's fleet keys, one per line (# comments); needs --id
+  --ca-cert FILE        PEM certificate of the CA that issues runner certificates; needs --id
+  --ca-key FILE         PEM key of that CA
+  --dir DIR             where to write the files (default .)
+  --host NAME           a DNS name or IP address the dispatcher reaches the runner at (repeatable)
+  --valid DURATION      how long the certificate is valid (default 8760h, a year)
+  --force               overwrite existing files
 
 Examples:
   narwhal runner-cert --dir /etc/narwhal --host runner1.internal --host 10.0.0.7
+  narwhal runner-cert --id runner1 --fleet-key-file fleet.key --ca-cert ca/runner.crt \
+      --ca-key ca/runner.key --dir /etc/narwhal --host runner1.internal
 `
 
 // Names of the files runner-cert writes.
@@ -40,10 +55,12 @@ const (
 )
 
 type runnerCertOptions struct {
-	dir   string
-	hosts hostList
-	valid time.Duration
-	force bool
+	id, fleetKeyFile string
+	caCert, caKey    string
+	dir              string
+	hosts            hostList
+	valid            time.Duration
+	force            bool
 }
 
 // hostList collects repeated --host flags.
@@ -57,6 +74,10 @@ func runRunnerCert(_ context.Context, args []string, stdout, stderr io.Writer) e
 	fl := flag.NewFlagSet("runner-cert", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	fl.Usage = func() { fmt.Fprint(stderr, runnerCertHelp) }
+	fl.StringVar(&o.id, "id", "", "runner ID")
+	fl.StringVar(&o.fleetKeyFile, "fleet-key-file", "", "file of fleet keys")
+	fl.StringVar(&o.caCert, "ca-cert", "", "CA certificate (PEM)")
+	fl.StringVar(&o.caKey, "ca-key", "", "CA key (PEM)")
 	fl.StringVar(&o.dir, "dir", ".", "output directory")
 	fl.Var(&o.hosts, "host", "host name or IP (repeatable)")
 	fl.DurationVar(&o.valid, "valid", 365*24*time.Hour, "validity")
@@ -64,8 +85,9 @@ func runRunnerCert(_ context.Context, args []string, stdout, stderr io.Writer) e
 	if err := fl.Parse(args); err != nil {
 		return flagError(err)
 	}
-	if fl.NArg() > 0 || o.valid <= 0 {
-		fmt.Fprintln(stderr, "narwhal runner-cert: unexpected argument or non-positive --valid; see --help")
+	if fl.NArg() > 0 || o.valid <= 0 || !o.consistent() {
+		fmt.Fprintln(stderr, "narwhal runner-cert: unexpected argument, non-positive --valid, or --fleet-key-file,"+
+			" --ca-cert or --ca-key without --id (or one CA file without the other); see --help")
 		return exitError(2)
 	}
 	if err := writeRunnerSecrets(o); err != nil {
@@ -74,13 +96,19 @@ func runRunnerCert(_ context.Context, args []string, stdout, stderr io.Writer) e
 	return printRunnerCertUsage(stdout, o)
 }
 
+// consistent reports whether the flags that name a runner come together.
+func (o runnerCertOptions) consistent() bool {
+	named := o.fleetKeyFile != "" || o.caCert != "" || o.caKey != ""
+	return (o.id != "" || !named) && (o.caCert == "") == (o.caKey == "")
+}
+
 // writeRunnerSecrets makes the certificate, key and token and writes them.
 func writeRunnerSecrets(o runnerCertOptions) error {
-	certPEM, keyPEM, err := tlsgen.SelfSigned(o.hosts, o.valid)
+	certPEM, keyPEM, err := runnerCertificate(o)
 	if err != nil {
 		return fmt.Errorf("make certificate: %w", err)
 	}
-	token, err := tlsgen.Token()
+	token, err := runnerToken(o)
 	if err != nil {
 		return fmt.Errorf("make token: %w", err)
 	}
@@ -112,6 +140,44 @@ func writeRunnerSecrets(o runnerCertOptions) error {
 	return nil
 }
 
+// runnerCertificate issues the runner's certificate with the CA, or makes a
+// self-signed one without a CA.
+func runnerCertificate(o runnerCertOptions) (certPEM, keyPEM []byte, err error) {
+	if o.caCert == "" {
+		return tlsgen.SelfSigned(o.hosts, o.valid)
+	}
+	caCert, err := os.ReadFile(o.caCert)
+	if err != nil {
+		return nil, nil, err
+	}
+	caKey, err := os.ReadFile(o.caKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tlsgen.Issue(caCert, caKey, o.id, o.hosts, o.valid)
+}
+
+// runnerToken derives the runner's own token from the first fleet key, or
+// makes a random one without a fleet key.
+func runnerToken(o runnerCertOptions) (string, error) {
+	if o.fleetKeyFile == "" {
+		return tlsgen.Token()
+	}
+	data, err := os.ReadFile(o.fleetKeyFile)
+	if err != nil {
+		return "", err
+	}
+	for line := range strings.Lines(string(data)) {
+		if k := strings.TrimSpace(line); k != "" && !strings.HasPrefix(k, "#") {
+			if err := (runnerkey.Fleet{k}).Check(); err != nil {
+				return "", fmt.Errorf("%s: %w", o.fleetKeyFile, err)
+			}
+			return runnerkey.Token(k, o.id), nil
+		}
+	}
+	return "", fmt.Errorf("%s: %w", o.fleetKeyFile, runnerkey.ErrNoKey)
+}
+
 // writeSecretFile writes data with exactly mode, also over an existing file
 // with looser permissions.
 func writeSecretFile(path string, data []byte, mode os.FileMode) error {
@@ -139,9 +205,10 @@ runnerd (in its configuration file):
     key: %[1]s/%[3]s
   token_file: %[1]s/%[4]s
 
-The dispatcher trusts %[2]s as the runner's CA (rpc.ClientConfig.CAPEM) and sends the
-token of %[4]s (rpc.ClientConfig.Token). Keep %[3]s and %[4]s secret. To rotate the token,
-list the old and the new one in runnerd's tokens until the dispatcher uses the new one.
+The dispatcher trusts %[2]s, or the CA that issued it (NARWHAL_RUNNER_CA), and presents
+%[4]s only when it is this runner's own token, derived from the fleet key for the runner's
+ID (--id, --fleet-key-file): reports are signed with it. Keep %[3]s and %[4]s secret.
+Rotation (of the fleet key, and so of every runner's token) is in docs/rpc.md.
 `, abs, runnerCertFile, runnerKeyFile, runnerTokenFile, strings.Join(hosts, ", "),
 		time.Now().Add(o.valid).UTC().Format(time.DateOnly))
 	return err

@@ -38,7 +38,7 @@ func runRunners(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	rs, err := c.runners(ctx)
+	rs, err := c.Runners(ctx)
 	if err != nil {
 		return err
 	}
@@ -91,7 +91,7 @@ func runDrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	d, err := c.drain(ctx, pos[0])
+	d, err := c.Drain(ctx, pos[0])
 	if err != nil {
 		return err
 	}

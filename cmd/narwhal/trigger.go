@@ -4,18 +4,17 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/apiclient"
 
 	"github.com/narwhal-ci/narwhal/internal/github"
 )
@@ -119,44 +118,16 @@ func triggerPayload(o triggerOpts, commit github.Commit) ([]byte, error) {
 
 // sendWebhook posts body to o.url as GitHub would and prints the answer.
 func sendWebhook(ctx context.Context, o triggerOpts, body []byte, stdout io.Writer) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.url, bytes.NewReader(body))
+	ans, err := apiclient.SendWebhook(ctx, apiclient.Webhook{URL: o.url, Event: o.event, Delivery: o.delivery,
+		Secret: o.secret, UserAgent: "narwhal-trigger/" + version}, body)
 	if err != nil {
-		return fmt.Errorf("webhook request: %w", err)
+		return err
 	}
-	delivery := o.delivery
-	if delivery == "" {
-		delivery = newGUID()
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "narwhal-trigger/"+version)
-	req.Header.Set("X-GitHub-Event", o.event)
-	req.Header.Set("X-GitHub-Delivery", delivery)
-	req.Header.Set(github.SignatureHeader, github.Sign(body, []byte(o.secret)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("send webhook: %w", err)
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("read webhook answer: %w", err)
-	}
-	fmt.Fprintf(stdout, "%s %s\ndelivery %s\n%s\n", resp.Proto, resp.Status, delivery, bytes.TrimSpace(answer))
-	if resp.StatusCode/100 != 2 {
+	fmt.Fprintf(stdout, "%s\ndelivery %s\n%s\n", ans.Line, ans.Delivery, bytes.TrimSpace(ans.Body))
+	if ans.Status/100 != 2 {
 		return exitError(1)
 	}
 	return nil
-}
-
-// newGUID returns a random RFC 4122 version 4 UUID, like GitHub's delivery IDs.
-func newGUID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
 // resolveCommit describes the commit o names: read from a local repository

@@ -3,30 +3,24 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-lambda-go/events"
-
-	"github.com/narwhal-ci/narwhal/functions/agent/agent"
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/intake"
 	"github.com/narwhal-ci/narwhal/internal/queue/memq"
 	"github.com/narwhal-ci/narwhal/internal/store/sqlite"
+	"github.com/narwhal-ci/narwhal/internal/webhook"
 )
 
 const triggerSecret = "narwhal-test-secret"
 
-// agentServer runs the agent handler behind an httptest server, turning each
-// request into an API Gateway HTTP API event the way API Gateway does.
+// agentServer runs the webhook handler behind an httptest server.
 func agentServer(t *testing.T) (*httptest.Server, *sqlite.Store) {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), sqlite.Memory)
@@ -35,19 +29,8 @@ func agentServer(t *testing.T) (*httptest.Server, *sqlite.Store) {
 	}
 	q := memq.New(memq.Config{})
 	log := slog.New(slog.DiscardHandler)
-	h := agent.NewHandler(agent.Deps{Intake: &intake.Intake{Store: st, Queue: q, Logger: log},
-		Secrets: agent.ParseSecrets(triggerSecret), Logger: log})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		ev := events.APIGatewayV2HTTPRequest{Version: "2.0", RawPath: r.URL.Path, Headers: map[string]string{}, Body: string(body)}
-		for k := range r.Header {
-			ev.Headers[strings.ToLower(k)] = r.Header.Get(k)
-		}
-		raw, _ := json.Marshal(ev)
-		resp, _ := h.Invoke(r.Context(), raw)
-		w.WriteHeader(resp.StatusCode)
-		io.WriteString(w, resp.Body)
-	}))
+	srv := httptest.NewServer(webhook.NewHandler(webhook.Deps{Intake: &intake.Intake{Store: st, Queue: q, Logger: log},
+		Secrets: webhook.ParseSecrets(triggerSecret), Logger: log}))
 	t.Cleanup(func() { srv.Close(); q.Close(); st.Close() })
 	return srv, st
 }

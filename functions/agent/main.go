@@ -1,7 +1,8 @@
 // Command agent is the webhook intake Lambda function: API Gateway events in,
 // durable queued jobs out. It only wires: configuration from the environment
 // (docs/intake.md), a DynamoDB store, a RabbitMQ queue connected on first use
-// and kept across invocations, the webhook secret, and agent.Handler.
+// and kept across invocations, the webhook secret, and webhook.Handler behind
+// the API Gateway adapter (lambdahttp.Any: payload 2.0 and 1.0).
 package main
 
 import (
@@ -17,11 +18,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/narwhal-ci/narwhal/functions/agent/agent"
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/intake"
+	"github.com/narwhal-ci/narwhal/internal/lambdahttp"
+	"github.com/narwhal-ci/narwhal/internal/queue"
 	"github.com/narwhal-ci/narwhal/internal/queue/amqp"
 	"github.com/narwhal-ci/narwhal/internal/store/dynamo"
+	"github.com/narwhal-ci/narwhal/internal/webhook"
 )
 
 // dialTimeout bounds a connect to the broker, so that a webhook is answered
@@ -40,11 +43,11 @@ func main() {
 		log.Error("agent start failed", "err", err)
 		os.Exit(1)
 	}
-	lambda.Start(h.Lambda)
+	lambda.Start(h)
 }
 
 // build makes the handler and its dependencies from cfg.
-func build(ctx context.Context, cfg config, log *slog.Logger) (*agent.Handler, error) {
+func build(ctx context.Context, cfg config, log *slog.Logger) (lambdahttp.AnyFunc, error) {
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
@@ -52,32 +55,28 @@ func build(ctx context.Context, cfg config, log *slog.Logger) (*agent.Handler, e
 	sm := secretsmanager.NewFromConfig(awsCfg)
 	in := &intake.Intake{
 		Store:  dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.table),
-		Queue:  agent.NewLazyQueue(dialer(cfg, sm, log)),
+		Queue:  queue.NewLazy(dialer(cfg, sm, log)),
 		Logger: log,
 	}
-	var secrets agent.SecretSource = agent.ParseSecrets(cfg.webhookSecret)
+	var secrets webhook.SecretSource = webhook.ParseSecrets(cfg.webhookSecret)
 	if cfg.webhookSecretARN != "" {
-		secrets = agent.NewManagedSecrets(sm, cfg.webhookSecretARN, agent.DefaultSecretTTL, nil)
+		secrets = NewManagedSecrets(sm, cfg.webhookSecretARN, DefaultSecretTTL, nil)
 	}
-	return agent.NewHandler(agent.Deps{Intake: in, Secrets: secrets, Logger: log}), nil
+	return lambdahttp.Any(webhook.NewHandler(webhook.Deps{Intake: in, Secrets: secrets, Logger: log})), nil
 }
 
 // dialer connects to RabbitMQ, reading the broker credentials from Secrets
 // Manager first when they live there.
-func dialer(cfg config, sm agent.SecretsAPI, log *slog.Logger) func(context.Context) (ci.Queue, error) {
-	return func(ctx context.Context) (ci.Queue, error) {
-		ctx, cancel := context.WithTimeout(ctx, dialTimeout)
-		defer cancel()
-		url := cfg.amqpURL
-		if cfg.mqSecretARN != "" {
+func dialer(cfg config, sm SecretsAPI, log *slog.Logger) func(context.Context) (ci.Queue, error) {
+	var secret func(context.Context) (string, error)
+	if cfg.mqSecretARN != "" {
+		secret = func(ctx context.Context) (string, error) {
 			out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(cfg.mqSecretARN)})
 			if err != nil {
-				return nil, fmt.Errorf("get broker secret: %w", err)
+				return "", fmt.Errorf("get broker secret: %w", err)
 			}
-			if url, err = amqp.BrokerURL(cfg.mqEndpoint, aws.ToString(out.SecretString)); err != nil {
-				return nil, err
-			}
+			return aws.ToString(out.SecretString), nil
 		}
-		return amqp.New(ctx, amqp.Config{URL: url, Prefix: cfg.amqpPrefix}, log)
 	}
+	return amqp.Dialer(amqp.Config{URL: cfg.amqpURL, Prefix: cfg.amqpPrefix}, cfg.mqEndpoint, secret, dialTimeout, log)
 }

@@ -101,7 +101,7 @@ func TestBuildOnMotoAndRabbitMQ(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Through aws-lambda-go's handler wrapper, as lambda.Start runs it.
-	out, err := lambda.NewHandler(h.Lambda).Invoke(ctx, raw)
+	out, err := lambda.NewHandler(h).Invoke(ctx, raw)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ type config struct {
 
 	logBucket, logPrefix string // NARWHAL_LOG_BUCKET, NARWHAL_LOG_PREFIX (default "logs", as runnerd)
 
-	runnerToken secretSource // NARWHAL_RUNNER_TOKEN[_SECRET_ARN]: bearer token runnerd accepts
+	runnerToken secretSource // NARWHAL_RUNNER_TOKEN[_SECRET_ARN]: the runners' fleet key(s), comma or newline separated (runnerkey)
 	runnerCA    string       // NARWHAL_RUNNER_CA: PEM (or base64 of it) trusted for runners
 	runnerName  string       // NARWHAL_RUNNER_SERVER_NAME: name checked in runner certificates ("" = host)
 	githubToken secretSource // NARWHAL_GITHUB_TOKEN[_SECRET_ARN]: commit statuses, narwhal.yml

@@ -22,7 +22,6 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/narwhal-ci/narwhal/functions/agent/agent"
 	"github.com/narwhal-ci/narwhal/internal/api"
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/dispatch"
@@ -30,8 +29,10 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/intake"
 	"github.com/narwhal-ci/narwhal/internal/lambdahttp"
 	"github.com/narwhal-ci/narwhal/internal/logstore/s3"
+	"github.com/narwhal-ci/narwhal/internal/queue"
 	"github.com/narwhal-ci/narwhal/internal/queue/amqp"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
+	"github.com/narwhal-ci/narwhal/internal/runnerkey"
 	"github.com/narwhal-ci/narwhal/internal/store/dynamo"
 )
 
@@ -75,18 +76,22 @@ func build(ctx context.Context, cfg config, log *slog.Logger) (*handler, error) 
 	if err != nil {
 		return nil, err
 	}
+	fleet := runnerkey.Fleet(splitTokens(sec.runnerToken))
+	if err := fleet.Check(); err != nil {
+		return nil, fmt.Errorf("NARWHAL_RUNNER_TOKEN: %w", err)
+	}
 	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.table)
-	q := agent.NewLazyQueue(dialer(cfg, sm, log))
+	q := queue.NewLazy(dialer(cfg, sm, log))
 	in := &intake.Intake{Store: store, Queue: q, Logger: log}
 	deps := dispatch.Deps{
 		Store: store, Queue: q, Logger: log,
-		Clients: dispatch.NewPool(rpc.ClientConfig{CAPEM: ca, ServerName: cfg.runnerName, Token: sec.runnerToken, Logger: log}),
+		Clients: dispatch.NewPool(rpc.ClientConfig{CAPEM: ca, ServerName: cfg.runnerName, Logger: log}, fleet),
 		Sweep:   func(ctx context.Context) (int, error) { return in.Sweep(ctx, sweepAge) },
 	}
 	if err := withGitHub(&deps, cfg, sec.githubToken); err != nil {
 		return nil, err
 	}
-	d := dispatch.New(dispatch.Config{SelfURL: cfg.publicURL}, deps)
+	d := dispatch.New(dispatch.Config{SelfURL: cfg.publicURL, RunnerKeys: fleet}, deps)
 	rest := api.New(api.Deps{Jobs: store, Runners: store, Ops: d, Logs: logStore(awsCfg, cfg),
 		Tokens: splitTokens(sec.apiTokens), Logger: log})
 	return &handler{core: d, api: lambdahttp.Handler(rest), prefix: cfg.amqpPrefix, log: log}, nil
@@ -136,19 +141,10 @@ func logStore(awsCfg aws.Config, cfg config) *s3.Store {
 // dialer connects to RabbitMQ, reading the broker credentials from Secrets
 // Manager first when they live there.
 func dialer(cfg config, sm secretsAPI, log *slog.Logger) func(context.Context) (ci.Queue, error) {
-	return func(ctx context.Context) (ci.Queue, error) {
-		ctx, cancel := context.WithTimeout(ctx, dialTimeout)
-		defer cancel()
-		u := cfg.amqpURL
-		if cfg.mqSecretARN != "" {
-			secret, err := secretSource{arn: cfg.mqSecretARN}.resolve(ctx, sm)
-			if err != nil {
-				return nil, err
-			}
-			if u, err = amqp.BrokerURL(cfg.mqEndpoint, secret); err != nil {
-				return nil, err
-			}
-		}
-		return amqp.New(ctx, amqp.Config{URL: u, Prefix: cfg.amqpPrefix, ConnectionName: "narwhal dispatcher"}, log)
+	var secret func(context.Context) (string, error)
+	if cfg.mqSecretARN != "" {
+		secret = func(ctx context.Context) (string, error) { return secretSource{arn: cfg.mqSecretARN}.resolve(ctx, sm) }
 	}
+	return amqp.Dialer(amqp.Config{URL: cfg.amqpURL, Prefix: cfg.amqpPrefix, ConnectionName: "narwhal dispatcher"},
+		cfg.mqEndpoint, secret, dialTimeout, log)
 }

@@ -15,4 +15,9 @@ var (
 	ErrIllegalTransition = errors.New("illegal transition")
 	// ErrClosed: the queue or store was closed.
 	ErrClosed = errors.New("closed")
+	// ErrTooLarge: the store refused a write because the record is over its
+	// item size (DynamoDB's 400 KB); Update then ends the job (EndTooLarge).
+	ErrTooLarge = errors.New("record too large for the store")
+	// ErrBadDelivery: a delivery ID that CheckDeliveryID refuses.
+	ErrBadDelivery = errors.New("bad delivery ID")
 )

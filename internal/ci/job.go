@@ -32,8 +32,11 @@ type Job struct {
 	Fork     bool   `json:"fork,omitempty"` // the PR comes from a fork: no secrets
 	Author   string `json:"author,omitempty"`
 	Message  string `json:"message,omitempty"`
-	// Deliveries are the GitHub delivery IDs that named this job, oldest first.
-	Deliveries []string `json:"deliveries,omitempty"`
+	// Deliveries are the GitHub delivery IDs that named this job, oldest
+	// first: the first one and the latest few (AddDelivery keeps at most
+	// MaxDeliveries); DeliveriesDropped counts the ones left out between.
+	Deliveries        []string `json:"deliveries,omitempty"`
+	DeliveriesDropped int      `json:"deliveries_dropped,omitempty"`
 	// Labels select runners: a runner takes the job only if it has all of them.
 	Labels []string `json:"labels,omitempty"`
 

@@ -61,7 +61,26 @@ type JobPage struct {
 // retrying on ErrConflict until ctx ends. change may return an error (an
 // *IllegalTransitionError from Job.Move, say) to abort without writing; it may
 // be called more than once and must not have side effects.
+//
+// When the store refuses the changed job as too large (ErrTooLarge), the
+// change is lost and the job would fail every later update, so Update ends
+// it instead: it writes the stored job shrunk by EndTooLarge (in error with
+// TooLargeError unless it was final) and returns that job with an error
+// matching ErrTooLarge.
 func Update(ctx context.Context, s Store, id string, change func(*Job) error) (Job, error) {
+	j, err := update(ctx, s, id, change)
+	if !errors.Is(err, ErrTooLarge) {
+		return j, err
+	}
+	ended, endErr := endTooLarge(ctx, s, id)
+	if endErr != nil {
+		return Job{}, errors.Join(err, endErr)
+	}
+	return ended, err
+}
+
+// update is Update without the ErrTooLarge handling.
+func update(ctx context.Context, s Store, id string, change func(*Job) error) (Job, error) {
 	for attempt := 0; ; attempt++ {
 		j, err := s.GetJob(ctx, id)
 		if err != nil {

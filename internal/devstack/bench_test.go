@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/apiclient"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/executor/docker"
@@ -160,12 +161,13 @@ func (w *startWatch) wait(b *testing.B, job string, within time.Duration) time.T
 
 // waitFinal polls the API until job id is final.
 func waitFinal(b *testing.B, s *Stack, id string, within time.Duration) {
+	c, err := apiclient.New(s.Info().APIURL, s.APIToken(), "narwhal-bench")
+	if err != nil {
+		b.Fatal(err)
+	}
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
-		req, _ := http.NewRequest(http.MethodGet, s.Info().APIURL+"/jobs/"+id, nil)
-		req.Header.Set("Authorization", "Bearer "+s.APIToken())
-		var j ci.Job
-		if status, err := doJSON(req, &j); err == nil && status == http.StatusOK && j.Status.Final() {
+		if j, err := c.Job(context.Background(), id); err == nil && j.Status.Final() {
 			if j.Status != ci.StatusSuccess {
 				b.Fatalf("job %s ended %s", id, j.Status)
 			}

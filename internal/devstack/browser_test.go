@@ -48,7 +48,7 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	home := dumpDOM(t, s.Info().URL+"#/")
 	mustMatch(t, "job list", home, `<tr data-job="`+id+`" data-status="success">`)
-	mustMatch(t, "runners", home, `<tr data-runner="dev-1">`, `<tr data-runner="dev-2">`)
+	mustMatch(t, "runners", home, `<tr data-runner="`+s.runners[0].id+`">`, `<tr data-runner="`+s.runners[1].id+`">`)
 	mustMatch(t, "figures", home, `id="fig-success"[^>]*><div class="value">100.0%</div>`,
 		`id="fig-depth"[^>]*><div class="value">0</div>`, `id="fig-slots"[^>]*><div class="value">0/4</div>`)
 

@@ -78,7 +78,7 @@ func git(ctx context.Context, dir string, args ...string) (string, error) {
 
 // trimServicesFile rewrites the pipeline at path without services.
 func trimServicesFile(path string) error {
-	data, err := os.ReadFile(path)
+	data, err := pipeline.ReadFile(path, pipelineFile)
 	if err != nil {
 		return fmt.Errorf("demo pipeline: %w", err)
 	}

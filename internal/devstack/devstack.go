@@ -32,7 +32,7 @@ type Config struct {
 	Dir         string // state directory; default ".narwhal"
 	Runners     int    // runner instances; default 2
 	Capacity    int    // job slots per runner; default 2
-	RunnerName  string // runners are <RunnerName>-1, -2, ...; default "dev"
+	RunnerName  string // runners are <RunnerName>-1, -2, ...; default "dev-<tag>" (see runnerTag)
 	Executor    string // auto (default), docker or host
 	AMQPURL     string // RabbitMQ instead of the in-memory queue
 	AMQPPrefix  string // prefix of the RabbitMQ exchange and queue names
@@ -49,6 +49,9 @@ type Config struct {
 	// MonitorEvery is the interval of the dispatcher's monitor and the intake
 	// sweep; default 5s.
 	MonitorEvery time.Duration
+	// ReadTimeout bounds how long a client may take to send a request's
+	// headers and body; default DefaultReadTimeout (timeouts.go).
+	ReadTimeout time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -56,12 +59,12 @@ func (c Config) withDefaults() Config {
 	c.Dir = cmp.Or(c.Dir, ".narwhal")
 	c.Runners = cmp.Or(c.Runners, 2)
 	c.Capacity = cmp.Or(c.Capacity, 2)
-	c.RunnerName = cmp.Or(c.RunnerName, "dev")
 	c.Executor = cmp.Or(c.Executor, ExecAuto)
 	c.Table = cmp.Or(c.Table, DefaultTable)
 	c.Version = cmp.Or(c.Version, "dev")
 	c.Heartbeat = cmp.Or(c.Heartbeat, 5*time.Second)
 	c.MonitorEvery = cmp.Or(c.MonitorEvery, 5*time.Second)
+	c.ReadTimeout = cmp.Or(c.ReadTimeout, DefaultReadTimeout)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -163,6 +166,11 @@ func (s *Stack) build(ctx context.Context) error {
 	if s.sec, err = loadSecrets(cfg.Dir); err != nil {
 		return err
 	}
+	if s.cfg.RunnerName == "" {
+		if s.cfg.RunnerName, err = runnerName(cfg.Dir); err != nil {
+			return err
+		}
+	}
 	if s.lis, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
@@ -179,7 +187,7 @@ func (s *Stack) build(ctx context.Context) error {
 	s.logs = fs.New(filepath.Join(cfg.Dir, logsDir))
 	s.metrics = newMetrics(s.store)
 	s.ctl = s.dispatcher()
-	s.srv = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.srv = newServer(s.handler(), cfg.ReadTimeout)
 	s.info = s.describe(storeDesc, queueDesc)
 	if err := s.startRunners(ctx); err != nil {
 		return err

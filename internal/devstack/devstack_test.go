@@ -226,7 +226,7 @@ func TestRestartRequeuesInterruptedJobs(t *testing.T) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	id := leaveRunningJob(t, filepath.Join(cfg.Dir, storeFile), ci.Job{Repo: commit.Repo, CloneURL: commit.CloneURL,
+	id := leaveRunningJob(t, cfg.Dir, ci.Job{Repo: commit.Repo, CloneURL: commit.CloneURL,
 		SHA: commit.SHA, Ref: "refs/heads/main", Branch: "main", Event: ci.EventPush})
 	s, _ := startStack(t, cfg)
 	j := waitJob(t, s, id, 20*time.Second)
@@ -235,17 +235,22 @@ func TestRestartRequeuesInterruptedJobs(t *testing.T) {
 	}
 }
 
-// leaveRunningJob stores a job running on dev-1, as a crashed stack leaves it.
-func leaveRunningJob(t *testing.T, path string, j ci.Job) string {
+// leaveRunningJob stores a job running on the first runner of the stack in
+// dir, as a crashed stack leaves it.
+func leaveRunningJob(t *testing.T, dir string, j ci.Job) string {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, path)
+	st, err := sqlite.Open(ctx, filepath.Join(dir, storeFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	name, err := runnerName(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	j.ID = ci.JobID(j.Repo, j.SHA, j.Event, 0)
-	j.Status, j.Attempt, j.Published, j.RunnerID = ci.StatusRunning, 1, true, "dev-1"
+	j.Status, j.Attempt, j.Published, j.RunnerID = ci.StatusRunning, 1, true, name+"-1"
 	j.StartedAt = time.Now()
 	if _, err := st.CreateJob(ctx, j); err != nil {
 		t.Fatal(err)

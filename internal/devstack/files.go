@@ -1,6 +1,8 @@
 package devstack
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -19,11 +21,12 @@ const (
 	runnersDir    = "runners"        // runners/<id>/{jobs,outbox}
 	secretFile    = "webhook-secret" // the webhook secret, kept across starts
 	tokenFile     = "api-token"      // the REST API's bearer token, kept across starts
-	tlsDir        = "tls"            // the runners' certificate, key and token, new at each start
+	tlsDir        = "tls"            // the runners' certificate and key (new at each start), fleet key (kept)
 	certFile      = "runner.pem"
 	keyFile       = "runner-key.pem"
-	runnerToken   = "runner-token"
-	demoRepoDir   = "demo-repo" // the git repository of --demo
+	fleetKeyFile  = "fleet-key"  // derives each runner's token (runnerkey)
+	demoRepoDir   = "demo-repo"  // the git repository of --demo
+	runnerTagFile = "runner-tag" // the tag in the default runner name, kept across starts
 	certValidity  = 30 * 24 * time.Hour
 	secretPerm    = 0o600
 	stateDirPerms = 0o700
@@ -35,13 +38,14 @@ type secrets struct {
 	apiToken      string
 	certPEM       []byte
 	keyPEM        []byte
-	runnerToken   string
+	fleetKey      string // each runner's token is runnerkey.Token(fleetKey, id)
 }
 
 // loadSecrets makes the state directory and reads (or creates) the webhook
 // secret and the API token, which stay the same across starts so that a
-// configured webhook keeps working, and writes a new runner certificate and
-// token, which nothing outside this process needs.
+// configured webhook keeps working, and the runners' fleet key, kept so that
+// reports a crash left in an outbox still verify after a restart; it writes
+// a new runner certificate, which nothing outside this process needs.
 func loadSecrets(dir string) (secrets, error) {
 	var s secrets
 	if err := os.MkdirAll(filepath.Join(dir, tlsDir), stateDirPerms); err != nil {
@@ -57,10 +61,10 @@ func loadSecrets(dir string) (secrets, error) {
 	if s.certPEM, s.keyPEM, err = tlsgen.SelfSigned(nil, certValidity); err != nil {
 		return s, fmt.Errorf("runner certificate: %w", err)
 	}
-	if s.runnerToken, err = tlsgen.Token(); err != nil {
-		return s, fmt.Errorf("runner token: %w", err)
+	if s.fleetKey, err = keptSecret(filepath.Join(dir, tlsDir, fleetKeyFile)); err != nil {
+		return s, err
 	}
-	for name, data := range map[string][]byte{certFile: s.certPEM, keyFile: s.keyPEM, runnerToken: []byte(s.runnerToken + "\n")} {
+	for name, data := range map[string][]byte{certFile: s.certPEM, keyFile: s.keyPEM} {
 		if err := os.WriteFile(filepath.Join(dir, tlsDir, name), data, secretPerm); err != nil {
 			return s, fmt.Errorf("write %s: %w", name, err)
 		}
@@ -85,4 +89,42 @@ func keptSecret(path string) (string, error) {
 		return "", fmt.Errorf("write %s: %w", filepath.Base(path), err)
 	}
 	return v, nil
+}
+
+// runnerName is the default runner name prefix of the stack in dir:
+// "dev-<tag>", where tag is random, made at the first start and kept in dir.
+// Runner IDs label the containers their executor makes and its sweep removes,
+// so two stacks on one Docker engine must not share them; a restart of the
+// same stack keeps them, so that it recovers its jobs, delivers the reports
+// left in its outboxes and sweeps its own leftovers. (Two processes on one
+// dir do not both start: the second finds the runners' outboxes locked.)
+func runnerName(dir string) (string, error) {
+	path := filepath.Join(dir, runnerTagFile)
+	data, err := os.ReadFile(path)
+	if tag := strings.TrimSpace(string(data)); err == nil && validTag(tag) {
+		return "dev-" + tag, nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("read %s: %w", runnerTagFile, err)
+	}
+	b := make([]byte, 3)
+	rand.Read(b) // never fails
+	tag := hex.EncodeToString(b)
+	if err := os.WriteFile(path, []byte(tag+"\n"), secretPerm); err != nil {
+		return "", fmt.Errorf("write %s: %w", runnerTagFile, err)
+	}
+	return "dev-" + tag, nil
+}
+
+// validTag accepts a runner tag of 1 to 16 lower-case letters and digits.
+func validTag(tag string) bool {
+	if tag == "" || len(tag) > 16 {
+		return false
+	}
+	for _, c := range tag {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
 }

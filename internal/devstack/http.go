@@ -10,31 +10,32 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/narwhal-ci/narwhal/functions/agent/agent"
 	"github.com/narwhal-ci/narwhal/internal/api"
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/intake"
 	"github.com/narwhal-ci/narwhal/internal/lambdahttp"
 	"github.com/narwhal-ci/narwhal/internal/web"
+	"github.com/narwhal-ci/narwhal/internal/webhook"
 )
 
 // Paths of the dev server.
 const (
-	WebhookPath = "/webhook"     // the agent, as API Gateway would invoke it
+	WebhookPath = "/webhook"     // the GitHub webhook
 	APIPrefix   = web.DefaultAPI // the REST API, mounted under this prefix
 	MetricsPath = "/metrics"     // Prometheus
 )
 
-// handler is the dev server's routing: the webhook through the API Gateway
-// translation into the agent's Lambda handler, the REST API under /api, the
-// metrics, and the dashboard at /.
+// handler is the dev server's routing: the webhook, the REST API under /api,
+// the metrics, and the dashboard at /. The webhook takes at most what API
+// Gateway lets through (lambdahttp.MaxBody).
 func (s *Stack) handler() http.Handler {
 	in := &intake.Intake{Store: s.store, Queue: s.queue, Logger: s.log}
-	hook := agent.NewHandler(agent.Deps{Intake: in, Secrets: agent.ParseSecrets(s.sec.webhookSecret), Logger: s.log})
+	hook := webhook.NewHandler(webhook.Deps{Intake: in, Secrets: webhook.ParseSecrets(s.sec.webhookSecret),
+		Logger: s.log, MaxBody: lambdahttp.MaxBody})
 	rest := api.New(api.Deps{Jobs: s.store, Runners: s.store, Ops: s.ctl, Logs: s.logs,
 		Queue: queuedJobs{s.store}, Tokens: []string{s.sec.apiToken}, Logger: s.log})
 	mux := http.NewServeMux()
-	mux.Handle("POST "+WebhookPath, lambdahttp.ServerRaw(hook.Invoke))
+	mux.Handle("POST "+WebhookPath, hook)
 	mux.Handle(APIPrefix+"/", http.StripPrefix(APIPrefix, rest))
 	mux.Handle("GET "+MetricsPath, promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	mux.Handle("/", web.Handler(web.Config{API: APIPrefix, Token: s.sec.apiToken}))

@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/dispatch"
 	"github.com/narwhal-ci/narwhal/internal/intake"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
+	"github.com/narwhal-ci/narwhal/internal/runnerkey"
 )
 
 // sweepAge is how old an unpublished job must be before the intake sweep
@@ -16,12 +18,13 @@ import (
 const sweepAge = 10 * time.Second
 
 // dispatcher builds the dispatcher: an RPC client pool with the runners' CA
-// and token (closed with the stack), and the intake sweep for its monitor.
+// and the runners' fleet key (closed with the stack), and the intake sweep for its monitor.
 func (s *Stack) dispatcher() *dispatch.Dispatcher {
 	in := &intake.Intake{Store: s.store, Queue: s.queue, Logger: s.log}
-	pool := dispatch.NewPool(rpc.ClientConfig{CAPEM: s.sec.certPEM, Token: s.sec.runnerToken, Logger: s.log})
+	fleet := runnerkey.Fleet{s.sec.fleetKey}
+	pool := dispatch.NewPool(rpc.ClientConfig{CAPEM: s.sec.certPEM, Logger: s.log}, fleet)
 	s.closers = append(s.closers, func() { pool.Close() })
-	return dispatch.New(dispatch.Config{WaitDelay: 2 * time.Second, Lease: 3 * s.cfg.Heartbeat}, dispatch.Deps{
+	return dispatch.New(dispatch.Config{WaitDelay: 2 * time.Second, Lease: 3 * s.cfg.Heartbeat, RunnerKeys: fleet}, dispatch.Deps{
 		Store: s.store, Queue: s.queue, Clients: pool, Logger: s.log,
 		Sweep: func(ctx context.Context) (int, error) { return in.Sweep(ctx, sweepAge) },
 	})
@@ -129,16 +132,33 @@ func (s *Stack) handleJob(ctx context.Context, d ci.Delivery) error {
 	start := time.Now()
 	err := s.ctl.HandleJob(ctx, d)
 	s.metrics.dispatch.Observe(time.Since(start).Seconds())
+	s.logFailure(ctx, ci.QueueJobs, d, err)
 	return err
 }
 
 // handleEvent applies a runner report and records what it changed.
 func (s *Stack) handleEvent(ctx context.Context, d ci.Delivery) error {
 	if err := s.ctl.HandleEvent(ctx, d); err != nil {
+		s.logFailure(ctx, ci.QueueEvents, d, err)
 		return err
 	}
 	s.metrics.observeJob(ctx, s.store, d.Body)
 	return nil
+}
+
+// logFailure logs a handler's error (nil logs nothing): the queue gets it
+// back and redelivers the message or dead-letters it, but says nothing, and
+// the dispatcher returns its errors without logging them.
+func (s *Stack) logFailure(ctx context.Context, queue string, d ci.Delivery, err error) {
+	if err == nil || ctx.Err() != nil {
+		return
+	}
+	var body struct {
+		Kind string `json:"kind"` // a runner report's kind; "" for job messages
+	}
+	_ = json.Unmarshal(d.Body, &body) // best effort: the body may be what failed
+	s.log.ErrorContext(ctx, "message handler failed", "queue", queue, "key", d.Key, "kind", body.Kind,
+		"message_id", d.ID, "attempt", d.Attempt, "redelivered", d.Redelivered, "err", err)
 }
 
 // monitor runs the dispatcher's monitor (lost runners, timeouts, intake

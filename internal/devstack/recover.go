@@ -13,16 +13,24 @@ import (
 // queued jobs are published again (the in-memory queue forgot them; a
 // duplicate message is harmless), and jobs it had assigned or running on its
 // runners, which restarted empty, are queued again as a new attempt.
+//
+// A record it cannot list or recover (one the store refuses to write back,
+// say) is logged and skipped: it must not keep the stack from starting. A job
+// whose record grew too large for the store ends in error on the way
+// (ci.Update). Only the end of ctx stops the recovery with an error.
 func (s *Stack) recoverJobs(ctx context.Context) error {
 	for _, status := range []ci.Status{ci.StatusAssigned, ci.StatusRunning, ci.StatusQueued} {
 		jobs, err := listAll(ctx, s.store, status)
 		if err != nil {
-			return fmt.Errorf("recover jobs: %w", err)
+			s.log.Error("recover jobs: cannot list them; they are left as they are", "status", status, "err", err)
 		}
 		for _, j := range jobs {
 			if err := s.recoverJob(ctx, j); err != nil {
-				return fmt.Errorf("recover job %s: %w", j.ID, err)
+				s.log.Error("recover job: skipped", "job_id", j.ID, "status", j.Status, "err", err)
 			}
+		}
+		if err := context.Cause(ctx); err != nil {
+			return fmt.Errorf("recover jobs: %w", err)
 		}
 	}
 	return nil

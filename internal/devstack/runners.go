@@ -16,6 +16,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/outbox"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
 	"github.com/narwhal-ci/narwhal/internal/runner"
+	"github.com/narwhal-ci/narwhal/internal/runnerkey"
 )
 
 // Shutdown budgets of a runner.
@@ -30,7 +31,7 @@ const (
 )
 
 // devRunner is one in-process runnerd: a runner.Runner behind a real gRPC
-// server with TLS and a token on a loopback port, reporting through its own
+// server with TLS and its own token on a loopback port, reporting through its own
 // durable outbox into the queue.
 type devRunner struct {
 	id     string
@@ -62,33 +63,38 @@ type runnerParts struct {
 func startRunner(ctx context.Context, p runnerParts, n int) (dr *devRunner, err error) {
 	id := fmt.Sprintf("%s-%d", p.name, n)
 	dr = &devRunner{id: id, health: rpc.NewHealth(), log: p.log.With("runner_id", id)}
+	made := dr // the returns below set dr to nil
 	defer func() {
 		if err != nil {
-			dr.release()
+			made.release()
 		}
 	}()
 	if dr.lis, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("runner %s: listen: %w", id, err)
 	}
-	if dr.exec, err = p.newExec(ctx, id); err != nil {
-		return nil, fmt.Errorf("runner %s: %w", id, err)
-	}
 	base := filepath.Join(p.dir, runnersDir, id)
 	// The outbox outlives ctx: it must publish the reports of the shutdown.
+	// Its lock claims the runner ID, so it comes before the executor: a
+	// second process on the same dir stops here, before its executor's sweep
+	// could remove the containers of the first.
 	dr.outbox, err = outbox.Open(context.WithoutCancel(ctx), filepath.Join(base, "outbox"), p.queue.Publish,
 		outbox.Options{InitialBackoff: 50 * time.Millisecond, MaxBackoff: 2 * time.Second}, dr.log)
 	if err != nil {
-		return nil, fmt.Errorf("runner %s: open outbox: %w", id, err)
+		return nil, fmt.Errorf("runner %s: open outbox (is another narwhal dev using %s?): %w", id, p.dir, err)
 	}
+	if dr.exec, err = p.newExec(ctx, id); err != nil {
+		return nil, fmt.Errorf("runner %s: %w", id, err)
+	}
+	token := runnerkey.Token(p.secrets.fleetKey, id)
 	dr.runner, err = runner.New(runner.Config{
-		ID: id, Address: dr.lis.Addr().String(), Capacity: p.capacity, WorkDir: filepath.Join(base, "jobs"),
+		ID: id, Token: token, Address: dr.lis.Addr().String(), Capacity: p.capacity, WorkDir: filepath.Join(base, "jobs"),
 		Heartbeat: p.heartbeat, Version: p.version,
 	}, runner.Deps{Exec: dr.exec.Executor, Sweep: dr.exec.sweep, Reports: dr.outbox, Logs: p.logs, Logger: dr.log})
 	if err != nil {
 		return nil, fmt.Errorf("runner %s: %w", id, err)
 	}
 	dr.grpc, err = rpc.NewServer(dr.runner, rpc.ServerConfig{CertPEM: p.secrets.certPEM, KeyPEM: p.secrets.keyPEM,
-		Tokens: []string{p.secrets.runnerToken}, Health: dr.health}, dr.log)
+		Tokens: []string{token}, Health: dr.health}, dr.log)
 	if err != nil {
 		return nil, fmt.Errorf("runner %s: %w", id, err)
 	}

@@ -55,7 +55,7 @@ func BenchmarkDispatch(b *testing.B) {
 	q := memq.New(memq.Config{})
 	defer q.Close()
 	pool := dispatch.NewPool(rpc.ClientConfig{CAPEM: runners.cert, Token: runners.token,
-		CallTimeout: 5 * time.Second})
+		CallTimeout: 5 * time.Second}, nil)
 	defer pool.Close()
 	d := dispatch.New(dispatch.Config{}, dispatch.Deps{Store: st, Queue: q, Clients: pool, Logger: benchQuiet()})
 	var consumed sync.WaitGroup

@@ -17,6 +17,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/queue"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
+	"github.com/narwhal-ci/narwhal/internal/runnerkey"
 )
 
 // Defaults of Config.
@@ -93,11 +94,15 @@ type Config struct {
 	// JobURL(id) is SelfURL + "/jobs/" + id. Give the status reporter the
 	// same value for its target URLs (github.StatusOptions.SelfURL).
 	SelfURL string
-	// RunnerCAPEM and RunnerToken configure the default client Pool (when
-	// Deps.Clients is nil): the PEM certificates trusted for runners and
-	// the bearer token.
+	// RunnerKeys are the fleet keys (runnerkey.Fleet): a runner's report
+	// counts only when it is signed with the token derived from one of them
+	// for the reporting runner's ID; the first also derives the token the
+	// default client Pool presents to each runner. Without keys every report
+	// is dropped.
+	RunnerKeys []string
+	// RunnerCAPEM is the PEM certificates the default client Pool (when
+	// Deps.Clients is nil) trusts for runners.
 	RunnerCAPEM []byte
-	RunnerToken string
 	// StatusAttempts, StatusBackoff and StatusTimeout bound each commit
 	// status report: up to StatusAttempts tries (default 3), each within
 	// StatusTimeout (default 5s), pausing StatusBackoff (default 250ms,
@@ -160,7 +165,7 @@ type Deps struct {
 	Store ci.Store
 	Queue ci.Queue
 	// Clients reaches runners; nil means a Pool from Config.RunnerCAPEM and
-	// Config.RunnerToken.
+	// Config.RunnerKeys.
 	Clients Clients
 	// Status reports commit statuses; nil reports nothing.
 	Status StatusReporter
@@ -184,6 +189,7 @@ type Deps struct {
 // may run at once.
 type Dispatcher struct {
 	cfg      Config
+	fleet    runnerkey.Fleet
 	store    ci.Store
 	queue    ci.Queue
 	clients  Clients
@@ -198,11 +204,11 @@ type Dispatcher struct {
 // New returns a Dispatcher. It does not touch the network.
 func New(cfg Config, deps Deps) *Dispatcher {
 	cfg = cfg.withDefaults()
-	d := &Dispatcher{cfg: cfg, store: deps.Store, queue: deps.Queue, clients: deps.Clients,
+	d := &Dispatcher{cfg: cfg, fleet: runnerkey.Fleet(cfg.RunnerKeys), store: deps.Store, queue: deps.Queue, clients: deps.Clients,
 		status: deps.Status, config: deps.Config, selector: deps.Selector, sweep: deps.Sweep,
 		log: deps.Logger, now: deps.Now}
 	if d.clients == nil {
-		d.clients = NewPool(rpc.ClientConfig{CAPEM: cfg.RunnerCAPEM, Token: cfg.RunnerToken})
+		d.clients = NewPool(rpc.ClientConfig{CAPEM: cfg.RunnerCAPEM}, d.fleet)
 	}
 	if d.selector == nil {
 		d.selector = &LeastLoaded{Lease: cfg.Lease, Penalty: cfg.RPCPenalty, Affinity: NewAffinity(0)}

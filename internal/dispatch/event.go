@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/runnerkey"
 )
 
 // HandleEvent applies one runner report (a ci.RunnerEvent on ci.QueueEvents).
@@ -26,6 +27,13 @@ import (
 //   - a step report records the step's state on the job, never moving a
 //     step backwards.
 //
+// A report counts only when it comes from the runner it names: its
+// signature header (runnerkey.Header) must be the HMAC of the exact body
+// under the token derived for ev.RunnerID from one of the fleet keys
+// (Config.RunnerKeys). An unsigned or badly signed report is dropped (acked,
+// with a warning naming the runner and the message ID): the queue is
+// transport, not proof.
+//
 // Changes that matter on GitHub are reported to the StatusReporter, best
 // effort: its failures never fail the handler. An error (a body that is not a
 // report, a Store failure) returns the message to the queue; a report about
@@ -37,6 +45,11 @@ func (d *Dispatcher) HandleEvent(ctx context.Context, dl ci.Delivery) error {
 	}
 	if ev.RunnerID == "" {
 		return fmt.Errorf("runner report %s: no runner_id", dl.ID)
+	}
+	if !d.fleet.Verify(ev.RunnerID, dl.Body, dl.Headers[runnerkey.Header]) {
+		d.log.Warn("runner report dropped: not signed by the runner it names", "runner_id", ev.RunnerID,
+			"message_id", dl.ID, "kind", ev.Kind, "job_id", ev.JobID, "signed", dl.Headers[runnerkey.Header] != "")
+		return nil
 	}
 	switch ev.Kind {
 	case ci.EventRegister, ci.EventHeartbeat:

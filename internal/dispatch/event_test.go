@@ -175,13 +175,13 @@ func TestEventMalformedAndUnknown(t *testing.T) {
 	bad := []string{`{"kind":`, `{"kind":"job","job_id":"x"}`, `{"kind":"heartbeat","runner_id":"r"}`,
 		`{"kind":"step","runner_id":"r","job_id":"x"}`}
 	for _, body := range bad {
-		if err := g.d.HandleEvent(t.Context(), ci.Delivery{Message: ci.Message{Body: []byte(body)}}); err == nil {
+		if err := g.d.HandleEvent(t.Context(), ci.Delivery{Message: signed(ci.Message{Body: []byte(body)}, "r")}); err == nil {
 			t.Errorf("HandleEvent(%s) = nil, want an error", body)
 		}
 	}
 	ok := []string{`{"kind":"reboot","runner_id":"r"}`, `{"kind":"job","runner_id":"r","job_id":"nope","attempt":1,"status":"running"}`}
 	for _, body := range ok {
-		if err := g.d.HandleEvent(t.Context(), ci.Delivery{Message: ci.Message{Body: []byte(body)}}); err != nil {
+		if err := g.d.HandleEvent(t.Context(), ci.Delivery{Message: signed(ci.Message{Body: []byte(body)}, "r")}); err != nil {
 			t.Errorf("HandleEvent(%s) = %v, want nil (dropped)", body, err)
 		}
 	}

@@ -47,7 +47,7 @@ func TestDispatchOverGRPC(t *testing.T) {
 	_, busyAddr := serveRunner(t, busy, cert, key, token)
 	idleServer, idleAddr := serveRunner(t, idle, cert, key, token)
 	pool := NewPool(rpc.ClientConfig{CAPEM: cert, Token: token, CallTimeout: 2 * time.Second,
-		Retry: rpc.Retry{Attempts: 2, Initial: 20 * time.Millisecond}})
+		Retry: rpc.Retry{Attempts: 2, Initial: 20 * time.Millisecond}}, nil)
 	t.Cleanup(func() { pool.Close() })
 	g := newRig(t, Config{}, func(d *Deps) { d.Clients = pool })
 	for _, r := range []ci.Runner{
@@ -85,7 +85,7 @@ func TestPool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := NewPool(rpc.ClientConfig{CAPEM: cert, Token: "0123456789abcdef0123"})
+	p := NewPool(rpc.ClientConfig{CAPEM: cert, Token: "0123456789abcdef0123"}, nil)
 	r := ci.Runner{ID: "a", Address: "127.0.0.1:1"}
 	c1, err := p.Client(t.Context(), r)
 	if err != nil {
@@ -107,7 +107,7 @@ func TestPool(t *testing.T) {
 	if _, err := p.Client(t.Context(), r); !errors.Is(err, ci.ErrClosed) {
 		t.Errorf("Client after Close = %v, want ErrClosed", err)
 	}
-	if _, err := NewPool(rpc.ClientConfig{CAPEM: cert}).Client(t.Context(), r); err == nil {
+	if _, err := NewPool(rpc.ClientConfig{CAPEM: cert}, nil).Client(t.Context(), r); err == nil {
 		t.Error("a pool without a token dialled")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/intake"
 	"github.com/narwhal-ci/narwhal/internal/queue/memq"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
+	"github.com/narwhal-ci/narwhal/internal/runnerkey"
 	"github.com/narwhal-ci/narwhal/internal/store/sqlite"
 )
 
@@ -53,6 +54,9 @@ func newRig(t *testing.T, cfg Config, edit func(*Deps)) *rig {
 	g.queue = &recQueue{Queue: memq.New(memq.Config{DeliveryLimit: g.limit})}
 	t.Cleanup(func() { g.queue.Close(); st.Close() })
 	cfg.DeliveryLimit = g.limit
+	if cfg.RunnerKeys == nil {
+		cfg.RunnerKeys = []string{testFleetKey}
+	}
 	cfg.StatusBackoff = time.Millisecond
 	deps := Deps{Store: st, Queue: g.queue, Clients: g.clients, Status: g.status, Config: g.config,
 		Logger: quiet(), Now: g.clock.Now}
@@ -140,10 +144,19 @@ func (g *rig) event(t *testing.T, ev ci.RunnerEvent) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := ci.Message{Key: ci.RouteEvents + "." + string(ev.Kind), ID: fmt.Sprint(ev.Seq), Body: body}
+	m := signed(ci.Message{Key: ci.RouteEvents + "." + string(ev.Kind), ID: fmt.Sprint(ev.Seq), Body: body}, ev.RunnerID)
 	if err := g.d.HandleEvent(t.Context(), ci.Delivery{Message: m, Attempt: 1}); err != nil {
 		t.Fatalf("HandleEvent(%s %s): %v", ev.Kind, ev.Status, err)
 	}
+}
+
+// testFleetKey is the rig's fleet key (Config.RunnerKeys).
+const testFleetKey = "rig-fleet-key-0123456789"
+
+// signed signs m as runner id does, with its token under testFleetKey.
+func signed(m ci.Message, id string) ci.Message {
+	m.Headers = map[string]string{runnerkey.Header: runnerkey.Sign(runnerkey.Token(testFleetKey, id), m.Body)}
+	return m
 }
 
 func jobIDs(jobs []rpc.Job) []string {

@@ -97,7 +97,7 @@ func TestBlackHoledRunnerOfferedOnce(t *testing.T) {
 	_, healthyAddr := serveRunner(t, healthy, cert, key, token)
 	hole := blackHole(t)
 	pool := &countingClients{Clients: NewPool(rpc.ClientConfig{CAPEM: cert, Token: token,
-		CallTimeout: time.Second, Retry: rpc.Retry{Initial: 20 * time.Millisecond}})}
+		CallTimeout: time.Second, Retry: rpc.Retry{Initial: 20 * time.Millisecond}}, nil)}
 	g := newRig(t, Config{RPCTimeout: 2 * time.Second}, func(d *Deps) { d.Clients = pool })
 	for _, r := range []ci.Runner{
 		{ID: "a", Address: hole, Capacity: 8},

@@ -8,25 +8,33 @@ import (
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
+	"github.com/narwhal-ci/narwhal/internal/runnerkey"
 )
 
-// Pool is the Clients of production: one rpc.Client per runner address,
-// dialled on first use with the pool's TLS trust and token, and closed on
-// Release (the runner went offline) or Close. It is safe for concurrent use.
+// Pool is the Clients of production: one rpc.Client per runner (ID and
+// address), dialled on first use with the pool's TLS trust and that runner's
+// own token, and closed on Release (the runner went offline) or Close. It is
+// safe for concurrent use.
 type Pool struct {
-	cfg rpc.ClientConfig
+	cfg   rpc.ClientConfig
+	fleet runnerkey.Fleet
 
 	mu      sync.Mutex
-	clients map[string]*rpc.Client // by address
+	clients map[poolKey]*rpc.Client
 	closed  bool
 }
 
+// poolKey names a client: the token depends on the runner's ID.
+type poolKey struct{ id, addr string }
+
 var _ Clients = (*Pool)(nil)
 
-// NewPool returns an empty pool whose clients use cfg (CAPEM and Token are
-// required by rpc.Dial; a pool without them fails each Client call).
-func NewPool(cfg rpc.ClientConfig) *Pool {
-	return &Pool{cfg: cfg, clients: map[string]*rpc.Client{}}
+// NewPool returns an empty pool whose clients use cfg, with cfg.Token set to
+// fleet.Token(runner ID) when fleet has keys (a fixed cfg.Token otherwise).
+// CAPEM and a token are required by rpc.Dial; a pool without them fails each
+// Client call.
+func NewPool(cfg rpc.ClientConfig, fleet runnerkey.Fleet) *Pool {
+	return &Pool{cfg: cfg, fleet: fleet, clients: map[poolKey]*rpc.Client{}}
 }
 
 // Client returns the client of r's address, dialling it when there is none.
@@ -39,14 +47,19 @@ func (p *Pool) Client(ctx context.Context, r ci.Runner) (rpc.RunnerService, erro
 	if p.closed {
 		return nil, fmt.Errorf("runner %s: client pool: %w", r.ID, ci.ErrClosed)
 	}
-	if c, ok := p.clients[r.Address]; ok {
+	key := poolKey{r.ID, r.Address}
+	if c, ok := p.clients[key]; ok {
 		return c, nil
 	}
-	c, err := rpc.Dial(ctx, r.Address, p.cfg) // does not block on the network
+	cfg := p.cfg
+	if len(p.fleet) > 0 {
+		cfg.Token = p.fleet.Token(r.ID)
+	}
+	c, err := rpc.Dial(ctx, r.Address, cfg) // does not block on the network
 	if err != nil {
 		return nil, fmt.Errorf("runner %s: %w", r.ID, err)
 	}
-	p.clients[r.Address] = c
+	p.clients[key] = c
 	return c, nil
 }
 
@@ -54,8 +67,9 @@ func (p *Pool) Client(ctx context.Context, r ci.Runner) (rpc.RunnerService, erro
 // flight on it fail; the next Client call dials again.
 func (p *Pool) Release(r ci.Runner) {
 	p.mu.Lock()
-	c, ok := p.clients[r.Address]
-	delete(p.clients, r.Address)
+	key := poolKey{r.ID, r.Address}
+	c, ok := p.clients[key]
+	delete(p.clients, key)
 	p.mu.Unlock()
 	if ok {
 		c.Close()
@@ -66,7 +80,7 @@ func (p *Pool) Release(r ci.Runner) {
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	clients := p.clients
-	p.clients, p.closed = map[string]*rpc.Client{}, true
+	p.clients, p.closed = map[poolKey]*rpc.Client{}, true
 	p.mu.Unlock()
 	var errs []error
 	for _, c := range clients {

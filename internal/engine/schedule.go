@@ -24,7 +24,8 @@ type jobRun struct {
 	log      *slog.Logger
 	sink     *logsink.Sink
 	steps    []StepResult // file order
-	failed   bool         // a step failed without allow_failure
+	ready    *readyQueue
+	failed   bool // a step failed without allow_failure
 	running  int
 	done     chan stepDone
 	setupErr error
@@ -42,6 +43,7 @@ func newJobRun(e *Engine, job *Job, xjob *executor.Job, o *serialObserver, log *
 		e: e, job: job, xjob: xjob, obs: o, log: log,
 		sink:  logsink.New(e.LogLimit, secrets, o.Log),
 		steps: stepsWith(job.Pipeline, StepPending, ""),
+		ready: newReadyQueue(job.Pipeline),
 		done:  make(chan stepDone),
 	}
 }
@@ -62,29 +64,21 @@ func (r *jobRun) schedule(ctx context.Context) {
 }
 
 // startReady decides pending steps whose dependencies are final until no
-// more can be decided.
+// more can be decided, in the order of passes over the steps in file order
+// (see readyQueue).
 func (r *jobRun) startReady(ctx context.Context) {
-	for changed := true; changed; {
-		changed = false
-		for i := range r.steps {
-			if r.steps[i].Status == StepPending && r.depsFinal(i) && r.decide(ctx, i) {
-				changed = true
-			}
+	r.ready.wake(ctx, r.failed)
+	limit := orDefault(r.e.MaxParallel, DefaultMaxParallel)
+	for {
+		i, ok := r.ready.pop(r.running < limit)
+		if !ok {
+			break
+		}
+		if !r.decide(ctx, i) {
+			r.ready.hold(i)
 		}
 	}
-}
-
-func (r *jobRun) depsFinal(i int) bool {
-	for _, dep := range r.job.Pipeline.Steps[i].DependsOn {
-		if j := r.indexOf(dep); !r.steps[j].Final() {
-			return false
-		}
-	}
-	return true
-}
-
-func (r *jobRun) indexOf(name string) int {
-	return slices.IndexFunc(r.steps, func(s StepResult) bool { return s.Name == name })
+	r.ready.endPass()
 }
 
 // decide cancels, skips or starts step i, and reports whether it did; a step
@@ -129,6 +123,7 @@ func (r *jobRun) finish(i int, res StepResult) {
 		r.log.Debug("step finished", "step", res.Name, "status", res.Status, "exit_code", res.ExitCode, "attempts", res.Attempts)
 	}
 	r.obs.StepFinished(res.Name, res)
+	r.ready.final(i)
 }
 
 // abandon ends a job whose Setup failed: no step runs.

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os/exec"
-	"regexp"
 	"strings"
 	"sync"
 
@@ -30,13 +28,14 @@ type PipelineConfig struct {
 
 // ConfigFetcher reads narwhal.yml at a job's SHA: through the contents API
 // (GET /repos/{owner}/{repo}/contents/narwhal.yml?ref=<sha>) for
-// repositories on GitHub, with `git -C <dir> show <sha>:narwhal.yml` for
+// repositories on GitHub, with git (ls-tree, then cat-file of the blob) for
 // file:// and local clone URLs. It implements the dispatcher's
 // ConfigFetcher (Labels) and the StatusReporter's PipelineNamer.
 //
-// A missing file, one that does not parse, a local repository or SHA that git
-// cannot show, and a remote repository without a client all give an empty
-// PipelineConfig and no error: the runner meets the same problem when it
+// A missing file, one that does not parse, one that is a symbolic link, not a
+// regular file or larger than pipeline.MaxSize (never read beyond that), a
+// local repository or SHA that git cannot show, and a remote repository
+// without a client all give an empty PipelineConfig and no error: the runner meets the same problem when it
 // clones and reports it as the job's error. An error means GitHub could not
 // be asked now (network, 5xx, rate limit) and a later try may work.
 //
@@ -86,6 +85,10 @@ func (f *ConfigFetcher) Fetch(ctx context.Context, job ci.Job) (PipelineConfig, 
 	} else {
 		data, err = f.readContents(ctx, job)
 	}
+	var fileErr *pipeline.FileError
+	if errors.As(err, &fileErr) {
+		data, err = nil, nil // a link or too large: the runner ends the job with this error
+	}
 	if err != nil {
 		return PipelineConfig{}, fmt.Errorf("read %s of %s@%.12s: %w", PipelineFile, job.Repo, job.SHA, err)
 	}
@@ -124,33 +127,36 @@ func (f *ConfigFetcher) readContents(ctx context.Context, job ci.Job) ([]byte, e
 		return nil, err
 	}
 	if file == nil {
-		return nil, nil // a directory of that name
+		return nil, &pipeline.FileError{Name: PipelineFile, Err: pipeline.ErrNotRegular} // a directory
+	}
+	if err := contentsError(file); err != nil {
+		return nil, err
 	}
 	content, err := file.GetContent()
 	if err != nil {
-		return nil, nil // too large for the API: the runner will say so
+		return nil, nil // an encoding the API uses for large files: the runner will say so
+	}
+	if len(content) > pipeline.MaxSize {
+		return nil, &pipeline.FileError{Name: PipelineFile, Err: pipeline.ErrTooLarge}
 	}
 	return []byte(content), nil
 }
 
-// hexSHA is what readGit passes to git: never an option.
-var hexSHA = regexp.MustCompile(`^[0-9a-fA-F]{4,64}$`)
-
-// readGit reads narwhal.yml at sha from the repository at dir; nil data when
-// git cannot show it.
-func readGit(ctx context.Context, dir, sha string) ([]byte, error) {
-	if !hexSHA.MatchString(sha) {
-		return nil, nil
+// contentsError is the *pipeline.FileError of a contents API answer that is
+// not narwhal.yml as a regular file of at most pipeline.MaxSize bytes: a
+// symbolic link (type "symlink", or the file a link in the repository points
+// to, which the API answers under the target's path), a submodule, or a
+// larger file.
+func contentsError(file *gh.RepositoryContent) error {
+	switch {
+	case file.GetType() == "symlink" || file.GetPath() != PipelineFile:
+		return &pipeline.FileError{Name: PipelineFile, Err: pipeline.ErrSymlink}
+	case file.GetType() != "file":
+		return &pipeline.FileError{Name: PipelineFile, Err: pipeline.ErrNotRegular}
+	case file.GetSize() > pipeline.MaxSize:
+		return &pipeline.FileError{Name: PipelineFile, Err: pipeline.ErrTooLarge}
 	}
-	out, err := exec.CommandContext(ctx, "git", "-C", dir, "show", sha+":"+PipelineFile).Output()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) && ctx.Err() == nil {
-		return nil, nil // no such repository, commit or file
-	}
-	if err != nil {
-		return nil, fmt.Errorf("git show: %w", err)
-	}
-	return out, nil
+	return nil
 }
 
 // IsLocal reports whether cloneURL names a repository on this machine (a

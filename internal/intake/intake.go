@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
@@ -37,6 +36,10 @@ type Intake struct {
 // DefaultPublishTimeout is the PublishTimeout of an Intake that sets none.
 const DefaultPublishTimeout = 5 * time.Second
 
+// MaxMessage is the longest commit message a job keeps (longer ones are
+// clipped), so that one commit cannot fill the store's item.
+const MaxMessage = 16 << 10
+
 // Outcome is what Accept did.
 type Outcome struct {
 	JobID string
@@ -48,7 +51,8 @@ type Outcome struct {
 	Published bool
 	// Problem is what went wrong without failing Accept: why the publish
 	// failed, or why the Published mark could not be written after it (then
-	// Sweep may publish the job a second time). The caller logs it.
+	// Sweep may publish the job a second time), or why a duplicate's
+	// delivery was not recorded. The caller logs it.
 	Problem error
 }
 
@@ -70,8 +74,13 @@ func Message(j ci.Job) ci.Message {
 // [deliveryID]. Then, in this order: a conditional create in the Store; a
 // confirmed publish; the Published mark.
 //
-// When the job exists already, Accept appends deliveryID to its Deliveries
-// (once) and returns Outcome{Duplicate: true}. When the publish fails, the
+// A deliveryID that ci.CheckDeliveryID refuses gives an error matching
+// ci.ErrBadDelivery before anything is written; "" records no delivery.
+//
+// When the job exists already, Accept records deliveryID on it (once, capped
+// by ci.Job.AddDelivery) and returns Outcome{Duplicate: true}; should the
+// record then be too large for the store, the job ends (ci.Update) and the
+// Outcome's Problem says so. When the publish fails, the
 // job stays queued and unpublished and Accept still succeeds with
 // Published false: the caller answers the webhook and Sweep publishes later.
 // A failure to write the Published mark after a confirmed publish is not
@@ -79,6 +88,11 @@ func Message(j ci.Job) ci.Message {
 // consumers tolerate. Both land in Outcome.Problem. Errors come only from the
 // Store.
 func (in *Intake) Accept(ctx context.Context, deliveryID string, job ci.Job) (Outcome, error) {
+	if deliveryID != "" {
+		if err := ci.CheckDeliveryID(deliveryID); err != nil {
+			return Outcome{}, err
+		}
+	}
 	job = in.fresh(deliveryID, job)
 	created, err := in.Store.CreateJob(ctx, job)
 	if errors.Is(err, ci.ErrExists) {
@@ -106,10 +120,11 @@ func (in *Intake) fresh(deliveryID string, job ci.Job) ci.Job {
 		job.ID = ci.JobID(job.Repo, job.SHA, job.Event, job.PR)
 	}
 	job.Status, job.Attempt, job.Published, job.Version = ci.StatusQueued, 1, false, 0
-	job.Deliveries = nil
+	job.Deliveries, job.DeliveriesDropped = nil, 0
 	if deliveryID != "" {
 		job.Deliveries = []string{deliveryID}
 	}
+	job.Message = ci.Clip(job.Message, MaxMessage)
 	now := in.now()
 	job.CreatedAt, job.UpdatedAt = now, now
 	return job
@@ -122,13 +137,16 @@ func (in *Intake) duplicate(ctx context.Context, deliveryID, id string) (Outcome
 		return out, nil
 	}
 	_, err := ci.Update(ctx, in.Store, id, func(j *ci.Job) error {
-		if slices.Contains(j.Deliveries, deliveryID) {
+		if !j.AddDelivery(deliveryID) {
 			return errUnchanged
 		}
-		j.Deliveries = append(j.Deliveries, deliveryID)
 		return nil
 	})
-	if err != nil && !errors.Is(err, errUnchanged) {
+	switch {
+	case errors.Is(err, ci.ErrTooLarge):
+		// The job has ended (ci.Update); the delivery is answered all the same.
+		out.Problem = fmt.Errorf("record delivery %s on job %s: %w", deliveryID, id, err)
+	case err != nil && !errors.Is(err, errUnchanged):
 		return Outcome{}, fmt.Errorf("record delivery %s on job %s: %w", deliveryID, id, err)
 	}
 	return out, nil

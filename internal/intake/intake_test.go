@@ -183,8 +183,8 @@ func TestAcceptConcurrentDeliveriesMakeOneJob(t *testing.T) {
 		t.Fatalf("%d creates, want 1", created.Load())
 	}
 	got := r.get(t, jobID(job))
-	if len(got.Deliveries) != n {
-		t.Fatalf("%d deliveries recorded, want %d", len(got.Deliveries), n)
+	if kept := len(got.Deliveries); kept != ci.MaxDeliveries || kept+got.DeliveriesDropped != n {
+		t.Fatalf("%d deliveries kept and %d dropped, want %d kept of %d", kept, got.DeliveriesDropped, ci.MaxDeliveries, n)
 	}
 	if m := r.drain(t); len(m) != 1 {
 		t.Fatalf("got %s, want 1", msgs(len(m)))

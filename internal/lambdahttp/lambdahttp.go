@@ -1,11 +1,13 @@
-// Package lambdahttp adapts net/http to API Gateway HTTP API events (payload
-// format 2.0) in both directions:
+// Package lambdahttp adapts net/http to API Gateway events in both
+// directions:
 //
-//   - Handler serves an event with an http.Handler: the dispatcher's REST API
-//     (internal/api) runs in Lambda this way.
-//   - Server and ServerRaw serve HTTP requests with a Lambda-style handler,
-//     building the event the way API Gateway does: `narwhal dev` puts the
-//     agent's handler behind a local port this way.
+//   - Handler serves an HTTP API event (payload format 2.0) with an
+//     http.Handler: the dispatcher's REST API (internal/api) runs in Lambda
+//     this way; Any serves both payload versions (2.0 and the REST API's
+//     1.0), which is how the webhook (internal/webhook) runs in Lambda.
+//   - Server serves HTTP requests with a Lambda-style handler, building the
+//     event the way API Gateway does (NewEvent): the tests use it to show
+//     that the two directions are inverses.
 //
 // It is, with internal/mqbridge (the Amazon MQ event source), one of the two
 // event adapters under internal/ allowed to import github.com/aws/aws-lambda-go

@@ -1,24 +1,16 @@
 package lambdahttp
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"time"
-
-	"github.com/aws/aws-lambda-go/events"
 )
 
 // MaxBody is API Gateway's payload limit: larger requests are answered 413.
 const MaxBody = 10 << 20
-
-// RawHandlerFunc is a Lambda handler that takes the event as JSON, like
-// functions/agent/agent.(*Handler).Invoke.
-type RawHandlerFunc func(ctx context.Context, event json.RawMessage) (events.APIGatewayV2HTTPResponse, error)
 
 // Gateway serves HTTP requests with a Lambda handler the way API Gateway's
 // HTTP API does with payload format 2.0 and the $default route: each request
@@ -35,18 +27,6 @@ type Gateway struct {
 
 // Server returns a Gateway in front of invoke.
 func Server(invoke HandlerFunc) http.Handler { return &Gateway{Invoke: invoke} }
-
-// ServerRaw returns a Gateway in front of a handler that takes the event as
-// JSON: the event is marshalled exactly as Lambda would deliver it.
-func ServerRaw(invoke RawHandlerFunc) http.Handler {
-	return Server(func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-		raw, err := json.Marshal(ev)
-		if err != nil {
-			return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("marshal event: %w", err)
-		}
-		return invoke(ctx, raw)
-	})
-}
 
 // ServeHTTP serves one request with g.Invoke.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {

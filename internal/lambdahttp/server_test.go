@@ -146,27 +146,6 @@ func TestServerErrors(t *testing.T) {
 	}
 }
 
-func TestServerRawSendsLambdaJSON(t *testing.T) {
-	var raw json.RawMessage
-	h := lambdahttp.ServerRaw(func(_ context.Context, ev json.RawMessage) (events.APIGatewayV2HTTPResponse, error) {
-		raw = ev
-		return events.APIGatewayV2HTTPResponse{StatusCode: 200}, nil
-	})
-	r := httptest.NewRequest("POST", "/webhook", strings.NewReader("payload=%7B%7D"))
-	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	h.ServeHTTP(httptest.NewRecorder(), r)
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatal(err)
-	}
-	rc, _ := m["requestContext"].(map[string]any)
-	httpDesc, _ := rc["http"].(map[string]any)
-	if m["version"] != "2.0" || m["routeKey"] != "$default" || m["rawPath"] != "/webhook" || m["isBase64Encoded"] != true ||
-		httpDesc["method"] != "POST" {
-		t.Errorf("event JSON %s", raw)
-	}
-}
-
 func equalMaps(a, b map[string]string) bool {
 	if len(a) != len(b) {
 		return false

@@ -16,6 +16,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/mqbridge"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
+	"github.com/narwhal-ci/narwhal/internal/runnerkey"
 	"github.com/narwhal-ci/narwhal/internal/testenv"
 	"github.com/narwhal-ci/narwhal/internal/tlsgen"
 )
@@ -79,21 +80,22 @@ func TestBridgeDrivesDispatcher(t *testing.T) {
 // runnerID is the ID the fake runner is registered under.
 const runnerID = "bridge-runner"
 
-// startRunner serves a fakeRunner over TLS with a token on 127.0.0.1,
-// registers it as an active runner in s's table, and returns it, its
-// certificate and the token.
+// startRunner serves a fakeRunner over TLS on 127.0.0.1, accepting only its
+// own token (derived from a new fleet key), registers it as an active runner
+// in s's table, and returns it, its certificate and the fleet key.
 func startRunner(t *testing.T, s *services) (*fakeRunner, []byte, string) {
 	t.Helper()
 	cert, key, err := tlsgen.SelfSigned([]string{"127.0.0.1"}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	token, err := tlsgen.Token()
+	fleetKey, err := tlsgen.Token()
 	if err != nil {
 		t.Fatal(err)
 	}
 	fake := &fakeRunner{}
-	srv, err := rpc.NewServer(fake, rpc.ServerConfig{CertPEM: cert, KeyPEM: key, Tokens: []string{token}},
+	srv, err := rpc.NewServer(fake, rpc.ServerConfig{CertPEM: cert, KeyPEM: key,
+		Tokens: []string{runnerkey.Token(fleetKey, runnerID)}},
 		slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +111,7 @@ func startRunner(t *testing.T, s *services) (*fakeRunner, []byte, string) {
 		State: ci.RunnerActive, LastHeartbeat: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	return fake, cert, token
+	return fake, cert, fleetKey
 }
 
 // pushJob invokes the agent with the signed push event and returns the ID of

@@ -18,6 +18,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/lambdahttp"
 	"github.com/narwhal-ci/narwhal/internal/mqbridge"
 	"github.com/narwhal-ci/narwhal/internal/queue"
+	"github.com/narwhal-ci/narwhal/internal/runnerkey"
 	"github.com/narwhal-ci/narwhal/internal/testenv"
 	"github.com/narwhal-ci/narwhal/internal/tlsgen"
 )
@@ -45,7 +46,7 @@ func TestDispatcherUnderEmulator(t *testing.T) {
 		Env: map[string]string{
 			"NARWHAL_TABLE": s.table, "NARWHAL_AMQP_URL": s.amqpURL, "NARWHAL_AMQP_PREFIX": s.prefix,
 			"NARWHAL_LOG_BUCKET":              bucket,
-			"NARWHAL_RUNNER_TOKEN_SECRET_ARN": s.secret(t, "runner-token", "runner-token-0123456789"),
+			"NARWHAL_RUNNER_TOKEN_SECRET_ARN": s.secret(t, "runner-token", fleetKey),
 			"NARWHAL_RUNNER_CA":               base64.StdEncoding.EncodeToString(cert),
 			"NARWHAL_API_TOKENS_SECRET_ARN":   s.secret(t, "api-tokens", "old-token,api-token"),
 		}})
@@ -72,11 +73,19 @@ func TestDispatcherUnderEmulator(t *testing.T) {
 		t.Fatalf("batch with an unknown job: %v", err)
 	}
 
-	// A runner report on narwhal.events registers the runner.
-	report, _ := json.Marshal(ci.RunnerEvent{Kind: ci.EventRegister, RunnerID: "r1", Seq: 1, Time: time.Now(),
-		Runner: &ci.Runner{ID: "r1", Address: "runner.test:7070", Capacity: 2, Labels: []string{"linux"}}})
-	if _, err := fn.Call(ctx, mqBatch(t, s.prefix+ci.QueueEvents, string(report))); err != nil {
-		t.Fatalf("register report: %v", err)
+	// A runner report on narwhal.events, signed by its runner (the header
+	// goes through the event source's {"bytes": ...} form), registers the
+	// runner; an unsigned one is dropped.
+	for _, id := range []string{"r1", "forged"} {
+		report, _ := json.Marshal(ci.RunnerEvent{Kind: ci.EventRegister, RunnerID: id, Seq: 1, Time: time.Now(),
+			Runner: &ci.Runner{ID: id, Address: "runner.test:7070", Capacity: 2, Labels: []string{"linux"}}})
+		var h amqp091.Table
+		if id == "r1" {
+			h = amqp091.Table{runnerkey.Header: runnerkey.Sign(runnerkey.Token(fleetKey, id), report)}
+		}
+		if _, err := fn.Call(ctx, mqBatchWith(t, s.prefix+ci.QueueEvents, string(report), h)); err != nil {
+			t.Fatalf("register report of %s: %v", id, err)
+		}
 	}
 
 	// The schedule runs the monitor, whose sweep republishes a lost publish.
@@ -105,7 +114,13 @@ func TestDispatcherUnderEmulator(t *testing.T) {
 			t.Errorf("GET %s: %d %s", tc.path, resp.StatusCode, resp.Body)
 		}
 	}
+	if resp := httpCall(t, fn, "/runners", "api-token"); strings.Contains(resp.Body, "forged") {
+		t.Errorf("an unsigned register report counted: %s", resp.Body)
+	}
 }
+
+// fleetKey is the dispatcher's fleet key in these tests.
+const fleetKey = "lambdatest-fleet-key-0123456789"
 
 // createJob stores a queued first attempt of a push job with j's ID,
 // Published and CreatedAt.
@@ -159,7 +174,14 @@ func jobOf(t *testing.T, raw []byte) string {
 // mqBatch is an MQ event of one message on queue, as the bridge builds it.
 func mqBatch(t *testing.T, queue, body string) []byte {
 	t.Helper()
-	d := amqp091.Delivery{Body: []byte(body), MessageId: "m-" + randomID(), ContentType: "application/json"}
+	return mqBatchWith(t, queue, body, nil)
+}
+
+// mqBatchWith is mqBatch with AMQP headers on the message.
+func mqBatchWith(t *testing.T, queue, body string, headers amqp091.Table) []byte {
+	t.Helper()
+	d := amqp091.Delivery{Body: []byte(body), MessageId: "m-" + randomID(), ContentType: "application/json",
+		Headers: headers}
 	raw, err := json.Marshal(mqbridge.Event(mqbridge.DefaultEventSourceARN, queue, "/", []amqp091.Delivery{d}))
 	if err != nil {
 		t.Fatal(err)

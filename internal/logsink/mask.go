@@ -59,12 +59,35 @@ type span struct{ start, end int }
 // line unchanged and false when it holds no secret. The common case (no
 // secret) allocates nothing.
 func (m *Masker) appendMasked(dst, line []byte) ([]byte, bool) {
+	out, masked, _ := m.appendMaskedChunk(dst, line, len(line), 0)
+	return out, masked
+}
+
+// hold is how many bytes past a chunk's end a secret that starts in the chunk
+// can reach: the longest secret's length minus one.
+func (m *Masker) hold() int {
+	if len(m.secrets) == 0 {
+		return 0
+	}
+	return len(m.secrets[0]) - 1
+}
+
+// appendMaskedChunk is appendMasked for window[:n], one chunk of a line split
+// at n: secrets are found in all of window, which runs up to hold() bytes
+// past n (or to the line's end), and masked where they overlap [0, n); the
+// first carry bytes are masked too (the rest of a secret that the previous
+// chunk began). next is how far the masking runs past n: the carry of the
+// chunk that starts at n.
+func (m *Masker) appendMaskedChunk(dst, window []byte, n, carry int) (out []byte, masked bool, next int) {
 	var small [8]span
 	spans := small[:0]
+	if carry > 0 {
+		spans = append(spans, span{0, carry})
+	}
 	for _, s := range m.secrets {
-		for off := 0; ; {
-			i := bytes.Index(line[off:], s)
-			if i < 0 {
+		for off := 0; off < n; {
+			i := bytes.Index(window[off:], s)
+			if i < 0 || off+i >= n {
 				break
 			}
 			spans = append(spans, span{off + i, off + i + len(s)})
@@ -72,7 +95,7 @@ func (m *Masker) appendMasked(dst, line []byte) ([]byte, bool) {
 		}
 	}
 	if len(spans) == 0 {
-		return line, false
+		return window[:n], false, 0
 	}
 	slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.start, b.start) })
 	last := 0
@@ -81,9 +104,9 @@ func (m *Masker) appendMasked(dst, line []byte) ([]byte, bool) {
 		for i++; i < len(spans) && spans[i].start <= cur.end; i++ {
 			cur.end = max(cur.end, spans[i].end)
 		}
-		dst = append(dst, line[last:cur.start]...)
+		dst = append(dst, window[last:cur.start]...)
 		dst = append(dst, Mask...)
-		last = cur.end
+		last, next = min(cur.end, n), max(next, cur.end-n)
 	}
-	return append(dst, line[last:]...), true
+	return append(dst, window[last:n]...), true, next
 }

@@ -25,7 +25,8 @@ import (
 const DefaultLimit int64 = 16 << 20
 
 // MaxLine is the longest line delivered; longer lines are split after
-// MaxLine bytes. A secret straddling such a split is not masked.
+// MaxLine bytes. A secret straddling such a split is masked on both sides of
+// it: the writer holds back the longest secret's length before a split.
 const MaxLine = 64 << 10
 
 // Prefix starts every line that narwhal itself adds to a step's log.

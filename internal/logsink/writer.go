@@ -17,6 +17,7 @@ type Writer struct {
 	mu      sync.Mutex
 	partial []byte // the unterminated end of the output so far
 	scratch []byte // reused for masked lines
+	carry   int    // bytes at the start of the next chunk that a secret covers
 	closed  bool
 
 	// guarded by sink.mu
@@ -47,46 +48,76 @@ func (w *Writer) consume(p []byte) []byte {
 	if len(w.partial) > 0 {
 		return w.join(p, i)
 	}
+	limit := w.limit()
 	switch {
 	case i >= 0 && i <= MaxLine:
-		w.line(p[:i])
+		w.emit(p[:i], i, true)
 		return p[i+1:]
-	case len(p) > MaxLine:
-		w.line(p[:MaxLine])
+	case i >= 0 && i < limit: // the line ends in the lookahead
+		w.emit(p[:i], MaxLine, false)
+		return p[MaxLine:]
+	case i >= 0 || len(p) >= limit:
+		w.emit(p[:limit], MaxLine, false)
 		return p[MaxLine:]
 	}
 	w.partial = append(w.partial, p...)
 	return nil
 }
 
+// limit is how many bytes of a line must be in hand before its first MaxLine
+// bytes go out as a chunk of their own: MaxLine and the masker's lookahead
+// (at least one byte, to know that the line is longer than MaxLine).
+func (w *Writer) limit() int { return MaxLine + max(w.sink.masker.hold(), 1) }
+
 // join continues the partial line with p, whose first newline is at i.
 func (w *Writer) join(p []byte, i int) []byte {
-	room := MaxLine - len(w.partial)
-	if i >= 0 && i <= room {
-		w.partial = append(w.partial, p[:i]...)
-		w.flushPartial()
-		return p[i+1:]
+	limit := w.limit()
+	take := len(p)
+	if i >= 0 {
+		take = i
 	}
-	if room == 0 {
-		w.flushPartial()
-		return p
-	}
-	take := min(len(p), room)
+	take = min(take, limit-len(w.partial))
 	w.partial = append(w.partial, p[:take]...)
-	return p[take:]
+	p = p[take:]
+	switch {
+	case i == take: // the line ends: all of it is in partial
+		w.flushPartial()
+		return p[1:]
+	case len(w.partial) == limit:
+		w.emitChunk()
+	}
+	return p
 }
 
-// flushPartial emits the partial line as a line of its own.
+// flushPartial emits the partial line as a line of its own (split into
+// chunks when it is longer than MaxLine).
 func (w *Writer) flushPartial() {
-	w.line(w.partial)
+	for len(w.partial) > MaxLine {
+		w.emitChunk()
+	}
+	w.emit(w.partial, len(w.partial), true)
 	w.partial = w.partial[:0]
 }
 
-// line masks one complete line and hands it to the sink. sink.mu is held.
-func (w *Writer) line(b []byte) {
-	out, masked := w.sink.masker.appendMasked(w.scratch[:0], b)
+// emitChunk emits the first MaxLine bytes of partial as a chunk of a longer
+// line and keeps the rest.
+func (w *Writer) emitChunk() {
+	w.emit(w.partial, MaxLine, false)
+	w.partial = w.partial[:copy(w.partial, w.partial[MaxLine:])]
+}
+
+// emit masks window[:n] and hands it to the sink as a line. end says that the
+// line ends at n; otherwise window[n:] is the lookahead that masks a secret
+// straddling the split, and the carry masks its rest in the next chunk.
+// sink.mu is held.
+func (w *Writer) emit(window []byte, n int, end bool) {
+	out, masked, next := w.sink.masker.appendMaskedChunk(w.scratch[:0], window, n, w.carry)
 	if masked {
 		w.scratch = out
+	}
+	w.carry = next
+	if end {
+		w.carry = 0
 	}
 	w.sink.put(w, out)
 }
@@ -105,7 +136,7 @@ func (w *Writer) Note(msg string) {
 	if len(w.partial) > 0 {
 		w.flushPartial()
 	}
-	w.line([]byte(Prefix + msg))
+	w.emit([]byte(Prefix+msg), len(Prefix+msg), true)
 }
 
 // Close emits the unterminated last line, if any, then the step's elision

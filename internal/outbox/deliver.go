@@ -93,6 +93,7 @@ func (o *Outbox) pop(seq uint64) {
 		// which consumers tolerate, rather than a loss.
 		o.log.Error("outbox: cannot remove a delivered message", "seq", seq, "err", err)
 	}
+	o.spare.Restore()
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.queue = o.queue[1:]

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/reserve"
 )
 
 // Send delivers one message. It returns nil only when the message was taken
@@ -39,6 +40,11 @@ type Options struct {
 	InitialBackoff, MaxBackoff time.Duration
 	// SendTimeout bounds one call of Send.
 	SendTimeout time.Duration
+	// Reserve is the disk space held in the directory (a file of zeros,
+	// internal/reserve) and released when a message cannot be written for
+	// want of space, so that the reports of a job that filled the disk are
+	// still written. 0 means reserve.DefaultSize (1 MiB); < 0 holds none.
+	Reserve int64
 }
 
 func (o Options) withDefaults() Options {
@@ -63,6 +69,7 @@ type Outbox struct {
 	opts   Options
 	log    *slog.Logger
 	unlock func() // releases the directory lock
+	spare  *reserve.Reserve
 
 	enqMu   sync.Mutex // serialises Enqueue, so sequence order is queue order
 	nextSeq uint64     // guarded by enqMu
@@ -107,6 +114,7 @@ func Open(ctx context.Context, dir string, send Send, opts Options, logger *slog
 	}
 	o := &Outbox{
 		dir: dir, send: send, opts: opts.withDefaults(), log: logger, unlock: unlock,
+		spare:   reserve.Open(dir, opts.Reserve, logger),
 		nextSeq: 1, queue: seqs, changed: make(chan struct{}),
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}
@@ -121,8 +129,10 @@ func Open(ctx context.Context, dir string, send Send, opts Options, logger *slog
 
 // Enqueue writes m to disk durably (a temporary file, fsync, rename, fsync
 // of the directory) and queues it behind every message enqueued before. When
-// Enqueue returns nil the message survives a crash. After Close it fails with
-// ci.ErrClosed.
+// Enqueue returns nil the message survives a crash. A write that fails for
+// want of space releases the outbox's reserved space and is tried once more;
+// the reserve is taken back after a delivery once the disk has room again.
+// After Close it fails with ci.ErrClosed.
 func (o *Outbox) Enqueue(ctx context.Context, m ci.Message) error {
 	if err := context.Cause(ctx); err != nil {
 		return fmt.Errorf("enqueue message %s: %w", m.ID, err)
@@ -134,7 +144,11 @@ func (o *Outbox) Enqueue(ctx context.Context, m ci.Message) error {
 	}
 	seq := o.nextSeq
 	o.nextSeq++
-	if err := writeMessage(o.dir, seq, m); err != nil {
+	err := writeMessage(o.dir, seq, m)
+	if err != nil && reserve.NoSpace(err) && o.spare.Release() {
+		err = writeMessage(o.dir, seq, m)
+	}
+	if err != nil {
 		return fmt.Errorf("enqueue message %s: %w", m.ID, err)
 	}
 	o.mu.Lock()

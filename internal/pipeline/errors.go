@@ -2,9 +2,7 @@ package pipeline
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -97,20 +95,4 @@ func (p *parser) result() error {
 		}
 	}
 	return out
-}
-
-// yamlLine matches the "yaml: line N: " prefix of yaml.v3's syntax errors.
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
-
-// syntaxError turns an error of the YAML library into an Error, keeping the
-// line when the library gave one (it never gives a column).
-func syntaxError(file string, err error) *Error {
-	e := &Error{File: file}
-	msg := err.Error()
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		e.Line, _ = strconv.Atoi(m[1])
-		msg = msg[len(m[0]):]
-	}
-	e.Msg = "YAML syntax error: " + strings.TrimPrefix(msg, "yaml: ")
-	return e
 }

@@ -3,15 +3,13 @@ package pipeline
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
-	"os"
-	"strconv"
 
 	"gopkg.in/yaml.v3"
 )
 
-// MaxSize is the largest narwhal.yml Parse accepts, in bytes.
+// MaxSize is the largest narwhal.yml Parse and ReadFile accept, in bytes
+// (1 MiB; ErrTooLarge says so).
 const MaxSize = 1 << 20
 
 // pipelineField reads the value of one top-level key into pl.
@@ -52,7 +50,7 @@ func Parse(filename string, data []byte) (*Pipeline, error) {
 	p := newParser(filename)
 	root, err := document(data)
 	if err != nil {
-		return nil, Errors{documentError(filename, err)}
+		return nil, Errors{documentError(filename, data, err)}
 	}
 	if root == nil || (root.Kind == yaml.ScalarNode && root.ShortTag() == tagNull) {
 		p.errorf(root, "empty file: expected a pipeline with at least a list of steps")
@@ -68,19 +66,18 @@ func Parse(filename string, data []byte) (*Pipeline, error) {
 	return pl, nil
 }
 
-// ParseFile reads and parses the file at path, which is also the file name in
-// messages. An error reading the file is returned as is (wrapped); a problem
-// with its content is an Errors.
+// ParseFile reads (with ReadFile) and parses the file at path, which is also
+// the file name in messages. An error reading the file is returned as
+// ReadFile gives it (a *FileError for a symbolic link, a file that is not
+// regular or one larger than MaxSize); a problem with its content is an
+// Errors.
 func ParseFile(path string) (*Pipeline, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path, path)
 	if err != nil {
-		return nil, fmt.Errorf("read pipeline: %w", err)
+		return nil, err
 	}
 	return Parse(path, data)
 }
-
-// errTooLarge is returned by document for data larger than MaxSize.
-var errTooLarge = errors.New("file is larger than " + strconv.Itoa(MaxSize>>10) + " KiB")
 
 // manyDocsError is returned by document for a stream of several documents.
 type manyDocsError struct{ line int }
@@ -93,7 +90,7 @@ func (e *manyDocsError) Error() string {
 // if there is none.
 func document(data []byte) (*yaml.Node, error) {
 	if len(data) > MaxSize {
-		return nil, errTooLarge
+		return nil, ErrTooLarge
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
@@ -114,16 +111,16 @@ func document(data []byte) (*yaml.Node, error) {
 	return deref(doc.Content[0]), nil
 }
 
-// documentError turns an error of document into an Error.
-func documentError(file string, err error) *Error {
+// documentError turns an error of document about data into an Error.
+func documentError(file string, data []byte, err error) *Error {
 	var many *manyDocsError
 	switch {
 	case errors.As(err, &many):
 		return &Error{File: file, Line: many.line, Msg: err.Error()}
-	case errors.Is(err, errTooLarge):
-		return &Error{File: file, Msg: err.Error()}
+	case errors.Is(err, ErrTooLarge):
+		return &Error{File: file, Msg: "file " + err.Error()}
 	}
-	return syntaxError(file, err)
+	return syntaxError(file, data, err)
 }
 
 // pipeline reads the top-level mapping and validates the result.
@@ -160,6 +157,9 @@ func (p *parser) steps(v *yaml.Node) []*draft {
 	}
 	if len(v.Content) == 0 {
 		p.errorf(v, "steps: empty list; a pipeline needs at least one step")
+		return nil
+	}
+	if p.tooManySteps(v.Content) {
 		return nil
 	}
 	out := make([]*draft, len(v.Content))

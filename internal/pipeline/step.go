@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"fmt"
 	"path"
 	"regexp"
 	"strconv"
@@ -63,7 +62,7 @@ func (p *parser) step(ref *yaml.Node, i int) *draft {
 	}
 	fs := p.fields(n)
 	if name := lookup(fs, "name"); name != nil && isText(name) && name.Value != "" {
-		d.label = fmt.Sprintf("step %q", name.Value)
+		d.label = "step " + short(name.Value)
 	}
 	for _, e := range fs {
 		if read, ok := stepFields[e.key.Value]; ok {
@@ -108,6 +107,9 @@ func (p *parser) stepName(d *draft, v *yaml.Node) {
 		return
 	}
 	d.Name = name
+	if p.longName(v, name) {
+		return
+	}
 	if !stepNameRE.MatchString(name) {
 		p.errorf(v, "name: step name %q may hold only letters, digits, '_', '.' and '-', and must start with a letter or digit", name)
 		return

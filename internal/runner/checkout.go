@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -44,14 +43,17 @@ func (GitCheckout) Checkout(ctx context.Context, dir string, job rpc.Job) (*pipe
 }
 
 // ParsePipeline reads and parses dir's narwhal.yml; its errors name the file
-// as narwhal.yml (not the workspace path) with line and column.
+// as narwhal.yml (not the workspace path) with line and column. It reads
+// with pipeline.ReadFile: a narwhal.yml that is a symbolic link, not a
+// regular file or larger than pipeline.MaxSize is refused (a
+// *pipeline.FileError) without reading more than MaxSize+1 bytes.
 func ParsePipeline(dir string) (*pipeline.Pipeline, error) {
-	data, err := os.ReadFile(filepath.Join(dir, PipelineFile))
+	data, err := pipeline.ReadFile(filepath.Join(dir, PipelineFile), PipelineFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, errNoPipeline
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", PipelineFile, err)
+		return nil, err
 	}
 	// A parse error is already one "narwhal.yml:line:col: problem" per line.
 	return pipeline.Parse(PipelineFile, data)

@@ -109,9 +109,10 @@ func (r *Runner) end(j *job, rep engine.Report) {
 	if status == ci.StatusCancelled && handedBack(j) {
 		status = ci.StatusQueued
 	}
-	r.reporter.send(r.jobEvent(j, status, rep.Error))
+	why := withDiskFull(status, rep.Error, r.cfg.WorkDir)
+	r.reporter.send(r.jobEvent(j, status, why))
 	r.metrics.observe(metricStatus(status), rep.Duration)
-	j.log.Debug("job reported", "status", status, "error", rep.Error, "duration", rep.Duration)
+	j.log.Debug("job reported", "status", status, "error", why, "duration", rep.Duration)
 }
 
 // handedBack reports whether a drain or shutdown cancelled j (rather than a

@@ -123,7 +123,9 @@ func (r *Runner) Wait(ctx context.Context) error {
 // Close ends the runner: later calls return ci.ErrClosed, jobs still running
 // are cancelled and reported for requeue (as at the end of a drain), and
 // Close waits for them to be torn down until ctx ends. A last heartbeat
-// reports the runner offline; the heartbeats stop. Close is idempotent.
+// reports the runner offline; the heartbeats stop. A final report that the
+// outbox keeps refusing is retried until Close returns, not after. Close is
+// idempotent.
 func (r *Runner) Close(ctx context.Context) error {
 	r.mu.Lock()
 	if r.st.closed {
@@ -137,6 +139,7 @@ func (r *Runner) Close(ctx context.Context) error {
 	r.handBack(errShutdown)
 	r.mu.Unlock()
 	err := r.Wait(ctx)
+	r.reporter.stop() // a final report still refused by the outbox is given up
 	if r.stopBeat != nil {
 		r.stopBeat()
 		<-r.beatDone

@@ -39,7 +39,11 @@ const (
 
 // Config is what a Runner is. ID, Capacity and WorkDir are required.
 type Config struct {
-	ID       string   // the runner's name, in every report and label
+	ID string // the runner's name, in every report and label
+	// Token is the runner's own bearer token (runnerkey.Token of its ID):
+	// every report is signed with it (header runnerkey.Header). Without
+	// one, reports go unsigned and a dispatcher drops them.
+	Token    string
 	Address  string   // host:port the dispatcher reaches the runner at, for reports
 	Labels   []string // what jobs this runner takes (a job's labels must all be here)
 	Capacity int      // job slots: how many jobs run at once (>= 1)
@@ -134,7 +138,7 @@ func New(cfg Config, deps Deps) (*Runner, error) {
 		recent:  newRecent(cfg.Remember),
 		changed: make(chan struct{}),
 	}
-	r.reporter = newReporter(cfg.ID, deps.Reports, r.log)
+	r.reporter = newReporter(cfg.ID, cfg.Token, deps.Reports, r.log)
 	r.metrics = newMetrics(deps.Reports.Pending)
 	r.metrics.slots.Set(float64(cfg.Capacity))
 	r.eng = &engine.Engine{Exec: deps.Exec, Logger: deps.Logger, LogLimit: cfg.LogLimit,

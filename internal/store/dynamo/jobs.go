@@ -35,6 +35,7 @@ func (st *Store) CreateJob(ctx context.Context, j ci.Job) (ci.Job, error) {
 		// (the same document) from a real duplicate.
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
+	err = sizeError(err)
 	var failed *types.ConditionalCheckFailedException
 	if errors.As(err, &failed) {
 		err = ci.ErrExists
@@ -93,6 +94,7 @@ func (st *Store) UpdateJob(ctx context.Context, j ci.Job) (ci.Job, error) {
 		ExpressionAttributeValues:           map[string]types.AttributeValue{":v": n(j.Version)},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
+	err = sizeError(err)
 	var failed *types.ConditionalCheckFailedException
 	if errors.As(err, &failed) {
 		err = st.missOrConflict(ctx, j.ID, failed)

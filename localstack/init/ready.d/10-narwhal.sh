@@ -88,7 +88,7 @@ existing_secrets=$(awslocal secretsmanager list-secrets --filters "Key=name,Valu
 ensure_secret webhook-secret narwhal-test-secret \
   "GitHub webhook secret(s), one per line; events/*.json are signed with this one."
 ensure_secret runner-token narwhal-local-runner-token-0123456789 \
-  "Bearer token the dispatcher presents to runnerd (runnerd token_file or NARWHAL_RUNNER_TOKEN)."
+  "Fleet key of the runners: runnerd's token is narwhal runner-cert --id ID --fleet-key-file (docs/rpc.md)."
 ensure_secret github-token "placeholder: put a GitHub token with repo:status here" \
   "GitHub token for commit statuses and clones."
 ensure_secret mq '{"username":"narwhal","password":"narwhal"}' \

@@ -1,0 +1,86 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/intake"
+	"github.com/narwhal-ci/narwhal/internal/store/sqlite"
+)
+
+// BenchmarkIntakeSQLiteMemq sends signed push webhooks, each for a new
+// commit, through the whole handler in-process: signature, parse, SQLite
+// (file) create, memq publish, published mark.
+func BenchmarkIntakeSQLiteMemq(b *testing.B) {
+	r := newRig(b, filepath.Join(b.TempDir(), "narwhal.db"), nil)
+	benchWebhooks(b, r.h)
+}
+
+// BenchmarkIntakeRabbitMQ is BenchmarkIntakeSQLiteMemq with RabbitMQ
+// publisher confirms on loopback instead of memq. It is skipped when the test
+// RabbitMQ is not running (see internal/testenv).
+func BenchmarkIntakeRabbitMQ(b *testing.B) {
+	q := amqpQueue(b)
+	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "narwhal.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	log := slog.New(slog.DiscardHandler)
+	in := &intake.Intake{Store: st, Queue: q, Logger: log}
+	if err := q.Publish(context.Background(), ci.Message{Key: "job", ID: "warm-up", Body: []byte("{}")}); err != nil {
+		b.Fatalf("connect: %v", err)
+	}
+	benchWebhooks(b, NewHandler(Deps{Intake: in, Secrets: ParseSecrets(testSecret), Logger: log}))
+}
+
+var benchRun atomic.Int64
+
+// benchWebhooks runs b.N distinct signed pushes through h in parallel and
+// reports throughput and the latency percentiles of ServeHTTP alone.
+func benchWebhooks(b *testing.B, h *Handler) {
+	run := benchRun.Add(1)
+	var seq atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
+	b.SetParallelism(4) // 4 per CPU: webhooks arrive concurrently
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		var mine []time.Duration
+		for pb.Next() {
+			sha := fmt.Sprintf("%08x%032x", run, seq.Add(1))
+			req := delivery{event: "push", id: sha, body: pushBody(b, sha, "bench")}.request()
+			rec := httptest.NewRecorder()
+			t0 := time.Now()
+			h.ServeHTTP(rec, req)
+			mine = append(mine, time.Since(t0))
+			if rec.Code != 202 {
+				b.Errorf("webhook: %d %s", rec.Code, rec.Body)
+				return
+			}
+		}
+		mu.Lock()
+		lat = append(lat, mine...)
+		mu.Unlock()
+	})
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "webhooks/s")
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
