@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
-	"github.com/narwhal-ci/narwhal/internal/intake"
 	"github.com/narwhal-ci/narwhal/internal/queue"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
 	"github.com/narwhal-ci/narwhal/internal/runnerkey"
@@ -88,7 +87,7 @@ func TestDuplicateDeliveryRunsOnce(t *testing.T) {
 	s.runner(runnerOpts{id: "a", capacity: 4})
 	s.runner(runnerOpts{id: "b", capacity: 4})
 	job := s.submit(localJob("file:///nonexistent/e2e-repo", strings.Repeat("ab", 20)))
-	msg := intake.Message(job)
+	msg := ci.NewJobMessage(job)
 	for range 3 {
 		if err := s.queue.Publish(context.Background(), msg); err != nil {
 			t.Fatal(err)
@@ -126,7 +125,7 @@ func TestPoisonMessagesDeadLettered(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, stackOpts{})
 	s.runner(runnerOpts{id: "a"})
-	if err := s.queue.Publish(context.Background(), ci.Message{Key: queue.RouteJob, ID: "poison",
+	if err := s.queue.Publish(context.Background(), ci.Message{Key: ci.RouteJob, ID: "poison",
 		Body: []byte("this is not json")}); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +136,7 @@ func TestPoisonMessagesDeadLettered(t *testing.T) {
 	if _, err := s.store.CreateJob(context.Background(), bad); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.queue.Publish(context.Background(), intake.Message(bad)); err != nil {
+	if err := s.queue.Publish(context.Background(), ci.NewJobMessage(bad)); err != nil {
 		t.Fatal(err)
 	}
 	dead := make(chan ci.Delivery, 4)
@@ -156,7 +155,7 @@ func TestPoisonMessagesDeadLettered(t *testing.T) {
 			t.Fatalf("dead-lettered only %v", got)
 		}
 	}
-	if !got["this is not json"] || !got[string(intake.Message(bad).Body)] {
+	if !got["this is not json"] || !got[string(ci.NewJobMessage(bad).Body)] {
 		t.Fatalf("dead-lettered %v", got)
 	}
 	j := s.waitStatus(bad.ID, ci.StatusError, 10*time.Second)

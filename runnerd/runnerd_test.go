@@ -43,7 +43,7 @@ func jobReports(evs []ci.RunnerEvent, id string) []string {
 		case ev.Kind == ci.EventJob:
 			out = append(out, "job "+string(ev.Status))
 		case ev.Kind == ci.EventStep:
-			out = append(out, "step "+ev.Step.Name+" "+ev.Step.Status)
+			out = append(out, "step "+ev.Step.Name+" "+string(ev.Step.Status))
 		}
 	}
 	return out

@@ -28,6 +28,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/narwhal-ci/narwhal/internal/mqevent"
+
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/mqbridge"
 )
@@ -96,7 +98,7 @@ func parse(args []string, stderr io.Writer, getenv func(string) string) (options
 	fs.IntVar(&o.batchSize, "batch-size", mqbridge.DefaultBatchSize, "most messages per invocation (BatchSize)")
 	fs.DurationVar(&o.window, "batching-window", mqbridge.DefaultWindow, "gathering time after a batch's first message (MaximumBatchingWindowInSeconds); 0: none")
 	fs.DurationVar(&o.failureDelay, "failure-delay", mqbridge.DefaultFailureDelay, "pause after a failed invocation, doubling up to 30s")
-	fs.StringVar(&o.arn, "event-source-arn", mqbridge.DefaultEventSourceARN, "the events' eventSourceArn")
+	fs.StringVar(&o.arn, "event-source-arn", mqevent.DefaultEventSourceARN, "the events' eventSourceArn")
 	level := fs.String("log-level", or(getenv("NARWHAL_LOG_LEVEL"), "info"), "debug, info, warn or error (env NARWHAL_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
 		return o, err

@@ -19,7 +19,6 @@ import (
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
-	"github.com/narwhal-ci/narwhal/internal/intake"
 	"github.com/narwhal-ci/narwhal/internal/queue"
 	"github.com/narwhal-ci/narwhal/internal/queue/amqp"
 	"github.com/narwhal-ci/narwhal/internal/testenv"
@@ -75,7 +74,7 @@ func TestRun(t *testing.T) {
 		cancel()
 	}))
 	defer fn.Close()
-	if err := q.Publish(ctx, intake.Message(ci.Job{ID: "j1", Attempt: 1})); err != nil {
+	if err := q.Publish(ctx, ci.NewJobMessage(ci.Job{ID: "j1", Attempt: 1})); err != nil {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer

@@ -8,10 +8,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/narwhal-ci/narwhal/internal/mqevent"
+
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
-	"github.com/narwhal-ci/narwhal/internal/mqbridge"
 )
 
 // jobWorkers bounds how many job messages of a batch are dispatched at
@@ -79,7 +80,7 @@ func each(ctx context.Context, msgs []events.RabbitMQMessage, handle messageHand
 }
 
 func one(ctx context.Context, m events.RabbitMQMessage, handle messageHandler) error {
-	dl, err := mqbridge.Delivery(m)
+	dl, err := mqevent.Delivery(m)
 	if err != nil {
 		return err
 	}

@@ -7,12 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/narwhal-ci/narwhal/internal/mqevent"
+
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/dispatch"
 	"github.com/narwhal-ci/narwhal/internal/lambdahttp"
-	"github.com/narwhal-ci/narwhal/internal/mqbridge"
 )
 
 // core is what the handler drives: the dispatcher's entry points
@@ -60,7 +61,7 @@ func (h *handler) Invoke(ctx context.Context, raw json.RawMessage) (any, error) 
 		return nil, fmt.Errorf("decode event: %w", err)
 	}
 	switch {
-	case s.EventSource == mqbridge.EventSource:
+	case s.EventSource == mqevent.EventSource:
 		var ev events.RabbitMQEvent
 		if err := json.Unmarshal(raw, &ev); err != nil {
 			return nil, fmt.Errorf("decode MQ event: %w", err)

@@ -49,8 +49,8 @@ var rules = []rule{
 		}
 		return matching(p.Imports, docker)
 	}},
-	{"only functions/*, lambdahttp and mqbridge import aws-lambda-go", []string{"..."}, func(p pkg) []string {
-		for _, ok := range []string{"functions/", "internal/lambdahttp", "internal/mqbridge"} {
+	{"only functions/* and the event adapters import aws-lambda-go", []string{"..."}, func(p pkg) []string {
+		for _, ok := range []string{"functions/", "internal/lambdahttp", "internal/mqevent", "internal/mqbridge"} {
 			if strings.HasPrefix(p.ImportPath, module+ok) {
 				return nil
 			}
@@ -83,7 +83,7 @@ func TestRulesCatchABreach(t *testing.T) {
 		"dispatch and runner reach no AWS, Lambda or Docker package, even transitively": {ImportPath: module + "internal/dispatch", Deps: []string{"github.com/aws/aws-sdk-go-v2/aws"}},
 		"nothing imports functions/... but the function itself":                         {ImportPath: module + "internal/devstack", Imports: []string{module + "functions/agent/agent"}},
 		"only internal/executor/docker imports the Docker SDK":                          {ImportPath: module + "runnerd", Imports: []string{"github.com/docker/docker/client"}},
-		"only functions/*, lambdahttp and mqbridge import aws-lambda-go":                {ImportPath: module + "internal/api", Imports: []string{"github.com/aws/aws-lambda-go/events"}},
+		"only functions/* and the event adapters import aws-lambda-go":                  {ImportPath: module + "internal/api", Imports: []string{"github.com/aws/aws-lambda-go/events"}},
 	}
 	for _, r := range rules {
 		p, ok := breaches[r.name]

@@ -19,10 +19,6 @@ const (
 	EventStep EventKind = "step"
 )
 
-// RouteEvents is the routing-key prefix of runner reports on the narwhal
-// exchange: reports are published with key RouteEvents + "." + kind.
-const RouteEvents = "event"
-
 // RunnerEvent is one report from a runner to the control plane, carried as the
 // JSON body of a queue message. Reports are delivered at least once and in
 // order per runner (Seq increases by one per report of a runner process), so

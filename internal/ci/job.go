@@ -66,10 +66,24 @@ type Job struct {
 	Version int64 `json:"version"`
 }
 
+// StepStatus is the state of one step of a job.
+type StepStatus string
+
+// Step states. A step moves pending → running → one of the final ones, or
+// from pending straight to skipped or cancelled.
+const (
+	StepPending   StepStatus = "pending"
+	StepRunning   StepStatus = "running"
+	StepSuccess   StepStatus = "success"
+	StepFailure   StepStatus = "failure"
+	StepSkipped   StepStatus = "skipped"
+	StepCancelled StepStatus = "cancelled"
+)
+
 // Step is the reported state of one pipeline step of a job.
 type Step struct {
 	Name       string    `json:"name"`
-	Status     string    `json:"status"` // pending, running, success, failure, skipped, cancelled
+	Status     StepStatus `json:"status"`
 	ExitCode   int       `json:"exit_code"`
 	StartedAt  time.Time `json:"started_at,omitzero"`
 	FinishedAt time.Time `json:"finished_at,omitzero"`

@@ -2,7 +2,6 @@ package devstack
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -26,7 +25,8 @@ func (s *Stack) dispatcher() *dispatch.Dispatcher {
 	s.closers = append(s.closers, func() { pool.Close() })
 	return dispatch.New(dispatch.Config{WaitDelay: 2 * time.Second, Lease: 3 * s.cfg.Heartbeat, RunnerKeys: fleet}, dispatch.Deps{
 		Store: s.store, Queue: s.queue, Clients: pool, Logger: s.log,
-		Sweep: func(ctx context.Context) (int, error) { return in.Sweep(ctx, sweepAge) },
+		Sweep:   func(ctx context.Context) (int, error) { return in.Sweep(ctx, sweepAge) },
+		Changed: func(_ context.Context, j ci.Job) { s.metrics.observeJob(j) },
 	})
 }
 
@@ -136,14 +136,12 @@ func (s *Stack) handleJob(ctx context.Context, d ci.Delivery) error {
 	return err
 }
 
-// handleEvent applies a runner report and records what it changed.
+// handleEvent applies a runner report (the metrics learn what it changed
+// through dispatch.Deps.Changed).
 func (s *Stack) handleEvent(ctx context.Context, d ci.Delivery) error {
-	if err := s.ctl.HandleEvent(ctx, d); err != nil {
-		s.logFailure(ctx, ci.QueueEvents, d, err)
-		return err
-	}
-	s.metrics.observeJob(ctx, s.store, d.Body)
-	return nil
+	err := s.ctl.HandleEvent(ctx, d)
+	s.logFailure(ctx, ci.QueueEvents, d, err)
+	return err
 }
 
 // logFailure logs a handler's error (nil logs nothing): the queue gets it
@@ -153,11 +151,7 @@ func (s *Stack) logFailure(ctx context.Context, queue string, d ci.Delivery, err
 	if err == nil || ctx.Err() != nil {
 		return
 	}
-	var body struct {
-		Kind string `json:"kind"` // a runner report's kind; "" for job messages
-	}
-	_ = json.Unmarshal(d.Body, &body) // best effort: the body may be what failed
-	s.log.ErrorContext(ctx, "message handler failed", "queue", queue, "key", d.Key, "kind", body.Kind,
+	s.log.ErrorContext(ctx, "message handler failed", "queue", queue, "key", d.Key, "kind", d.Headers["kind"],
 		"message_id", d.ID, "attempt", d.Attempt, "redelivered", d.Redelivered, "err", err)
 }
 

@@ -2,7 +2,6 @@ package devstack
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -48,18 +47,10 @@ func newMetrics(st ci.Store) *metrics {
 	return m
 }
 
-// observeJob records what a handled runner report changed: the queue wait
-// when the job started, the duration when it ended. Each is recorded once per
-// job attempt, however often reports are redelivered.
-func (m *metrics) observeJob(ctx context.Context, st ci.Store, body []byte) {
-	var ev ci.RunnerEvent
-	if json.Unmarshal(body, &ev) != nil || ev.Kind != ci.EventJob || ev.JobID == "" {
-		return
-	}
-	j, err := st.GetJob(ctx, ev.JobID)
-	if err != nil {
-		return
-	}
+// observeJob records what a job change tells: the queue wait when the job
+// started, the duration when it ended. Each is recorded once per job attempt,
+// however often a change is seen.
+func (m *metrics) observeJob(j ci.Job) {
 	if !j.StartedAt.IsZero() && m.seen.add(j.ID, j.Attempt, "started") {
 		m.wait.Observe(max(j.StartedAt.Sub(j.CreatedAt), 0).Seconds())
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
-	"github.com/narwhal-ci/narwhal/internal/intake"
 )
 
 // recoverJobs picks up the jobs a previous run of the stack left unfinished:
@@ -57,7 +56,7 @@ func (s *Stack) recoverJob(ctx context.Context, j ci.Job) error {
 		}
 	}
 	s.log.Info("job from an earlier run queued again", "job_id", j.ID, "attempt", j.Attempt)
-	return s.queue.Publish(ctx, intake.Message(j))
+	return s.queue.Publish(ctx, ci.NewJobMessage(j))
 }
 
 var errSkip = errors.New("nothing to do")

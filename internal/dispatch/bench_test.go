@@ -16,7 +16,6 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/dispatch"
 	"github.com/narwhal-ci/narwhal/internal/executor"
-	"github.com/narwhal-ci/narwhal/internal/intake"
 	"github.com/narwhal-ci/narwhal/internal/logstore/fs"
 	"github.com/narwhal-ci/narwhal/internal/pipeline"
 	"github.com/narwhal-ci/narwhal/internal/queue/memq"
@@ -199,7 +198,7 @@ func publishAll(b *testing.B, ctx context.Context, q *memq.Queue, jobs []ci.Job,
 		mu.Lock()
 		published[j.ID] = time.Now()
 		mu.Unlock()
-		if err := q.Publish(ctx, intake.Message(j)); err != nil {
+		if err := q.Publish(ctx, ci.NewJobMessage(j)); err != nil {
 			b.Fatal(err)
 		}
 		inFlight++

@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
-	"github.com/narwhal-ci/narwhal/internal/intake"
-	"github.com/narwhal-ci/narwhal/internal/queue"
 )
 
 func TestCancel(t *testing.T) {
@@ -71,8 +69,8 @@ func TestResubmit(t *testing.T) {
 		first.Ref != parent.Ref || first.PR != 7 || !first.Fork || first.Author != "octocat" || len(first.Labels) != 0 {
 		t.Fatalf("resubmitted %+v", first)
 	}
-	msgs := g.queue.messages(false, queue.RouteJob)
-	var m intake.JobMessage
+	msgs := g.queue.messages(false, ci.RouteJob)
+	var m ci.JobMessage
 	if len(msgs) != 2 || json.Unmarshal(msgs[0].Body, &m) != nil || m.JobID != first.ID {
 		t.Fatalf("published %d job messages (first %+v)", len(msgs), m)
 	}

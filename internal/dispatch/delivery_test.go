@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
-	"github.com/narwhal-ci/narwhal/internal/intake"
 	"github.com/narwhal-ci/narwhal/internal/queue"
 )
 
@@ -89,10 +88,10 @@ func TestHandleJobDeadLetters(t *testing.T) {
 	g.queue.failDelayed = true // no runner, and the wait queue refuses the retry
 	j := g.job(t, "fff1")
 	ctx := t.Context()
-	if err := g.queue.Publish(ctx, ci.Message{Key: queue.RouteJob, ID: "bad", Body: []byte("not json")}); err != nil {
+	if err := g.queue.Publish(ctx, ci.Message{Key: ci.RouteJob, ID: "bad", Body: []byte("not json")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.queue.Publish(ctx, intake.Message(j)); err != nil {
+	if err := g.queue.Publish(ctx, ci.NewJobMessage(j)); err != nil {
 		t.Fatal(err)
 	}
 	cctx, stop := context.WithCancel(ctx)

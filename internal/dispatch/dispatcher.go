@@ -178,6 +178,11 @@ type Deps struct {
 	// (e.g. func(ctx) (int, error) { return in.Sweep(ctx, time.Minute) });
 	// nil skips it.
 	Sweep func(ctx context.Context) (int, error)
+	// Changed, when set, is told of every job change the dispatcher writes
+	// that a commit status would show (queued, waiting, running, final), in
+	// the order of the changes, before the StatusReporter; it must be quick
+	// and must not fail (`narwhal dev` feeds its metrics from it).
+	Changed func(ctx context.Context, job ci.Job)
 	// Logger defaults to slog.Default; Now to time.Now.
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -197,6 +202,7 @@ type Dispatcher struct {
 	config   ConfigFetcher
 	selector Selector
 	sweep    func(ctx context.Context) (int, error)
+	changed  func(ctx context.Context, job ci.Job)
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -206,7 +212,7 @@ func New(cfg Config, deps Deps) *Dispatcher {
 	cfg = cfg.withDefaults()
 	d := &Dispatcher{cfg: cfg, fleet: runnerkey.Fleet(cfg.RunnerKeys), store: deps.Store, queue: deps.Queue, clients: deps.Clients,
 		status: deps.Status, config: deps.Config, selector: deps.Selector, sweep: deps.Sweep,
-		log: deps.Logger, now: deps.Now}
+		changed: deps.Changed, log: deps.Logger, now: deps.Now}
 	if d.clients == nil {
 		d.clients = NewPool(rpc.ClientConfig{CAPEM: cfg.RunnerCAPEM}, d.fleet)
 	}

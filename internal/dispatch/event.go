@@ -2,7 +2,6 @@ package dispatch
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -39,12 +38,9 @@ import (
 // report, a Store failure) returns the message to the queue; a report about
 // a job that does not exist is dropped.
 func (d *Dispatcher) HandleEvent(ctx context.Context, dl ci.Delivery) error {
-	var ev ci.RunnerEvent
-	if err := json.Unmarshal(dl.Body, &ev); err != nil {
-		return fmt.Errorf("runner report %s: %w", dl.ID, err)
-	}
-	if ev.RunnerID == "" {
-		return fmt.Errorf("runner report %s: no runner_id", dl.ID)
+	ev, err := ci.ParseEvent(dl.Body)
+	if err != nil {
+		return fmt.Errorf("message %s: %w", dl.ID, err)
 	}
 	if !d.fleet.Verify(ev.RunnerID, dl.Body, dl.Headers[runnerkey.Header]) {
 		d.log.Warn("runner report dropped: not signed by the runner it names", "runner_id", ev.RunnerID,

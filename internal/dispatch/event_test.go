@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
-	"github.com/narwhal-ci/narwhal/internal/intake"
-	"github.com/narwhal-ci/narwhal/internal/queue"
 )
 
 func TestEventRegisterAndHeartbeat(t *testing.T) {
@@ -131,11 +129,11 @@ func TestEventJobRequeue(t *testing.T) {
 	if !got.Published || got.Waiting != "handed back by runner a" {
 		t.Errorf("published %v waiting %q", got.Published, got.Waiting)
 	}
-	msgs := g.queue.messages(false, queue.RouteJob)
+	msgs := g.queue.messages(false, ci.RouteJob)
 	if len(msgs) != 1 {
 		t.Fatalf("%d job messages published, want 1", len(msgs))
 	}
-	var m intake.JobMessage
+	var m ci.JobMessage
 	if err := json.Unmarshal(msgs[0].Body, &m); err != nil || m.JobID != j.ID || m.Attempt != 2 {
 		t.Fatalf("published %s (%v), want attempt 2 of %s", msgs[0].Body, err, j.ID)
 	}
@@ -144,7 +142,7 @@ func TestEventJobRequeue(t *testing.T) {
 	}
 }
 
-func stepEvent(j ci.Job, attempt int, name, status string) ci.RunnerEvent {
+func stepEvent(j ci.Job, attempt int, name string, status ci.StepStatus) ci.RunnerEvent {
 	return ci.RunnerEvent{Kind: ci.EventStep, RunnerID: "a", JobID: j.ID, Attempt: attempt,
 		Step: &ci.Step{Name: name, Status: status}}
 }
@@ -162,7 +160,7 @@ func TestEventSteps(t *testing.T) {
 	got := g.get(t, j.ID).Steps
 	var names []string
 	for _, s := range got {
-		names = append(names, s.Name+"="+s.Status)
+		names = append(names, s.Name+"="+string(s.Status))
 	}
 	if !slices.Equal(names, []string{"build=success", "test=running"}) {
 		t.Fatalf("steps %v", names)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
-	"github.com/narwhal-ci/narwhal/internal/intake"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
 )
 
@@ -34,7 +33,7 @@ import (
 // that still fails is marked error ("dispatch failed N times: ...") before
 // the error is returned and the message dead-lettered.
 func (d *Dispatcher) HandleJob(ctx context.Context, dl ci.Delivery) error {
-	msg, err := parseJobMessage(dl.Body)
+	msg, err := ci.ParseJobMessage(dl.Body)
 	if err != nil {
 		return fmt.Errorf("message %s: %w", dl.ID, err)
 	}
@@ -195,7 +194,7 @@ func (d *Dispatcher) wait(ctx context.Context, log *slog.Logger, job ci.Job, why
 		log.Info("job waits", "reason", why)
 		d.report(ctx, waiting)
 	}
-	if err := d.queue.PublishDelayed(ctx, intake.Message(waiting), d.cfg.WaitDelay); err != nil {
+	if err := d.queue.PublishDelayed(ctx, ci.NewJobMessage(waiting), d.cfg.WaitDelay); err != nil {
 		return fmt.Errorf("publish delayed: %w", err)
 	}
 	return nil

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
-	"github.com/narwhal-ci/narwhal/internal/queue"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
 )
 
@@ -98,7 +97,7 @@ func TestHandleJobAllBusyWaits(t *testing.T) {
 	if st := g.status.last(t, j.ID); st.Status != ci.StatusQueued || st.Waiting != got.Waiting {
 		t.Errorf("status reported %s %q, want queued with the reason", st.Status, st.Waiting)
 	}
-	if n := len(g.queue.messages(true, queue.RouteJob)); n != 1 {
+	if n := len(g.queue.messages(true, ci.RouteJob)); n != 1 {
 		t.Fatalf("%d delayed job messages, want 1", n)
 	}
 	// The delayed message comes back on the job queue after its bucket.
@@ -118,7 +117,7 @@ func TestHandleJobAllBusyWaits(t *testing.T) {
 	if n := len(g.status.states(j.ID)); n != 1 {
 		t.Errorf("%d statuses reported, want 1 (the reason did not change)", n)
 	}
-	if n := len(g.queue.messages(true, queue.RouteJob)); n != 2 {
+	if n := len(g.queue.messages(true, ci.RouteJob)); n != 2 {
 		t.Errorf("%d delayed messages, want 2", n)
 	}
 }
@@ -133,8 +132,8 @@ func TestHandleJobAllRefuseWaits(t *testing.T) {
 	got := g.get(t, j.ID)
 	assertJob(t, got, ci.StatusQueued, 1, "")
 	want := "all 2 candidate runners refused (a: runner full: 2/2 slots busy; b: runner draining)"
-	if got.Waiting != want || len(g.queue.messages(true, queue.RouteJob)) != 1 {
-		t.Fatalf("Waiting = %q, delayed %d; want %q and 1", got.Waiting, len(g.queue.messages(true, queue.RouteJob)), want)
+	if got.Waiting != want || len(g.queue.messages(true, ci.RouteJob)) != 1 {
+		t.Fatalf("Waiting = %q, delayed %d; want %q and 1", got.Waiting, len(g.queue.messages(true, ci.RouteJob)), want)
 	}
 }
 
@@ -181,7 +180,7 @@ func TestHandleJobConfigUnreadableWaits(t *testing.T) {
 	if !strings.HasPrefix(got.Waiting, "cannot read narwhal.yml: ") || len(a.ran()) != 0 {
 		t.Fatalf("Waiting %q, runs %d; want the read error and no run", got.Waiting, len(a.ran()))
 	}
-	if len(g.queue.messages(true, queue.RouteJob)) != 1 {
+	if len(g.queue.messages(true, ci.RouteJob)) != 1 {
 		t.Fatal("no delayed retry")
 	}
 }
@@ -210,7 +209,7 @@ func TestHandleJobPoison(t *testing.T) {
 	t.Parallel()
 	g := newRig(t, Config{}, nil)
 	for _, body := range []string{`{"job_id":`, `{"attempt":1}`, `{"job_id":"nope","attempt":1}`} {
-		err := g.d.HandleJob(t.Context(), ci.Delivery{Message: ci.Message{Key: queue.RouteJob, Body: []byte(body)}, Attempt: 1})
+		err := g.d.HandleJob(t.Context(), ci.Delivery{Message: ci.Message{Key: ci.RouteJob, Body: []byte(body)}, Attempt: 1})
 		if err == nil {
 			t.Errorf("HandleJob(%s) = nil, want an error", body)
 		}

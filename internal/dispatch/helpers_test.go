@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
-	"github.com/narwhal-ci/narwhal/internal/intake"
 	"github.com/narwhal-ci/narwhal/internal/queue/memq"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
 	"github.com/narwhal-ci/narwhal/internal/runnerkey"
@@ -124,7 +123,7 @@ func (g *rig) getRunner(t *testing.T, id string) ci.Runner {
 }
 
 // delivery is the first delivery of the message of j's current attempt.
-func delivery(j ci.Job) ci.Delivery { return ci.Delivery{Message: intake.Message(j), Attempt: 1} }
+func delivery(j ci.Job) ci.Delivery { return ci.Delivery{Message: ci.NewJobMessage(j), Attempt: 1} }
 
 // handle runs HandleJob on the first delivery of j's message, expecting nil.
 func (g *rig) handle(t *testing.T, j ci.Job) {

@@ -2,12 +2,10 @@ package dispatch
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
-	"github.com/narwhal-ci/narwhal/internal/intake"
 )
 
 // Sentinels that abort a ci.Update without writing.
@@ -60,7 +58,7 @@ func requeue(j *ci.Job, why string) error {
 // published. A failed publish is logged, not returned: the job stays
 // unpublished and the intake sweeper (run by Monitor) publishes it later.
 func (d *Dispatcher) publishJob(ctx context.Context, j ci.Job) {
-	if err := d.queue.Publish(ctx, intake.Message(j)); err != nil {
+	if err := d.queue.Publish(ctx, ci.NewJobMessage(j)); err != nil {
 		d.log.Warn("publish requeued job; the sweeper will retry", "job_id", j.ID, "attempt", j.Attempt, "err", err)
 		return
 	}
@@ -74,18 +72,6 @@ func (d *Dispatcher) publishJob(ctx context.Context, j ci.Job) {
 	if err != nil {
 		d.log.Warn("mark job published; the sweeper may publish it again", "job_id", j.ID, "err", err)
 	}
-}
-
-// parseJobMessage decodes the body of a job message.
-func parseJobMessage(body []byte) (intake.JobMessage, error) {
-	var m intake.JobMessage
-	if err := json.Unmarshal(body, &m); err != nil {
-		return m, fmt.Errorf("job message: %w", err)
-	}
-	if m.JobID == "" {
-		return m, errors.New("job message: no job_id")
-	}
-	return m, nil
 }
 
 // listJobs returns every job in status s, following the cursor.

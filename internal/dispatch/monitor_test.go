@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
-	"github.com/narwhal-ci/narwhal/internal/intake"
-	"github.com/narwhal-ci/narwhal/internal/queue"
 )
 
 // running makes a job running on runner, on attempt.
@@ -57,9 +55,9 @@ func TestMonitorLostRunnerRequeues(t *testing.T) {
 	if !got.Published || got.Waiting != "runner dead lost" {
 		t.Errorf("published %v waiting %q", got.Published, got.Waiting)
 	}
-	var m intake.JobMessage
-	msgs := g.queue.messages(false, queue.RouteJob)
-	if len(msgs) != 1 || json.Unmarshal(msgs[0].Body, &m) != nil || m != (intake.JobMessage{JobID: lost.ID, Attempt: 2}) {
+	var m ci.JobMessage
+	msgs := g.queue.messages(false, ci.RouteJob)
+	if len(msgs) != 1 || json.Unmarshal(msgs[0].Body, &m) != nil || m != (ci.JobMessage{JobID: lost.ID, Attempt: 2}) {
 		t.Fatalf("job messages %d (%+v); want attempt 2 of the lost job", len(msgs), m)
 	}
 	assertJob(t, g.get(t, kept.ID), ci.StatusRunning, 1, "alive")

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
-	"github.com/narwhal-ci/narwhal/internal/queue"
 )
 
 // heartbeat reports runner id alive with boot and the jobs it holds.
@@ -53,7 +52,7 @@ func TestMonitorRequeuesJobsTheRunnerDoesNotHold(t *testing.T) {
 			t.Errorf("job %s: published %v, waiting %q", j.ID, got.Published, got.Waiting)
 		}
 	}
-	if n := len(g.queue.messages(false, queue.RouteJob)); n != 3 {
+	if n := len(g.queue.messages(false, ci.RouteJob)); n != 3 {
 		t.Errorf("%d job messages published, want 3", n)
 	}
 	if res := monitor(t, g); res != (MonitorResult{}) {

@@ -9,7 +9,8 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/ci"
 )
 
-// report hands job to the StatusReporter, best effort: up to
+// report tells Deps.Changed of a job change, then hands job to the
+// StatusReporter, best effort: up to
 // Config.StatusAttempts tries, each within Config.StatusTimeout, with a
 // doubling pause from Config.StatusBackoff, stopping when ctx ends. A status
 // that cannot be reported is logged and dropped: GitHub being down never
@@ -17,6 +18,9 @@ import (
 // handler's reports reach GitHub in the order of the job's changes and none
 // is left running when a Lambda invocation returns.
 func (d *Dispatcher) report(ctx context.Context, job ci.Job) {
+	if d.changed != nil {
+		d.changed(ctx, job)
+	}
 	if d.status == nil {
 		return
 	}

@@ -44,11 +44,11 @@ func setStep(j *ci.Job, s ci.Step) error {
 }
 
 // stepRank orders step states: pending, running, then the final ones.
-func stepRank(status string) int {
+func stepRank(status ci.StepStatus) int {
 	switch status {
-	case "pending", "":
+	case ci.StepPending, "":
 		return 0
-	case "running":
+	case ci.StepRunning:
 		return 1
 	}
 	return 2

@@ -8,18 +8,17 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/pipeline"
 )
 
-// StepStatus is the state of one step; the values are those of ci.Step.Status.
-type StepStatus string
+// StepStatus is the state of one step: the job record's own (ci.StepStatus).
+type StepStatus = ci.StepStatus
 
-// Step states. A step is pending until it starts or is decided against,
-// running while the executor runs it, then one of the final states.
+// Step states, as the job record has them.
 const (
-	StepPending   StepStatus = "pending"
-	StepRunning   StepStatus = "running"
-	StepSuccess   StepStatus = "success"
-	StepFailure   StepStatus = "failure"
-	StepSkipped   StepStatus = "skipped"
-	StepCancelled StepStatus = "cancelled"
+	StepPending   = ci.StepPending
+	StepRunning   = ci.StepRunning
+	StepSuccess   = ci.StepSuccess
+	StepFailure   = ci.StepFailure
+	StepSkipped   = ci.StepSkipped
+	StepCancelled = ci.StepCancelled
 )
 
 // StepResult is how a step ended.

@@ -8,14 +8,12 @@ package intake
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
-	"github.com/narwhal-ci/narwhal/internal/queue"
 )
 
 // Intake accepts job requests. Store and Queue are required; Logger (Sweep's
@@ -54,19 +52,6 @@ type Outcome struct {
 	// Sweep may publish the job a second time), or why a duplicate's
 	// delivery was not recorded. The caller logs it.
 	Problem error
-}
-
-// JobMessage is the body of a job message on the queue. The message carries
-// only the ID; the Store holds the job.
-type JobMessage struct {
-	JobID   string `json:"job_id"`
-	Attempt int    `json:"attempt"`
-}
-
-// Message returns the queue message announcing attempt j.Attempt of job j.
-func Message(j ci.Job) ci.Message {
-	body, _ := json.Marshal(JobMessage{JobID: j.ID, Attempt: j.Attempt}) // cannot fail
-	return ci.Message{Key: queue.RouteJob, ID: j.ID, Body: body}
 }
 
 // Accept makes job durable and queued. It fills the ID (ci.JobID) when empty
@@ -111,7 +96,7 @@ func (in *Intake) Accept(ctx context.Context, deliveryID string, job ci.Job) (Ou
 func (in *Intake) publish(ctx context.Context, j ci.Job) error {
 	ctx, cancel := context.WithTimeout(ctx, cmp.Or(in.PublishTimeout, DefaultPublishTimeout))
 	defer cancel()
-	return in.Queue.Publish(ctx, Message(j))
+	return in.Queue.Publish(ctx, ci.NewJobMessage(j))
 }
 
 // fresh returns job with its ID and initial state set.

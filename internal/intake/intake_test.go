@@ -134,8 +134,8 @@ func TestAcceptCreatesPublishesAndMarks(t *testing.T) {
 	if len(m) != 1 || m[0].Key != "job" || m[0].ID != out.JobID {
 		t.Fatalf("got %s: %+v", msgs(len(m)), m)
 	}
-	var body JobMessage
-	if err := json.Unmarshal(m[0].Body, &body); err != nil || body != (JobMessage{JobID: out.JobID, Attempt: 1}) {
+	var body ci.JobMessage
+	if err := json.Unmarshal(m[0].Body, &body); err != nil || body != (ci.JobMessage{JobID: out.JobID, Attempt: 1}) {
 		t.Fatalf("message body %s (%v)", m[0].Body, err)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/ci"
 )
 
 // sweepBatch is how many unpublished jobs Sweep reads at a time.
@@ -25,7 +27,7 @@ func (in *Intake) Sweep(ctx context.Context, olderThan time.Duration) (int, erro
 			return published, fmt.Errorf("sweep: list unpublished: %w", err)
 		}
 		for _, j := range jobs {
-			if err := in.Queue.Publish(ctx, Message(j)); err != nil {
+			if err := in.Queue.Publish(ctx, ci.NewJobMessage(j)); err != nil {
 				return published, fmt.Errorf("sweep: publish job %s: %w", j.ID, err)
 			}
 			published++

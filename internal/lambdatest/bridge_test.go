@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
-	"github.com/narwhal-ci/narwhal/internal/intake"
 	"github.com/narwhal-ci/narwhal/internal/mqbridge"
 	"github.com/narwhal-ci/narwhal/internal/queue/amqp"
 	"github.com/narwhal-ci/narwhal/internal/testenv"
@@ -30,7 +29,7 @@ func TestBridgeToEmulator(t *testing.T) {
 	}
 	t.Cleanup(func() { q.Close(); deleteTopology(t, url, prefix) })
 	for _, id := range []string{"a", "b"} {
-		if err := q.Publish(ctx, intake.Message(ci.Job{ID: id, Attempt: 1})); err != nil {
+		if err := q.Publish(ctx, ci.NewJobMessage(ci.Job{ID: id, Attempt: 1})); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/narwhal-ci/narwhal/internal/mqevent"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	amqp091 "github.com/rabbitmq/amqp091-go"
@@ -158,7 +160,7 @@ func jobOf(t *testing.T, raw []byte) string {
 	var ev events.RabbitMQEvent
 	json.Unmarshal(raw, &ev)
 	for _, msgs := range ev.MessagesByQueue {
-		d, err := mqbridge.Delivery(msgs[0])
+		d, err := mqevent.Delivery(msgs[0])
 		var body struct {
 			JobID string `json:"job_id"`
 		}
@@ -182,7 +184,7 @@ func mqBatchWith(t *testing.T, queue, body string, headers amqp091.Table) []byte
 	t.Helper()
 	d := amqp091.Delivery{Body: []byte(body), MessageId: "m-" + randomID(), ContentType: "application/json",
 		Headers: headers}
-	raw, err := json.Marshal(mqbridge.Event(mqbridge.DefaultEventSourceARN, queue, "/", []amqp091.Delivery{d}))
+	raw, err := json.Marshal(mqevent.Event(mqevent.DefaultEventSourceARN, queue, "/", []amqp091.Delivery{d}))
 	if err != nil {
 		t.Fatal(err)
 	}

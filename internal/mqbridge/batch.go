@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/narwhal-ci/narwhal/internal/mqevent"
+
 	amqp091 "github.com/rabbitmq/amqp091-go"
 )
 
@@ -78,7 +80,7 @@ func encodedLen(d amqp091.Delivery) int { return base64.StdEncoding.EncodedLen(l
 // so one multiple ack or nack settles it. When ctx ended during the call the
 // batch is left alone: closing the channel returns it.
 func (b *Bridge) deliver(ctx context.Context, batch []amqp091.Delivery) error {
-	ev := Event(b.cfg.EventSourceARN, b.cfg.Queue, b.vhost, batch)
+	ev := mqevent.Event(b.cfg.EventSourceARN, b.cfg.Queue, b.vhost, batch)
 	ictx, cancel := context.WithTimeout(ctx, b.cfg.InvokeTimeout)
 	start := time.Now()
 	err := b.cfg.Invoker.Invoke(ictx, ev)

@@ -6,7 +6,7 @@
 //
 // Like the mapping, the bridge consumes one queue, gathers up to BatchSize
 // messages or what arrives within Window after the first one, builds an
-// events.RabbitMQEvent (event.go), invokes the function once per batch and
+// events.RabbitMQEvent (mqevent.Event), invokes the function once per batch and
 // one batch at a time, acks the whole batch when the invocation succeeds
 // and returns the whole batch to the queue when it fails (there is no
 // partial batch response for MQ). A message that keeps failing is
@@ -14,8 +14,10 @@
 // The bridge declares nothing: it checks that the queue exists (the
 // topology belongs to internal/queue/amqp) and waits for it otherwise.
 //
-// mqbridge is, with internal/lambdahttp, one of the two event adapters
-// outside functions/ allowed to import aws-lambda-go (docs/deploy.md).
+// The event's shape is internal/mqevent's, the codec the dispatcher
+// function decodes with. mqbridge is, with internal/lambdahttp and
+// internal/mqevent, one of the event adapters outside functions/ allowed to
+// import aws-lambda-go (internal/arch checks it).
 package mqbridge
 
 import (
@@ -24,6 +26,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/mqevent"
 
 	"github.com/narwhal-ci/narwhal/internal/retry"
 
@@ -66,7 +70,7 @@ type Config struct {
 	// also the first pause before reconnecting. Default 1s.
 	FailureDelay time.Duration
 	// EventSourceARN is the events' eventSourceArn. Default
-	// DefaultEventSourceARN.
+	// mqevent.DefaultEventSourceARN.
 	EventSourceARN string
 	// Logger gets a line per failed invocation and per reconnect. Default:
 	// discard.
@@ -95,7 +99,7 @@ func New(cfg Config) (*Bridge, error) {
 	setDefault(&cfg.FailureDelay, DefaultFailureDelay)
 	setDefault(&cfg.Window, DefaultWindow)
 	if cfg.EventSourceARN == "" {
-		cfg.EventSourceARN = DefaultEventSourceARN
+		cfg.EventSourceARN = mqevent.DefaultEventSourceARN
 	}
 	log := cfg.Logger
 	if log == nil {

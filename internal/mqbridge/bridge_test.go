@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/narwhal-ci/narwhal/internal/mqevent"
+
 	"github.com/aws/aws-lambda-go/events"
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
@@ -53,10 +55,10 @@ func TestBatchSizeAndWindow(t *testing.T) {
 	}
 
 	first := calls[0]
-	if first.key != r.jobs()+"::/" || first.ev.EventSource != "aws:rmq" || first.ev.EventSourceARN != DefaultEventSourceARN {
+	if first.key != r.jobs()+"::/" || first.ev.EventSource != "aws:rmq" || first.ev.EventSourceARN != mqevent.DefaultEventSourceARN {
 		t.Errorf("event key %q source %q arn %q", first.key, first.ev.EventSource, first.ev.EventSourceARN)
 	}
-	d, err := Delivery(first.msgs[0])
+	d, err := mqevent.Delivery(first.msgs[0])
 	if err != nil || string(d.Body) != `{"job_id":"j0","attempt":1}` || d.Headers["origin"] != "test" ||
 		d.Redelivered || d.Attempt != 1 || first.msgs[0].BasicProperties.ContentType != "application/json" {
 		t.Errorf("first message %+v (%v)", d, err)
@@ -105,7 +107,7 @@ func TestFailedInvocationRedeliversBatch(t *testing.T) {
 					t.Fatalf("call %d got %v, want the whole batch [a b]", i, c.ids())
 				}
 				for _, m := range c.msgs {
-					d, _ := Delivery(m)
+					d, _ := mqevent.Delivery(m)
 					if m.Redelivered != (i == 1) || d.Attempt != i+1 {
 						t.Errorf("call %d: redelivered %v attempt %d", i, m.Redelivered, d.Attempt)
 					}

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/narwhal-ci/narwhal/internal/mqevent"
 )
 
 func TestEndpointAnswers(t *testing.T) {
@@ -72,7 +74,7 @@ func TestEndpointTransportError(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(http.NotFoundHandler())
 	srv.Close()
-	err := (&Endpoint{URL: srv.URL}).Invoke(context.Background(), Event("arn", "q", "/", nil))
+	err := (&Endpoint{URL: srv.URL}).Invoke(context.Background(), mqevent.Event("arn", "q", "/", nil))
 	if err == nil || IsFunctionError(err) {
 		t.Fatalf("invoke of a closed server: %v", err)
 	}

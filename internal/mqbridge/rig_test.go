@@ -17,7 +17,6 @@ import (
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
-	"github.com/narwhal-ci/narwhal/internal/intake"
 	"github.com/narwhal-ci/narwhal/internal/queue/amqp"
 	"github.com/narwhal-ci/narwhal/internal/testenv"
 )
@@ -54,7 +53,7 @@ func (r *rig) jobs() string { return r.prefix + ci.QueueJobs }
 func (r *rig) publish(t *testing.T, ids ...string) {
 	t.Helper()
 	for _, id := range ids {
-		m := intake.Message(ci.Job{ID: id, Attempt: 1})
+		m := ci.NewJobMessage(ci.Job{ID: id, Attempt: 1})
 		m.Headers = map[string]string{"origin": "test"}
 		if err := r.q.Publish(context.Background(), m); err != nil {
 			t.Fatal(err)

@@ -29,13 +29,9 @@ const (
 	QueueEventsDead = "narwhal.events.dead"
 )
 
-// Routing keys and binding patterns on Exchange.
+// Binding patterns on Exchange beyond the queues' own (ci.RouteJob,
+// ci.BindEvents).
 const (
-	// RouteJob is the routing key of a job message (binds ci.QueueJobs).
-	RouteJob = "job"
-	// RouteEvents is the pattern binding ci.QueueEvents: keys such as
-	// "event.job" or "event.runner".
-	RouteEvents = "event.#"
 	// RouteMetrics is the pattern binding MetricsExchange to Exchange.
 	RouteMetrics = "metrics.#"
 )
@@ -67,8 +63,8 @@ type Binding struct {
 // dead-letter queues. The amqp adapter declares exactly these; memq routes
 // with them.
 var Bindings = []Binding{
-	{Queue: ci.QueueJobs, Pattern: RouteJob, Dead: QueueJobsDead},
-	{Queue: ci.QueueEvents, Pattern: RouteEvents, Dead: QueueEventsDead},
+	{Queue: ci.QueueJobs, Pattern: ci.RouteJob, Dead: QueueJobsDead},
+	{Queue: ci.QueueEvents, Pattern: ci.BindEvents, Dead: QueueEventsDead},
 }
 
 // Queues lists every queue a consumer may name in Consume: the work queues

@@ -96,7 +96,7 @@ func (o *outbox) jobReports(t *testing.T, id string) []string {
 		case ev.Kind == ci.EventJob:
 			out = append(out, "job "+string(ev.Status))
 		case ev.Kind == ci.EventStep:
-			out = append(out, "step "+ev.Step.Name+" "+ev.Step.Status)
+			out = append(out, "step "+ev.Step.Name+" "+string(ev.Step.Status))
 		}
 	}
 	return out

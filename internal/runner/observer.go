@@ -20,7 +20,7 @@ var _ engine.Observer = (*observer)(nil)
 
 // StepStarted reports the step running.
 func (o *observer) StepStarted(step string, at time.Time) {
-	o.r.reporter.send(o.stepEvent(ci.Step{Name: step, Status: string(engine.StepRunning), StartedAt: at}))
+	o.r.reporter.send(o.stepEvent(ci.Step{Name: step, Status: engine.StepRunning, StartedAt: at}))
 }
 
 // Log ships one line of the step's output.
@@ -29,7 +29,7 @@ func (o *observer) Log(step string, line []byte) { o.j.ship.Line(step, line) }
 // StepFinished reports the step's final state.
 func (o *observer) StepFinished(step string, res engine.StepResult) {
 	o.r.reporter.send(o.stepEvent(ci.Step{
-		Name: step, Status: string(res.Status), ExitCode: res.ExitCode,
+		Name: step, Status: res.Status, ExitCode: res.ExitCode,
 		StartedAt: res.StartedAt, FinishedAt: res.FinishedAt,
 	}))
 }

@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -55,7 +54,7 @@ func (p *reporter) sendWith(ev ci.RunnerEvent, headers map[string]string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	ev.RunnerID, ev.Seq, ev.Time = p.runnerID, p.seq+1, time.Now().UTC()
-	m, err := Message(ev, p.boot)
+	m, err := ci.NewEventMessage(ev, p.boot)
 	if err == nil {
 		for k, v := range headers {
 			m.Headers[k] = v
@@ -105,21 +104,4 @@ func (p *reporter) retry(ev ci.RunnerEvent, m ci.Message, err error) error {
 		}
 		delay = min(2*delay, finalRetryMax)
 	}
-}
-
-// Message wraps a report in the queue message that carries it: key
-// "event.<kind>", ID "<runner>-<boot>-<seq>" (unique across restarts of a
-// runner), the JSON event as body, and headers runner-id, kind and seq.
-func Message(ev ci.RunnerEvent, boot string) (ci.Message, error) {
-	body, err := json.Marshal(ev)
-	if err != nil {
-		return ci.Message{}, err
-	}
-	seq := strconv.FormatUint(ev.Seq, 10)
-	return ci.Message{
-		Key:     ci.RouteEvents + "." + string(ev.Kind),
-		ID:      ev.RunnerID + "-" + boot + "-" + seq,
-		Body:    body,
-		Headers: map[string]string{"runner-id": ev.RunnerID, "kind": string(ev.Kind), "seq": seq},
-	}, nil
 }

@@ -62,8 +62,8 @@ func TestWebhookToRabbitMQ(t *testing.T) {
 	})
 	select {
 	case d := <-got:
-		var m intake.JobMessage
-		if err := json.Unmarshal(d.Body, &m); err != nil || m != (intake.JobMessage{JobID: jobID, Attempt: 1}) || d.ID != jobID {
+		var m ci.JobMessage
+		if err := json.Unmarshal(d.Body, &m); err != nil || m != (ci.JobMessage{JobID: jobID, Attempt: 1}) || d.ID != jobID {
 			t.Fatalf("message %+v body %s (%v)", d.Message, d.Body, err)
 		}
 	case <-ctx.Done():

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
-	"github.com/narwhal-ci/narwhal/internal/queue"
 	"github.com/narwhal-ci/narwhal/internal/testenv"
 )
 
@@ -65,7 +64,7 @@ func TestBrokerRestart(t *testing.T) {
 	events := newTally()
 	go q.Consume(ctx, ci.QueueEvents, 20, events.handler)
 	for _, m := range sent {
-		tally := map[string]*tally{queue.RouteJob: jobs, "event.restart": events}[m.Key]
+		tally := map[string]*tally{ci.RouteJob: jobs, "event.restart": events}[m.Key]
 		if !tally.wait(ctx, m.ID) {
 			t.Errorf("confirmed message %s (%s) never delivered", m.ID, m.Key)
 		}
@@ -93,7 +92,7 @@ func publishAll(ctx context.Context, q *Queue, n int, stopped <-chan struct{},
 				return
 			}
 		}
-		m := ci.Message{Key: queue.RouteJob, ID: fmt.Sprintf("m-%03d", i), Body: []byte(`{}`)}
+		m := ci.Message{Key: ci.RouteJob, ID: fmt.Sprintf("m-%03d", i), Body: []byte(`{}`)}
 		if i%2 == 1 {
 			m.Key = "event.restart"
 		}

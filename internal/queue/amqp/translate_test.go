@@ -37,9 +37,9 @@ func TestTopology(t *testing.T) {
 	}
 	jobs := byName["p.narwhal.jobs"]
 	want := amqp091.Table{"x-queue-type": "quorum", "x-delivery-limit": 7, "x-dead-letter-exchange": "p.narwhal.dlx"}
-	checkArgs(t, jobs, want, "p.narwhal", queue.RouteJob)
-	checkArgs(t, byName["p.narwhal.events"], want, "p.narwhal", queue.RouteEvents)
-	checkArgs(t, byName["p.narwhal.jobs.dead"], amqp091.Table{"x-queue-type": "quorum"}, "p.narwhal.dlx", queue.RouteJob)
+	checkArgs(t, jobs, want, "p.narwhal", ci.RouteJob)
+	checkArgs(t, byName["p.narwhal.events"], want, "p.narwhal", ci.BindEvents)
+	checkArgs(t, byName["p.narwhal.jobs.dead"], amqp091.Table{"x-queue-type": "quorum"}, "p.narwhal.dlx", ci.RouteJob)
 	checkArgs(t, byName["p.narwhal.wait.5s"], amqp091.Table{"x-queue-type": "classic",
 		"x-message-ttl": int64(5000), "x-dead-letter-exchange": "p.narwhal"}, "p.narwhal.wait.5s", "")
 	if n := len(queues); n != 4+len(queue.WaitBuckets) {

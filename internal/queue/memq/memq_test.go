@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
-	"github.com/narwhal-ci/narwhal/internal/queue"
 	"github.com/narwhal-ci/narwhal/internal/queue/queuetest"
 )
 
@@ -26,7 +25,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 	q := New(Config{})
 	ctx := context.Background()
 	for _, d := range []time.Duration{0, time.Millisecond, time.Second, time.Minute} {
-		m := ci.Message{Key: queue.RouteJob, ID: d.String(), Body: []byte(`{}`)}
+		m := ci.Message{Key: ci.RouteJob, ID: d.String(), Body: []byte(`{}`)}
 		if err := q.PublishDelayed(ctx, m, d); err != nil {
 			t.Fatal(err)
 		}

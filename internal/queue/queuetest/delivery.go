@@ -17,7 +17,7 @@ var errHandler = errors.New("handler failed on purpose")
 // testHandlerErrorRedelivers: a handler error returns the message, which comes
 // back marked as redelivered, attempt 2; once a handler succeeds it is gone.
 func testHandlerErrorRedelivers(t *testing.T, q ci.Queue) {
-	m := ci.Message{Key: queue.RouteJob, ID: "flaky", Body: []byte(`{"try":"again"}`)}
+	m := ci.Message{Key: ci.RouteJob, ID: "flaky", Body: []byte(`{"try":"again"}`)}
 	publish(t, q, m)
 	got := make(chan ci.Delivery, 4)
 	startConsume(t, q, ci.QueueJobs, 1, into(got, func(d ci.Delivery) error {
@@ -40,7 +40,7 @@ func testHandlerErrorRedelivers(t *testing.T, q ci.Queue) {
 // testDeliveryLimit: a message that always fails is delivered DeliveryLimit+1
 // times, then lands in the dead-letter queue and is not delivered again.
 func testDeliveryLimit(t *testing.T, q ci.Queue) {
-	m := ci.Message{Key: queue.RouteJob, ID: "poison", Body: []byte(`{"poison":true}`),
+	m := ci.Message{Key: ci.RouteJob, ID: "poison", Body: []byte(`{"poison":true}`),
 		Headers: map[string]string{"why": "test"}}
 	publish(t, q, m)
 	got := make(chan ci.Delivery, DeliveryLimit+4)
@@ -61,7 +61,7 @@ func testDeliveryLimit(t *testing.T, q ci.Queue) {
 func testPrefetch(t *testing.T, q ci.Queue) {
 	const n, prefetch = 6, 2
 	for i := range n {
-		publish(t, q, ci.Message{Key: queue.RouteJob, ID: fmt.Sprint("slow-", i), Body: []byte(`{}`)})
+		publish(t, q, ci.Message{Key: ci.RouteJob, ID: fmt.Sprint("slow-", i), Body: []byte(`{}`)})
 	}
 	var inFlight, most atomic.Int32
 	done := make(chan ci.Delivery, n)
@@ -86,9 +86,9 @@ func testPrefetch(t *testing.T, q ci.Queue) {
 // and intact; a zero delay publishes at once.
 func testPublishDelayed(t *testing.T, q ci.Queue) {
 	const delay, slack = 300 * time.Millisecond, 50 * time.Millisecond
-	later := ci.Message{Key: queue.RouteJob, ID: "later", Body: []byte(`{"later":1}`),
+	later := ci.Message{Key: ci.RouteJob, ID: "later", Body: []byte(`{"later":1}`),
 		Headers: map[string]string{"retry": "1"}}
-	now := ci.Message{Key: queue.RouteJob, ID: "now", Body: []byte(`{}`)}
+	now := ci.Message{Key: ci.RouteJob, ID: "now", Body: []byte(`{}`)}
 	got := make(chan ci.Delivery, 2)
 	startConsume(t, q, ci.QueueJobs, 1, into(got, nil))
 
@@ -114,7 +114,7 @@ func testPublishDelayed(t *testing.T, q ci.Queue) {
 // testCancelRedelivers: cancelling Consume's context ends it with the cause;
 // the message its handler did not finish goes to the next consumer.
 func testCancelRedelivers(t *testing.T, q ci.Queue) {
-	m := ci.Message{Key: queue.RouteJob, ID: "interrupted", Body: []byte(`{}`)}
+	m := ci.Message{Key: ci.RouteJob, ID: "interrupted", Body: []byte(`{}`)}
 	publish(t, q, m)
 	started := make(chan ci.Delivery, 1)
 	first := startConsume(t, q, ci.QueueJobs, 1, func(ctx context.Context, d ci.Delivery) error {

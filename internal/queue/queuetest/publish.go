@@ -15,7 +15,7 @@ import (
 // testRoundTrip: what is published is what is consumed, on the queue its key
 // routes to, first delivery, not redelivered.
 func testRoundTrip(t *testing.T, q ci.Queue) {
-	job := ci.Message{Key: queue.RouteJob, ID: "job-1", Body: []byte(`{"job":1}`),
+	job := ci.Message{Key: ci.RouteJob, ID: "job-1", Body: []byte(`{"job":1}`),
 		Headers: map[string]string{"repo": "octo/cat", "sha": "abc123"}}
 	event := ci.Message{Key: "event.runner", ID: "event-1", Body: []byte(`{"event":1}`)}
 	publish(t, q, job)
@@ -49,7 +49,7 @@ func testUnroutable(t *testing.T, q ci.Queue) {
 	if err := q.PublishDelayed(ctx, m, time.Second); !errors.Is(err, queue.ErrUnroutable) {
 		t.Errorf("PublishDelayed to key %q: err = %v, want ErrUnroutable", m.Key, err)
 	}
-	m.Key = queue.RouteJob
+	m.Key = ci.RouteJob
 	if err := q.PublishDelayed(ctx, m, 2*time.Hour); !errors.Is(err, queue.ErrDelayTooLong) {
 		t.Errorf("PublishDelayed 2h: err = %v, want ErrDelayTooLong", err)
 	}
@@ -73,7 +73,7 @@ func testConcurrentPublishers(t *testing.T, q ci.Queue) {
 	for p := range publishers {
 		wg.Go(func() {
 			for i := range each {
-				m := ci.Message{Key: queue.RouteJob, ID: fmt.Sprintf("p%d-%d", p, i), Body: []byte(`{}`)}
+				m := ci.Message{Key: ci.RouteJob, ID: fmt.Sprintf("p%d-%d", p, i), Body: []byte(`{}`)}
 				if err := q.Publish(context.Background(), m); err != nil {
 					errs <- fmt.Errorf("publish %s: %w", m.ID, err)
 				}
@@ -124,7 +124,7 @@ func testClose(t *testing.T, q ci.Queue) {
 		t.Fatal("running Consume did not return after Close")
 	}
 	ctx := context.Background()
-	m := ci.Message{Key: queue.RouteJob, ID: "after-close", Body: []byte(`{}`)}
+	m := ci.Message{Key: ci.RouteJob, ID: "after-close", Body: []byte(`{}`)}
 	if err := q.Publish(ctx, m); !errors.Is(err, ci.ErrClosed) {
 		t.Errorf("Publish after Close: %v, want ErrClosed", err)
 	}

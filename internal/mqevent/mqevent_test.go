@@ -1,4 +1,4 @@
-package mqbridge
+package mqevent
 
 import (
 	"bytes"
@@ -15,7 +15,6 @@ import (
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
-	"github.com/narwhal-ci/narwhal/internal/intake"
 )
 
 var update = flag.Bool("update", false, "rewrite events/mq-batch.json")
@@ -100,7 +99,7 @@ func TestDeliveryRoundTrip(t *testing.T) {
 func TestSampleEvent(t *testing.T) {
 	t.Parallel()
 	id := pushJobID(t)
-	m := intake.Message(ci.Job{ID: id, Attempt: 1}) // what the agent publishes
+	m := ci.NewJobMessage(ci.Job{ID: id, Attempt: 1}) // what the agent publishes
 	d := amqp091.Delivery{
 		Body: m.Body, ContentType: "application/json", DeliveryMode: amqp091.Persistent, MessageId: m.ID,
 		Timestamp: time.Date(2025, 1, 10, 9, 40, 6, 0, time.UTC), Headers: amqp091.Table{"x-narwhal-publish-id": "1"},

@@ -1,4 +1,11 @@
-package mqbridge
+// Package mqevent is the codec of the Lambda event source for Amazon MQ
+// (RabbitMQ): an events.RabbitMQEvent built from AMQP deliveries the way the
+// event source builds it (Event, for internal/mqbridge, which plays the event
+// source where there is none), and a message of such an event turned back
+// into the ci.Delivery a handler consumes (Delivery, for the dispatcher
+// function). With internal/lambdahttp and internal/mqbridge it is one of the
+// event adapters allowed to import aws-lambda-go's events package.
+package mqevent
 
 import (
 	"encoding/base64"
