@@ -11,23 +11,25 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// Names of the global secondary indexes. Each is keyed by one partition
-// attribute and the shared sort key attrSortKey, and projects ALL attributes.
+// Names of the global secondary indexes; each projects ALL attributes.
 const (
 	indexRepo        = "by-repo"
+	indexSHA         = "by-sha"
 	indexStatus      = "by-status"
 	indexAll         = "by-created"
 	indexRepoStatus  = "by-repo-status"
 	indexUnpublished = "unpublished"
 )
 
-// indexes maps each GSI to its partition key attribute.
-var indexes = []struct{ name, pk string }{
-	{indexRepo, attrRepo},
-	{indexStatus, attrStatus},
-	{indexAll, attrAll},
-	{indexRepoStatus, attrRepoStatus},
-	{indexUnpublished, attrUnpub},
+// indexes lists each GSI with its partition and sort key attributes. All
+// but by-sha sort by attrCreatedID, the listing order.
+var indexes = []struct{ name, pk, sk string }{
+	{indexRepo, attrRepo, attrCreatedID},
+	{indexSHA, attrRepo, attrSHA},
+	{indexStatus, attrStatus, attrCreatedID},
+	{indexAll, attrKind, attrCreatedID},
+	{indexRepoStatus, attrRepoStatus, attrCreatedID},
+	{indexUnpublished, attrUnpub, attrCreatedID},
 }
 
 // tableWait bounds how long CreateTable waits for a new table to be ACTIVE.
@@ -70,20 +72,28 @@ func (st *Store) enableTTL(ctx context.Context) error {
 }
 
 // tableInput is the table definition: pk/sk, the GSIs, on-demand billing.
+// Every key attribute is defined once (the API refuses duplicates).
 func tableInput(table string) *dynamodb.CreateTableInput {
 	in := &dynamodb.CreateTableInput{
 		TableName:   aws.String(table),
 		BillingMode: types.BillingModePayPerRequest,
 		KeySchema:   keySchema(attrPK, attrSK),
-		AttributeDefinitions: []types.AttributeDefinition{
-			stringAttr(attrPK), stringAttr(attrSK), stringAttr(attrSortKey),
-		},
 	}
+	defined := map[string]bool{}
+	define := func(attrs ...string) {
+		for _, a := range attrs {
+			if !defined[a] {
+				defined[a] = true
+				in.AttributeDefinitions = append(in.AttributeDefinitions, stringAttr(a))
+			}
+		}
+	}
+	define(attrPK, attrSK)
 	for _, ix := range indexes {
-		in.AttributeDefinitions = append(in.AttributeDefinitions, stringAttr(ix.pk))
+		define(ix.pk, ix.sk)
 		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, types.GlobalSecondaryIndex{
 			IndexName:  aws.String(ix.name),
-			KeySchema:  keySchema(ix.pk, attrSortKey),
+			KeySchema:  keySchema(ix.pk, ix.sk),
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
 		})
 	}
