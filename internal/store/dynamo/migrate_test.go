@@ -122,4 +122,3 @@ func listIDs(t *testing.T, st *Store, f ci.JobFilter) []string {
 	}
 	return ids
 }
-
