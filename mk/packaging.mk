@@ -26,7 +26,7 @@ DIST_DIR ?= $(CURDIR)/build/dist
 # x86_64). `sam build` passes its parameters to make not at all, only the environment, so
 # `sam build --parameter-overrides Architecture=x86_64` needs ARCHITECTURE=x86_64 beside it
 # (`make sam-local` sets both). LAMBDA_GOARCH is Go's name for it; any other value stops make.
-ARCHITECTURE ?= arm64
+ARCHITECTURE := $(or $(ARCHITECTURE),arm64)
 LAMBDA_GOARCH = $(or $(LAMBDA_GOARCH_$(ARCHITECTURE)),$(error ARCHITECTURE must be arm64 or x86_64 (template.yaml's Architecture), not "$(ARCHITECTURE)"))
 LAMBDA_GOARCH_arm64 := arm64
 LAMBDA_GOARCH_x86_64 := amd64
