@@ -6,9 +6,11 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/narwhal-ci/narwhal/internal/ci"
@@ -121,4 +123,28 @@ func listIDs(t *testing.T, st *Store, f ci.JobFilter) []string {
 		ids = append(ids, j.ID)
 	}
 	return ids
+}
+
+// TestCreateTableRefusesOldLayout: CreateTable on a table of the first
+// layout (its indexes keyed gsi1pk…, gsisk) says so instead of leaving
+// listings to fail on every query.
+func TestCreateTableRefusesOldLayout(t *testing.T) {
+	testenv.AWSEndpoint(t)
+	client := newClient(t)
+	st := newTable(t, client)
+	old := &dynamodb.CreateTableInput{TableName: aws.String(st.table + "-old"), BillingMode: types.BillingModePayPerRequest,
+		KeySchema:            keySchema(attrPK, attrSK),
+		AttributeDefinitions: []types.AttributeDefinition{stringAttr(attrPK), stringAttr(attrSK), stringAttr("gsi1pk"), stringAttr("gsisk")},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{IndexName: aws.String("by-repo"), KeySchema: keySchema("gsi1pk", "gsisk"),
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll}}},
+	}
+	ctx := context.Background()
+	if _, err := client.CreateTable(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: old.TableName}) })
+	err := New(client, *old.TableName).CreateTable(ctx)
+	if err == nil || !strings.Contains(err.Error(), `index by-repo is "gsi1pk/gsisk", want "repo/created_id"`) {
+		t.Fatalf("CreateTable on a first-layout table: %v", err)
+	}
 }

@@ -37,8 +37,10 @@ const tableWait = 5 * time.Minute
 
 // CreateTable creates the store's table with its indexes and enables TTL on
 // the ttl attribute; a table that already exists is left as it is apart from
-// TTL, so the call is idempotent. It returns when the table is ACTIVE.
-// template.yaml declares the same table for deployments.
+// TTL, so the call is idempotent. It returns when the table is ACTIVE, or an
+// error when an existing table lacks an index of the current layout (a table
+// of the first layout: docs/store.md says how to move it). template.yaml
+// declares the same table for deployments.
 func (st *Store) CreateTable(ctx context.Context) error {
 	_, err := st.db.CreateTable(ctx, tableInput(st.table))
 	var inUse *types.ResourceInUseException
@@ -46,10 +48,42 @@ func (st *Store) CreateTable(ctx context.Context) error {
 		return fmt.Errorf("create table %s: %w", st.table, err)
 	}
 	w := dynamodb.NewTableExistsWaiter(st.db)
-	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: &st.table}, tableWait); err != nil {
+	out, err := w.WaitForOutput(ctx, &dynamodb.DescribeTableInput{TableName: &st.table}, tableWait)
+	if err != nil {
 		return fmt.Errorf("create table %s: %w", st.table, err)
 	}
+	if err := checkIndexes(out.Table); err != nil {
+		return fmt.Errorf("table %s: %w", st.table, err)
+	}
 	return st.enableTTL(ctx)
+}
+
+// checkIndexes reports the first index of the current layout that table
+// lacks or keys differently.
+func checkIndexes(table *types.TableDescription) error {
+	have := map[string]string{}
+	for _, g := range table.GlobalSecondaryIndexes {
+		have[aws.ToString(g.IndexName)] = keyNames(g.KeySchema)
+	}
+	for _, ix := range indexes {
+		if want := ix.pk + "/" + ix.sk; have[ix.name] != want {
+			return fmt.Errorf("index %s is %q, want %q (a table of the first layout? see docs/store.md)",
+				ix.name, have[ix.name], want)
+		}
+	}
+	return nil
+}
+
+func keyNames(ks []types.KeySchemaElement) string {
+	var hash, rng string
+	for _, k := range ks {
+		if k.KeyType == types.KeyTypeHash {
+			hash = aws.ToString(k.AttributeName)
+		} else {
+			rng = aws.ToString(k.AttributeName)
+		}
+	}
+	return hash + "/" + rng
 }
 
 func (st *Store) enableTTL(ctx context.Context) error {
