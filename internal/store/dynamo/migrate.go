@@ -50,6 +50,9 @@ func (st *Store) Migrate(ctx context.Context) (int, error) {
 // rewrite puts the current layout of an old item in its place unless the
 // item changed since it was read; it reports whether it wrote.
 func (st *Store) rewrite(ctx context.Context, old map[string]types.AttributeValue) (bool, error) {
+	if !oldLayout(old) {
+		return false, nil
+	}
 	j, err := decodeJob(old)
 	if err != nil {
 		return false, fmt.Errorf("migrate: %w", err)
