@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 STACK := scripts/teststack.sh
 
-.PHONY: all build run test test-unit stack bench fuzz proto vet fmt clean lint-template build-AgentFunction
+.PHONY: all build run test test-unit stack bench fuzz proto vet fmt clean lint-template build-AgentFunction sam-local
 
 all: build
 
@@ -39,8 +39,9 @@ proto: ## regenerate internal/rpc/runnerpb from runner.proto (Debian protobuf-co
 lint-template: ## check the SAM template (cfn-lint comes with the machine's Python)
 	cfn-lint template.yaml
 
-# Lambda binaries, for `sam build` (BuildMethod: makefile): provided.al2023 on arm64, no RPC shim.
-LAMBDA_GOFLAGS := CGO_ENABLED=0 GOOS=linux GOARCH=$${GOARCH:-arm64}
+# Lambda binaries, for `sam build` (BuildMethod: makefile): provided.al2023, no RPC shim, for the
+# template's Architecture parameter as ARCHITECTURE says (arm64 unless set; mk/packaging.mk).
+LAMBDA_GOFLAGS = CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_GOARCH)
 build-AgentFunction:
 	$(LAMBDA_GOFLAGS) $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap ./functions/agent
 
@@ -55,5 +56,5 @@ clean:
 	rm -rf $(BIN) build
 
 # Packaging, local stacks and runner installation: rie, mqbridge, install-runnerd, dist-runnerd,
-# build-DispatcherFunction, localstack-up (see docs/deploy.md).
+# build-DispatcherFunction, localstack-up, sam-local (see docs/deploy.md, localstack/README.md).
 include mk/packaging.mk

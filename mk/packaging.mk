@@ -20,12 +20,21 @@ DESTDIR ?=
 DIST_GOARCH ?= amd64
 DIST_DIR ?= $(CURDIR)/build/dist
 
-.PHONY: rie mqbridge install-runnerd dist-runnerd lint-infra localstack-up localstack-down build-DispatcherFunction
+.PHONY: rie mqbridge install-runnerd dist-runnerd lint-infra localstack-up localstack-down build-DispatcherFunction sam-local
+
+# The Lambda architecture: the value of template.yaml's Architecture parameter (arm64 or
+# x86_64). `sam build` passes its parameters to make not at all, only the environment, so
+# `sam build --parameter-overrides Architecture=x86_64` needs ARCHITECTURE=x86_64 beside it
+# (`make sam-local` sets both). LAMBDA_GOARCH is Go's name for it; any other value stops make.
+ARCHITECTURE := $(or $(ARCHITECTURE),arm64)
+LAMBDA_GOARCH = $(or $(LAMBDA_GOARCH_$(ARCHITECTURE)),$(error ARCHITECTURE must be arm64 or x86_64 (template.yaml's Architecture), not "$(ARCHITECTURE)"))
+LAMBDA_GOARCH_arm64 := arm64
+LAMBDA_GOARCH_x86_64 := amd64
 
 # `sam build` (BuildMethod: makefile) runs this in the repository with ARTIFACTS_DIR set; like
-# build-AgentFunction: provided.al2023, arm64 unless GOARCH says otherwise, no RPC shim.
+# build-AgentFunction: provided.al2023, for ARCHITECTURE, no RPC shim.
 build-DispatcherFunction:
-	CGO_ENABLED=0 GOOS=linux GOARCH=$${GOARCH:-arm64} $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap ./functions/dispatcher
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_GOARCH) $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap ./functions/dispatcher
 
 rie: ## install the Lambda runtime interface emulator into bin/ (pinned version)
 	@$(GO) version -m $(BIN)/aws-lambda-rie 2>/dev/null | grep -q '$(RIE_VERSION)' || \
@@ -54,3 +63,6 @@ localstack-up: ## start LocalStack and RabbitMQ (Docker Compose), the init hook 
 
 localstack-down:
 	docker compose -f localstack/docker-compose.yml down -v
+
+sam-local: ## sam build + sam local invoke of every events/ sample against the LocalStack stack, answers checked (needs sam; SAM_OPTIONAL=1: only say so when missing)
+	scripts/sam-local.sh

@@ -39,6 +39,7 @@ type Function struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process ended
 	out  *syncBuffer
+	kill func() // ends the emulator and the function; stop waits for cmd then
 }
 
 // startAttempts bounds retries when a free port was taken between choosing
@@ -49,9 +50,16 @@ const startAttempts = 3
 // stops it when the test ends.
 func Start(t testing.TB, rie, dir string, opts Options) *Function {
 	t.Helper()
+	return startWith(t, dir, func() (*Function, error) { return start(rie, dir, opts) })
+}
+
+// startWith runs start until it succeeds (startAttempts times at most) and
+// stops the function it got when the test ends.
+func startWith(t testing.TB, dir string, start func() (*Function, error)) *Function {
+	t.Helper()
 	var last error
 	for range startAttempts {
-		f, err := start(rie, dir, opts)
+		f, err := start()
 		if err == nil {
 			t.Cleanup(func() {
 				f.stop()
@@ -77,15 +85,24 @@ func start(rie, dir string, opts Options) (*Function, error) {
 	f.cmd.Env = environment(opts)
 	f.cmd.Stdout, f.cmd.Stderr = f.out, f.out
 	f.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the function is its child: stop both
-	if err := f.cmd.Start(); err != nil {
+	f.kill = func() { syscall.Kill(-f.cmd.Process.Pid, syscall.SIGKILL) }
+	if err := f.run(invoke); err != nil {
 		return nil, err
+	}
+	return f, nil
+}
+
+// run starts f.cmd and waits until the emulator listens on invoke.
+func (f *Function) run(invoke string) error {
+	if err := f.cmd.Start(); err != nil {
+		return err
 	}
 	go func() { f.cmd.Wait(); close(f.done) }()
 	if err := f.ready(invoke); err != nil {
 		f.stop()
-		return nil, fmt.Errorf("%w\n%s", err, f.Logs())
+		return fmt.Errorf("%w\n%s", err, f.Logs())
 	}
-	return f, nil
+	return nil
 }
 
 // environment is the emulator's (and so the function's) environment.
@@ -131,7 +148,7 @@ func (f *Function) ready(addr string) error {
 
 // stop kills the emulator and the function, and waits for them.
 func (f *Function) stop() {
-	syscall.Kill(-f.cmd.Process.Pid, syscall.SIGKILL)
+	f.kill()
 	<-f.done
 }
 

@@ -9,6 +9,13 @@
 //	fn := lambdatest.Start(t, rie, dir, lambdatest.Options{Name: "AgentFunction", Env: env})
 //	out, err := fn.Call(ctx, payload)               // *mqbridge.FunctionError, *mqbridge.TimeoutError, ...
 //
+// StartContainer runs the same bootstrap as `sam local invoke` lays it out:
+// in a container of the provided.al2023 base image (BaseImage seeds it from
+// a static busybox where no registry is reachable), /var/task read-only, the
+// emulator as entrypoint, a read-only root filesystem apart from /tmp. That
+// catches what a host process cannot: a file the image lacks, a write
+// outside /tmp, a variable the template does not declare.
+//
 // Each Function is one emulator process on its own free ports; its
 // invocations are serialised (concurrent ones crash the emulator), and its
 // output (the emulator's START/END/REPORT lines and the function's logs) is

@@ -158,3 +158,58 @@ func TestTemplateFunctions(t *testing.T) {
 		})
 	}
 }
+
+// TestTemplateArchitecture: both functions run on the Architecture
+// parameter (arm64 by default, x86_64 allowed), and every make target
+// `sam build` runs builds for the GOARCH of the ARCHITECTURE it is given;
+// any other value stops the build.
+func TestTemplateArchitecture(t *testing.T) {
+	t.Parallel()
+	var root yaml.Node
+	raw, err := os.ReadFile(filepath.Join(RepoRoot(t), "template.yaml"))
+	if err != nil || yaml.Unmarshal(raw, &root) != nil {
+		t.Fatalf("template.yaml: %v", err)
+	}
+	doc := root.Content[0]
+	param := lookup(doc, "Parameters", "Architecture")
+	if param == nil || lookup(param, "Default").Value != "arm64" || len(lookup(param, "AllowedValues").Content) != 2 {
+		t.Fatal("template.yaml needs the parameter Architecture, default arm64, allowed arm64 and x86_64")
+	}
+	archs := lookup(doc, "Globals", "Function", "Architectures")
+	if archs == nil || len(archs.Content) != 1 || archs.Content[0].Tag != "!Ref" || archs.Content[0].Value != "Architecture" {
+		t.Fatal("Globals.Function.Architectures must be [!Ref Architecture]")
+	}
+	goarch := map[string]string{"arm64": "arm64", "x86_64": "amd64"}
+	for name := range templateFunctions(t) {
+		if lookup(doc, "Resources", name, "Properties", "Architectures") != nil {
+			t.Errorf("%s sets its own Architectures", name)
+		}
+		for _, v := range lookup(param, "AllowedValues").Content {
+			recipe := makeDryRun(t, name, "ARCHITECTURE="+v.Value)
+			if !strings.Contains(recipe, "GOARCH="+goarch[v.Value]+" ") {
+				t.Errorf("make build-%s ARCHITECTURE=%s does not build GOARCH=%s:\n%s", name, v.Value, goarch[v.Value], recipe)
+			}
+		}
+		if recipe := makeDryRun(t, name); !strings.Contains(recipe, "GOARCH=arm64 ") {
+			t.Errorf("make build-%s without ARCHITECTURE does not build arm64:\n%s", name, recipe)
+		}
+		cmd := exec.Command("make", "-n", "build-"+name, "ARTIFACTS_DIR=/nonexistent", "ARCHITECTURE=amd64")
+		cmd.Dir = RepoRoot(t)
+		if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "ARCHITECTURE must be arm64 or x86_64") {
+			t.Errorf("make build-%s ARCHITECTURE=amd64 was accepted:\n%s", name, out)
+		}
+	}
+}
+
+// makeDryRun is the recipe of make build-<name> (make -n) with vars.
+func makeDryRun(t *testing.T, name string, vars ...string) string {
+	t.Helper()
+	cmd := exec.Command("make", append([]string{"--no-print-directory", "-n", "build-" + name, "ARTIFACTS_DIR=/nonexistent"}, vars...)...)
+	cmd.Dir = RepoRoot(t)
+	cmd.Env = append(os.Environ(), "ARCHITECTURE=", "GOARCH=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make build-%s %v: %v\n%s", name, vars, err, out)
+	}
+	return string(out)
+}

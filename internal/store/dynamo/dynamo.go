@@ -1,11 +1,14 @@
 // Package dynamo is the ci.Store of the deployed system: one DynamoDB table in
-// a single-table design (docs/store.md). Jobs are items keyed "JOB#<id>" with
-// five GSIs for the listings; runners share one partition so that listing
-// them is a Query, and carry a TTL attribute.
+// a single-table design (docs/store.md). Jobs are items keyed "JOB#<id>" that
+// carry their main fields (repo, sha, status, ...) as attributes, with five
+// GSIs for the listings and by-sha for "the job of this commit"; runners
+// share one partition so that listing them is a Query, and carry a TTL
+// attribute.
 //
-// Every item holds its whole record as JSON in "doc", beside the key and
-// index attributes derived from it, so reading is one json.Unmarshal and the
-// mapping cannot drift from the SQLite store's.
+// Every item holds its whole record as JSON in "doc", beside the attributes
+// derived from it, so reading is one json.Unmarshal and the mapping cannot
+// drift from the SQLite store's. Items of the first layout (opaque gsiNpk
+// keys) still read; Migrate moves them into the current indexes.
 //
 // The client comes from config.LoadDefaultConfig: AWS_ENDPOINT_URL (or
 // AWS_ENDPOINT_URL_DYNAMODB) points it at LocalStack or moto without a code
@@ -26,6 +29,7 @@ type api interface {
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
 	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
 	DescribeTimeToLive(ctx context.Context, in *dynamodb.DescribeTimeToLiveInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeTimeToLiveOutput, error)

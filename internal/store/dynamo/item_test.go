@@ -26,24 +26,32 @@ func str(t *testing.T, item map[string]types.AttributeValue, attr string) (strin
 
 func TestJobItem(t *testing.T) {
 	created := time.Date(2031, 3, 4, 5, 6, 7, 80, time.UTC)
-	j := ci.Job{ID: "abc", Repo: "octo/hello", Branch: "main", Status: ci.StatusQueued, CreatedAt: created,
-		Version: 3, Deliveries: []string{"d1"}, Steps: []ci.Step{{Name: "build", ExitCode: 1}}}
+	j := ci.Job{ID: "abc", Repo: "octo/hello", SHA: "0123abcd", Ref: "refs/heads/main", Branch: "main",
+		Event: ci.EventPush, Status: ci.StatusQueued, Attempt: 2, CreatedAt: created, FinishedAt: created.Add(time.Second),
+		RunnerID: "r1", Version: 3, Deliveries: []string{"d1"}, Steps: []ci.Step{{Name: "build", ExitCode: 1}}}
 	item, err := jobItem(j)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		attrPK: "JOB#abc", attrSK: "JOB", attrSortKey: "2031-03-04T05:06:07.000000080Z#abc",
-		attrRepo: "REPO#octo/hello", attrStatus: "STATUS#queued", attrAll: "JOBS",
-		attrRepoStatus: "REPO#octo/hello#STATUS#queued", attrUnpub: "UNPUB", attrBranch: "main",
+		"pk": "JOB#abc", "sk": "JOB", "created_id": "2031-03-04T05:06:07.000000080Z#abc",
+		"repo": "octo/hello", "sha": "0123abcd", "ref": "refs/heads/main", "branch": "main", "event": "push",
+		"status": "queued", "runner": "r1", "created_at": "2031-03-04T05:06:07.000000080Z",
+		"finished_at": "2031-03-04T05:06:08.000000080Z", "kind": "job", "repo_status": "octo/hello#queued",
+		"unpublished": "queued",
 	}
 	for attr, w := range want {
 		if got, _ := str(t, item, attr); got != w {
 			t.Errorf("%s = %q, want %q", attr, got, w)
 		}
 	}
-	if v, ok := item[attrVersion].(*types.AttributeValueMemberN); !ok || v.Value != "3" {
-		t.Errorf("version = %#v, want N 3", item[attrVersion])
+	for attr, w := range map[string]string{"version": "3", "attempt": "2"} {
+		if v, ok := item[attr].(*types.AttributeValueMemberN); !ok || v.Value != w {
+			t.Errorf("%s = %#v, want N %s", attr, item[attr], w)
+		}
+	}
+	if len(item) != len(want)+3 { // + version, attempt, doc
+		t.Errorf("item has %d attributes, want %d: %v", len(item), len(want)+3, item)
 	}
 	back, err := decodeJob(item)
 	if err != nil {
@@ -109,11 +117,11 @@ func TestIndexFor(t *testing.T) {
 		f                ci.JobFilter
 		index, attr, key string
 	}{
-		{ci.JobFilter{}, indexAll, attrAll, "JOBS"},
-		{ci.JobFilter{Branch: "main"}, indexAll, attrAll, "JOBS"},
-		{ci.JobFilter{Repo: "a/b"}, indexRepo, attrRepo, "REPO#a/b"},
-		{ci.JobFilter{Status: ci.StatusRunning}, indexStatus, attrStatus, "STATUS#running"},
-		{ci.JobFilter{Repo: "a/b", Status: ci.StatusRunning, Branch: "x"}, indexRepoStatus, attrRepoStatus, "REPO#a/b#STATUS#running"},
+		{ci.JobFilter{}, "by-created", "kind", "job"},
+		{ci.JobFilter{Branch: "main"}, "by-created", "kind", "job"},
+		{ci.JobFilter{Repo: "a/b"}, "by-repo", "repo", "a/b"},
+		{ci.JobFilter{Status: ci.StatusRunning}, "by-status", "status", "running"},
+		{ci.JobFilter{Repo: "a/b", Status: ci.StatusRunning, Branch: "x"}, "by-repo-status", "repo_status", "a/b#running"},
 	} {
 		index, attr, key := indexFor(c.f)
 		if index != c.index || attr != c.attr || key != c.key {
@@ -132,8 +140,8 @@ func TestListQueryCursor(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		attrPK: "JOB#job-9", attrSK: "JOB", attrStatus: "STATUS#queued",
-		attrSortKey: "2031-03-04T05:06:07.000000008Z#job-9",
+		attrPK: "JOB#job-9", attrSK: "JOB", attrStatus: "queued",
+		attrCreatedID: "2031-03-04T05:06:07.000000008Z#job-9",
 	}
 	if len(in.ExclusiveStartKey) != len(want) {
 		t.Errorf("start key %v, want %v", in.ExclusiveStartKey, want)
@@ -178,7 +186,25 @@ func TestTableInput(t *testing.T) {
 	if !reflect.DeepEqual(defined, used) {
 		t.Errorf("defined attributes %v, key attributes %v", defined, used)
 	}
-	if len(in.GlobalSecondaryIndexes) != 5 {
-		t.Errorf("%d GSIs, want 5", len(in.GlobalSecondaryIndexes))
+	if len(in.GlobalSecondaryIndexes) != 6 {
+		t.Errorf("%d GSIs, want 6", len(in.GlobalSecondaryIndexes))
+	}
+}
+
+// TestJobItemEmptyFields: empty strings are left out (DynamoDB refuses them
+// as index keys), so a job without repository or commit is in no index of
+// repositories or commits.
+func TestJobItemEmptyFields(t *testing.T) {
+	item, err := jobItem(ci.Job{ID: "x", Status: ci.StatusRunning})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, attr := range []string{attrRepo, attrSHA, attrRef, attrBranch, attrEvent, attrRunner, attrFinishedAt, attrRepoStatus, attrUnpub} {
+		if v, ok := item[attr]; ok {
+			t.Errorf("%s = %#v, want absent", attr, v)
+		}
+	}
+	if got, _ := str(t, item, attrStatus); got != "running" {
+		t.Errorf("status = %q", got)
 	}
 }

@@ -27,11 +27,11 @@ func indexFor(f ci.JobFilter) (name, pkAttr, pkValue string) {
 	case f.Repo != "" && f.Status != "":
 		return indexRepoStatus, attrRepoStatus, repoStatusKey(f.Repo, f.Status)
 	case f.Repo != "":
-		return indexRepo, attrRepo, repoKey(f.Repo)
+		return indexRepo, attrRepo, f.Repo
 	case f.Status != "":
-		return indexStatus, attrStatus, statusKey(f.Status)
+		return indexStatus, attrStatus, string(f.Status)
 	}
-	return indexAll, attrAll, allJobsPK
+	return indexAll, attrKind, jobKind
 }
 
 // listQuery builds the first Query of f: newest first on its index, from
@@ -62,7 +62,7 @@ func listQuery(table string, f ci.JobFilter, limit, batch int) (*dynamodb.QueryI
 		// when its job has since left the index (its status changed).
 		in.ExclusiveStartKey = jobKey(id)
 		in.ExclusiveStartKey[pkAttr] = s(pkValue)
-		in.ExclusiveStartKey[attrSortKey] = s(ts + "#" + id)
+		in.ExclusiveStartKey[attrCreatedID] = s(ts + "#" + id)
 	}
 	return in, nil
 }
@@ -105,7 +105,7 @@ func (st *Store) ListJobs(ctx context.Context, f ci.JobFilter) (ci.JobPage, erro
 
 // keyCursor is the cursor of a LastEvaluatedKey: its position in the index.
 func keyCursor(key map[string]types.AttributeValue) string {
-	if v, ok := key[attrSortKey].(*types.AttributeValueMemberS); ok {
+	if v, ok := key[attrCreatedID].(*types.AttributeValueMemberS); ok {
 		return store.EncodeCursor(v.Value)
 	}
 	return ""
@@ -123,9 +123,9 @@ func (st *Store) ListUnpublished(ctx context.Context, before time.Time, limit in
 		TableName:                &st.table,
 		IndexName:                aws.String(indexUnpublished),
 		KeyConditionExpression:   aws.String("#pk = :pk AND #sk < :before"),
-		ExpressionAttributeNames: map[string]string{"#pk": attrUnpub, "#sk": attrSortKey},
+		ExpressionAttributeNames: map[string]string{"#pk": attrUnpub, "#sk": attrCreatedID},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": s(unpubPK), ":before": s(store.TimeKey(before)),
+			":pk": s(string(ci.StatusQueued)), ":before": s(store.TimeKey(before)),
 		},
 		ScanIndexForward: aws.Bool(true),
 	}

@@ -19,20 +19,20 @@ prefix=${NARWHAL_SECRET_PREFIX:-narwhal/}
 
 log() { echo "narwhal init: $*"; }
 
-# gsi NAME PARTITION_ATTRIBUTE: one index keyed by its attribute and gsisk.
+# gsi NAME PARTITION_ATTRIBUTE [SORT_ATTRIBUTE]: one index, sorted by created_id unless told.
 gsi() {
-  printf '{"IndexName":"%s","KeySchema":[{"AttributeName":"%s","KeyType":"HASH"},{"AttributeName":"gsisk","KeyType":"RANGE"}],"Projection":{"ProjectionType":"ALL"}}' "$1" "$2"
+  printf '{"IndexName":"%s","KeySchema":[{"AttributeName":"%s","KeyType":"HASH"},{"AttributeName":"%s","KeyType":"RANGE"}],"Projection":{"ProjectionType":"ALL"}}' "$1" "$2" "${3:-created_id}"
 }
 
 create_table() {
   local attrs=() a
-  for a in pk sk gsisk gsi1pk gsi2pk gsi3pk gsi4pk unpub; do
+  for a in pk sk repo created_id sha status kind repo_status unpublished; do
     attrs+=("AttributeName=$a,AttributeType=S")
   done
   awslocal dynamodb create-table --table-name "$table" --billing-mode PAY_PER_REQUEST \
     --attribute-definitions "${attrs[@]}" \
     --key-schema AttributeName=pk,KeyType=HASH AttributeName=sk,KeyType=RANGE \
-    --global-secondary-indexes "[$(gsi by-repo gsi1pk),$(gsi by-status gsi2pk),$(gsi by-created gsi3pk),$(gsi by-repo-status gsi4pk),$(gsi unpublished unpub)]" \
+    --global-secondary-indexes "[$(gsi by-repo repo),$(gsi by-sha repo sha),$(gsi by-status status),$(gsi by-created kind),$(gsi by-repo-status repo_status),$(gsi unpublished unpublished)]" \
     >/dev/null
   awslocal dynamodb wait table-exists --table-name "$table"
   log "created table $table"
