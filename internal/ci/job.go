@@ -82,11 +82,11 @@ const (
 
 // Step is the reported state of one pipeline step of a job.
 type Step struct {
-	Name       string    `json:"name"`
+	Name       string     `json:"name"`
 	Status     StepStatus `json:"status"`
-	ExitCode   int       `json:"exit_code"`
-	StartedAt  time.Time `json:"started_at,omitzero"`
-	FinishedAt time.Time `json:"finished_at,omitzero"`
+	ExitCode   int        `json:"exit_code"`
+	StartedAt  time.Time  `json:"started_at,omitzero"`
+	FinishedAt time.Time  `json:"finished_at,omitzero"`
 }
 
 // JobID derives the deterministic ID of the job for a commit: the same
