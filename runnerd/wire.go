@@ -89,7 +89,7 @@ func (d *daemon) executor(ctx context.Context) (builtExecutor, error) {
 	}
 	mem, _ := parseSize(x.Memory) // validated by loadConfig
 	ex, err := docker.Connect(ctx, docker.Config{RunnerID: d.cfg.ID, Memory: mem, CPUs: x.CPUs,
-		PidsLimit: x.Pids, StopGrace: x.StopGrace}, d.log)
+		PidsLimit: x.Pids, StopGrace: x.StopGrace, Isolation: x.Isolation}, d.log)
 	if err != nil {
 		return builtExecutor{}, fmt.Errorf("docker executor: %w", err)
 	}
