@@ -75,7 +75,8 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger) (d *daemon, err e
 type builtExecutor struct {
 	executor.Executor
 	sweep    func(context.Context) (int, error)
-	checkout runner.Checkout // nil: the production git checkout
+	reclaim  func(context.Context, string) error // nil: nothing to reclaim
+	checkout runner.Checkout                     // nil: the production git checkout
 }
 
 // executor builds the configured executor; Docker must answer at start.
@@ -94,7 +95,7 @@ func (d *daemon) executor(ctx context.Context) (builtExecutor, error) {
 		return builtExecutor{}, fmt.Errorf("docker executor: %w", err)
 	}
 	d.closers = append(d.closers, func() { ex.Close() })
-	return builtExecutor{Executor: ex, sweep: ex.Sweep}, nil
+	return builtExecutor{Executor: ex, sweep: ex.Sweep, reclaim: ex.Reclaim}, nil
 }
 
 // logStore builds the job log store: S3 when a bucket is configured, else a
@@ -144,7 +145,7 @@ func (d *daemon) runnerConfig() runner.Config {
 }
 
 func (d *daemon) runnerDeps(ex builtExecutor, logs logstore.Store) runner.Deps {
-	return runner.Deps{Exec: ex.Executor, Sweep: ex.sweep, Reports: d.outbox, Logs: logs,
+	return runner.Deps{Exec: ex.Executor, Sweep: ex.sweep, Reclaim: ex.reclaim, Reports: d.outbox, Logs: logs,
 		Checkout: ex.checkout, Logger: d.log}
 }
 

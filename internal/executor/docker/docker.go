@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/docker/docker/api/types"
@@ -119,7 +120,8 @@ type Executor struct {
 	cfg Config
 	log *slog.Logger
 
-	images sync.Map // image reference → struct{}: known to be present
+	images    sync.Map     // image reference → struct{}: known to be present
+	lastImage atomic.Value // string: the image of the last step created, for Reclaim
 
 	mu       sync.Mutex
 	networks map[string]string // job ID → name of the job's network
