@@ -2,15 +2,17 @@ package docker
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/docker/docker/api/types/network"
 
 	"github.com/narwhal-ci/narwhal/internal/executor"
-	"github.com/narwhal-ci/narwhal/internal/testenv"
 )
 
 // slotExecutor is a test executor with slot networks; its networks are
@@ -80,42 +82,60 @@ func TestStrictIsolationFollowsTheDefaultBridge(t *testing.T) {
 	}
 }
 
-// BenchmarkJobNetwork compares a one-step `true` job on each network path
-// with `docker run --rm IMAGE true`: divide the executor figures by docker-run.
+// BenchmarkJobNetwork times a one-step `true` job on each network path,
+// interleaved with `docker run --rm IMAGE true` so that a shared machine's
+// load falls on all alike, and reports the medians and their ratios to
+// docker run: default-bridge/run and slot/run.
 func BenchmarkJobNetwork(b *testing.B) {
-	b.Run("docker-run", func(b *testing.B) {
-		img := testenv.Image(b)
-		for b.Loop() {
-			if out, err := exec.Command("docker", "run", "--rm", img, "true").CombinedOutput(); err != nil {
-				b.Fatalf("docker run: %v\n%s", err, out)
-			}
-		}
-	})
-	b.Run("default-bridge", func(b *testing.B) {
-		e, img := newTestExecutor(b, Config{})
-		benchJobs(b, e, img)
-	})
-	b.Run("slot-network", func(b *testing.B) {
-		e, img := slotExecutor(b)
-		benchJobs(b, e, img)
-	})
+	bridge, img := newTestExecutor(b, Config{})
+	slot, _ := slotExecutor(b)
+	ws := b.TempDir()
+	var run, onBridge, onSlot []time.Duration
+	for b.Loop() {
+		run = append(run, timed(b, func() error { return dockerRun(img) }))
+		onBridge = append(onBridge, timed(b, func() error { return oneJob(bridge, img, ws) }))
+		onSlot = append(onSlot, timed(b, func() error { return oneJob(slot, img, ws) }))
+	}
+	r, d, s := median(run), median(onBridge), median(onSlot)
+	b.ReportMetric(float64(r.Milliseconds()), "run-ms")
+	b.ReportMetric(float64(d.Milliseconds()), "bridge-ms")
+	b.ReportMetric(float64(s.Milliseconds()), "slot-ms")
+	b.ReportMetric(float64(d)/float64(r), "bridge/run")
+	b.ReportMetric(float64(s)/float64(r), "slot/run")
 }
 
-// benchJobs runs one-step `true` jobs one after the other, as one slot does.
-func benchJobs(b *testing.B, e *Executor, img string) {
-	ctx := context.Background()
-	step := &executor.Step{Name: "true", Image: img, Commands: []string{"true"}}
-	ws := b.TempDir()
-	for b.Loop() {
-		job := &executor.Job{ID: "bench-" + randomHex(4), Workspace: ws}
-		if err := e.Setup(ctx, job); err != nil {
-			b.Fatal(err)
-		}
-		if res, err := e.Run(ctx, job, step, io.Discard); err != nil || res.ExitCode != 0 {
-			b.Fatalf("run: %+v, %v", res, err)
-		}
-		if err := e.Teardown(ctx, job); err != nil {
-			b.Fatal(err)
-		}
+// timed runs f and returns how long it took, failing the benchmark on error.
+func timed(b *testing.B, f func() error) time.Duration {
+	start := time.Now()
+	if err := f(); err != nil {
+		b.Fatal(err)
 	}
+	return time.Since(start)
+}
+
+func dockerRun(img string) error {
+	if out, err := exec.Command("docker", "run", "--rm", img, "true").CombinedOutput(); err != nil {
+		return fmt.Errorf("docker run: %v: %s", err, out)
+	}
+	return nil
+}
+
+// oneJob runs a one-step `true` job: Setup, Run, Teardown, as a slot does.
+func oneJob(e *Executor, img, ws string) error {
+	ctx := context.Background()
+	job := &executor.Job{ID: "bench-" + randomHex(4), Workspace: ws}
+	if err := e.Setup(ctx, job); err != nil {
+		return err
+	}
+	step := &executor.Step{Name: "true", Image: img, Commands: []string{"true"}}
+	if res, err := e.Run(ctx, job, step, io.Discard); err != nil || res.ExitCode != 0 {
+		return fmt.Errorf("run: %+v, %v", res, err)
+	}
+	return e.Teardown(ctx, job)
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
