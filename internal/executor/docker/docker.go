@@ -1,6 +1,8 @@
 // Package docker is the Docker executor: each step of a job runs in its own
 // container with the job's workspace bind-mounted at executor.Workdir, and the
-// job's services run as sidecars on a network of the job's own. It is the only
+// job's services run as sidecars on a network of the job's own; jobs without
+// services share the default bridge or hold a slot network (Config.Isolation,
+// slotnet.go). Reclaim gives back what root steps wrote. It is the only
 // package of narwhal that imports the Docker SDK (github.com/docker/docker), so
 // that a later move to its successor stays here.
 //
