@@ -7,8 +7,9 @@
 // that a later move to its successor stays here.
 //
 // Everything it creates carries the labels LabelManaged, LabelRunner and
-// LabelJob, so that Teardown can remove a job's objects by label and Sweep can
-// remove what a crashed runner left behind.
+// LabelJob (slot networks LabelSlot instead, Reclaim's containers neither), so
+// that Teardown can remove a job's objects by label and Sweep can remove what
+// a crashed runner left behind.
 package docker
 
 import (
