@@ -149,6 +149,9 @@ func TestInstallRunnerd(t *testing.T) {
 	conf := filepath.Join(root, "etc/narwhal/runnerd.yaml")
 	sameFile(t, conf, "runnerd.example.yaml", 0o640)
 
+	if got, err := os.ReadFile(filepath.Join(root, "etc/docker/daemon.json")); err != nil || !strings.Contains(string(got), `"icc": false`) {
+		t.Errorf("daemon.json does not turn icc off: %q %v", got, err)
+	}
 	if err := os.WriteFile(conf, []byte("id: edited\n"), 0o640); err != nil {
 		t.Fatal(err)
 	}

@@ -52,6 +52,11 @@ type ExecutorConfig struct {
 	CPUs      float64       `yaml:"cpus"`
 	Pids      int64         `yaml:"pids"`
 	StopGrace time.Duration `yaml:"stop_grace"`
+	// Isolation keeps jobs of different slots apart (docker only): auto
+	// (default: the default bridge when the daemon has "icc": false, else a
+	// network per slot and a warning), slot (always a network per slot) or
+	// strict (refuse to start unless "icc": false).
+	Isolation string `yaml:"isolation"`
 	// Scale runs the fake executor on a built-in one-step pipeline without
 	// cloning anything: for scale tests of runnerd only (kind must be fake).
 	Scale bool `yaml:"scale"`
@@ -129,6 +134,7 @@ func (c *Config) complete() error {
 	c.Listen = or(c.Listen, defaultListen)
 	c.WorkDir = or(c.WorkDir, defaultWorkDir)
 	c.Executor.Kind = or(c.Executor.Kind, "docker")
+	c.Executor.Isolation = or(c.Executor.Isolation, "auto")
 	c.DrainTimeout = or(c.DrainTimeout, 5*time.Minute)
 	c.Report.File = or(c.Report.File, filepath.Join(c.WorkDir, "reports.jsonl"))
 	c.Logs.Dir = or(c.Logs.Dir, filepath.Join(c.WorkDir, "logs"))
@@ -160,6 +166,11 @@ func (c *Config) validate() error {
 	case "docker", "host", "fake":
 	default:
 		return fmt.Errorf("executor.kind %q: want docker, host or fake", c.Executor.Kind)
+	}
+	switch c.Executor.Isolation {
+	case "auto", "slot", "strict":
+	default:
+		return fmt.Errorf("executor.isolation %q: want auto, slot or strict", c.Executor.Isolation)
 	}
 	_, err := parseSize(c.Executor.Memory)
 	return err

@@ -95,6 +95,7 @@ func TestConfigRejects(t *testing.T) {
 		"bad executor":  minimalYAML + "executor: {kind: podman}\n",
 		"scale in prod": minimalYAML + "executor: {kind: docker, scale: true}\n",
 		"bad memory":    minimalYAML + "executor: {memory: lots}\n",
+		"bad isolation": minimalYAML + "executor: {isolation: none}\n",
 		"bad duration":  minimalYAML + "heartbeat: often\n",
 	} {
 		if _, err := loadConfig(writeConfig(t, body), envMap(nil)); err == nil {

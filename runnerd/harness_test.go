@@ -38,6 +38,7 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	_ = os.Chmod(dir, 0o755) // a runnerd run as another user must reach its binary
 	runnerdBin = filepath.Join(dir, "runnerd")
 	out, err := exec.Command("go", "build", "-ldflags", "-X main.version=test", "-o", runnerdBin, ".").CombinedOutput()
 	if err != nil {
@@ -63,7 +64,8 @@ type daemonOpts struct {
 	drain     time.Duration
 	labels    []string
 	env       []string
-	logLevel  string // default debug
+	logLevel  string  // default debug
+	user      *osUser // run as this user (its work dir handed over); nil: as the test
 }
 
 // proc is a runnerd process under test.
@@ -77,6 +79,7 @@ type proc struct {
 	grpc    string // address of its gRPC server
 	metrics string // address of its metrics server
 	client  *rpc.Client
+	user    *osUser // nil: runs as the test's user
 
 	mu     sync.Mutex
 	lines  []string // its stderr, JSON lines
@@ -96,6 +99,10 @@ func startRunnerd(t testing.TB, o daemonOpts) *proc {
 	writeFile(t, filepath.Join(p.dir, "runner.crt"), certPEM)
 	writeFile(t, filepath.Join(p.dir, "runner.key"), keyPEM)
 	writeFile(t, p.config, []byte(p.configYAML(o)))
+	p.user = o.user
+	if o.user != nil {
+		o.user.handOver(t, p.dir)
+	}
 	p.start(o.env)
 	p.dial()
 	return p
@@ -124,6 +131,10 @@ func (p *proc) start(env []string) {
 	t.Helper()
 	p.cmd = exec.Command(runnerdBin, "--config", p.config)
 	p.cmd.Env = append(os.Environ(), env...)
+	if p.user != nil {
+		p.cmd.SysProcAttr = p.user.attr()
+		p.cmd.Env = append(p.cmd.Env, "HOME="+p.dir)
+	}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -76,7 +76,8 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger) (d *daemon, err e
 type builtExecutor struct {
 	executor.Executor
 	sweep    func(context.Context) (int, error)
-	checkout runner.Checkout // nil: the production git checkout
+	reclaim  func(context.Context, string) error // nil: nothing to reclaim
+	checkout runner.Checkout                     // nil: the production git checkout
 }
 
 // executor builds the configured executor; Docker must answer at start.
@@ -90,12 +91,12 @@ func (d *daemon) executor(ctx context.Context) (builtExecutor, error) {
 	}
 	mem, _ := parseSize(x.Memory) // validated by loadConfig
 	ex, err := docker.Connect(ctx, docker.Config{RunnerID: d.cfg.ID, Memory: mem, CPUs: x.CPUs,
-		PidsLimit: x.Pids, StopGrace: x.StopGrace}, d.log)
+		PidsLimit: x.Pids, StopGrace: x.StopGrace, Isolation: x.Isolation}, d.log)
 	if err != nil {
 		return builtExecutor{}, fmt.Errorf("docker executor: %w", err)
 	}
 	d.closers = append(d.closers, func() { ex.Close() })
-	return builtExecutor{Executor: ex, sweep: ex.Sweep}, nil
+	return builtExecutor{Executor: ex, sweep: ex.Sweep, reclaim: ex.Reclaim}, nil
 }
 
 // logStore builds the job log store: S3 when a bucket is configured, else a
@@ -145,7 +146,7 @@ func (d *daemon) runnerConfig() runner.Config {
 }
 
 func (d *daemon) runnerDeps(ex builtExecutor, logs logstore.Store) runner.Deps {
-	return runner.Deps{Exec: ex.Executor, Sweep: ex.sweep, Reports: d.outbox, Logs: logs,
+	return runner.Deps{Exec: ex.Executor, Sweep: ex.sweep, Reclaim: ex.reclaim, Reports: d.outbox, Logs: logs,
 		Checkout: ex.checkout, Logger: d.log}
 }
 

@@ -8,7 +8,7 @@
 #   log throughput  a step printing 200 MB through `narwhal exec` into the log sink: MB/s and peak
 #                   RSS, next to a 50 MB run to show RSS does not grow with the log (target >= 100 MB/s)
 #   lambdas         zipped bootstrap size and cold start under the emulator, next to an empty function
-#   Go benchmarks   log writer throughput; intake webhooks/s and latency (SQLite+memq, RabbitMQ);
+#   Go benchmarks   job network paths (default bridge, per-slot network) vs docker run; log writer throughput; intake webhooks/s and latency (SQLite+memq, RabbitMQ);
 #                   dispatch queue→accept over gRPC to 10 runners; webhook→first step in narwhal dev;
 #                   runnerd Run throughput, idle RSS and the 20,000-job leak check (several minutes)
 set -euo pipefail
@@ -117,6 +117,7 @@ gobench() { # $1 = package, $2 = benchmark regexp, $3 = benchtime (default $BENC
 	go test -run '^$' -bench "$2" -benchtime "${3:-${BENCHTIME:-2s}}" -timeout 40m "$1" 2>&1 | grep -E '^Benchmark' || true
 }
 while read -r line; do row "$(echo "$line" | awk '{print $1}')" "$(echo "$line" | cut -d' ' -f2- | tr -s ' \t' ' ')"; done < <(
+	gobench ./internal/executor/docker 'BenchmarkJobNetwork' 15x # issue 10: bridge/run and slot/run
 	gobench ./internal/logsink 'BenchmarkLogThroughput'
 	gobench ./internal/intake/... 'BenchmarkIntake'
 	gobench ./internal/webhook 'BenchmarkIntake'

@@ -37,12 +37,16 @@ need_pkgs() {
 }
 
 docker_up() {
+	# runnerd runs as an unprivileged member of the docker group (infra/runnerd.service); the tests
+	# that run it so need the group and a socket open to it (dockerd gives it the group at start).
+	getent group docker >/dev/null || groupadd --system docker
 	if ! docker info >/dev/null 2>&1; then
 		log "starting dockerd"
 		(setsid dockerd >/var/log/narwhal-dockerd.log 2>&1 &)
 		for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
 		docker info >/dev/null 2>&1 || { log "dockerd did not start; see /var/log/narwhal-dockerd.log"; exit 1; }
 	fi
+	if [ -S /var/run/docker.sock ]; then chgrp docker /var/run/docker.sock && chmod g+rw /var/run/docker.sock; fi
 	if ! docker image inspect "$TEST_IMAGE" >/dev/null 2>&1; then
 		log "importing $TEST_IMAGE from busybox-static"
 		local root; root=$(mktemp -d)

@@ -22,8 +22,9 @@ const (
 // builtExecutor is a runner's executor with what goes with it.
 type builtExecutor struct {
 	executor.Executor
-	sweep func(context.Context) (int, error) // nil: leaves nothing behind
-	close func() error                       // nil: nothing to release
+	sweep   func(context.Context) (int, error)  // nil: leaves nothing behind
+	reclaim func(context.Context, string) error // nil: leaves nothing the user cannot remove
+	close   func() error                        // nil: nothing to release
 }
 
 // release removes what the executor may have left (best effort) and closes it.
@@ -85,6 +86,6 @@ func executorFactory(kind string, cfg Config, log *slog.Logger) func(ctx context
 		if err != nil {
 			return builtExecutor{}, fmt.Errorf("docker executor: %w", err)
 		}
-		return builtExecutor{Executor: d, sweep: d.Sweep, close: d.Close}, nil
+		return builtExecutor{Executor: d, sweep: d.Sweep, reclaim: d.Reclaim, close: d.Close}, nil
 	}
 }

@@ -89,7 +89,7 @@ func startRunner(ctx context.Context, p runnerParts, n int) (dr *devRunner, err 
 	dr.runner, err = runner.New(runner.Config{
 		ID: id, Token: token, Address: dr.lis.Addr().String(), Capacity: p.capacity, WorkDir: filepath.Join(base, "jobs"),
 		Heartbeat: p.heartbeat, Version: p.version,
-	}, runner.Deps{Exec: dr.exec.Executor, Sweep: dr.exec.sweep, Reports: dr.outbox, Logs: p.logs, Logger: dr.log})
+	}, runner.Deps{Exec: dr.exec.Executor, Sweep: dr.exec.sweep, Reclaim: dr.exec.reclaim, Reports: dr.outbox, Logs: p.logs, Logger: dr.log})
 	if err != nil {
 		return nil, fmt.Errorf("runner %s: %w", id, err)
 	}

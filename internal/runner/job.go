@@ -147,10 +147,30 @@ func (r *Runner) finish(j *job) {
 	r.changed = make(chan struct{})
 }
 
+// removeWorkspace removes the job's workspace, through the executor's
+// Reclaim when the runner's user cannot remove what the steps wrote.
 func (r *Runner) removeWorkspace(j *job, dir string) {
-	if err := workspace.Remove(dir); err != nil {
+	if err := r.remove(dir); err != nil {
 		j.log.Warn("remove workspace", "dir", dir, "err", err)
 	}
+}
+
+// ReclaimTimeout bounds the executor's Reclaim of one directory.
+const ReclaimTimeout = time.Minute
+
+// remove removes dir; when that fails and the executor can reclaim it, it
+// reclaims dir and removes it again.
+func (r *Runner) remove(dir string) error {
+	err := workspace.Remove(dir)
+	if err == nil || r.deps.Reclaim == nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ReclaimTimeout)
+	defer cancel()
+	if rerr := r.deps.Reclaim(ctx, dir); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	return workspace.Remove(dir)
 }
 
 // ciEnv is the environment the runner adds to every step of job; the engine

@@ -79,6 +79,11 @@ type Deps struct {
 	// Sweep removes what a crashed runner left in the executor (the Docker
 	// executor's Sweep); nil when the executor leaves nothing behind.
 	Sweep func(ctx context.Context) (int, error)
+	// Reclaim makes everything under a workspace directory removable by the
+	// runner's own user when a plain removal failed (steps that ran as root
+	// in a container leave root-owned files); nil when the executor leaves
+	// nothing the runner cannot remove. The Docker executor's Reclaim.
+	Reclaim func(ctx context.Context, dir string) error
 	// Reports receives every report, in order.
 	Reports Reports
 	// Logs stores each job's log, through a logstore.Shipper per job.

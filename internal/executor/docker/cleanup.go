@@ -17,13 +17,16 @@ import (
 
 // Teardown removes every container (running or not, with its anonymous
 // volumes), network and volume labelled with job and this runner, in that
-// order. It is idempotent and best-effort: it removes what it can and returns
-// the errors joined. It works after a failed or missing Setup.
+// order, then gives the job's slot network (if any) back for the next job. It
+// is idempotent and best-effort: it removes what it can and returns the
+// errors joined. It works after a failed or missing Setup.
 func (e *Executor) Teardown(ctx context.Context, job *executor.Job) error {
 	e.mu.Lock()
 	delete(e.networks, job.ID)
 	e.mu.Unlock()
-	if _, err := e.removeLabelled(ctx, e.filter(job.ID)); err != nil {
+	_, err := e.removeLabelled(ctx, e.filter(job.ID))
+	e.releaseSlot(job.ID, err == nil) // a container left may still be on it
+	if err != nil {
 		return fmt.Errorf("teardown job %s: %w", job.ID, err)
 	}
 	return nil

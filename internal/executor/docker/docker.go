@@ -1,12 +1,15 @@
 // Package docker is the Docker executor: each step of a job runs in its own
 // container with the job's workspace bind-mounted at executor.Workdir, and the
-// job's services run as sidecars on a network of the job's own. It is the only
+// job's services run as sidecars on a network of the job's own; jobs without
+// services share the default bridge or hold a slot network (Config.Isolation,
+// slotnet.go). Reclaim gives back what root steps wrote. It is the only
 // package of narwhal that imports the Docker SDK (github.com/docker/docker), so
 // that a later move to its successor stays here.
 //
 // Everything it creates carries the labels LabelManaged, LabelRunner and
-// LabelJob, so that Teardown can remove a job's objects by label and Sweep can
-// remove what a crashed runner left behind.
+// LabelJob (slot networks LabelSlot instead, Reclaim's containers neither), so
+// that Teardown can remove a job's objects by label and Sweep can remove what
+// a crashed runner left behind.
 package docker
 
 import (
@@ -16,6 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/docker/docker/api/types"
@@ -61,6 +65,10 @@ type Config struct {
 	// Network is the network of the steps of jobs without services; "" is the
 	// engine's default bridge. Jobs with services get a network of their own.
 	Network string
+	// Isolation says how jobs without services are kept from reaching each
+	// other: IsolationNone (the default), IsolationAuto, IsolationSlot or
+	// IsolationStrict. Connect applies it; New alone leaves it unapplied.
+	Isolation string
 	// CapDrop lists the capabilities dropped from every container; nil means
 	// DefaultCapDrop, an empty non-nil slice drops nothing.
 	CapDrop []string
@@ -100,6 +108,7 @@ type dockerAPI interface {
 	ContainerRemove(ctx context.Context, id string, opts container.RemoveOptions) error
 	NetworkCreate(ctx context.Context, name string, opts network.CreateOptions) (network.CreateResponse, error)
 	NetworkList(ctx context.Context, opts network.ListOptions) ([]network.Summary, error)
+	NetworkInspect(ctx context.Context, id string, opts network.InspectOptions) (network.Inspect, error)
 	NetworkRemove(ctx context.Context, id string) error
 	VolumeList(ctx context.Context, opts volume.ListOptions) (volume.ListResponse, error)
 	VolumeRemove(ctx context.Context, id string, force bool) error
@@ -114,10 +123,13 @@ type Executor struct {
 	cfg Config
 	log *slog.Logger
 
-	images sync.Map // image reference → struct{}: known to be present
+	images    sync.Map     // image reference → struct{}: known to be present
+	lastImage atomic.Value // string: the image of the last step created, for Reclaim
 
 	mu       sync.Mutex
 	networks map[string]string // job ID → name of the job's network
+
+	slots *slotPool // nil: jobs without services share Config.Network
 }
 
 var _ executor.Executor = (*Executor)(nil)
@@ -151,9 +163,10 @@ func newExecutor(api dockerAPI, cfg Config, logger *slog.Logger) *Executor {
 // PingTimeout bounds Connect's check that the engine answers.
 const PingTimeout = 10 * time.Second
 
-// Connect is New followed by a Ping bounded by PingTimeout: the executor
-// returned talks to an engine that answered. Commands and daemons that need
-// Docker at start use it; on error nothing is left open.
+// Connect is New followed by a Ping bounded by PingTimeout and the choice of
+// Config.Isolation: the executor returned talks to an engine that answered.
+// Commands and daemons that need Docker at start use it; on error nothing is
+// left open.
 func Connect(ctx context.Context, cfg Config, logger *slog.Logger) (*Executor, error) {
 	e, err := New(cfg, logger)
 	if err != nil {
@@ -162,6 +175,10 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger) (*Executor, e
 	ctx, cancel := context.WithTimeout(ctx, PingTimeout)
 	defer cancel()
 	if err := e.Ping(ctx); err != nil {
+		e.Close()
+		return nil, err
+	}
+	if err := e.isolate(ctx); err != nil {
 		e.Close()
 		return nil, err
 	}
@@ -177,5 +194,9 @@ func (e *Executor) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close releases the connection to the engine. It does not remove anything.
-func (e *Executor) Close() error { return e.api.Close() }
+// Close removes the slot networks (best effort, bounded by
+// SlotRemoveTimeout; call it after the last job's Teardown) and releases the
+// connection to the engine. It removes nothing else.
+func (e *Executor) Close() error {
+	return errors.Join(e.removeSlots(), e.api.Close())
+}

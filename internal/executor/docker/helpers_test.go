@@ -3,7 +3,6 @@ package docker
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"log/slog"
 	"os"
 	"strings"
@@ -151,19 +150,3 @@ func (w *watcher) String() string {
 
 // filtersFor selects objects carrying label (key=value).
 func filtersFor(label string) filters.Args { return filters.NewArgs(filters.Arg("label", label)) }
-
-// pidsOf returns the number of processes in a container, 0 if unknown.
-func pidsOf(ctx context.Context, cli interface {
-	ContainerStatsOneShot(context.Context, string) (container.StatsResponseReader, error)
-}, id string) uint64 {
-	r, err := cli.ContainerStatsOneShot(ctx, id)
-	if err != nil {
-		return 0
-	}
-	defer r.Body.Close()
-	var s container.StatsResponse
-	if err := json.NewDecoder(r.Body).Decode(&s); err != nil {
-		return 0
-	}
-	return s.PidsStats.Current
-}

@@ -41,6 +41,7 @@ func (e *Executor) run(ctx context.Context, job *executor.Job, step *executor.St
 	if err != nil {
 		return notStarted(ctx, err)
 	}
+	e.lastImage.Store(step.Image)
 	s, err := attach(ctx, e.api, id, out)
 	if err != nil {
 		return notStarted(ctx, err)

@@ -6,13 +6,10 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/docker/docker/api/types/container"
 
 	"github.com/narwhal-ci/narwhal/internal/executor"
 )
@@ -162,64 +159,6 @@ func TestOOMKilled(t *testing.T) {
 	res, out := run(t, context.Background(), e, job, step)
 	if !res.OOMKilled || res.ExitCode != 137 || res.TimedOut {
 		t.Errorf("result %+v, want OOM killed with exit code 137\n%s", res, out)
-	}
-}
-
-func TestPidsLimitHoldsForkBomb(t *testing.T) {
-	t.Parallel()
-	const limit = 64
-	e, img := newTestExecutor(t, Config{PidsLimit: limit, StopGrace: time.Second})
-	cli := dockerClient(t)
-	job := newJob(t)
-	defer teardown(t, e, job)
-
-	// Sample the container's process count while the bomb goes off.
-	peak := make(chan uint64, 1)
-	stop := make(chan struct{})
-	go func() { peak <- samplePids(cli, job.ID, stop) }()
-
-	step := &executor.Step{Name: "bomb", Image: img, Commands: []string{"bomb() { bomb | bomb & }; bomb; sleep 600"}, Timeout: 3 * time.Second}
-	var out tail
-	res, err := e.Run(context.Background(), job, step, &out)
-	close(stop)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !res.TimedOut && res.ExitCode == 0 {
-		t.Errorf("result %+v: the bomb neither hit the timeout nor failed", res)
-	}
-	if !strings.Contains(out.String(), "can't fork") {
-		t.Errorf("no fork failure in the output; last output:\n%s", out.String())
-	}
-	if p := <-peak; p > limit || p < limit/2 {
-		t.Errorf("peak process count %d, want the bomb to reach near the limit %d but not beyond", p, limit)
-	}
-	if err := exec.Command("true").Run(); err != nil {
-		t.Errorf("the host cannot fork after the bomb: %v", err)
-	}
-}
-
-// samplePids returns the highest process count of the job's containers seen
-// until stop is closed.
-func samplePids(cli interface {
-	ContainerList(context.Context, container.ListOptions) ([]container.Summary, error)
-	ContainerStatsOneShot(context.Context, string) (container.StatsResponseReader, error)
-}, jobID string, stop <-chan struct{}) uint64 {
-	var peak uint64
-	ctx := context.Background()
-	for {
-		select {
-		case <-stop:
-			return peak
-		case <-time.After(50 * time.Millisecond):
-		}
-		list, err := cli.ContainerList(ctx, container.ListOptions{Filters: filtersFor(LabelJob + "=" + jobID)})
-		if err != nil || len(list) == 0 {
-			continue
-		}
-		if n := pidsOf(ctx, cli, list[0].ID); n > peak {
-			peak = n
-		}
 	}
 }
 

@@ -17,7 +17,8 @@ import (
 
 // Setup prepares job: for a job with services, it creates the job's network
 // and starts the services on it, reachable from the steps by their names. A
-// job without services costs nothing here: its steps use the default network.
+// job without services costs nothing here: its steps use the default network,
+// or a slot network the job holds until Teardown (see Config.Isolation).
 // Setup does not wait for services to be ready; steps retry. After a failed
 // Setup, Teardown still removes what was created.
 func (e *Executor) Setup(ctx context.Context, job *executor.Job) error {
@@ -25,6 +26,12 @@ func (e *Executor) Setup(ctx context.Context, job *executor.Job) error {
 		return fmt.Errorf("setup job %s: workspace %q is not an absolute path", job.ID, job.Workspace)
 	}
 	if len(job.Services) == 0 {
+		if e.slots == nil {
+			return nil
+		}
+		if _, err := e.takeSlot(ctx, job.ID); err != nil {
+			return fmt.Errorf("setup job %s: %w", job.ID, err)
+		}
 		return nil
 	}
 	net, err := e.createNetwork(ctx, job)
@@ -53,10 +60,17 @@ func (e *Executor) createNetwork(ctx context.Context, job *executor.Job) (string
 	return name, nil
 }
 
-// jobNetwork returns the network of job, or "" if it has no services.
+// jobNetwork returns the network of job: its own for a job with services,
+// else its slot network, or "" for Config.Network.
 func (e *Executor) jobNetwork(job *executor.Job) (string, error) {
 	if len(job.Services) == 0 {
-		return "", nil
+		if e.slots == nil {
+			return "", nil
+		}
+		if name, ok := e.slotOf(job.ID); ok {
+			return name, nil
+		}
+		return "", fmt.Errorf("job %s has no slot network: Setup has not succeeded", job.ID)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -27,8 +27,8 @@ const (
 var shell = []string{"/bin/sh", "-e", "-c"}
 
 // containerSpec translates a step into the configuration of its container.
-// network is the job's network, or "" for a job without services (the step
-// then uses cfg.Network, by default the engine's bridge). It is pure.
+// network is the job's network (its own, or the slot network it holds), or ""
+// (the step then uses cfg.Network, by default the engine's bridge). It is pure.
 func containerSpec(cfg Config, job *executor.Job, step *executor.Step, network string) (*container.Config, *container.HostConfig, *network.NetworkingConfig) {
 	cc := &container.Config{
 		Image:        step.Image,
