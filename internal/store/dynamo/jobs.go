@@ -97,7 +97,7 @@ func (st *Store) UpdateJob(ctx context.Context, j ci.Job) (ci.Job, error) {
 	err = sizeError(err)
 	var failed *types.ConditionalCheckFailedException
 	if errors.As(err, &failed) {
-		err = st.missOrConflict(ctx, j.ID, failed)
+		err = st.missOrConflict(ctx, j.ID, item, failed)
 	}
 	if err != nil {
 		return ci.Job{}, fmt.Errorf("update job %s: %w", j.ID, err)
@@ -107,16 +107,22 @@ func (st *Store) UpdateJob(ctx context.Context, j ci.Job) (ci.Job, error) {
 
 // missOrConflict tells why the version condition failed: the old item comes
 // with the exception when the service returns it; otherwise a consistent read
-// says whether the job exists. Jobs are never deleted.
-func (st *Store) missOrConflict(ctx context.Context, id string, failed *types.ConditionalCheckFailedException) error {
-	if len(failed.Item) > 0 {
-		return ci.ErrConflict
+// says whether the job exists (jobs are never deleted). An old item that is
+// the one this update wrote is no conflict: the SDK retried a write whose
+// answer it could not read (a dropped connection, a bad CRC32), and the
+// retry found the first try's item, version and all.
+func (st *Store) missOrConflict(ctx context.Context, id string, wrote map[string]types.AttributeValue, failed *types.ConditionalCheckFailedException) error {
+	old := failed.Item
+	if len(old) == 0 {
+		var err error
+		if old, err = st.getItem(ctx, jobKey(id)); err != nil {
+			return err
+		}
 	}
-	_, err := st.getItem(ctx, jobKey(id))
-	if err == nil {
-		return ci.ErrConflict
+	if sameDoc(old, wrote) {
+		return nil
 	}
-	return err
+	return ci.ErrConflict
 }
 
 // sameDoc reports whether two job items hold the same document.
