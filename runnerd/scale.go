@@ -13,6 +13,9 @@ import (
 	"io"
 	"time"
 
+	"github.com/narwhal-ci/narwhal/internal/executor/pick"
+	"github.com/narwhal-ci/narwhal/internal/runner"
+
 	"github.com/narwhal-ci/narwhal/internal/executor"
 	"github.com/narwhal-ci/narwhal/internal/pipeline"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
@@ -29,12 +32,11 @@ steps:
 // command and succeeds at once. Unlike internal/executor/fake it records
 // nothing, so that its memory stays flat over any number of jobs. With scale,
 // jobs skip the clone and run scalePipeline.
-func fakeExecutor(scale bool) builtExecutor {
-	b := builtExecutor{Executor: nullExecutor{}}
+func fakeExecutor(scale bool) (pick.Built, runner.Checkout, error) {
 	if scale {
-		b.checkout = scaleCheckout{}
+		return pick.Built{Executor: nullExecutor{}}, scaleCheckout{}, nil
 	}
-	return b
+	return pick.Built{Executor: nullExecutor{}}, nil, nil
 }
 
 // scaleCheckout clones nothing and returns scalePipeline.

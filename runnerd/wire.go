@@ -13,9 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"google.golang.org/grpc"
 
-	"github.com/narwhal-ci/narwhal/internal/executor"
 	"github.com/narwhal-ci/narwhal/internal/executor/docker"
-	"github.com/narwhal-ci/narwhal/internal/executor/host"
+	"github.com/narwhal-ci/narwhal/internal/executor/pick"
 	"github.com/narwhal-ci/narwhal/internal/logstore"
 	"github.com/narwhal-ci/narwhal/internal/logstore/fs"
 	"github.com/narwhal-ci/narwhal/internal/logstore/s3"
@@ -53,7 +52,7 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger) (d *daemon, err e
 			d.release()
 		}
 	}()
-	ex, err := d.executor(ctx)
+	ex, checkout, err := d.executor(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +63,7 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger) (d *daemon, err e
 	if err := d.openOutbox(ctx); err != nil {
 		return nil, err
 	}
-	if d.runner, err = runner.New(d.runnerConfig(), d.runnerDeps(ex, logs)); err != nil {
+	if d.runner, err = runner.New(d.runnerConfig(), d.runnerDeps(ex, checkout, logs)); err != nil {
 		return nil, err
 	}
 	d.runner.Registry().MustRegister(collectors.NewGoCollector(),
@@ -72,31 +71,22 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger) (d *daemon, err e
 	return d, d.listen()
 }
 
-// builtExecutor is the executor with what goes with it.
-type builtExecutor struct {
-	executor.Executor
-	sweep    func(context.Context) (int, error)
-	reclaim  func(context.Context, string) error // nil: nothing to reclaim
-	checkout runner.Checkout                     // nil: the production git checkout
-}
-
-// executor builds the configured executor; Docker must answer at start.
-func (d *daemon) executor(ctx context.Context) (builtExecutor, error) {
+// executor builds the configured executor (Docker must answer at start) and
+// the checkout that goes with it (nil: the production git checkout).
+func (d *daemon) executor(ctx context.Context) (pick.Built, runner.Checkout, error) {
 	x := d.cfg.Executor
-	switch x.Kind {
-	case "host":
-		return builtExecutor{Executor: host.New(d.log, host.WithGracePeriod(x.StopGrace))}, nil
-	case "fake":
-		return fakeExecutor(x.Scale), nil
+	if x.Kind == "fake" {
+		return fakeExecutor(x.Scale)
 	}
 	mem, _ := parseSize(x.Memory) // validated by loadConfig
-	ex, err := docker.Connect(ctx, docker.Config{RunnerID: d.cfg.ID, Memory: mem, CPUs: x.CPUs,
-		PidsLimit: x.Pids, StopGrace: x.StopGrace, Isolation: x.Isolation}, d.log)
+	ex, err := pick.Build(ctx, pick.Options{Kind: x.Kind, HostGrace: x.StopGrace, Docker: docker.Config{
+		RunnerID: d.cfg.ID, Memory: mem, CPUs: x.CPUs, PidsLimit: x.Pids, StopGrace: x.StopGrace,
+		Isolation: x.Isolation}}, d.log)
 	if err != nil {
-		return builtExecutor{}, fmt.Errorf("docker executor: %w", err)
+		return pick.Built{}, nil, err
 	}
 	d.closers = append(d.closers, func() { ex.Close() })
-	return builtExecutor{Executor: ex, sweep: ex.Sweep, reclaim: ex.Reclaim}, nil
+	return ex, nil, nil
 }
 
 // logStore builds the job log store: S3 when a bucket is configured, else a
@@ -145,9 +135,9 @@ func (d *daemon) runnerConfig() runner.Config {
 	}
 }
 
-func (d *daemon) runnerDeps(ex builtExecutor, logs logstore.Store) runner.Deps {
-	return runner.Deps{Exec: ex.Executor, Sweep: ex.sweep, Reclaim: ex.reclaim, Reports: d.outbox, Logs: logs,
-		Checkout: ex.checkout, Logger: d.log}
+func (d *daemon) runnerDeps(ex pick.Built, checkout runner.Checkout, logs logstore.Store) runner.Deps {
+	return runner.Deps{Exec: ex.Executor, Sweep: ex.Sweep, Reclaim: ex.Reclaim, Reports: d.outbox, Logs: logs,
+		Checkout: checkout, Logger: d.log}
 }
 
 // listen makes the gRPC server and binds its address and the metrics one.

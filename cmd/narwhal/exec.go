@@ -60,7 +60,7 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	defer ex.close()
+	defer ex.Close()
 
 	jobID := fmt.Sprintf("exec-%d-%d", os.Getpid(), time.Now().UnixNano())
 	dir, err := prepareWorkspace(ctx, jobID)

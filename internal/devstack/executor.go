@@ -2,90 +2,62 @@ package devstack
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/narwhal-ci/narwhal/internal/executor"
 	"github.com/narwhal-ci/narwhal/internal/executor/docker"
-	"github.com/narwhal-ci/narwhal/internal/executor/host"
+	"github.com/narwhal-ci/narwhal/internal/executor/pick"
 )
 
-// Executor kinds of Config.Executor.
+// Executor kinds of Config.Executor: pick's, and Config.Exec for tests.
 const (
-	ExecAuto   = "auto"   // Docker when a daemon answers, else host
-	ExecDocker = "docker" // steps in containers
-	ExecHost   = "host"   // steps on this machine, no isolation, no services
-	ExecCustom = "custom" // Config.Exec (tests)
+	ExecAuto   = pick.Auto   // Docker when a daemon answers, else host
+	ExecDocker = pick.Docker // steps in containers
+	ExecHost   = pick.Host   // steps on this machine, no isolation, no services
+	ExecCustom = "custom"    // Config.Exec (tests)
 )
 
-// builtExecutor is a runner's executor with what goes with it.
-type builtExecutor struct {
-	executor.Executor
-	sweep   func(context.Context) (int, error)  // nil: leaves nothing behind
-	reclaim func(context.Context, string) error // nil: leaves nothing the user cannot remove
-	close   func() error                        // nil: nothing to release
-}
-
-// release removes what the executor may have left (best effort) and closes it.
-func (b builtExecutor) release(log *slog.Logger) {
-	if b.sweep != nil {
+// releaseExecutor removes what a runner's executor may have left (best
+// effort) and closes it.
+func releaseExecutor(b pick.Built, log *slog.Logger) {
+	if b.Sweep != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if n, err := b.sweep(ctx); err != nil {
+		if n, err := b.Sweep(ctx); err != nil {
 			log.Warn("sweep executor", "err", err)
 		} else if n > 0 {
 			log.Info("removed leftovers of the executor", "count", n)
 		}
 		cancel()
 	}
-	if b.close != nil {
-		b.close()
-	}
+	b.Close()
 }
 
-// chooseExecutor resolves Config.Executor to the kind every runner uses:
-// auto becomes docker when a daemon answers within docker.PingTimeout, else host
-// (the warning is the caller's to print).
+// chooseExecutor resolves Config.Executor to the kind every runner uses
+// (pick.Build with a probe runner ID): auto becomes docker when a daemon
+// answers, else host, with why (the warning is the caller's to print).
 func chooseExecutor(ctx context.Context, cfg Config, log *slog.Logger) (kind string, why error, err error) {
 	if cfg.Exec != nil {
 		return ExecCustom, nil, nil
 	}
-	switch cfg.Executor {
-	case ExecDocker, ExecHost:
-		return cfg.Executor, nil, nil
-	case ExecAuto, "":
-		if err := pingDocker(ctx, log); err != nil {
-			return ExecHost, err, nil
-		}
-		return ExecDocker, nil, nil
+	if cfg.Executor == ExecHost {
+		return ExecHost, nil, nil
 	}
-	return "", nil, fmt.Errorf("unknown executor %q (want auto, docker or host)", cfg.Executor)
-}
-
-// pingDocker checks that a Docker daemon answers.
-func pingDocker(ctx context.Context, log *slog.Logger) error {
-	d, err := docker.Connect(ctx, docker.Config{RunnerID: "dev-probe"}, log)
+	probe, err := pick.Build(ctx, pick.Options{Kind: cfg.Executor, Docker: docker.Config{RunnerID: "dev-probe"}}, log)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
-	return d.Close()
+	probe.Close()
+	return probe.Kind, probe.Fallback, nil
 }
 
 // executorFactory returns how each runner gets its executor of kind. Docker
 // executors are one per runner, because the runner's ID labels what they
 // create and their Sweep removes what carries it.
-func executorFactory(kind string, cfg Config, log *slog.Logger) func(ctx context.Context, runnerID string) (builtExecutor, error) {
-	return func(ctx context.Context, runnerID string) (builtExecutor, error) {
-		switch kind {
-		case ExecCustom:
-			return builtExecutor{Executor: cfg.Exec}, nil
-		case ExecHost:
-			return builtExecutor{Executor: host.New(log.With("runner_id", runnerID))}, nil
+func executorFactory(kind string, cfg Config, log *slog.Logger) func(ctx context.Context, runnerID string) (pick.Built, error) {
+	return func(ctx context.Context, runnerID string) (pick.Built, error) {
+		if kind == ExecCustom {
+			return pick.Built{Executor: cfg.Exec}, nil
 		}
-		d, err := docker.Connect(ctx, docker.Config{RunnerID: runnerID}, log.With("runner_id", runnerID))
-		if err != nil {
-			return builtExecutor{}, fmt.Errorf("docker executor: %w", err)
-		}
-		return builtExecutor{Executor: d, sweep: d.Sweep, reclaim: d.Reclaim, close: d.Close}, nil
+		return pick.Build(ctx, pick.Options{Kind: kind, Docker: docker.Config{RunnerID: runnerID}}, log.With("runner_id", runnerID))
 	}
 }

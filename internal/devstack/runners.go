@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/executor/pick"
 	"github.com/narwhal-ci/narwhal/internal/logstore"
 	"github.com/narwhal-ci/narwhal/internal/outbox"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
@@ -40,7 +41,7 @@ type devRunner struct {
 	health *rpc.Health
 	grpc   *grpc.Server
 	lis    net.Listener
-	exec   builtExecutor
+	exec   pick.Built
 	log    *slog.Logger
 }
 
@@ -54,7 +55,7 @@ type runnerParts struct {
 	secrets   secrets
 	queue     ci.Queue
 	logs      logstore.Store
-	newExec   func(ctx context.Context, runnerID string) (builtExecutor, error)
+	newExec   func(ctx context.Context, runnerID string) (pick.Built, error)
 	log       *slog.Logger
 }
 
@@ -89,7 +90,7 @@ func startRunner(ctx context.Context, p runnerParts, n int) (dr *devRunner, err 
 	dr.runner, err = runner.New(runner.Config{
 		ID: id, Token: token, Address: dr.lis.Addr().String(), Capacity: p.capacity, WorkDir: filepath.Join(base, "jobs"),
 		Heartbeat: p.heartbeat, Version: p.version,
-	}, runner.Deps{Exec: dr.exec.Executor, Sweep: dr.exec.sweep, Reclaim: dr.exec.reclaim, Reports: dr.outbox, Logs: p.logs, Logger: dr.log})
+	}, runner.Deps{Exec: dr.exec.Executor, Sweep: dr.exec.Sweep, Reclaim: dr.exec.Reclaim, Reports: dr.outbox, Logs: p.logs, Logger: dr.log})
 	if err != nil {
 		return nil, fmt.Errorf("runner %s: %w", id, err)
 	}
@@ -164,5 +165,5 @@ func (dr *devRunner) release() {
 	if dr.outbox != nil {
 		dr.outbox.Close()
 	}
-	dr.exec.release(dr.log)
+	releaseExecutor(dr.exec, dr.log)
 }
