@@ -33,7 +33,7 @@ func TestKilledRunnerJobRequeued(t *testing.T) {
 	if j.RunnerID == b.id {
 		victim, other = b, a
 	}
-	victim.kill9()
+	victim.Kill9()
 	j = s.waitJob(job.ID, 30*time.Second, "on attempt 2", func(j ci.Job) bool { return j.Attempt == 2 })
 	j = s.waitStatus(job.ID, ci.StatusSuccess, 30*time.Second)
 	if j.RunnerID != other.id || j.Attempt != 2 {
@@ -53,7 +53,7 @@ func TestFullRunnerRefusesNextTakes(t *testing.T) {
 	a := s.runner(runnerOpts{id: "a", executor: "host", capacity: 1})
 	b := s.runner(runnerOpts{id: "b", executor: "host", capacity: 1})
 	dir, sha := sleepRepo(t, 10)
-	c, err := rpc.Dial(context.Background(), a.grpc, rpc.ClientConfig{CAPEM: certPEM, Token: runnerkey.Token(fleetKey, a.id)})
+	c, err := rpc.Dial(context.Background(), a.GRPC, rpc.ClientConfig{CAPEM: certPEM, Token: runnerkey.Token(fleetKey, a.id)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,8 +26,8 @@ func TestRestartedRunnerJobRequeued(t *testing.T) {
 	s.waitJob(job.ID, 30*time.Second, "running past the grace", func(j ci.Job) bool {
 		return j.Status == ci.StatusRunning && len(j.Steps) > 0 && time.Since(j.UpdatedAt) > 2*grace
 	})
-	a.kill9()
-	a.restart()
+	a.Kill9()
+	a.Restart()
 	j := s.waitStatus(job.ID, ci.StatusSuccess, 60*time.Second)
 	if j.Attempt != 2 || j.RunnerID != a.id {
 		t.Fatalf("job finished on %s attempt %d, want %s attempt 2", j.RunnerID, j.Attempt, a.id)

@@ -155,7 +155,7 @@ func (s *stack) runner(o runnerOpts) *runnerd {
 	r := startRunnerd(s.t, o)
 	eventually(s.t, 20*time.Second, "runner "+o.id+" registered", func() bool {
 		rr, err := s.store.GetRunner(context.Background(), o.id)
-		return err == nil && rr.State == ci.RunnerActive && rr.Address == r.grpc
+		return err == nil && rr.State == ci.RunnerActive && rr.Address == r.GRPC
 	})
 	return r
 }

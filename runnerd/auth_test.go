@@ -43,7 +43,7 @@ func TestCallsNeedTheRunnersOwnToken(t *testing.T) {
 		"another runner's token": runnerkey.Token(fleetKey, p.id+"-other"),
 		"the fleet key":          fleetKey,
 	} {
-		c, err := rpc.Dial(t.Context(), p.grpc, rpc.ClientConfig{CAPEM: certPEM, Token: token})
+		c, err := rpc.Dial(t.Context(), p.GRPC, rpc.ClientConfig{CAPEM: certPEM, Token: token})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -35,7 +35,7 @@ const benchConcurrency = 32
 func BenchmarkRunnerdAccept(b *testing.B) {
 	const n = 5000
 	p := startRunnerd(b, daemonOpts{scale: true, capacity: n, logLevel: "info"})
-	idleRSS := rssKiB(b, p.cmd.Process.Pid)
+	idleRSS := rssKiB(b, p.Cmd.Process.Pid)
 	b.ResetTimer()
 	start := time.Now()
 	lat, rejected := runJobs(b, p.client, "accept", n, false)
@@ -64,7 +64,7 @@ func BenchmarkRunnerdLeak(b *testing.B) {
 		jobs = v
 	}
 	p := startRunnerd(b, daemonOpts{scale: true, capacity: 256, logLevel: "info"})
-	pid := p.cmd.Process.Pid
+	pid := p.Cmd.Process.Pid
 	runJobs(b, p.client, "warm", 1000, true)
 	waitIdle(b, p)
 	fdBefore, rssBefore := fdCount(b, pid), rssKiB(b, pid)

@@ -162,13 +162,13 @@ func TestSIGTERMDrains(t *testing.T) {
 	evs.waitFor(t, 30*time.Second, "step running", func(ev ci.RunnerEvent) bool {
 		return ev.JobID == id && ev.Kind == ci.EventStep && ev.Step.Status == "running"
 	})
-	p.signal(syscall.SIGTERM)
-	p.waitHealthz(503)
+	p.Signal(syscall.SIGTERM)
+	p.WaitHealthz(503)
 	ok, reason, err := p.client.Run(t.Context(), repoJob(newJobID("late"), repo, sha))
 	if err != nil || ok || reason != "runner draining" {
 		t.Fatalf("run while draining: accepted=%v reason=%q err=%v", ok, reason, err)
 	}
-	if code := p.wait(60 * time.Second); code != 0 {
+	if code := p.Wait(60 * time.Second); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 	if final := evs.final(t, id, 30*time.Second); final.Status != ci.StatusSuccess {
@@ -187,7 +187,7 @@ func TestCallsNeedTheToken(t *testing.T) {
 	if _, err := p.client.Stats(t.Context()); err != nil {
 		t.Fatalf("stats with the token: %v", err)
 	}
-	wrong, err := rpc.Dial(t.Context(), p.grpc, rpc.ClientConfig{CAPEM: certPEM, Token: mustToken(t)})
+	wrong, err := rpc.Dial(t.Context(), p.GRPC, rpc.ClientConfig{CAPEM: certPEM, Token: mustToken(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestCallsNeedTheToken(t *testing.T) {
 	if _, _, err := wrong.Run(t.Context(), repoJob("x", "file:///r", strings.Repeat("a", 40))); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("run with a wrong token: %v", err)
 	}
-	if err := statsWithoutToken(t.Context(), p.grpc); status.Code(err) != codes.Unauthenticated {
+	if err := statsWithoutToken(t.Context(), p.GRPC); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("no token: %v", err)
 	}
 }
@@ -213,7 +213,7 @@ func TestSIGHUPReloadsLabelsAndCapacity(t *testing.T) {
 		t.Fatalf("stats: %+v %v", st, err)
 	}
 	writeFile(t, p.config, []byte(p.configYAML(daemonOpts{capacity: 3, labels: []string{"linux", "gpu"}})))
-	p.signal(syscall.SIGHUP)
+	p.Signal(syscall.SIGHUP)
 	eventually(t, 10*time.Second, "the new capacity", func() bool {
 		st, err = p.client.Stats(t.Context())
 		return err == nil && st.Capacity == 3 && slices.Equal(st.Labels, []string{"linux", "gpu"})
@@ -262,7 +262,7 @@ func TestDrainCallFlipsHealth(t *testing.T) {
 	if err := p.client.Drain(t.Context(), time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	p.waitHealthz(503)
+	p.WaitHealthz(503)
 	if serving, err := p.client.Health(t.Context()); err != nil || serving {
 		t.Fatalf("grpc health: serving=%v err=%v", serving, err)
 	}

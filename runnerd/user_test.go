@@ -124,7 +124,7 @@ steps:
 		t.Fatalf("run: accepted=%v reason=%q err=%v", ok, reason, err)
 	}
 	if final := evs.final(t, id, 60*time.Second); final.Status != ci.StatusSuccess {
-		t.Fatalf("final report: %+v\n%s", final, p.logText())
+		t.Fatalf("final report: %+v\n%s", final, p.Log())
 	}
 	jobs := filepath.Join(p.dir, "work", jobsDir)
 	eventually(t, 30*time.Second, "the workspace removed", func() bool {
