@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -88,10 +87,10 @@ func newStack(t *testing.T, o stackOpts) *stack {
 	}
 	s.d = dispatch.New(dispatch.Config{RunnerKeys: []string{fleetKey}, Lease: o.lease, WaitDelay: time.Second, DeliveryLimit: o.deliveryLimit,
 		StatusBackoff: 10 * time.Millisecond, ReconcileGrace: o.grace}, deps)
-	s.loop(ctx, func(ctx context.Context) { s.queue.Consume(ctx, ci.QueueEvents, 1, s.handleEvent) })
-	s.loop(ctx, func(ctx context.Context) { s.queue.Consume(ctx, ci.QueueJobs, 8, s.d.HandleJob) })
+	s.loop(ctx, func(ctx context.Context) { dispatch.Consume(ctx, s.queue, ci.QueueEvents, 1, s.handleEvent) })
+	s.loop(ctx, func(ctx context.Context) { dispatch.Consume(ctx, s.queue, ci.QueueJobs, 8, s.d.HandleJob) })
 	if o.monitorEvery > 0 {
-		s.loop(ctx, func(ctx context.Context) { s.monitor(ctx, o.monitorEvery) })
+		s.loop(ctx, func(ctx context.Context) { s.d.RunMonitor(ctx, o.monitorEvery) })
 	}
 	return s
 }
@@ -104,19 +103,6 @@ func (s *stack) loop(ctx context.Context, f func(context.Context)) {
 	s.t.Cleanup(func() { cancel(); <-done })
 }
 
-func (s *stack) monitor(ctx context.Context, every time.Duration) {
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			s.d.Monitor(ctx)
-		}
-	}
-}
-
 // handleEvent applies a runner report and records it. It holds s.mu across
 // the store update, so that a test that sees the job's new state and then
 // reads jobEvents finds the report recorded.
@@ -126,8 +112,7 @@ func (s *stack) handleEvent(ctx context.Context, d ci.Delivery) error {
 	if err := s.d.HandleEvent(ctx, d); err != nil {
 		return err
 	}
-	var ev ci.RunnerEvent
-	if json.Unmarshal(d.Body, &ev) == nil {
+	if ev, err := ci.ParseEvent(d.Body); err == nil {
 		s.events = append(s.events, ev)
 	}
 	return nil

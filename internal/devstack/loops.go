@@ -2,7 +2,6 @@ package devstack
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
@@ -53,12 +52,14 @@ type loops struct{ jobs, events, monitor loop }
 func (s *Stack) startLoops(ctx context.Context, fail context.CancelCauseFunc) loops {
 	var l loops
 	l.events = s.goLoop(ctx, fail, func(ctx context.Context) error {
-		return s.consume(ctx, ci.QueueEvents, eventPrefetch, s.handleEvent)
+		return dispatch.Consume(ctx, s.queue, ci.QueueEvents, eventPrefetch, s.handleEvent)
 	})
-	l.monitor = s.goLoop(ctx, fail, s.monitor)
+	l.monitor = s.goLoop(ctx, fail, func(ctx context.Context) error { s.ctl.RunMonitor(ctx, s.cfg.MonitorEvery); return nil })
 	s.awaitRegistered(ctx)
 	slots := max(s.cfg.Runners*s.cfg.Capacity, 4)
-	l.jobs = s.goLoop(ctx, fail, func(ctx context.Context) error { return s.consume(ctx, ci.QueueJobs, slots, s.handleJob) })
+	l.jobs = s.goLoop(ctx, fail, func(ctx context.Context) error {
+		return dispatch.Consume(ctx, s.queue, ci.QueueJobs, slots, s.handleJob)
+	})
 	return l
 }
 
@@ -118,15 +119,6 @@ func (s *Stack) goLoop(ctx context.Context, fail context.CancelCauseFunc, f func
 // matter.
 const eventPrefetch = 4
 
-// consume runs one consumer until ctx ends.
-func (s *Stack) consume(ctx context.Context, queue string, prefetch int, h ci.Handler) error {
-	err := s.queue.Consume(ctx, queue, prefetch, h)
-	if ctx.Err() != nil {
-		return nil
-	}
-	return fmt.Errorf("consume %s: %w", queue, err)
-}
-
 // handleJob dispatches a job message and times it.
 func (s *Stack) handleJob(ctx context.Context, d ci.Delivery) error {
 	start := time.Now()
@@ -153,25 +145,4 @@ func (s *Stack) logFailure(ctx context.Context, queue string, d ci.Delivery, err
 	}
 	s.log.ErrorContext(ctx, "message handler failed", "queue", queue, "key", d.Key, "kind", d.Headers["kind"],
 		"message_id", d.ID, "attempt", d.Attempt, "redelivered", d.Redelivered, "err", err)
-}
-
-// monitor runs the dispatcher's monitor (lost runners, timeouts, intake
-// sweep) every MonitorEvery until ctx ends.
-func (s *Stack) monitor(ctx context.Context) error {
-	tick := time.NewTicker(s.cfg.MonitorEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-		res, err := s.ctl.Monitor(ctx)
-		if err != nil && ctx.Err() == nil {
-			s.log.Warn("monitor", "err", err)
-		}
-		if res != (dispatch.MonitorResult{}) {
-			s.log.Info("monitor", "result", res)
-		}
-	}
 }
