@@ -11,29 +11,24 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"google.golang.org/grpc"
 
 	"github.com/narwhal-ci/narwhal/internal/executor/docker"
 	"github.com/narwhal-ci/narwhal/internal/executor/pick"
 	"github.com/narwhal-ci/narwhal/internal/logstore"
 	"github.com/narwhal-ci/narwhal/internal/logstore/fs"
 	"github.com/narwhal-ci/narwhal/internal/logstore/s3"
-	"github.com/narwhal-ci/narwhal/internal/outbox"
 	"github.com/narwhal-ci/narwhal/internal/reserve"
-	"github.com/narwhal-ci/narwhal/internal/rpc"
 	"github.com/narwhal-ci/narwhal/internal/runner"
+	"github.com/narwhal-ci/narwhal/internal/runnerhost"
 )
 
-// daemon is runnerd's parts, built from the configuration by build.
+// daemon is runnerd: one runner host (internal/runnerhost) and its metrics
+// server, built from the configuration by build.
 type daemon struct {
 	cfg     *Config
 	log     *slog.Logger
-	runner  *runner.Runner
-	health  *rpc.Health
-	grpc    *grpc.Server
-	lis     net.Listener
+	host    *runnerhost.Host
 	metrics *metricsServer
-	outbox  *outbox.Outbox
 	closers []func() // released last, in reverse order
 }
 
@@ -46,29 +41,58 @@ const (
 // build makes every part of the daemon; nothing runs yet. On error what was
 // made is released.
 func build(ctx context.Context, cfg *Config, log *slog.Logger) (d *daemon, err error) {
-	d = &daemon{cfg: cfg, log: log, health: rpc.NewHealth()}
+	d = &daemon{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
 			d.release()
 		}
 	}()
-	ex, checkout, err := d.executor(ctx)
-	if err != nil {
-		return nil, err
-	}
 	logs, err := d.logStore(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := d.openOutbox(ctx); err != nil {
+	send, closeSink, err := newSink(cfg, log)
+	if err != nil {
 		return nil, err
 	}
-	if d.runner, err = runner.New(d.runnerConfig(), d.runnerDeps(ex, checkout, logs)); err != nil {
+	d.closers = append(d.closers, closeSink)
+	hc, err := d.hostConfig()
+	if err != nil {
 		return nil, err
 	}
-	d.runner.Registry().MustRegister(collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return d, d.listen()
+	if d.host, err = runnerhost.Open(ctx, hc, runnerhost.Deps{NewExec: d.executor, Send: send, Logs: logs, Logger: log}); err != nil {
+		return nil, err
+	}
+	reg := d.host.Runner().Registry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	d.metrics, err = newMetricsServer(cfg.MetricsListen, reg, d.host.Runner().Accepting)
+	return d, err
+}
+
+// hostConfig is the runner host of the configuration: its TLS pair read and
+// its gRPC address bound.
+func (d *daemon) hostConfig() (runnerhost.Config, error) {
+	c := d.cfg
+	cert, err := os.ReadFile(c.TLS.Cert)
+	if err != nil {
+		return runnerhost.Config{}, fmt.Errorf("tls cert: %w", err)
+	}
+	key, err := os.ReadFile(c.TLS.Key)
+	if err != nil {
+		return runnerhost.Config{}, fmt.Errorf("tls key: %w", err)
+	}
+	lis, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return runnerhost.Config{}, fmt.Errorf("listen: %w", err)
+	}
+	return runnerhost.Config{
+		Runner: runner.Config{
+			ID: c.ID, Token: c.Tokens[0], Address: c.Advertise, Labels: c.Labels, Capacity: c.Capacity,
+			WorkDir: filepath.Join(c.WorkDir, jobsDir), Heartbeat: c.Heartbeat,
+			DrainTimeout: c.DrainTimeout, Version: version, JobTimeout: c.JobTimeout,
+		},
+		OutboxDir: filepath.Join(c.WorkDir, outboxDir), CertPEM: cert, KeyPEM: key, Tokens: c.Tokens, Listener: lis,
+	}, nil
 }
 
 // executor builds the configured executor (Docker must answer at start) and
@@ -85,7 +109,6 @@ func (d *daemon) executor(ctx context.Context) (pick.Built, runner.Checkout, err
 	if err != nil {
 		return pick.Built{}, nil, err
 	}
-	d.closers = append(d.closers, func() { ex.Close() })
 	return ex, nil, nil
 }
 
@@ -111,66 +134,13 @@ func (d *daemon) logStore(ctx context.Context) (logstore.Store, error) {
 	return s3.New(client, l.S3Bucket, l.S3Prefix), nil
 }
 
-// openOutbox opens the durable outbox in front of the report sink.
-func (d *daemon) openOutbox(ctx context.Context) error {
-	send, closeSink, err := newSink(d.cfg, d.log)
-	if err != nil {
-		return err
-	}
-	d.closers = append(d.closers, closeSink)
-	box, err := outbox.Open(ctx, filepath.Join(d.cfg.WorkDir, outboxDir), send, outbox.Options{}, d.log)
-	if err != nil {
-		return fmt.Errorf("open outbox: %w", err)
-	}
-	d.outbox = box
-	return nil
-}
-
-func (d *daemon) runnerConfig() runner.Config {
-	c := d.cfg
-	return runner.Config{
-		ID: c.ID, Token: c.Tokens[0], Address: c.Advertise, Labels: c.Labels, Capacity: c.Capacity,
-		WorkDir: filepath.Join(c.WorkDir, jobsDir), Heartbeat: c.Heartbeat,
-		DrainTimeout: c.DrainTimeout, Version: version, JobTimeout: c.JobTimeout,
-	}
-}
-
-func (d *daemon) runnerDeps(ex pick.Built, checkout runner.Checkout, logs logstore.Store) runner.Deps {
-	return runner.Deps{Exec: ex.Executor, Sweep: ex.Sweep, Reclaim: ex.Reclaim, Reports: d.outbox, Logs: logs,
-		Checkout: checkout, Logger: d.log}
-}
-
-// listen makes the gRPC server and binds its address and the metrics one.
-func (d *daemon) listen() error {
-	cert, err := os.ReadFile(d.cfg.TLS.Cert)
-	if err != nil {
-		return fmt.Errorf("tls cert: %w", err)
-	}
-	key, err := os.ReadFile(d.cfg.TLS.Key)
-	if err != nil {
-		return fmt.Errorf("tls key: %w", err)
-	}
-	d.grpc, err = rpc.NewServer(d.runner, rpc.ServerConfig{CertPEM: cert, KeyPEM: key,
-		Tokens: d.cfg.Tokens, Health: d.health}, d.log)
-	if err != nil {
-		return err
-	}
-	if d.lis, err = net.Listen("tcp", d.cfg.Listen); err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	d.metrics, err = newMetricsServer(d.cfg.MetricsListen, d.runner.Registry(), d.runner.Accepting)
-	return err
-}
-
-// release closes what build made, in reverse order.
+// release closes what build made that the host does not own, in reverse
+// order (the host releases itself in Close).
 func (d *daemon) release() {
-	if d.lis != nil {
-		d.lis.Close()
+	if d.host != nil {
+		d.host.Release()
 	}
 	d.metrics.close()
-	if d.outbox != nil {
-		d.outbox.Close()
-	}
 	for i := len(d.closers) - 1; i >= 0; i-- {
 		d.closers[i]()
 	}

@@ -215,7 +215,7 @@ func (s *Stack) startRunners(ctx context.Context) error {
 			return err
 		}
 		s.runners = append(s.runners, dr)
-		s.info.Runners = append(s.info.Runners, dr.id+" "+dr.lis.Addr().String())
+		s.info.Runners = append(s.info.Runners, dr.id+" "+dr.addr())
 	}
 	return nil
 }

@@ -90,7 +90,7 @@ func countActive(rs []ci.Runner, ours []*devRunner) int {
 	n := 0
 	for _, r := range rs {
 		for _, dr := range ours {
-			if r.ID == dr.id && r.State == ci.RunnerActive && r.Address == dr.lis.Addr().String() {
+			if r.ID == dr.id && r.State == ci.RunnerActive && r.Address == dr.addr() {
 				n++
 			}
 		}
