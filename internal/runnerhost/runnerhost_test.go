@@ -63,7 +63,9 @@ func TestHostServesAndStops(t *testing.T) {
 			Runner: runner.Config{ID: "host-1", Token: token, Address: lis.Addr().String(), Capacity: 1,
 				WorkDir: filepath.Join(dir, "jobs"), Heartbeat: time.Hour},
 			OutboxDir: filepath.Join(dir, "outbox"), CertPEM: cert, KeyPEM: key, Tokens: []string{token}, Listener: lis,
-		}, Deps{NewExec: func(context.Context) (pick.Built, runner.Checkout, error) { return pick.Built{Executor: fake.New()}, nil, nil },
+		}, Deps{NewExec: func(context.Context) (pick.Built, runner.Checkout, error) {
+			return pick.Built{Executor: fake.New()}, nil, nil
+		},
 			Send: s.send, Logs: fs.New(filepath.Join(dir, "logs")), Logger: slog.New(slog.DiscardHandler)})
 		return h, s, err
 	}
