@@ -28,26 +28,13 @@ var certPEM, keyPEM []byte
 var fleetKey string
 
 func TestMain(m *testing.M) {
-	os.Exit(testMain(m))
-}
-
-func testMain(m *testing.M) int {
-	bin, cleanup, err := runnerdtest.Build("../runnerd")
+	key, err := tlsgen.Token()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		return 1
+		os.Exit(1)
 	}
-	defer cleanup()
-	runnerdBin = bin
-	if certPEM, keyPEM, err = tlsgen.SelfSigned(nil, time.Hour); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if fleetKey, err = tlsgen.Token(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
+	fleetKey = key
+	os.Exit(runnerdtest.Main(m, "../runnerd", func(k runnerdtest.Kit) { runnerdBin, certPEM, keyPEM = k.Bin, k.CertPEM, k.KeyPEM }))
 }
 
 // runnerOpts configures one runnerd process.

@@ -24,22 +24,7 @@ var runnerdBin string
 var certPEM, keyPEM []byte
 
 func TestMain(m *testing.M) {
-	os.Exit(testMain(m))
-}
-
-func testMain(m *testing.M) int {
-	bin, cleanup, err := runnerdtest.Build(".")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer cleanup()
-	runnerdBin = bin
-	if certPEM, keyPEM, err = tlsgen.SelfSigned(nil, time.Hour); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
+	os.Exit(runnerdtest.Main(m, ".", func(k runnerdtest.Kit) { runnerdBin, certPEM, keyPEM = k.Bin, k.CertPEM, k.KeyPEM }))
 }
 
 // daemonOpts is what a test configures of a runnerd process; the rest is

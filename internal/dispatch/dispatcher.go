@@ -203,6 +203,7 @@ type Dispatcher struct {
 	selector Selector
 	sweep    func(ctx context.Context) (int, error)
 	changed  func(ctx context.Context, job ci.Job)
+	order    statusOrder
 	log      *slog.Logger
 	now      func() time.Time
 }

@@ -10,7 +10,8 @@ import (
 )
 
 // report tells Deps.Changed of a job change, then hands job to the
-// StatusReporter, best effort: up to
+// StatusReporter (in the order of the job's life: see statusOrder), best
+// effort: up to
 // Config.StatusAttempts tries, each within Config.StatusTimeout, with a
 // doubling pause from Config.StatusBackoff, stopping when ctx ends. A status
 // that cannot be reported is logged and dropped: GitHub being down never
@@ -23,6 +24,14 @@ func (d *Dispatcher) report(ctx context.Context, job ci.Job) {
 	}
 	if d.status == nil {
 		return
+	}
+	slot := d.order.lock(job.ID)
+	defer slot.mu.Unlock()
+	if slot.behind(job) {
+		return // a later state of this attempt went out already
+	}
+	if job.Status.Final() {
+		defer d.order.forget(job.ID)
 	}
 	pause := d.cfg.StatusBackoff
 	var err error

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/tlsgen"
 )
 
 // Build builds the runnerd package at pkg (a path such as "." or
@@ -38,6 +40,32 @@ func Build(pkg string) (bin string, cleanup func(), err error) {
 		return "", nil, fmt.Errorf("build runnerd: %v\n%s", err, out)
 	}
 	return bin, cleanup, nil
+}
+
+// Kit is what the runnerd tests of one test binary share: the binary and a
+// self-signed TLS pair for the loopback names.
+type Kit struct {
+	Bin             string
+	CertPEM, KeyPEM []byte
+}
+
+// Main builds the Kit of the runnerd package at pkg, hands it to setup, runs
+// the tests and cleans up: the whole TestMain of a package that runs
+// runnerd (os.Exit(runnerdtest.Main(m, "../runnerd", func(k Kit) { kit = k }))).
+func Main(m *testing.M, pkg string, setup func(Kit)) int {
+	bin, cleanup, err := Build(pkg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer cleanup()
+	k := Kit{Bin: bin}
+	if k.CertPEM, k.KeyPEM, err = tlsgen.SelfSigned(nil, time.Hour); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	setup(k)
+	return m.Run()
 }
 
 // Options are how a process is started beyond its configuration.
