@@ -3,6 +3,7 @@ package ci
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -88,6 +89,16 @@ type Step struct {
 	StartedAt  time.Time  `json:"started_at,omitzero"`
 	FinishedAt time.Time  `json:"finished_at,omitzero"`
 }
+
+// JobIDPattern is what a job ID must look like, wherever it names something
+// (a workspace directory, log objects, container labels): JobID gives 20 hex
+// digits; the pattern admits any short name of letters, digits, '.', '_' and
+// '-' that starts with a letter or digit, so no ID can be "..", hold a '/',
+// or be empty.
+var JobIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// ValidJobID reports whether id matches JobIDPattern.
+func ValidJobID(id string) bool { return JobIDPattern.MatchString(id) }
 
 // JobID derives the deterministic ID of the job for a commit: the same
 // repository, SHA, event and pull request always give the same ID, so a

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+
+	"github.com/narwhal-ci/narwhal/internal/ci"
 )
 
 // Store keeps the log of each job as numbered chunks.
@@ -62,16 +64,12 @@ const SeqDigits = 8
 // CompleteName is the name of the completion marker beside the chunks.
 const CompleteName = "complete"
 
-// JobIDPattern is what a job ID must look like: ci.JobID gives 20 hex digits;
-// the pattern admits any short name of letters, digits, '.', '_' and '-' that
-// starts with a letter or digit, so no ID can be "..", hold a '/', or be empty.
-var JobIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-
 var chunkPattern = regexp.MustCompile(`^[0-9]{8}\.log$`)
 
-// CheckJobID returns an ErrInvalid error unless id matches JobIDPattern.
+// CheckJobID returns an ErrInvalid error unless id is a valid job ID
+// (ci.JobIDPattern).
 func CheckJobID(id string) error {
-	if !JobIDPattern.MatchString(id) {
+	if !ci.ValidJobID(id) {
 		return fmt.Errorf("job ID %q: %w", id, ErrInvalid)
 	}
 	return nil

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
-	"github.com/narwhal-ci/narwhal/internal/logstore"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
 )
 
@@ -26,14 +25,14 @@ var errDrained = errors.New("runner draining: deadline passed, job handed back f
 // later attempt is accepted again without a second run. Rejections: the
 // runner is draining, every slot is busy, or the runner lacks one of the
 // job's labels. A job that fails rpc.Job.Validate, or whose ID is not a
-// logstore.JobIDPattern, is an rpc.ErrInvalidJob.
+// ci.JobIDPattern, is an rpc.ErrInvalidJob.
 func (r *Runner) Run(_ context.Context, spec rpc.Job) (bool, string, error) {
 	if err := spec.Validate(); err != nil {
 		return false, "", err
 	}
 	// The ID names directories, log objects and container labels.
-	if err := logstore.CheckJobID(spec.ID); err != nil {
-		return false, "", fmt.Errorf("%w: %v", rpc.ErrInvalidJob, err)
+	if !ci.ValidJobID(spec.ID) {
+		return false, "", fmt.Errorf("%w: job ID %q", rpc.ErrInvalidJob, spec.ID)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
