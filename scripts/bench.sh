@@ -118,6 +118,7 @@ gobench() { # $1 = package, $2 = benchmark regexp, $3 = benchtime (default $BENC
 }
 while read -r line; do row "$(echo "$line" | awk '{print $1}')" "$(echo "$line" | cut -d' ' -f2- | tr -s ' \t' ' ')"; done < <(
 	gobench ./internal/executor/docker 'BenchmarkJobNetwork' 15x # issue 10: bridge/run and slot/run
+	gobench ./internal/engine 'BenchmarkSchedule' # issue 10: the scheduler, linear in steps
 	gobench ./internal/logsink 'BenchmarkLogThroughput'
 	gobench ./internal/intake/... 'BenchmarkIntake'
 	gobench ./internal/webhook 'BenchmarkIntake'
