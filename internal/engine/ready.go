@@ -25,8 +25,8 @@ import (
 type readyQueue struct {
 	waiting    []int   // dependencies not yet final, per step
 	dependents [][]int // the steps that depend on each step
-	cur, next  intHeap
-	held       intHeap
+	cur, next  pipeline.StepHeap
+	held       pipeline.StepHeap
 	cursor     int       // the step being decided; -1 between passes
 	heldWhen   heldState // the state in which held steps were last tried
 	decisions  int       // decide calls so far: the work done
@@ -110,17 +110,3 @@ func (q *readyQueue) hold(i int) { heap.Push(&q.held, i) }
 
 // endPass marks the end of a round of decisions.
 func (q *readyQueue) endPass() { q.cursor = -1 }
-
-// intHeap is a min-heap of step indexes.
-type intHeap []int
-
-func (h intHeap) Len() int           { return len(h) }
-func (h intHeap) Less(i, j int) bool { return h[i] < h[j] }
-func (h intHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *intHeap) Push(x any)        { *h = append(*h, x.(int)) }
-func (h *intHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
-}

@@ -27,7 +27,7 @@ func (p *Pipeline) Order() ([]string, error) {
 	index := stepIndex(p.Steps)
 	waiting := make([]int, len(p.Steps))      // unmet dependencies per step
 	dependents := make([][]int, len(p.Steps)) // reverse edges
-	ready := &intHeap{}
+	ready := &StepHeap{}
 	for i, s := range p.Steps {
 		for _, dep := range s.DependsOn {
 			j, ok := index[dep]
@@ -144,14 +144,17 @@ func stepIndex(steps []Step) map[string]int {
 	return index
 }
 
-// intHeap is a min-heap of step indexes.
-type intHeap []int
+// StepHeap is a min-heap (container/heap) of step indexes: the steps in the
+// order they are written, for the topological order here and the engine's
+// ready queue.
+type StepHeap []int
 
-func (h intHeap) Len() int           { return len(h) }
-func (h intHeap) Less(i, j int) bool { return h[i] < h[j] }
-func (h intHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *intHeap) Push(x any)        { *h = append(*h, x.(int)) }
-func (h *intHeap) Pop() any {
+// Len, Less, Swap, Push and Pop implement heap.Interface.
+func (h StepHeap) Len() int           { return len(h) }
+func (h StepHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h StepHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *StepHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *StepHeap) Pop() any {
 	old := *h
 	x := old[len(old)-1]
 	*h = old[:len(old)-1]
