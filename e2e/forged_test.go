@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/narwhal-ci/narwhal/internal/testenv"
+
 	"github.com/rabbitmq/amqp091-go"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
@@ -60,18 +62,11 @@ func TestForgedReportIsRefused(t *testing.T) {
 // narwhal's queue adapter.
 func (s *stack) publishRaw(t *testing.T, id string, body []byte, headers amqp091.Table) {
 	t.Helper()
-	conn, err := amqp091.Dial(s.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch, closeConn := testenv.AMQPChannel(t, s.url)
+	defer closeConn()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err = ch.PublishWithContext(ctx, s.prefix+queue.Exchange, ci.RouteEvents+"."+string(ci.EventJob), true, false,
+	err := ch.PublishWithContext(ctx, s.prefix+queue.Exchange, ci.RouteEvents+"."+string(ci.EventJob), true, false,
 		amqp091.Publishing{ContentType: "application/json", DeliveryMode: amqp091.Persistent, MessageId: id,
 			Body: body, Headers: headers})
 	if err != nil {

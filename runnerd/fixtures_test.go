@@ -13,10 +13,7 @@ import (
 
 	"github.com/narwhal-ci/narwhal/internal/testenv"
 
-	amqp091 "github.com/rabbitmq/amqp091-go"
-
 	"github.com/narwhal-ci/narwhal/internal/ci"
-	"github.com/narwhal-ci/narwhal/internal/queue"
 	"github.com/narwhal-ci/narwhal/internal/queue/amqp"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
 	"github.com/narwhal-ci/narwhal/internal/runnerkey"
@@ -50,34 +47,12 @@ func amqpPrefix(t *testing.T, url string) string {
 	var b [4]byte
 	rand.Read(b[:])
 	prefix := "test-runnerd-" + hex.EncodeToString(b[:]) + "."
-	t.Cleanup(func() { deleteTopology(t, url, prefix) })
+	t.Cleanup(func() {
+		if err := amqp.DeleteTopology(amqp.Config{URL: url, Prefix: prefix}); err != nil {
+			t.Logf("delete topology: %v", err)
+		}
+	})
 	return prefix
-}
-
-// deleteTopology deletes the exchanges and queues of prefix.
-func deleteTopology(t *testing.T, url, prefix string) {
-	conn, err := amqp091.Dial(url)
-	if err != nil {
-		t.Logf("delete topology: %v", err)
-		return
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Logf("delete topology: %v", err)
-		return
-	}
-	queues := queue.Queues()
-	exchanges := []string{queue.Exchange, queue.DeadLetterExchange, queue.MetricsExchange}
-	for _, b := range queue.WaitBuckets {
-		queues, exchanges = append(queues, queue.WaitQueue(b)), append(exchanges, queue.WaitQueue(b))
-	}
-	for _, q := range queues {
-		ch.QueueDelete(prefix+q, false, false, false)
-	}
-	for _, e := range exchanges {
-		ch.ExchangeDelete(prefix+e, false, false)
-	}
 }
 
 // events consumes the runner reports of a topology and keeps them.

@@ -16,10 +16,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
-	"github.com/narwhal-ci/narwhal/internal/queue"
 	"github.com/narwhal-ci/narwhal/internal/queue/amqp"
 	"github.com/narwhal-ci/narwhal/internal/testenv"
 )
@@ -65,7 +63,12 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { q.Close(); deleteQueues(t, url, prefix) })
+	t.Cleanup(func() {
+		q.Close()
+		if err := amqp.DeleteTopology(amqp.Config{URL: url, Prefix: prefix}); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
 	var got atomic.Value
 	fn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var ev events.RabbitMQEvent
@@ -85,39 +88,5 @@ func TestRun(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "mqbridge stopped") {
 		t.Errorf("logs: %s", logs.String())
-	}
-}
-
-// deleteQueues removes the queues and exchanges amqp.New declared under
-// prefix.
-func deleteQueues(t *testing.T, url, prefix string) {
-	conn, err := amqp091.Dial(url)
-	if err != nil {
-		t.Errorf("cleanup: %v", err)
-		return
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Errorf("cleanup: %v", err)
-		return
-	}
-	exchanges := []string{queue.Exchange, queue.DeadLetterExchange, queue.MetricsExchange}
-	var queues []string
-	for _, b := range queue.Bindings {
-		queues = append(queues, b.Queue, b.Dead)
-	}
-	for _, d := range queue.WaitBuckets {
-		queues, exchanges = append(queues, queue.WaitQueue(d)), append(exchanges, queue.WaitQueue(d))
-	}
-	for _, q := range queues {
-		if _, err := ch.QueueDelete(prefix+q, false, false, false); err != nil {
-			t.Errorf("delete queue %s: %v", prefix+q, err)
-		}
-	}
-	for _, e := range exchanges {
-		if err := ch.ExchangeDelete(prefix+e, false, false); err != nil {
-			t.Errorf("delete exchange %s: %v", prefix+e, err)
-		}
 	}
 }

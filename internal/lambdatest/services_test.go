@@ -9,13 +9,14 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/narwhal-ci/narwhal/internal/testenv"
+
 	narwhalamqp "github.com/narwhal-ci/narwhal/internal/queue/amqp"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/narwhal-ci/narwhal/internal/store/dynamo"
 )
@@ -72,15 +73,8 @@ func (s *services) secret(t *testing.T, name, value string) string {
 // bodies.
 func (s *services) drain(t *testing.T, name string) []map[string]any {
 	t.Helper()
-	conn, err := amqp091.Dial(s.amqpURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch, closeConn := testenv.AMQPChannel(t, s.amqpURL)
+	defer closeConn()
 	var bodies []map[string]any
 	for {
 		m, ok, err := ch.Get(s.prefix+name, true)
@@ -99,15 +93,8 @@ func (s *services) drain(t *testing.T, name string) []map[string]any {
 // depth is the number of ready messages on a queue (prefix added).
 func (s *services) depth(t *testing.T, name string) int {
 	t.Helper()
-	conn, err := amqp091.Dial(s.amqpURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch, closeConn := testenv.AMQPChannel(t, s.amqpURL)
+	defer closeConn()
 	q, err := ch.QueueDeclarePassive(s.prefix+name, true, false, false, false, nil)
 	if err != nil {
 		t.Fatalf("inspect %s: %v", s.prefix+name, err)

@@ -210,13 +210,9 @@ func TestNewChecksConfig(t *testing.T) {
 }
 
 func exists(t *testing.T, url, name string) bool {
-	conn, err := amqp091.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, _ := conn.Channel()
-	_, err = ch.QueueDeclarePassive(name, true, false, false, false, nil)
+	ch, closeConn := testenv.AMQPChannel(t, url)
+	defer closeConn()
+	_, err := ch.QueueDeclarePassive(name, true, false, false, false, nil)
 	return err == nil
 }
 

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/queue/amqp"
@@ -64,15 +63,8 @@ func (r *rig) publish(t *testing.T, ids ...string) {
 // depth is the number of ready messages in a queue.
 func (r *rig) depth(t *testing.T, name string) int {
 	t.Helper()
-	conn, err := amqp091.Dial(r.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch, closeConn := testenv.AMQPChannel(t, r.url)
+	defer closeConn()
 	q, err := ch.QueueDeclarePassive(name, true, false, false, false, nil)
 	if err != nil {
 		t.Fatalf("inspect %s: %v", name, err)
