@@ -13,23 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/narwhal-ci/narwhal/internal/queue/queuetest"
+
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/queue/memq"
 	"github.com/narwhal-ci/narwhal/internal/store/sqlite"
 )
-
-// flakyQueue fails Publish while fail is set, and passes everything else on.
-type flakyQueue struct {
-	ci.Queue
-	fail atomic.Bool
-}
-
-func (q *flakyQueue) Publish(ctx context.Context, m ci.Message) error {
-	if q.fail.Load() {
-		return errors.New("broker unreachable")
-	}
-	return q.Queue.Publish(ctx, m)
-}
 
 // clock is a settable time source.
 type clock struct {
@@ -50,7 +39,7 @@ func msgs(n int) string     { return fmt.Sprintf("%d message(s)", n) }
 type rig struct {
 	in    *Intake
 	store *sqlite.Store
-	queue *flakyQueue
+	queue *queuetest.Flaky
 	clock *clock
 }
 
@@ -60,7 +49,7 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := &flakyQueue{Queue: memq.New(memq.Config{})}
+	q := &queuetest.Flaky{Queue: memq.New(memq.Config{})}
 	t.Cleanup(func() { q.Close(); st.Close() })
 	c := newClock()
 	return &rig{in: &Intake{Store: st, Queue: q, Logger: quiet(), Now: c.Now}, store: st, queue: q, clock: c}
@@ -194,7 +183,7 @@ func TestAcceptConcurrentDeliveriesMakeOneJob(t *testing.T) {
 func TestAcceptPublishFailureThenSweep(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
-	r.queue.fail.Store(true)
+	r.queue.Fail.Store(true)
 	job := sample("ddd444")
 	out := r.accept(t, "d-1", job)
 	if out.JobID != jobID(job) || out.Published || out.Duplicate || out.Problem == nil {
@@ -207,7 +196,7 @@ func TestAcceptPublishFailureThenSweep(t *testing.T) {
 	if n, err := r.in.Sweep(t.Context(), 0); err == nil || n != 0 {
 		t.Fatalf("sweep with the broker down: %d, %v; want 0 and an error", n, err)
 	}
-	r.queue.fail.Store(false)
+	r.queue.Fail.Store(false)
 	if n := r.sweep(t, time.Minute); n != 0 {
 		t.Fatalf("swept %d jobs younger than a minute", n)
 	}
@@ -229,12 +218,12 @@ func TestAcceptPublishFailureThenSweep(t *testing.T) {
 func TestSweepPagesThroughMany(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
-	r.queue.fail.Store(true)
+	r.queue.Fail.Store(true)
 	const n = sweepBatch + 30
 	for i := range n {
 		r.accept(t, "", sample(fmt.Sprintf("sha%04d", i)))
 	}
-	r.queue.fail.Store(false)
+	r.queue.Fail.Store(false)
 	r.clock.Add(time.Hour)
 	if got := r.sweep(t, time.Minute); got != n {
 		t.Fatalf("swept %d, want %d", got, n)

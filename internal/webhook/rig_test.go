@@ -10,9 +10,10 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/queue/queuetest"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/github"
@@ -29,21 +30,8 @@ type rig struct {
 	h      *Handler
 	in     *intake.Intake
 	store  *sqlite.Store
-	queue  *flakyQueue
+	queue  *queuetest.Flaky
 	logBuf *syncBuffer
-}
-
-// flakyQueue fails Publish while fail is set.
-type flakyQueue struct {
-	ci.Queue
-	fail atomic.Bool
-}
-
-func (q *flakyQueue) Publish(ctx context.Context, m ci.Message) error {
-	if q.fail.Load() {
-		return errors.New("broker unreachable")
-	}
-	return q.Queue.Publish(ctx, m)
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent writers.
@@ -83,7 +71,7 @@ func newRig(t testing.TB, path string, secrets SecretSource) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := &flakyQueue{Queue: memq.New(memq.Config{})}
+	q := &queuetest.Flaky{Queue: memq.New(memq.Config{})}
 	t.Cleanup(func() { q.Close(); st.Close() })
 	buf := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(buf, nil))
