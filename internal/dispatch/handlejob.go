@@ -55,6 +55,10 @@ func (d *Dispatcher) HandleJob(ctx context.Context, dl ci.Delivery) error {
 // dispatch offers job to the runners, or makes it wait.
 func (d *Dispatcher) dispatch(ctx context.Context, log *slog.Logger, job ci.Job) error {
 	labels, why := d.labels(ctx, log, job)
+	var g grant
+	if why == "" {
+		g, why = d.grantFor(ctx, log, job)
+	}
 	if why == "" {
 		job.Labels = labels
 		runners, err := d.store.ListRunners(ctx)
@@ -62,7 +66,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, log *slog.Logger, job ci.Job)
 			return fmt.Errorf("list runners: %w", err)
 		}
 		candidates, reason := d.selector.Pick(job, runners, d.now())
-		done, refusals, err := d.offer(ctx, log, job, candidates)
+		done, refusals, err := d.offer(ctx, log, job, g, candidates)
 		if done || err != nil {
 			return err
 		}
@@ -89,10 +93,10 @@ func (d *Dispatcher) labels(ctx context.Context, log *slog.Logger, job ci.Job) (
 
 // offer offers job to candidates in order. done is true when one took it or
 // the job moved on meanwhile; otherwise refusals says who refused and why.
-func (d *Dispatcher) offer(ctx context.Context, log *slog.Logger, job ci.Job, candidates []ci.Runner) (done bool, refusals string, err error) {
+func (d *Dispatcher) offer(ctx context.Context, log *slog.Logger, job ci.Job, g grant, candidates []ci.Runner) (done bool, refusals string, err error) {
 	var why []string
 	for _, r := range candidates {
-		done, reason, err := d.try(ctx, log, job, r)
+		done, reason, err := d.try(ctx, log, job, g, r)
 		if done || err != nil {
 			return done, "", err
 		}
@@ -103,7 +107,7 @@ func (d *Dispatcher) offer(ctx context.Context, log *slog.Logger, job ci.Job, ca
 
 // try assigns job to r and calls Run. done is true when r took the job or the
 // job moved on; otherwise the job is queued again and reason says why.
-func (d *Dispatcher) try(ctx context.Context, log *slog.Logger, job ci.Job, r ci.Runner) (done bool, reason string, err error) {
+func (d *Dispatcher) try(ctx context.Context, log *slog.Logger, job ci.Job, g grant, r ci.Runner) (done bool, reason string, err error) {
 	assigned, ok, err := d.update(ctx, job.ID, func(j *ci.Job) error {
 		if j.Status != ci.StatusQueued || j.Attempt != job.Attempt {
 			return errGone
@@ -117,7 +121,7 @@ func (d *Dispatcher) try(ctx context.Context, log *slog.Logger, job ci.Job, r ci
 	if err != nil || !ok {
 		return true, "", err
 	}
-	accepted, reason, err := d.run(ctx, assigned, r)
+	accepted, reason, err := d.run(ctx, assigned, g, r)
 	if err == nil && accepted {
 		d.accepted(ctx, log, assigned, r)
 		return true, "", nil
@@ -161,15 +165,17 @@ func unassign(as ci.Job) func(*ci.Job) error {
 	}
 }
 
-// run calls Run on r within Config.RPCTimeout.
-func (d *Dispatcher) run(ctx context.Context, job ci.Job, r ci.Runner) (bool, string, error) {
+// run calls Run on r within Config.RPCTimeout, with what g grants.
+func (d *Dispatcher) run(ctx context.Context, job ci.Job, g grant, r ci.Runner) (bool, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.RPCTimeout)
 	defer cancel()
 	c, err := d.clients.Client(ctx, r)
 	if err != nil {
 		return false, "", err
 	}
-	return c.Run(ctx, rpc.JobFromCI(job, nil, "")) // no secret store yet
+	rj := rpc.JobFromCI(job, g.secrets, "")
+	rj.Registries = g.registries
+	return c.Run(ctx, rj)
 }
 
 // wait records why the job waits and publishes its message again later.
