@@ -115,3 +115,32 @@ func TestOtherKeyDoesNotDecrypt(t *testing.T) {
 		t.Fatalf("Resolve with another key = %v, want a decrypt error", err)
 	}
 }
+
+// TestConcurrentOpensShareOneKey: processes starting at once (two narwhal
+// dev on one directory) end up with the same key.
+func TestConcurrentOpensShareOneKey(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	const n = 8
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			b, err := Open(ctx, filepath.Join(dir, "narwhal.db"), filepath.Join(dir, "secrets.key"))
+			if err == nil {
+				b.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".secrets-key-") {
+			t.Errorf("temporary key file %s left", e.Name())
+		}
+	}
+}

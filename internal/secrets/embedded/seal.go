@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 )
 
 // KeySize is the length of the key file: an AES-256 key.
@@ -37,10 +38,13 @@ func (b *Backend) open(repo string, sealed []byte) ([]byte, error) {
 // bytes) when missing. It refuses a file others may read or of another size.
 func loadKey(path string) ([]byte, error) {
 	key, err := readKey(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return createKey(path)
+	if !errors.Is(err, os.ErrNotExist) {
+		return key, err
 	}
-	return key, err
+	if err := createKey(path); err != nil {
+		return nil, err
+	}
+	return readKey(path) // ours, or the one another process linked first
 }
 
 func readKey(path string) ([]byte, error) {
@@ -64,23 +68,29 @@ func readKey(path string) ([]byte, error) {
 	return key[:KeySize], nil
 }
 
-func createKey(path string) ([]byte, error) {
+// createKey writes a new key to a temporary file (0600) and links it at
+// path, so that a reader never sees a partial key and two processes
+// starting at once end up with one key; a path that exists meanwhile is
+// left alone.
+func createKey(path string) error {
 	key := make([]byte, KeySize)
 	if _, err := io.ReadFull(rand.Reader, key); err != nil {
-		return nil, fmt.Errorf("secrets key: %w", err)
+		return fmt.Errorf("secrets key: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".secrets-key-*")
 	if err != nil {
-		return nil, fmt.Errorf("create secrets key: %w", err)
+		return fmt.Errorf("create secrets key: %w", err)
 	}
-	if _, err := f.Write(key); err != nil {
-		f.Close()
-		os.Remove(path)
-		return nil, fmt.Errorf("write secrets key %s: %w", path, err)
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(key)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
 	}
-	if err := f.Close(); err != nil {
-		os.Remove(path)
-		return nil, fmt.Errorf("write secrets key %s: %w", path, err)
+	if err != nil {
+		return fmt.Errorf("write secrets key %s: %w", path, err)
 	}
-	return key, nil
+	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("create secrets key %s: %w", path, err)
+	}
+	return nil
 }
