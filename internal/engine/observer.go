@@ -77,6 +77,7 @@ func (s *serialObserver) JobFinished(r Report) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	r.Error = s.name(r.Error) // an invalid pipeline's error names its steps
 	r.Steps = slices.Clone(r.Steps)
 	for i := range r.Steps {
 		r.Steps[i].Name = s.name(r.Steps[i].Name)
