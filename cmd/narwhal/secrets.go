@@ -127,6 +127,15 @@ func readValue(r io.Reader, what string) (string, error) {
 	return v, nil
 }
 
+// remove deletes the secret or registry rc names and says so.
+func remove(ctx context.Context, rc repoCommand, what string, del func(ctx context.Context, repo, key string) error, stdout io.Writer) error {
+	if err := del(ctx, rc.repo, rc.args[0]); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(stdout, "%s %s of %s removed\n", what, rc.args[0], rc.repo)
+	return err
+}
+
 // runSecret is `narwhal secret`, reading values from os.Stdin.
 func runSecret(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return secretCommand(ctx, args, os.Stdin, stdout, stderr)
@@ -151,11 +160,7 @@ func secretCommand(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	case "set":
 		return setSecret(ctx, rc, allow, stdin, stdout)
 	case "rm":
-		if err := rc.client.DeleteSecret(ctx, rc.repo, rc.args[0]); err != nil {
-			return err
-		}
-		_, err := fmt.Fprintf(stdout, "secret %s of %s removed\n", rc.args[0], rc.repo)
-		return err
+		return remove(ctx, rc, "secret", rc.client.DeleteSecret, stdout)
 	}
 	list, err := rc.client.Secrets(ctx, rc.repo)
 	if err != nil {
@@ -223,11 +228,7 @@ func registryCommand(ctx context.Context, args []string, stdin io.Reader, stdout
 	case "add":
 		return addRegistry(ctx, rc, user, stdin, stdout)
 	case "rm":
-		if err := rc.client.DeleteRegistry(ctx, rc.repo, rc.args[0]); err != nil {
-			return err
-		}
-		_, err := fmt.Fprintf(stdout, "registry %s of %s removed\n", rc.args[0], rc.repo)
-		return err
+		return remove(ctx, rc, "registry", rc.client.DeleteRegistry, stdout)
 	}
 	list, err := rc.client.Registries(ctx, rc.repo)
 	if err != nil {
