@@ -40,6 +40,8 @@ need_pkgs() {
 		log "installing ${missing[*]}"
 		apt-get update -qq
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+		# Debian's registry service listens on :5000, moto_server's port: ours runs on its own.
+		if [ -x /etc/init.d/docker-registry ]; then /etc/init.d/docker-registry stop >/dev/null 2>&1 || true; fi
 	fi
 }
 
