@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
@@ -122,5 +123,26 @@ func TestRepositoryTheStoreRefusesGetsNothing(t *testing.T) {
 	g.handle(t, j)
 	if runs := r.ran(); len(runs) != 1 || runs[0].Secrets != nil || runs[0].Registries != nil {
 		t.Fatalf("runs %+v; want one without secrets", runs)
+	}
+}
+
+// countingSecrets counts Resolve calls.
+type countingSecrets struct{ calls atomic.Int32 }
+
+func (c *countingSecrets) Resolve(context.Context, string) (secrets.Resolved, error) {
+	c.calls.Add(1)
+	return secrets.Resolved{}, nil
+}
+
+// TestWaitingJobDoesNotReadSecrets: without a runner to take it, a job's
+// secrets are not read (a waiting job retries often).
+func TestWaitingJobDoesNotReadSecrets(t *testing.T) {
+	t.Parallel()
+	c := &countingSecrets{}
+	g := newRig(t, Config{}, func(d *Deps) { d.Secrets = c })
+	j := g.job(t, "wait1")
+	g.handle(t, j)
+	if got := g.get(t, j.ID); got.Status != ci.StatusQueued || got.Waiting == "" || c.calls.Load() != 0 {
+		t.Fatalf("job %s waiting %q after %d reads of the secrets; want waiting, none", got.Status, got.Waiting, c.calls.Load())
 	}
 }

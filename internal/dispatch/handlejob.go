@@ -20,8 +20,9 @@ import (
 // is a conditional write, so two deliveries of one message (a redelivered
 // batch, a duplicate publish) start one Run between them.
 //
-// It resolves the job's labels, asks the Selector for candidates, and offers
-// the job to each in turn: assign (conditional), Run over RPC; accepted ends
+// It resolves the job's labels, asks the Selector for candidates, resolves
+// the job's secrets and registry credentials (grantFor), and offers the job
+// to each in turn: assign (conditional), Run over RPC; accepted ends
 // it, a rejection or an RPC error puts the job back to queued (same attempt)
 // for the next. When nobody takes it, the job records why it waits and its
 // message is published again after Config.WaitDelay; the monitor's timeout
@@ -55,24 +56,37 @@ func (d *Dispatcher) HandleJob(ctx context.Context, dl ci.Delivery) error {
 // dispatch offers job to the runners, or makes it wait.
 func (d *Dispatcher) dispatch(ctx context.Context, log *slog.Logger, job ci.Job) error {
 	labels, why := d.labels(ctx, log, job)
-	var g grant
-	if why == "" {
-		g, why = d.grantFor(ctx, log, job)
-	}
 	if why == "" {
 		job.Labels = labels
-		runners, err := d.store.ListRunners(ctx)
-		if err != nil {
-			return fmt.Errorf("list runners: %w", err)
-		}
-		candidates, reason := d.selector.Pick(job, runners, d.now())
-		done, refusals, err := d.offer(ctx, log, job, g, candidates)
+		done, reason, err := d.place(ctx, log, job)
 		if done || err != nil {
 			return err
 		}
-		why = cmp.Or(reason, refusals)
+		why = reason
 	}
 	return d.wait(ctx, log, job, why)
+}
+
+// place offers job to the runners the selector picks. Its grant (secrets,
+// registry credentials) is resolved only when there is a runner to offer it
+// to, so a waiting job does not read the secret store at every retry. done
+// is true when a runner took the job or it moved on; otherwise why says why
+// it waits.
+func (d *Dispatcher) place(ctx context.Context, log *slog.Logger, job ci.Job) (done bool, why string, err error) {
+	runners, err := d.store.ListRunners(ctx)
+	if err != nil {
+		return false, "", fmt.Errorf("list runners: %w", err)
+	}
+	candidates, reason := d.selector.Pick(job, runners, d.now())
+	if len(candidates) == 0 && reason != "" {
+		return false, reason, nil
+	}
+	g, why := d.grantFor(ctx, log, job)
+	if why != "" {
+		return false, why, nil
+	}
+	done, refusals, err := d.offer(ctx, log, job, g, candidates)
+	return done, cmp.Or(reason, refusals), err
 }
 
 // labels returns the labels of job: those it has, or those its narwhal.yml
