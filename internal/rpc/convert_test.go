@@ -45,10 +45,10 @@ func TestDeadlineSecondsRoundsUp(t *testing.T) {
 func TestJobValidate(t *testing.T) {
 	t.Parallel()
 	for name, edit := range map[string]func(*Job){
-		"no ID":             func(j *Job) { j.ID = "" },
-		"no clone URL":      func(j *Job) { j.CloneURL = "" },
-		"no SHA":            func(j *Job) { j.SHA = "" },
-		"negative attempt":  func(j *Job) { j.Attempt = -1 },
+		"no ID":                func(j *Job) { j.ID = "" },
+		"no clone URL":         func(j *Job) { j.CloneURL = "" },
+		"no SHA":               func(j *Job) { j.SHA = "" },
+		"negative attempt":     func(j *Job) { j.Attempt = -1 },
 		"fork with registries": func(j *Job) { j.Fork = true },
 		"given and withheld":   func(j *Job) { j.Withheld = append(j.Withheld, "NPM") },
 	} {

@@ -73,7 +73,7 @@ func TestServerRejectsInvalidJob(t *testing.T) {
 	for name, req := range map[string]*runnerpb.RunRequest{
 		"fork with registries": {JobId: "j", CloneUrl: "u", Sha: "s", Fork: true,
 			Registries: []*runnerpb.RegistryAuth{{Host: "h", Username: "u", Password: "p"}}},
-		"no job id":         {CloneUrl: "u", Sha: "s"},
+		"no job id": {CloneUrl: "u", Sha: "s"},
 	} {
 		_, err := client.Run(ctx, req)
 		if status.Code(err) != codes.InvalidArgument {
