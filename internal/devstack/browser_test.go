@@ -81,7 +81,9 @@ func TestRepoSecretsInBrowser(t *testing.T) {
 	const password = "browser-registry-pw"
 	setRepoSecrets(t, s, "acme/app", "registry.acme.test:5000", "acme-bot", password)
 
-	dom := dumpDOM(t, s.Info().URL+"#/repos/acme/app")
+	shot := artefact(t, "dashboard-repo.png")
+	dom := string(chromium(t, s.Info().URL+"#/repos/acme/app", "--dump-dom", "--screenshot="+shot))
+	t.Logf("repository page screenshot: %s", shot)
 	mustMatch(t, "repository page", dom,
 		`<span class="mono" id="repo-name">acme/app</span>`,
 		`<tr data-secret="DEPLOY_TOKEN"><td class="mono">DEPLOY_TOKEN</td><td>no</td>`,
