@@ -6,6 +6,7 @@
 #   RabbitMQ            private nodes on 127.0.0.1:5682 and :5683 (user narwhal/narwhal), state under $STACK_DIR
 #   moto_server         DynamoDB, S3 and Secrets Manager on 127.0.0.1:5000
 #   chromium            Debian's, for the dashboard's headless browser test
+#   private registry    Debian docker-registry on 127.0.0.1:5055, htpasswd auth, state under $STACK_DIR
 #
 # Usage: scripts/teststack.sh up | docker | env | rabbitmq-stop | rabbitmq-start | down
 # rabbitmq-stop and rabbitmq-start act on the "restart" node only.
@@ -17,6 +18,10 @@ STACK_DIR=${NARWHAL_STACK_DIR:-/tmp/narwhal-teststack}
 TEST_IMAGE=narwhal-test/busybox:1
 EXAMPLE_IMAGE=busybox:1.36
 MOTO_PORT=5000
+REGISTRY_PORT=5055
+REGISTRY_USER=narwhal-puller
+REGISTRY_PASSWORD=narwhal-registry-pw
+REGISTRY_DIR=$STACK_DIR/registry
 RABBITMQCTL=/usr/lib/rabbitmq/bin/rabbitmqctl
 
 log() { printf 'teststack: %s\n' "$*" >&2; }
@@ -29,10 +34,14 @@ need_pkgs() {
 	command -v git >/dev/null || missing+=(git)
 	[ -x /usr/bin/chromium ] || missing+=(chromium)   # the dashboard's browser test
 	command -v systemd-analyze >/dev/null || missing+=(systemd)   # verifies infra/runnerd.service
+	command -v docker-registry >/dev/null || missing+=(docker-registry)   # the private registry tests
+	command -v htpasswd >/dev/null || missing+=(apache2-utils)
 	if [ ${#missing[@]} -gt 0 ]; then
 		log "installing ${missing[*]}"
 		apt-get update -qq
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+		# Debian's registry service listens on :5000, moto_server's port: ours runs on its own.
+		if [ -x /etc/init.d/docker-registry ]; then /etc/init.d/docker-registry stop >/dev/null 2>&1 || true; fi
 	fi
 }
 
@@ -123,6 +132,33 @@ moto_up() {
 	fi
 }
 
+# A private registry with password auth: plain http on 127.0.0.1, which
+# dockerd treats as an insecure registry it may use without TLS.
+registry_up() {
+	local url="http://127.0.0.1:$REGISTRY_PORT/v2/"
+	if [ "$(curl -s -o /dev/null -w '%{http_code}' "$url" 2>/dev/null)" = 401 ]; then return; fi
+	command -v docker-registry >/dev/null || { log "docker-registry not installed; run as root to install it"; return; }
+	log "starting the private registry on :$REGISTRY_PORT"
+	mkdir -p "$REGISTRY_DIR/data"
+	htpasswd -Bbn "$REGISTRY_USER" "$REGISTRY_PASSWORD" >"$REGISTRY_DIR/htpasswd"
+	cat >"$REGISTRY_DIR/config.yml" <<YML
+version: 0.1
+log: {level: warn}
+storage: {filesystem: {rootdirectory: $REGISTRY_DIR/data}, delete: {enabled: true}}
+http: {addr: 127.0.0.1:$REGISTRY_PORT}
+auth: {htpasswd: {realm: narwhal-test, path: $REGISTRY_DIR/htpasswd}}
+YML
+	(setsid docker-registry serve "$REGISTRY_DIR/config.yml" >"$REGISTRY_DIR/registry.log" 2>&1 & echo $! >"$REGISTRY_DIR/pid")
+	for _ in $(seq 1 60); do [ "$(curl -s -o /dev/null -w '%{http_code}' "$url")" = 401 ] && return; sleep 0.5; done
+	log "the private registry did not start; see $REGISTRY_DIR/registry.log"
+	exit 1
+}
+
+registry_stop() {
+	[ -f "$REGISTRY_DIR/pid" ] && kill "$(cat "$REGISTRY_DIR/pid")" 2>/dev/null || true
+	rm -f "$REGISTRY_DIR/pid"
+}
+
 print_env() {
 	cat <<ENV
 export NARWHAL_TEST_IMAGE=$TEST_IMAGE
@@ -130,6 +166,9 @@ export NARWHAL_TEST_AMQP_URL=amqp://narwhal:narwhal@127.0.0.1:5682/
 export NARWHAL_TEST_AMQP_RESTART_URL=amqp://narwhal:narwhal@127.0.0.1:5683/
 export NARWHAL_TEST_RABBITMQ_CTL="$(cd "$(dirname "$0")" && pwd)/teststack.sh"
 export NARWHAL_TEST_AWS_ENDPOINT=http://127.0.0.1:$MOTO_PORT
+export NARWHAL_TEST_REGISTRY=127.0.0.1:$REGISTRY_PORT
+export NARWHAL_TEST_REGISTRY_USER=$REGISTRY_USER
+export NARWHAL_TEST_REGISTRY_PASSWORD=$REGISTRY_PASSWORD
 ENV
 }
 
@@ -140,6 +179,7 @@ up)
 	rabbit_start main &
 	rabbit_start restart &
 	moto_up
+	registry_up
 	wait
 	;;
 docker)
@@ -153,6 +193,7 @@ down)
 	rabbit_stop main
 	rabbit_stop restart
 	pkill -f "moto_server -H 127.0.0.1 -p $MOTO_PORT" || true
+	registry_stop
 	;;
 *) echo "usage: $0 up|docker|env|rabbitmq-stop|rabbitmq-start|down" >&2; exit 2 ;;
 esac

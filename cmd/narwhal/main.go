@@ -33,6 +33,8 @@ func commands() []command {
 		{"cancel", "cancel a job", runCancel},
 		{"runners", "list runners with load, capacity and state", runRunners},
 		{"drain", "drain a runner: no new jobs, running ones finish", runDrain},
+		{"secret", "set, list or remove a repository's secrets (set reads the value from stdin)", runSecret},
+		{"registry", "add, list or remove a repository's registry credentials", runRegistry},
 		{"runner-cert", "make a runner's TLS pair and its own token (from the fleet key)", runRunnerCert},
 		{"version", "print the version", runVersion},
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,17 +15,21 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/api/apitest"
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	logfs "github.com/narwhal-ci/narwhal/internal/logstore/fs"
+	"github.com/narwhal-ci/narwhal/internal/secrets"
+	"github.com/narwhal-ci/narwhal/internal/secrets/embedded"
 	"github.com/narwhal-ci/narwhal/internal/store/sqlite"
 )
 
 const apiTestToken = "cli-test-token"
 
-// apiRig is the REST API (internal/api over SQLite, a directory log store
-// and the apitest operations) behind an httptest server.
+// apiRig is the REST API (internal/api over SQLite, a directory log store,
+// the apitest operations and an embedded secret store) behind an httptest
+// server.
 type apiRig struct {
-	srv   *httptest.Server
-	store *sqlite.Store
-	logs  *logfs.Store
+	srv     *httptest.Server
+	store   *sqlite.Store
+	logs    *logfs.Store
+	secrets *secrets.Store
 }
 
 func newAPIRig(t *testing.T) *apiRig {
@@ -33,8 +38,14 @@ func newAPIRig(t *testing.T) *apiRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &apiRig{store: st, logs: logfs.New(t.TempDir())}
-	r.srv = httptest.NewServer(api.New(api.Deps{Jobs: st, Runners: st, Ops: apitest.New(st), Logs: r.logs,
+	dir := t.TempDir()
+	sb, err := embedded.Open(t.Context(), filepath.Join(dir, "narwhal.db"), filepath.Join(dir, "secrets.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	r := &apiRig{store: st, logs: logfs.New(t.TempDir()), secrets: secrets.New(sb)}
+	r.srv = httptest.NewServer(api.New(api.Deps{Jobs: st, Runners: st, Ops: apitest.New(st), Logs: r.logs, Secrets: r.secrets,
 		Tokens: []string{apiTestToken}, Logger: slog.New(slog.DiscardHandler),
 		FollowWait: time.Second, FollowPoll: 10 * time.Millisecond}))
 	t.Cleanup(func() { r.srv.Close(); st.Close() })

@@ -33,6 +33,8 @@ type config struct {
 	apiTokens   secretSource // NARWHAL_API_TOKENS[_SECRET_ARN]: REST API bearer tokens, comma or newline separated
 	publicURL   string       // NARWHAL_PUBLIC_URL: base URL of the REST API, for status links
 
+	secretsPrefix string // NARWHAL_SECRETS_PREFIX: name prefix of the repositories' secrets in Secrets Manager ("" = awssm.DefaultPrefix)
+
 	logLevel slog.Level // NARWHAL_LOG_LEVEL: debug, info (default), warn, error
 }
 
@@ -52,7 +54,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		githubToken: secretSource{getenv("NARWHAL_GITHUB_TOKEN"), getenv("NARWHAL_GITHUB_TOKEN_SECRET_ARN")},
 		githubURL:   getenv("NARWHAL_GITHUB_URL"),
 		apiTokens:   secretSource{getenv("NARWHAL_API_TOKENS"), getenv("NARWHAL_API_TOKENS_SECRET_ARN")},
-		publicURL:   getenv("NARWHAL_PUBLIC_URL"),
+		publicURL:   getenv("NARWHAL_PUBLIC_URL"), secretsPrefix: getenv("NARWHAL_SECRETS_PREFIX"),
 	}
 	if c.logPrefix == "" {
 		c.logPrefix = "logs"

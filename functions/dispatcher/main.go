@@ -3,7 +3,8 @@
 // REST API, told apart by the shape of the event (handler.go). It only
 // wires: configuration from the environment (docs/deploy.md), the DynamoDB
 // store, a RabbitMQ queue connected on first use and kept across
-// invocations, the S3 log store, GitHub, the runner client pool, and
+// invocations, the S3 log store, the repository secrets in Secrets Manager
+// (secrets/awssm), GitHub, the runner client pool, and
 // internal/dispatch, internal/api and internal/lambdahttp.
 package main
 
@@ -33,6 +34,8 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/queue/amqp"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
 	"github.com/narwhal-ci/narwhal/internal/runnerkey"
+	reposecrets "github.com/narwhal-ci/narwhal/internal/secrets"
+	"github.com/narwhal-ci/narwhal/internal/secrets/awssm"
 	"github.com/narwhal-ci/narwhal/internal/store/dynamo"
 )
 
@@ -81,10 +84,15 @@ func build(ctx context.Context, cfg config, log *slog.Logger) (*handler, error) 
 		return nil, fmt.Errorf("NARWHAL_RUNNER_TOKEN: %w", err)
 	}
 	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.table)
+	vaultBackend, err := awssm.New(sm, awssm.Config{Prefix: cfg.secretsPrefix})
+	if err != nil {
+		return nil, fmt.Errorf("NARWHAL_SECRETS_PREFIX: %w", err)
+	}
+	vault := reposecrets.New(vaultBackend)
 	q := queue.NewLazy(dialer(cfg, sm, log))
 	in := &intake.Intake{Store: store, Queue: q, Logger: log}
 	deps := dispatch.Deps{
-		Store: store, Queue: q, Logger: log,
+		Store: store, Queue: q, Logger: log, Secrets: vault,
 		Clients: dispatch.NewPool(rpc.ClientConfig{CAPEM: ca, ServerName: cfg.runnerName, Logger: log}, fleet),
 		Sweep:   func(ctx context.Context) (int, error) { return in.Sweep(ctx, sweepAge) },
 	}
@@ -92,7 +100,7 @@ func build(ctx context.Context, cfg config, log *slog.Logger) (*handler, error) 
 		return nil, err
 	}
 	d := dispatch.New(dispatch.Config{SelfURL: cfg.publicURL, RunnerKeys: fleet}, deps)
-	rest := api.New(api.Deps{Jobs: store, Runners: store, Ops: d, Logs: logStore(awsCfg, cfg),
+	rest := api.New(api.Deps{Jobs: store, Runners: store, Ops: d, Logs: logStore(awsCfg, cfg), Secrets: vault,
 		Tokens: splitTokens(sec.apiTokens), Logger: log})
 	return &handler{core: d, api: lambdahttp.Handler(rest), prefix: cfg.amqpPrefix, log: log}, nil
 }
@@ -125,7 +133,7 @@ func withGitHub(deps *dispatch.Deps, cfg config, token string) error {
 		return fmt.Errorf("GitHub client: %w", err)
 	}
 	fetcher := github.NewConfigFetcher(gh)
-	deps.Config = fetcher
+	deps.Config, deps.SecretNames = fetcher, fetcher
 	deps.Status = github.NewStatusReporter(gh, github.StatusOptions{SelfURL: cfg.publicURL, Names: fetcher})
 	return nil
 }

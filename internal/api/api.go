@@ -76,14 +76,15 @@ const (
 	DefaultStatsWindow = 200
 )
 
-// Deps are what the API uses. A nil Jobs, Runners, Ops or Logs makes the
-// endpoints that need it answer 501; Queue is optional.
+// Deps are what the API uses. A nil Jobs, Runners, Ops, Logs or Secrets
+// makes the endpoints that need it answer 501; Queue is optional.
 type Deps struct {
 	Jobs    JobReader
 	Runners RunnerLister
 	Ops     Operations
 	Logs    LogReader
 	Queue   QueueDepth
+	Secrets SecretStore
 
 	// Tokens are the accepted bearer tokens (empty strings are ignored).
 	// Without any, every authenticated route answers 401 unless Insecure.
@@ -128,6 +129,7 @@ func New(deps Deps) http.Handler {
 	mux.Handle("GET /runners", need(listRunners(d.Runners), d.Runners))
 	mux.Handle("POST /runners/{id}/drain", need(drain(d.Ops), d.Ops))
 	mux.Handle("GET /stats", need(stats(d.Jobs, d.Runners, d.Queue, d.StatsWindow), d.Jobs, d.Runners))
+	secretRoutes(mux, d.Secrets)
 
 	public := http.NewServeMux()
 	public.Handle("GET /healthz", healthz())

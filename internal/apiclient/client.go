@@ -5,6 +5,7 @@
 package apiclient
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -55,13 +56,29 @@ func (e *Error) Error() string { return fmt.Sprintf("%d %s", e.Status, e.Message
 // call sends method to the path made of segments (each escaped) with query q,
 // and decodes a 2xx JSON answer into out.
 func (c *Client) call(ctx context.Context, method string, q url.Values, timeout time.Duration, out any, segments ...string) error {
+	return c.send(ctx, method, q, timeout, nil, out, segments...)
+}
+
+// send is call with a JSON body made of in (none when nil).
+func (c *Client) send(ctx context.Context, method string, q url.Values, timeout time.Duration, in, out any, segments ...string) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	u := c.base.JoinPath(escapeAll(segments)...)
 	u.RawQuery = q.Encode()
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("API request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
 		return fmt.Errorf("API request: %w", err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
@@ -73,14 +90,14 @@ func (c *Client) call(ctx context.Context, method string, q url.Values, timeout 
 		return fmt.Errorf("%s %s: %w", method, u.Redacted(), err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
 		return fmt.Errorf("%s %s: read answer: %w", method, u.Redacted(), err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return c.errorOf(resp.StatusCode, body)
+		return c.errorOf(resp.StatusCode, answer)
 	}
-	if err := json.Unmarshal(body, out); err != nil {
+	if err := json.Unmarshal(answer, out); err != nil {
 		return fmt.Errorf("%s %s: decode answer: %w", method, u.Redacted(), err)
 	}
 	return nil

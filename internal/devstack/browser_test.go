@@ -66,6 +66,38 @@ func TestDashboardInBrowser(t *testing.T) {
 	t.Logf("dashboard screenshot: %s", shot)
 }
 
+// TestRepoSecretsInBrowser: the repository page of the dashboard lists the
+// secrets and registries set through the API by name, with whether forks
+// get them, delete buttons and the add forms, and shows no value or
+// password.
+func TestRepoSecretsInBrowser(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		testenv.Missing(t, "chromium ("+chromiumPath+", Debian package chromium)")
+	}
+	cfg := testConfig(t)
+	cfg.Exec = fake.New()
+	s, _ := startStack(t, cfg)
+	const password = "browser-registry-pw"
+	setRepoSecrets(t, s, "acme/app", "registry.acme.test:5000", "acme-bot", password)
+
+	shot := artefact(t, "dashboard-repo.png")
+	dom := string(chromium(t, s.Info().URL+"#/repos/acme/app", "--dump-dom", "--screenshot="+shot))
+	t.Logf("repository page screenshot: %s", shot)
+	mustMatch(t, "repository page", dom,
+		`<span class="mono" id="repo-name">acme/app</span>`,
+		`<tr data-secret="DEPLOY_TOKEN"><td class="mono">DEPLOY_TOKEN</td><td>no</td>`,
+		`<tr data-secret="PUBLIC_NOTE"><td class="mono">PUBLIC_NOTE</td><td>allowed</td>`,
+		`<button class="small" data-delete="secret DEPLOY_TOKEN">Delete</button>`,
+		`<tr data-registry="registry.acme.test:5000"><td class="mono">registry.acme.test:5000</td><td>acme-bot</td>`,
+		`<form class="filters" id="secret-form">`, `<form class="filters" id="registry-form">`)
+	for _, leak := range []string{deployToken, publicNote, password} {
+		if strings.Contains(dom, leak) {
+			t.Errorf("the repository page shows %q", leak)
+		}
+	}
+}
+
 // chromium runs headless Chromium on url with extra flags and returns its
 // standard output. Virtual time lets the page's timers and fetches run for
 // a few seconds of page time before the dump.

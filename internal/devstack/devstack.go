@@ -24,6 +24,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/dispatch"
 	"github.com/narwhal-ci/narwhal/internal/executor"
 	"github.com/narwhal-ci/narwhal/internal/logstore/fs"
+	rsecrets "github.com/narwhal-ci/narwhal/internal/secrets"
 )
 
 // Config is what `narwhal dev` runs. Zero fields take the defaults below.
@@ -77,6 +78,7 @@ type Stack struct {
 	log     *slog.Logger
 	sec     secrets
 	store   ci.Store
+	vault   *rsecrets.Store // the repository secrets and registry credentials
 	queue   ci.Queue
 	logs    *fs.Store
 	ctl     *dispatch.Dispatcher
@@ -179,6 +181,11 @@ func (s *Stack) build(ctx context.Context) error {
 		return err
 	}
 	s.store, s.closers = st, append(s.closers, func() { closeStore() })
+	vault, closeVault, err := openVault(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	s.vault, s.closers = vault, append(s.closers, closeVault)
 	q, queueDesc, err := openQueue(ctx, cfg, s.log)
 	if err != nil {
 		return err

@@ -16,7 +16,8 @@ import (
 
 // Layout of the state directory (Config.Dir); docs/dev.md lists it too.
 const (
-	storeFile     = "narwhal.db"     // the SQLite store
+	storeFile     = "narwhal.db"     // the SQLite store (and the repository secrets, encrypted)
+	secretsKey    = "secrets.key"    // the key of the repository secrets (0600), kept across starts
 	logsDir       = "logs"           // the file system log store
 	runnersDir    = "runners"        // runners/<id>/{jobs,outbox}
 	secretFile    = "webhook-secret" // the webhook secret, kept across starts

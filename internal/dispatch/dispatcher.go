@@ -18,6 +18,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/queue"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
 	"github.com/narwhal-ci/narwhal/internal/runnerkey"
+	"github.com/narwhal-ci/narwhal/internal/secrets"
 )
 
 // Defaults of Config.
@@ -160,6 +161,22 @@ type ConfigFetcher interface {
 	Labels(ctx context.Context, job ci.Job) ([]string, error)
 }
 
+// SecretNamer reads the secret names the steps of a job's narwhal.yml ask
+// for, at the job's SHA (github.ConfigFetcher is one); errors as for
+// ConfigFetcher: a missing or invalid file names none, an error means it
+// could not be read now.
+type SecretNamer interface {
+	SecretNames(ctx context.Context, job ci.Job) ([]string, error)
+}
+
+// SecretSource resolves a repository's secrets and registry credentials
+// (*secrets.Store is one). A repository with none gives an empty Resolved;
+// an error matching secrets.ErrInvalid (a repository name the store does
+// not accept) means it cannot have any; other errors may pass.
+type SecretSource interface {
+	Resolve(ctx context.Context, repo string) (secrets.Resolved, error)
+}
+
 // Deps are what a Dispatcher works with. Store and Queue are required.
 type Deps struct {
 	Store ci.Store
@@ -171,6 +188,11 @@ type Deps struct {
 	Status StatusReporter
 	// Config resolves a job's labels; nil keeps the labels a job has.
 	Config ConfigFetcher
+	// Secrets and SecretNames give a job, when it is handed to a runner, the
+	// secrets its steps name and the repository's registry credentials (see
+	// grantFor); a nil Secrets gives none, a nil SecretNames no secrets.
+	Secrets     SecretSource
+	SecretNames SecretNamer
 	// Selector picks runners; nil means LeastLoaded with Config.Lease,
 	// Config.RPCPenalty and an Affinity.
 	Selector Selector
@@ -200,6 +222,8 @@ type Dispatcher struct {
 	clients  Clients
 	status   StatusReporter
 	config   ConfigFetcher
+	secrets  SecretSource
+	names    SecretNamer
 	selector Selector
 	sweep    func(ctx context.Context) (int, error)
 	changed  func(ctx context.Context, job ci.Job)
@@ -212,7 +236,8 @@ type Dispatcher struct {
 func New(cfg Config, deps Deps) *Dispatcher {
 	cfg = cfg.withDefaults()
 	d := &Dispatcher{cfg: cfg, fleet: runnerkey.Fleet(cfg.RunnerKeys), store: deps.Store, queue: deps.Queue, clients: deps.Clients,
-		status: deps.Status, config: deps.Config, selector: deps.Selector, sweep: deps.Sweep,
+		status: deps.Status, config: deps.Config, secrets: deps.Secrets, names: deps.SecretNames,
+		selector: deps.Selector, sweep: deps.Sweep,
 		changed: deps.Changed, log: deps.Logger, now: deps.Now}
 	if d.clients == nil {
 		d.clients = NewPool(rpc.ClientConfig{CAPEM: cfg.RunnerCAPEM}, d.fleet)

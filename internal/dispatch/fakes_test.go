@@ -146,12 +146,19 @@ func (s *fakeStatus) last(t *testing.T, id string) ci.Job {
 	return ci.Job{}
 }
 
-// fakeConfig answers Labels from a map by SHA.
+// fakeConfig answers Labels and SecretNames from maps by SHA.
 type fakeConfig struct {
-	mu     sync.Mutex
-	labels map[string][]string
-	err    error
-	calls  int
+	mu      sync.Mutex
+	labels  map[string][]string
+	secrets map[string][]string
+	err     error
+	calls   int
+}
+
+func (c *fakeConfig) SecretNames(_ context.Context, j ci.Job) ([]string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.secrets[j.SHA], c.err
 }
 
 func (c *fakeConfig) Labels(_ context.Context, j ci.Job) ([]string, error) {

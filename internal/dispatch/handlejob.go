@@ -20,8 +20,9 @@ import (
 // is a conditional write, so two deliveries of one message (a redelivered
 // batch, a duplicate publish) start one Run between them.
 //
-// It resolves the job's labels, asks the Selector for candidates, and offers
-// the job to each in turn: assign (conditional), Run over RPC; accepted ends
+// It resolves the job's labels, asks the Selector for candidates, resolves
+// the job's secrets and registry credentials (grantFor), and offers the job
+// to each in turn: assign (conditional), Run over RPC; accepted ends
 // it, a rejection or an RPC error puts the job back to queued (same attempt)
 // for the next. When nobody takes it, the job records why it waits and its
 // message is published again after Config.WaitDelay; the monitor's timeout
@@ -57,18 +58,35 @@ func (d *Dispatcher) dispatch(ctx context.Context, log *slog.Logger, job ci.Job)
 	labels, why := d.labels(ctx, log, job)
 	if why == "" {
 		job.Labels = labels
-		runners, err := d.store.ListRunners(ctx)
-		if err != nil {
-			return fmt.Errorf("list runners: %w", err)
-		}
-		candidates, reason := d.selector.Pick(job, runners, d.now())
-		done, refusals, err := d.offer(ctx, log, job, candidates)
+		done, reason, err := d.place(ctx, log, job)
 		if done || err != nil {
 			return err
 		}
-		why = cmp.Or(reason, refusals)
+		why = reason
 	}
 	return d.wait(ctx, log, job, why)
+}
+
+// place offers job to the runners the selector picks. Its grant (secrets,
+// registry credentials) is resolved only when there is a runner to offer it
+// to, so a waiting job does not read the secret store at every retry. done
+// is true when a runner took the job or it moved on; otherwise why says why
+// it waits.
+func (d *Dispatcher) place(ctx context.Context, log *slog.Logger, job ci.Job) (done bool, why string, err error) {
+	runners, err := d.store.ListRunners(ctx)
+	if err != nil {
+		return false, "", fmt.Errorf("list runners: %w", err)
+	}
+	candidates, reason := d.selector.Pick(job, runners, d.now())
+	if len(candidates) == 0 && reason != "" {
+		return false, reason, nil
+	}
+	g, why := d.grantFor(ctx, log, job)
+	if why != "" {
+		return false, why, nil
+	}
+	done, refusals, err := d.offer(ctx, log, job, g, candidates)
+	return done, cmp.Or(reason, refusals), err
 }
 
 // labels returns the labels of job: those it has, or those its narwhal.yml
@@ -89,10 +107,10 @@ func (d *Dispatcher) labels(ctx context.Context, log *slog.Logger, job ci.Job) (
 
 // offer offers job to candidates in order. done is true when one took it or
 // the job moved on meanwhile; otherwise refusals says who refused and why.
-func (d *Dispatcher) offer(ctx context.Context, log *slog.Logger, job ci.Job, candidates []ci.Runner) (done bool, refusals string, err error) {
+func (d *Dispatcher) offer(ctx context.Context, log *slog.Logger, job ci.Job, g grant, candidates []ci.Runner) (done bool, refusals string, err error) {
 	var why []string
 	for _, r := range candidates {
-		done, reason, err := d.try(ctx, log, job, r)
+		done, reason, err := d.try(ctx, log, job, g, r)
 		if done || err != nil {
 			return done, "", err
 		}
@@ -103,7 +121,7 @@ func (d *Dispatcher) offer(ctx context.Context, log *slog.Logger, job ci.Job, ca
 
 // try assigns job to r and calls Run. done is true when r took the job or the
 // job moved on; otherwise the job is queued again and reason says why.
-func (d *Dispatcher) try(ctx context.Context, log *slog.Logger, job ci.Job, r ci.Runner) (done bool, reason string, err error) {
+func (d *Dispatcher) try(ctx context.Context, log *slog.Logger, job ci.Job, g grant, r ci.Runner) (done bool, reason string, err error) {
 	assigned, ok, err := d.update(ctx, job.ID, func(j *ci.Job) error {
 		if j.Status != ci.StatusQueued || j.Attempt != job.Attempt {
 			return errGone
@@ -117,7 +135,7 @@ func (d *Dispatcher) try(ctx context.Context, log *slog.Logger, job ci.Job, r ci
 	if err != nil || !ok {
 		return true, "", err
 	}
-	accepted, reason, err := d.run(ctx, assigned, r)
+	accepted, reason, err := d.run(ctx, assigned, g, r)
 	if err == nil && accepted {
 		d.accepted(ctx, log, assigned, r)
 		return true, "", nil
@@ -161,15 +179,17 @@ func unassign(as ci.Job) func(*ci.Job) error {
 	}
 }
 
-// run calls Run on r within Config.RPCTimeout.
-func (d *Dispatcher) run(ctx context.Context, job ci.Job, r ci.Runner) (bool, string, error) {
+// run calls Run on r within Config.RPCTimeout, with what g grants.
+func (d *Dispatcher) run(ctx context.Context, job ci.Job, g grant, r ci.Runner) (bool, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.RPCTimeout)
 	defer cancel()
 	c, err := d.clients.Client(ctx, r)
 	if err != nil {
 		return false, "", err
 	}
-	return c.Run(ctx, rpc.JobFromCI(job, nil, "")) // no secret store yet
+	rj := rpc.JobFromCI(job, g.secrets, "")
+	rj.Registries = g.registries
+	return c.Run(ctx, rj)
 }
 
 // wait records why the job waits and publishes its message again later.

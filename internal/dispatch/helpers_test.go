@@ -48,7 +48,7 @@ func newRig(t *testing.T, cfg Config, edit func(*Deps)) *rig {
 		t.Fatal(err)
 	}
 	g := &rig{store: st, clients: &fakeClients{runners: map[string]*fakeRunner{}},
-		status: &fakeStatus{}, config: &fakeConfig{labels: map[string][]string{}},
+		status: &fakeStatus{}, config: &fakeConfig{labels: map[string][]string{}, secrets: map[string][]string{}},
 		clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, limit: 2}
 	g.queue = &recQueue{Queue: memq.New(memq.Config{DeliveryLimit: g.limit})}
 	t.Cleanup(func() { g.queue.Close(); st.Close() })

@@ -97,11 +97,11 @@ func TestMissingSecret(t *testing.T) {
 	obs := &recorder{}
 	rep := runJob(t, t.Context(), x, Job{Pipeline: pipe(step("build"), deploy, step("after"))}, obs)
 	wantStatuses(t, rep, ci.StatusError, "build=success deploy=failure after=skipped")
-	if rep.Error != "step deploy: secret TOKEN not provided" {
+	if rep.Error != "step deploy: secret TOKEN does not exist" {
 		t.Fatalf("error %q", rep.Error)
 	}
 	wantOps(t, x, "setup", "run build", "teardown")
-	if got := obs.log("deploy"); !slices.Equal(got, []string{"[narwhal] secret TOKEN not provided"}) {
+	if got := obs.log("deploy"); !slices.Equal(got, []string{"[narwhal] secret TOKEN does not exist"}) {
 		t.Fatalf("log %q", got)
 	}
 }

@@ -9,9 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/executor"
+	"github.com/narwhal-ci/narwhal/internal/logsink"
 	"github.com/narwhal-ci/narwhal/internal/pipeline"
 )
 
@@ -52,8 +55,14 @@ type Job struct {
 	// applied after the pipeline's and the step's own.
 	Env map[string]string
 	// Secrets are the values of secret names. A step naming a secret missing
-	// here fails with an error; every value is masked in all steps' logs.
+	// here fails with a *MissingSecretError before it starts; every value
+	// (and its base64 forms) is masked in all steps' logs and step names.
 	Secrets map[string]string
+	// Withheld names secrets that exist but that this job may not have (a
+	// pull request from a fork): a step naming one fails saying so.
+	Withheld []string
+	// Registries are the credentials the executor pulls images with.
+	Registries []executor.RegistryAuth
 }
 
 // TimeoutError is the cancellation cause when a job runs out of time.
@@ -77,7 +86,7 @@ func (e *TimeoutError) Error() string { return "timed out after " + fmtDuration(
 // regardless). Cancelling ctx cancels the job: running steps are stopped and
 // the Report says cancelled, with context.Cause(ctx) as its Error.
 func (e *Engine) Run(ctx context.Context, job Job, obs Observer) (Report, error) {
-	o := &serialObserver{obs: obs}
+	o := &serialObserver{obs: obs, names: logsink.NewMasker(slices.Collect(maps.Values(job.Secrets)))}
 	log := e.logger().With("job_id", job.ID)
 	if err := check(job.Pipeline); err != nil {
 		r := invalidReport(job.Pipeline, err)
@@ -90,7 +99,7 @@ func (e *Engine) Run(ctx context.Context, job Job, obs Observer) (Report, error)
 		log.Info("pipeline skipped by its when filter", "branch", job.Branch, "event", job.Event)
 		return r, nil
 	}
-	xjob := &executor.Job{ID: job.ID, Workspace: job.Workspace, Services: services(job.Pipeline)}
+	xjob := &executor.Job{ID: job.ID, Workspace: job.Workspace, Services: services(job.Pipeline), Registries: job.Registries}
 	r := e.runJob(ctx, &job, xjob, o, log)
 	o.JobFinished(r)
 	log.Info("job finished", "status", r.Status, "error", r.Error, "duration", r.Duration)

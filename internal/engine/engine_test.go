@@ -227,3 +227,36 @@ func TestLogCap(t *testing.T) {
 		t.Fatalf("log %q, want %q", got, want)
 	}
 }
+
+func TestSecretsAreMaskedInStepNames(t *testing.T) {
+	t.Parallel()
+	x := fake.New()
+	obs := &recorder{}
+	rep := runJob(t, t.Context(), x, Job{Pipeline: pipe(step("push-hunter2")),
+		Secrets: map[string]string{"TOKEN": "hunter2"}}, obs)
+	for _, e := range obs.events {
+		if strings.Contains(e, "hunter2") {
+			t.Errorf("observer event %q shows the secret", e)
+		}
+	}
+	if len(rep.Steps) != 1 || obs.report.Steps[0].Name != "push-********" {
+		t.Errorf("reported step names %+v", obs.report.Steps)
+	}
+	if got := x.Calls()[1].Step.Name; got != "push-hunter2" {
+		t.Errorf("the executor ran %q, want the real name", got)
+	}
+}
+
+func TestWithheldSecretFailsTheStep(t *testing.T) {
+	t.Parallel()
+	x := fake.New()
+	deploy := step("deploy")
+	deploy.Secrets = []string{"TOKEN", "PUBLIC"}
+	obs := &recorder{}
+	rep := runJob(t, t.Context(), x, Job{Pipeline: pipe(deploy), Secrets: map[string]string{"PUBLIC": "public-value"},
+		Withheld: []string{"TOKEN"}}, obs)
+	if rep.Status != ci.StatusError || rep.Error != "step deploy: secret TOKEN is not available to pull requests from forks" {
+		t.Fatalf("report %s %q", rep.Status, rep.Error)
+	}
+	wantOps(t, x, "setup", "teardown")
+}

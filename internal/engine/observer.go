@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/logsink"
 )
 
 // Observer follows a job as it runs. The engine serialises all calls for a
@@ -23,10 +26,21 @@ type Observer interface {
 	JobFinished(r Report)
 }
 
-// serialObserver forwards to an Observer (which may be nil) under a mutex.
+// serialObserver forwards to an Observer (which may be nil) under a mutex,
+// with the secrets masked in step names (a name is the pipeline author's
+// text, which may quote a secret's value).
 type serialObserver struct {
-	mu  sync.Mutex
-	obs Observer
+	mu    sync.Mutex
+	obs   Observer
+	names *logsink.Masker
+}
+
+// name is step with the secrets masked.
+func (s *serialObserver) name(step string) string {
+	if s.names == nil {
+		return step
+	}
+	return s.names.String(step)
 }
 
 func (s *serialObserver) StepStarted(step string, at time.Time) {
@@ -35,7 +49,7 @@ func (s *serialObserver) StepStarted(step string, at time.Time) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.obs.StepStarted(step, at)
+	s.obs.StepStarted(s.name(step), at)
 }
 
 func (s *serialObserver) Log(step string, line []byte) {
@@ -44,7 +58,7 @@ func (s *serialObserver) Log(step string, line []byte) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.obs.Log(step, line)
+	s.obs.Log(s.name(step), line)
 }
 
 func (s *serialObserver) StepFinished(step string, r StepResult) {
@@ -53,7 +67,8 @@ func (s *serialObserver) StepFinished(step string, r StepResult) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.obs.StepFinished(step, r)
+	r.Name = s.name(r.Name)
+	s.obs.StepFinished(s.name(step), r)
 }
 
 func (s *serialObserver) JobFinished(r Report) {
@@ -62,5 +77,10 @@ func (s *serialObserver) JobFinished(r Report) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	r.Error = s.name(r.Error) // an invalid pipeline's error names its steps
+	r.Steps = slices.Clone(r.Steps)
+	for i := range r.Steps {
+		r.Steps[i].Name = s.name(r.Steps[i].Name)
+	}
 	s.obs.JobFinished(r)
 }

@@ -8,10 +8,20 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/pipeline"
 )
 
-// MissingSecretError says a step names a secret the job has no value for.
-type MissingSecretError struct{ Name string }
+// MissingSecretError says a step names a secret the job has no value for:
+// one that does not exist, or one withheld because the job is a pull
+// request from a fork (Job.Withheld).
+type MissingSecretError struct {
+	Name     string
+	Withheld bool
+}
 
-func (e *MissingSecretError) Error() string { return "secret " + e.Name + " not provided" }
+func (e *MissingSecretError) Error() string {
+	if e.Withheld {
+		return "secret " + e.Name + " is not available to pull requests from forks"
+	}
+	return "secret " + e.Name + " does not exist"
+}
 
 // StepSpec builds what the executor runs for step s of job (job.Pipeline
 // must be set). The environment is layered, later winning: the pipeline's
@@ -28,7 +38,7 @@ func StepSpec(job *Job, s *pipeline.Step) (executor.Step, error) {
 	for _, name := range s.Secrets {
 		v, ok := job.Secrets[name]
 		if !ok {
-			return executor.Step{}, &MissingSecretError{Name: name}
+			return executor.Step{}, &MissingSecretError{Name: name, Withheld: slices.Contains(job.Withheld, name)}
 		}
 		env[name] = v
 	}

@@ -20,13 +20,14 @@ func TestStepSpec(t *testing.T) {
 		return env
 	}
 	tests := []struct {
-		name    string
-		pipe    pipeline.Pipeline
-		step    pipeline.Step
-		jobEnv  map[string]string
-		secrets map[string]string
-		want    executor.Step
-		wantErr string
+		name     string
+		pipe     pipeline.Pipeline
+		step     pipeline.Step
+		jobEnv   map[string]string
+		secrets  map[string]string
+		withheld []string
+		want     executor.Step
+		wantErr  string
 	}{{
 		name: "plain",
 		pipe: pipeline.Pipeline{Image: "golang:1"},
@@ -55,11 +56,16 @@ func TestStepSpec(t *testing.T) {
 		name:    "missing secret",
 		step:    pipeline.Step{Name: "s", Secrets: []string{"TOKEN"}},
 		secrets: map[string]string{"OTHER": "x"},
-		wantErr: "secret TOKEN not provided",
+		wantErr: "secret TOKEN does not exist",
+	}, {
+		name:     "withheld secret",
+		step:     pipeline.Step{Name: "s", Secrets: []string{"TOKEN"}},
+		withheld: []string{"TOKEN"},
+		wantErr:  "secret TOKEN is not available to pull requests from forks",
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			job := &Job{ID: "j1", Branch: "main", Event: "push", Pipeline: &tt.pipe, Env: tt.jobEnv, Secrets: tt.secrets}
+			job := &Job{ID: "j1", Branch: "main", Event: "push", Pipeline: &tt.pipe, Env: tt.jobEnv, Secrets: tt.secrets, Withheld: tt.withheld}
 			got, err := StepSpec(job, &tt.step)
 			if tt.wantErr != "" {
 				var missing *MissingSecretError

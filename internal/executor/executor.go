@@ -37,6 +37,16 @@ type Job struct {
 	ID        string
 	Workspace string // host directory holding the checked-out tree; mounted at Workdir
 	Services  []Service
+	// Registries are the credentials to pull the images of their hosts
+	// with (steps and services alike); they never reach a container.
+	Registries []RegistryAuth
+}
+
+// RegistryAuth is a registry host's username and password.
+type RegistryAuth struct {
+	Host     string // host[:port], as image references name it
+	Username string
+	Password string
 }
 
 // Service is a sidecar container, reachable from steps by Name.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -19,18 +20,21 @@ import (
 const PipelineFile = "narwhal.yml"
 
 // PipelineConfig is what the control plane reads of a job's narwhal.yml
-// before a runner has it: the pipeline's name (the commit status context)
-// and labels (runner selection).
+// before a runner has it: the pipeline's name (the commit status context),
+// labels (runner selection) and the secrets its steps name (what the
+// dispatcher sends with the job).
 type PipelineConfig struct {
-	Name   string
-	Labels []string
+	Name    string
+	Labels  []string
+	Secrets []string // sorted, each once
 }
 
 // ConfigFetcher reads narwhal.yml at a job's SHA: through the contents API
 // (GET /repos/{owner}/{repo}/contents/narwhal.yml?ref=<sha>) for
 // repositories on GitHub, with git (ls-tree, then cat-file of the blob) for
 // file:// and local clone URLs. It implements the dispatcher's
-// ConfigFetcher (Labels) and the StatusReporter's PipelineNamer.
+// ConfigFetcher (Labels) and SecretNamer (SecretNames), and the
+// StatusReporter's PipelineNamer.
 //
 // A missing file, one that does not parse, one that is a symbolic link, not a
 // regular file or larger than pipeline.MaxSize (never read beyond that), a
@@ -64,6 +68,12 @@ func NewConfigFetcher(client *gh.Client) *ConfigFetcher {
 func (f *ConfigFetcher) Labels(ctx context.Context, job ci.Job) ([]string, error) {
 	cfg, err := f.Fetch(ctx, job)
 	return cfg.Labels, err
+}
+
+// SecretNames returns the secret names the steps of job's pipeline ask for.
+func (f *ConfigFetcher) SecretNames(ctx context.Context, job ci.Job) ([]string, error) {
+	cfg, err := f.Fetch(ctx, job)
+	return cfg.Secrets, err
 }
 
 // PipelineName returns the name of job's pipeline, "" when it has none.
@@ -107,7 +117,12 @@ func parseConfig(data []byte) PipelineConfig {
 	if err != nil {
 		return PipelineConfig{}
 	}
-	return PipelineConfig{Name: pl.Name, Labels: pl.Labels}
+	var names []string
+	for _, st := range pl.Steps {
+		names = append(names, st.Secrets...)
+	}
+	slices.Sort(names)
+	return PipelineConfig{Name: pl.Name, Labels: pl.Labels, Secrets: slices.Compact(names)}
 }
 
 // readContents reads narwhal.yml through the contents API; nil data means

@@ -95,3 +95,15 @@ func TestIsLocal(t *testing.T) {
 		}
 	}
 }
+
+func TestSecretNamesOfAllSteps(t *testing.T) {
+	t.Parallel()
+	f := newFakeGitHub(t)
+	f.files["cccc"] = "image: busybox\nsteps:\n  - name: a\n    commands: true\n    secrets: [TOKEN, NPM]\n" +
+		"  - name: b\n    commands: true\n    secrets: TOKEN\n  - name: c\n    commands: true\n"
+	names, err := NewConfigFetcher(f.client(t)).SecretNames(t.Context(),
+		ci.Job{Repo: "acme/app", CloneURL: "https://github.com/acme/app.git", SHA: "cccc"})
+	if err != nil || !slices.Equal(names, []string{"NPM", "TOKEN"}) {
+		t.Fatalf("SecretNames = %v, %v; want NPM, TOKEN", names, err)
+	}
+}

@@ -51,6 +51,7 @@ func TestDispatcherUnderEmulator(t *testing.T) {
 			"NARWHAL_RUNNER_TOKEN_SECRET_ARN": s.secret(t, "runner-token", fleetKey),
 			"NARWHAL_RUNNER_CA":               base64.StdEncoding.EncodeToString(cert),
 			"NARWHAL_API_TOKENS_SECRET_ARN":   s.secret(t, "api-tokens", "old-token,api-token"),
+			"NARWHAL_SECRETS_PREFIX":          s.table + "/repos/",
 		}})
 
 	// A queued job, the one of events/mq-batch.json, and no runner: it waits.
@@ -118,6 +119,32 @@ func TestDispatcherUnderEmulator(t *testing.T) {
 	}
 	if resp := httpCall(t, fn, "/runners", "api-token"); strings.Contains(resp.Body, "forged") {
 		t.Errorf("an unsigned register report counted: %s", resp.Body)
+	}
+	repoSecretsThroughLambda(t, fn)
+}
+
+// repoSecretsThroughLambda sets, lists and removes a repository secret
+// through the function's REST API, kept in moto's Secrets Manager under
+// NARWHAL_SECRETS_PREFIX; the value never comes back.
+func repoSecretsThroughLambda(t *testing.T, fn *Function) {
+	const value = "lambda-s3cret-value"
+	for _, tc := range []struct {
+		method, path, body string
+		status             int
+		want               string
+	}{
+		{"PUT", "/repos/acme/app/secrets/DEPLOY_KEY", `{"value":"` + value + `"}`, 200, `"name":"DEPLOY_KEY"`},
+		{"PUT", "/repos/acme/app/secrets/BAD-NAME", `{"value":"x"}`, 400, "invalid secret name"},
+		{"GET", "/repos/acme/app/secrets", "", 200, `"name":"DEPLOY_KEY","allow_pull_requests":false`},
+		{"PUT", "/repos/acme/app/registries/ghcr.io", `{"username":"bot","password":"` + value + `"}`, 200, `"host":"ghcr.io"`},
+		{"GET", "/repos/acme/app/registries", "", 200, `"username":"bot"`},
+		{"DELETE", "/repos/acme/app/secrets/DEPLOY_KEY", "", 200, `"deleted":"DEPLOY_KEY"`},
+		{"DELETE", "/repos/acme/app/secrets/DEPLOY_KEY", "", 404, "not found"},
+	} {
+		resp := httpSend(t, fn, tc.method, tc.path, "api-token", tc.body)
+		if resp.StatusCode != tc.status || !strings.Contains(resp.Body, tc.want) || strings.Contains(resp.Body, value) {
+			t.Errorf("%s %s: %d %s", tc.method, tc.path, resp.StatusCode, resp.Body)
+		}
 	}
 }
 
@@ -194,15 +221,26 @@ func mqBatchWith(t *testing.T, queue, body string, headers amqp091.Table) []byte
 // httpCall sends GET path through the function as API Gateway would.
 func httpCall(t *testing.T, fn *Function, path, token string) events.APIGatewayV2HTTPResponse {
 	t.Helper()
-	r := httptest.NewRequest("GET", path, nil)
+	return httpSend(t, fn, "GET", path, token, "")
+}
+
+// httpSend is httpCall with a method and a JSON body ("" for none).
+func httpSend(t *testing.T, fn *Function, method, path, token, body string) events.APIGatewayV2HTTPResponse {
+	t.Helper()
+	r := httptest.NewRequest(method, path, strings.NewReader(body))
 	if token != "" {
 		r.Header.Set("Authorization", "Bearer "+token)
 	}
-	raw, _ := json.Marshal(lambdahttp.NewEvent(r, nil, time.Now()))
-	out, err := fn.Call(context.Background(), raw)
+	var raw []byte
+	if body != "" {
+		r.Header.Set("Content-Type", "application/json")
+		raw = []byte(body)
+	}
+	ev, _ := json.Marshal(lambdahttp.NewEvent(r, raw, time.Now()))
+	out, err := fn.Call(context.Background(), ev)
 	var resp events.APIGatewayV2HTTPResponse
 	if err != nil || json.Unmarshal(out, &resp) != nil {
-		t.Fatalf("GET %s: %s %v", path, out, err)
+		t.Fatalf("%s %s: %s %v", method, path, out, err)
 	}
 	if resp.IsBase64Encoded {
 		b, _ := base64.StdEncoding.DecodeString(resp.Body)

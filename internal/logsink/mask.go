@@ -3,6 +3,7 @@ package logsink
 import (
 	"bytes"
 	"cmp"
+	"encoding/base64"
 	"slices"
 	"strings"
 )
@@ -15,24 +16,44 @@ type Masker struct {
 	secrets [][]byte // longest first, each non-empty and without newlines
 }
 
-// NewMasker returns a Masker for the given secret values. Empty values are
-// ignored. A value spanning several lines is masked line by line, since logs
-// are masked one line at a time.
+// NewMasker returns a Masker for the given secret values and their base64
+// forms (standard and URL alphabets, padded and not), so that a step that
+// encodes a secret (`base64`, an HTTP basic auth header) does not show it
+// either. Empty values are ignored. A value spanning several lines is masked
+// line by line, since logs are masked one line at a time.
 func NewMasker(values []string) *Masker {
 	seen := map[string]bool{}
 	m := &Masker{}
 	for _, v := range values {
-		for _, part := range strings.Split(v, "\n") {
-			part = strings.TrimSuffix(part, "\r")
-			if part == "" || seen[part] {
-				continue
+		for _, form := range forms(v) {
+			for _, part := range strings.Split(form, "\n") {
+				part = strings.TrimSuffix(part, "\r")
+				if part == "" || seen[part] {
+					continue
+				}
+				seen[part] = true
+				m.secrets = append(m.secrets, []byte(part))
 			}
-			seen[part] = true
-			m.secrets = append(m.secrets, []byte(part))
 		}
 	}
 	slices.SortFunc(m.secrets, func(a, b []byte) int { return cmp.Compare(len(b), len(a)) })
 	return m
+}
+
+// forms are the texts of v that are masked: v itself and its base64
+// encodings. Encodings of fewer than 4 bytes are left out: they would mask
+// common short words.
+func forms(v string) []string {
+	if v == "" {
+		return nil
+	}
+	out := []string{v}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+		if e := enc.EncodeToString([]byte(v)); len(e) >= 4 {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // Mask returns line with every occurrence of a secret replaced by Mask.

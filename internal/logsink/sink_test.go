@@ -2,6 +2,7 @@ package logsink
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"sync"
@@ -228,5 +229,23 @@ func TestConstantMemory(t *testing.T) {
 	w.Close()
 	if delivered > limit+64 {
 		t.Fatalf("delivered %d bytes, limit %d", delivered, limit)
+	}
+}
+
+func TestMaskerHidesBase64Forms(t *testing.T) {
+	t.Parallel()
+	secret := "hunter2?>" // its std and URL encodings differ ("?>" encodes to "/" and "+" bits)
+	m := NewMasker([]string{secret})
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+		line := "auth: " + enc.EncodeToString([]byte(secret)) + " end"
+		if got := m.String(line); got != "auth: "+Mask+" end" {
+			t.Errorf("%q masked to %q", line, got)
+		}
+	}
+	if got := m.String("plain " + secret); got != "plain "+Mask {
+		t.Errorf("plain form masked to %q", got)
+	}
+	if got := NewMasker([]string{"ab"}).String("YWI ab"); got != "YWI "+Mask {
+		t.Errorf("an encoding shorter than 4 is masked: %q", got)
 	}
 }

@@ -15,6 +15,7 @@ func jobToPB(j Job) *runnerpb.RunRequest {
 		JobId: j.ID, Attempt: clampInt32(j.Attempt), Repo: j.Repo, CloneUrl: j.CloneURL,
 		Sha: j.SHA, Ref: j.Ref, Branch: j.Branch, Event: string(j.Event), Pr: int64(j.PR),
 		Fork: j.Fork, Labels: j.Labels, Secrets: j.Secrets, CloneToken: j.CloneToken,
+		WithheldSecrets: j.Withheld, Registries: registriesToPB(j.Registries),
 	}
 }
 
@@ -23,8 +24,25 @@ func jobFromPB(r *runnerpb.RunRequest) Job {
 		ID: r.GetJobId(), Attempt: int(r.GetAttempt()), Repo: r.GetRepo(), CloneURL: r.GetCloneUrl(),
 		SHA: r.GetSha(), Ref: r.GetRef(), Branch: r.GetBranch(), Event: ci.Event(r.GetEvent()),
 		PR: int(r.GetPr()), Fork: r.GetFork(), Labels: r.GetLabels(), Secrets: r.GetSecrets(),
-		CloneToken: r.GetCloneToken(),
+		CloneToken: r.GetCloneToken(), Withheld: r.GetWithheldSecrets(),
+		Registries: registriesFromPB(r.GetRegistries()),
 	}
+}
+
+func registriesToPB(rs []RegistryAuth) []*runnerpb.RegistryAuth {
+	var out []*runnerpb.RegistryAuth
+	for _, r := range rs {
+		out = append(out, &runnerpb.RegistryAuth{Host: r.Host, Username: r.Username, Password: r.Password})
+	}
+	return out
+}
+
+func registriesFromPB(rs []*runnerpb.RegistryAuth) []RegistryAuth {
+	var out []RegistryAuth
+	for _, r := range rs {
+		out = append(out, RegistryAuth{Host: r.GetHost(), Username: r.GetUsername(), Password: r.GetPassword()})
+	}
+	return out
 }
 
 func statsToPB(s Stats) *runnerpb.StatsResponse {

@@ -45,11 +45,12 @@ func TestDeadlineSecondsRoundsUp(t *testing.T) {
 func TestJobValidate(t *testing.T) {
 	t.Parallel()
 	for name, edit := range map[string]func(*Job){
-		"no ID":             func(j *Job) { j.ID = "" },
-		"no clone URL":      func(j *Job) { j.CloneURL = "" },
-		"no SHA":            func(j *Job) { j.SHA = "" },
-		"negative attempt":  func(j *Job) { j.Attempt = -1 },
-		"fork with secrets": func(j *Job) { j.Fork = true },
+		"no ID":                func(j *Job) { j.ID = "" },
+		"no clone URL":         func(j *Job) { j.CloneURL = "" },
+		"no SHA":               func(j *Job) { j.SHA = "" },
+		"negative attempt":     func(j *Job) { j.Attempt = -1 },
+		"fork with registries": func(j *Job) { j.Fork = true },
+		"given and withheld":   func(j *Job) { j.Withheld = append(j.Withheld, "NPM") },
 	} {
 		j := fullJob()
 		edit(&j)
@@ -62,20 +63,24 @@ func TestJobValidate(t *testing.T) {
 	}
 }
 
-func TestJobFromCIDropsForkSecrets(t *testing.T) {
+func TestJobFromCIWithholdsForkSecrets(t *testing.T) {
 	t.Parallel()
 	cj := ci.Job{ID: "j", Repo: "o/r", CloneURL: "u", SHA: "s", Event: ci.EventPullRequest, PR: 3, Attempt: 1}
-	secrets := map[string]string{"K": "v"}
-	if j := JobFromCI(cj, secrets, "tok"); !reflect.DeepEqual(j.Secrets, secrets) || j.CloneToken != "tok" || j.PR != 3 {
+	secrets := map[string]Secret{"K": {Value: "v"}, "PR_OK": {Value: "w", AllowPullRequests: true}}
+	j := JobFromCI(cj, secrets, "tok")
+	if want := map[string]string{"K": "v", "PR_OK": "w"}; !reflect.DeepEqual(j.Secrets, want) || j.Withheld != nil || j.CloneToken != "tok" || j.PR != 3 {
 		t.Errorf("non-fork job = %+v", j)
 	}
 	cj.Fork = true
-	j := JobFromCI(cj, secrets, "tok")
-	if j.Secrets != nil {
-		t.Errorf("fork job carries secrets %v", j.Secrets)
+	j = JobFromCI(cj, secrets, "tok")
+	if want := map[string]string{"PR_OK": "w"}; !reflect.DeepEqual(j.Secrets, want) || !reflect.DeepEqual(j.Withheld, []string{"K"}) {
+		t.Errorf("fork job carries secrets %v, withheld %v; want only PR_OK, K withheld", j.Secrets, j.Withheld)
 	}
 	if err := j.Validate(); err != nil {
 		t.Errorf("fork job from JobFromCI is invalid: %v", err)
+	}
+	if j := JobFromCI(cj, map[string]Secret{"K": {Value: "v"}}, ""); j.Secrets != nil {
+		t.Errorf("fork job without allowed secrets carries %v", j.Secrets)
 	}
 }
 
@@ -84,7 +89,7 @@ func TestJobLogValueHidesSecrets(t *testing.T) {
 	var buf bytes.Buffer
 	slog.New(slog.NewTextHandler(&buf, nil)).Info("run", "job", fullJob())
 	out := buf.String()
-	for _, leak := range []string{"s3cret", "t0ken", "ghs_clone"} {
+	for _, leak := range []string{"s3cret", "t0ken", "ghs_clone", "r3gistry", "puller"} {
 		if strings.Contains(out, leak) {
 			t.Errorf("log shows %q: %s", leak, out)
 		}

@@ -27,6 +27,8 @@ func fullJob() Job {
 		SHA: "0123456789abcdef0123456789abcdef01234567", Ref: "refs/heads/main", Branch: "main",
 		Event: ci.EventPush, PR: 7, Labels: []string{"linux", "docker"},
 		Secrets: map[string]string{"DEPLOY_KEY": "s3cret", "NPM": "t0ken"}, CloneToken: "ghs_clone",
+		Withheld:   []string{"PROD_KEY"},
+		Registries: []RegistryAuth{{Host: "127.0.0.1:5001", Username: "puller", Password: "r3gistry"}},
 	}
 }
 
@@ -50,7 +52,7 @@ func TestRunRejectedCarriesReason(t *testing.T) {
 	f := startServer(t, impl, nil)
 	c := dial(t, f.addr, ClientConfig{CAPEM: f.cert})
 	job := fullJob()
-	job.Fork, job.Secrets, job.Event = true, nil, ci.EventPullRequest
+	job.Fork, job.Registries, job.Event = true, nil, ci.EventPullRequest
 	accepted, reason, err := c.Run(ctxT(t, 5*time.Second), job)
 	if err != nil || accepted || reason != "all 2 slots busy" {
 		t.Fatalf("Run = %v, %q, %v; want rejected with the reason", accepted, reason, err)
@@ -62,15 +64,16 @@ func TestRunRejectedCarriesReason(t *testing.T) {
 }
 
 // The server validates on its own, whatever the client: a fork job with
-// secrets never reaches the runner.
+// registry credentials never reaches the runner.
 func TestServerRejectsInvalidJob(t *testing.T) {
 	t.Parallel()
 	f := startServer(t, &fakeRunner{}, nil)
 	ctx := metadata.AppendToOutgoingContext(ctxT(t, 5*time.Second), "authorization", "Bearer "+token1)
 	client := runnerpb.NewRunnerClient(rawConn(t, f))
 	for name, req := range map[string]*runnerpb.RunRequest{
-		"fork with secrets": {JobId: "j", CloneUrl: "u", Sha: "s", Fork: true, Secrets: map[string]string{"A": "b"}},
-		"no job id":         {CloneUrl: "u", Sha: "s"},
+		"fork with registries": {JobId: "j", CloneUrl: "u", Sha: "s", Fork: true,
+			Registries: []*runnerpb.RegistryAuth{{Host: "h", Username: "u", Password: "p"}}},
+		"no job id": {CloneUrl: "u", Sha: "s"},
 	} {
 		_, err := client.Run(ctx, req)
 		if status.Code(err) != codes.InvalidArgument {

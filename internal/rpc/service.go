@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
@@ -40,8 +42,8 @@ type RunnerService interface {
 	Stats(ctx context.Context) (Stats, error)
 }
 
-// ErrInvalidJob says a Job is missing what a runner needs, or carries secrets
-// for a fork. Client.Run returns it before sending; the server answers
+// ErrInvalidJob says a Job is missing what a runner needs, or carries
+// registry credentials for a fork. Client.Run returns it before sending; the server answers
 // InvalidArgument.
 var ErrInvalidJob = errors.New("invalid job")
 
@@ -59,23 +61,54 @@ type Job struct {
 	PR       int
 	Fork     bool
 	Labels   []string
-	// Secrets are secret values by name; only non-fork jobs may carry them.
+	// Secrets are secret values by name; a fork job carries only those that
+	// allow pull requests (JobFromCI sees to it).
 	Secrets map[string]string
 	// CloneToken authorises the clone; empty for public repositories.
 	CloneToken string
+	// Withheld names the secrets the job's steps ask for that exist but that
+	// a fork job does not get; a step naming one fails saying so.
+	Withheld []string
+	// Registries are the credentials for pulling images, one per registry
+	// host; a fork job carries none (Validate refuses it).
+	Registries []RegistryAuth
 }
 
-// JobFromCI builds the Run payload for a stored job. Secrets are dropped for
-// fork jobs, whatever the caller passed.
-func JobFromCI(j ci.Job, secrets map[string]string, cloneToken string) Job {
-	if j.Fork {
-		secrets = nil
-	}
-	return Job{
+// Secret is a secret's value and whether jobs of fork pull requests may
+// have it.
+type Secret struct {
+	Value             string
+	AllowPullRequests bool
+}
+
+// RegistryAuth is a registry host's username and password.
+type RegistryAuth struct {
+	Host     string // host[:port], as image references name it
+	Username string
+	Password string
+}
+
+// JobFromCI builds the Run payload for a stored job, with the secrets its
+// steps name. For a fork job, a secret that does not allow pull requests is
+// never sent, whatever the caller passed: its name goes to Withheld instead.
+func JobFromCI(j ci.Job, secrets map[string]Secret, cloneToken string) Job {
+	out := Job{
 		ID: j.ID, Attempt: j.Attempt, Repo: j.Repo, CloneURL: j.CloneURL, SHA: j.SHA,
 		Ref: j.Ref, Branch: j.Branch, Event: j.Event, PR: j.PR, Fork: j.Fork,
-		Labels: j.Labels, Secrets: secrets, CloneToken: cloneToken,
+		Labels: j.Labels, CloneToken: cloneToken,
 	}
+	for _, name := range slices.Sorted(maps.Keys(secrets)) {
+		s := secrets[name]
+		if j.Fork && !s.AllowPullRequests {
+			out.Withheld = append(out.Withheld, name)
+			continue
+		}
+		if out.Secrets == nil {
+			out.Secrets = map[string]string{}
+		}
+		out.Secrets[name] = s.Value
+	}
+	return out
 }
 
 // LogValue implements slog.LogValuer: the job without secret values or the
@@ -86,11 +119,13 @@ func (j Job) LogValue() slog.Value {
 		slog.String("repo", j.Repo), slog.String("sha", j.SHA),
 		slog.String("ref", j.Ref), slog.String("event", string(j.Event)),
 		slog.Bool("fork", j.Fork), slog.Int("secrets", len(j.Secrets)),
+		slog.Int("withheld", len(j.Withheld)), slog.Int("registries", len(j.Registries)),
 	)
 }
 
 // Validate returns an error matching ErrInvalidJob when the job lacks an ID,
-// clone URL or SHA, has a negative attempt, or is a fork carrying secrets.
+// clone URL or SHA, has a negative attempt, is a fork carrying registry
+// credentials, or names a secret both given and withheld.
 func (j Job) Validate() error {
 	var why string
 	switch {
@@ -102,8 +137,10 @@ func (j Job) Validate() error {
 		why = "no SHA"
 	case j.Attempt < 0:
 		why = "negative attempt"
-	case j.Fork && len(j.Secrets) > 0:
-		why = "secrets for a fork"
+	case j.Fork && len(j.Registries) > 0:
+		why = "registry credentials for a fork"
+	case slices.ContainsFunc(j.Withheld, func(n string) bool { _, ok := j.Secrets[n]; return ok }):
+		why = "a secret both given and withheld"
 	default:
 		return nil
 	}

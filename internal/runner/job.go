@@ -12,6 +12,7 @@ import (
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/engine"
+	"github.com/narwhal-ci/narwhal/internal/executor"
 	"github.com/narwhal-ci/narwhal/internal/logstore"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
 	"github.com/narwhal-ci/narwhal/internal/workspace"
@@ -74,10 +75,20 @@ func (r *Runner) runJob(j *job) {
 	ej := engine.Job{
 		ID: j.spec.ID, Branch: j.spec.Branch, Event: string(j.spec.Event), Workspace: dir,
 		Pipeline: p, Env: ciEnv(r.cfg.ID, j.spec), Secrets: j.spec.Secrets,
+		Withheld: j.spec.Withheld, Registries: registries(j.spec.Registries),
 	}
 	if _, err := r.eng.Run(j.ctx, ej, &observer{r: r, j: j}); err != nil {
 		j.log.Warn("job ended with an error", "err", err)
 	}
+}
+
+// registries converts the job's registry credentials for the executor.
+func registries(rs []rpc.RegistryAuth) []executor.RegistryAuth {
+	var out []executor.RegistryAuth
+	for _, r := range rs {
+		out = append(out, executor.RegistryAuth(r))
+	}
+	return out
 }
 
 // endEarly ends a job that failed before the engine ran: the error goes to

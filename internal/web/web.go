@@ -2,7 +2,9 @@
 // JavaScript embedded in the binary (no build step, nothing fetched from
 // another origin) that reads the REST API of internal/api from the browser:
 // jobs with live status and filters, a job's step timeline and live log,
-// runners with a drain button, and the figures of GET /stats.
+// runners with a drain button, the figures of GET /stats, and a repository's
+// secrets and registry credentials by name (never a value) with add and
+// delete forms.
 //
 // The API wants a bearer token. Handler writes it into the page only for
 // requests that come from this machine and name it (ShareToken); anyone else

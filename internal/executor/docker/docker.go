@@ -124,6 +124,7 @@ type Executor struct {
 	log *slog.Logger
 
 	images    sync.Map     // image reference → struct{}: known to be present
+	private   sync.Map     // image reference → struct{}: pulled with credentials
 	lastImage atomic.Value // string: the image of the last step created, for Reclaim
 
 	mu       sync.Mutex

@@ -36,7 +36,7 @@ func (e *Executor) Reclaim(ctx context.Context, dir string) error {
 	}
 	owner := strconv.Itoa(os.Geteuid()) + ":" + strconv.Itoa(os.Getegid())
 	cc, hc := reclaimSpec(e.cfg, img, dir, owner)
-	id, err := e.create(ctx, cc, hc, nil)
+	id, err := e.create(ctx, nil, cc, hc, nil)
 	if err != nil {
 		return fmt.Errorf("reclaim %s: %w", dir, err)
 	}

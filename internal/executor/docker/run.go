@@ -37,7 +37,7 @@ func (e *Executor) run(ctx context.Context, job *executor.Job, step *executor.St
 		return executor.Result{ExitCode: -1}, err
 	}
 	cc, hc, nc := containerSpec(e.cfg, job, step, net)
-	id, err := e.create(ctx, cc, hc, nc)
+	id, err := e.create(ctx, jobCreds(job), cc, hc, nc)
 	if err != nil {
 		return notStarted(ctx, err)
 	}
@@ -72,17 +72,28 @@ func notStarted(ctx context.Context, err error) (executor.Result, error) {
 	return executor.Result{ExitCode: -1}, err
 }
 
-// create creates a container, pulling its image first if the engine lacks it.
-func (e *Executor) create(ctx context.Context, cc *container.Config, hc *container.HostConfig, nc *network.NetworkingConfig) (string, error) {
+// jobCreds is the registry credentials of job for ensureImage: never nil
+// for a job, so that a job without any is told apart from the executor's own
+// containers.
+func jobCreds(job *executor.Job) []executor.RegistryAuth {
+	if job.Registries == nil {
+		return []executor.RegistryAuth{}
+	}
+	return job.Registries
+}
+
+// create creates a container, pulling its image first if the engine lacks it
+// (see ensureImage for creds).
+func (e *Executor) create(ctx context.Context, creds []executor.RegistryAuth, cc *container.Config, hc *container.HostConfig, nc *network.NetworkingConfig) (string, error) {
 	_, cached := e.images.Load(cc.Image)
-	if err := e.ensureImage(ctx, cc.Image); err != nil {
+	if err := e.ensureImage(ctx, cc.Image, creds); err != nil {
 		return "", err
 	}
 	resp, err := e.api.ContainerCreate(ctx, cc, hc, nc, nil, "")
 	if err != nil && cached && cerrdefs.IsNotFound(err) {
 		// The image was removed since it was seen: look again.
 		e.images.Delete(cc.Image)
-		if err := e.ensureImage(ctx, cc.Image); err != nil {
+		if err := e.ensureImage(ctx, cc.Image, creds); err != nil {
 			return "", err
 		}
 		resp, err = e.api.ContainerCreate(ctx, cc, hc, nc, nil, "")

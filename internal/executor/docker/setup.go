@@ -94,7 +94,7 @@ func (e *Executor) startServices(ctx context.Context, job *executor.Job, net str
 
 func (e *Executor) startService(ctx context.Context, job *executor.Job, svc *executor.Service, net string) error {
 	cc, hc, nc := serviceSpec(e.cfg, job, svc, net)
-	id, err := e.create(ctx, cc, hc, nc)
+	id, err := e.create(ctx, jobCreds(job), cc, hc, nc)
 	if err != nil {
 		return fmt.Errorf("service %q: %w", svc.Name, err)
 	}

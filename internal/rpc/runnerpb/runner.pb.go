@@ -96,14 +96,21 @@ type RunRequest struct {
 	Event string `protobuf:"bytes,8,opt,name=event,proto3" json:"event,omitempty"`
 	// The pull request number, 0 when none.
 	Pr int64 `protobuf:"varint,9,opt,name=pr,proto3" json:"pr,omitempty"`
-	// The pull request comes from a fork: secrets must be empty.
+	// The pull request comes from a fork: secrets holds only those that allow
+	// pull requests, and registries is empty.
 	Fork bool `protobuf:"varint,10,opt,name=fork,proto3" json:"fork,omitempty"`
 	// The labels that selected this runner.
 	Labels []string `protobuf:"bytes,11,rep,name=labels,proto3" json:"labels,omitempty"`
-	// Secret values by name, for non-fork jobs only.
+	// Secret values by name: those the job's steps name; for a fork, only
+	// those that allow pull requests.
 	Secrets map[string]string `protobuf:"bytes,12,rep,name=secrets,proto3" json:"secrets,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// A short-lived token that authorises the clone; empty for public repos.
-	CloneToken    string `protobuf:"bytes,13,opt,name=clone_token,json=cloneToken,proto3" json:"clone_token,omitempty"`
+	CloneToken string `protobuf:"bytes,13,opt,name=clone_token,json=cloneToken,proto3" json:"clone_token,omitempty"`
+	// Secrets the steps name that exist but are withheld because the job is a
+	// fork pull request: a step naming one fails with that reason.
+	WithheldSecrets []string `protobuf:"bytes,20,rep,name=withheld_secrets,json=withheldSecrets,proto3" json:"withheld_secrets,omitempty"`
+	// Credentials for pulling the images of a registry host; never for forks.
+	Registries    []*RegistryAuth `protobuf:"bytes,21,rep,name=registries,proto3" json:"registries,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -229,6 +236,82 @@ func (x *RunRequest) GetCloneToken() string {
 	return ""
 }
 
+func (x *RunRequest) GetWithheldSecrets() []string {
+	if x != nil {
+		return x.WithheldSecrets
+	}
+	return nil
+}
+
+func (x *RunRequest) GetRegistries() []*RegistryAuth {
+	if x != nil {
+		return x.Registries
+	}
+	return nil
+}
+
+// RegistryAuth is a registry host's username and password.
+type RegistryAuth struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// host[:port], as image references name it.
+	Host          string `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	Username      string `protobuf:"bytes,2,opt,name=username,proto3" json:"username,omitempty"`
+	Password      string `protobuf:"bytes,3,opt,name=password,proto3" json:"password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegistryAuth) Reset() {
+	*x = RegistryAuth{}
+	mi := &file_runner_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegistryAuth) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegistryAuth) ProtoMessage() {}
+
+func (x *RegistryAuth) ProtoReflect() protoreflect.Message {
+	mi := &file_runner_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegistryAuth.ProtoReflect.Descriptor instead.
+func (*RegistryAuth) Descriptor() ([]byte, []int) {
+	return file_runner_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RegistryAuth) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *RegistryAuth) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+func (x *RegistryAuth) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
 // RunResponse says whether the runner took the job.
 type RunResponse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -241,7 +324,7 @@ type RunResponse struct {
 
 func (x *RunResponse) Reset() {
 	*x = RunResponse{}
-	mi := &file_runner_proto_msgTypes[1]
+	mi := &file_runner_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -253,7 +336,7 @@ func (x *RunResponse) String() string {
 func (*RunResponse) ProtoMessage() {}
 
 func (x *RunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runner_proto_msgTypes[1]
+	mi := &file_runner_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -266,7 +349,7 @@ func (x *RunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunResponse.ProtoReflect.Descriptor instead.
 func (*RunResponse) Descriptor() ([]byte, []int) {
-	return file_runner_proto_rawDescGZIP(), []int{1}
+	return file_runner_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *RunResponse) GetAccepted() bool {
@@ -293,7 +376,7 @@ type CancelRequest struct {
 
 func (x *CancelRequest) Reset() {
 	*x = CancelRequest{}
-	mi := &file_runner_proto_msgTypes[2]
+	mi := &file_runner_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -305,7 +388,7 @@ func (x *CancelRequest) String() string {
 func (*CancelRequest) ProtoMessage() {}
 
 func (x *CancelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runner_proto_msgTypes[2]
+	mi := &file_runner_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -318,7 +401,7 @@ func (x *CancelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRequest.ProtoReflect.Descriptor instead.
 func (*CancelRequest) Descriptor() ([]byte, []int) {
-	return file_runner_proto_rawDescGZIP(), []int{2}
+	return file_runner_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CancelRequest) GetJobId() string {
@@ -337,7 +420,7 @@ type CancelResponse struct {
 
 func (x *CancelResponse) Reset() {
 	*x = CancelResponse{}
-	mi := &file_runner_proto_msgTypes[3]
+	mi := &file_runner_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -349,7 +432,7 @@ func (x *CancelResponse) String() string {
 func (*CancelResponse) ProtoMessage() {}
 
 func (x *CancelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runner_proto_msgTypes[3]
+	mi := &file_runner_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -362,7 +445,7 @@ func (x *CancelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelResponse.ProtoReflect.Descriptor instead.
 func (*CancelResponse) Descriptor() ([]byte, []int) {
-	return file_runner_proto_rawDescGZIP(), []int{3}
+	return file_runner_proto_rawDescGZIP(), []int{4}
 }
 
 // DrainRequest bounds how long running jobs may go on.
@@ -377,7 +460,7 @@ type DrainRequest struct {
 
 func (x *DrainRequest) Reset() {
 	*x = DrainRequest{}
-	mi := &file_runner_proto_msgTypes[4]
+	mi := &file_runner_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -389,7 +472,7 @@ func (x *DrainRequest) String() string {
 func (*DrainRequest) ProtoMessage() {}
 
 func (x *DrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runner_proto_msgTypes[4]
+	mi := &file_runner_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -402,7 +485,7 @@ func (x *DrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainRequest.ProtoReflect.Descriptor instead.
 func (*DrainRequest) Descriptor() ([]byte, []int) {
-	return file_runner_proto_rawDescGZIP(), []int{4}
+	return file_runner_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DrainRequest) GetDeadlineSeconds() int64 {
@@ -421,7 +504,7 @@ type DrainResponse struct {
 
 func (x *DrainResponse) Reset() {
 	*x = DrainResponse{}
-	mi := &file_runner_proto_msgTypes[5]
+	mi := &file_runner_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -433,7 +516,7 @@ func (x *DrainResponse) String() string {
 func (*DrainResponse) ProtoMessage() {}
 
 func (x *DrainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runner_proto_msgTypes[5]
+	mi := &file_runner_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -446,7 +529,7 @@ func (x *DrainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainResponse.ProtoReflect.Descriptor instead.
 func (*DrainResponse) Descriptor() ([]byte, []int) {
-	return file_runner_proto_rawDescGZIP(), []int{5}
+	return file_runner_proto_rawDescGZIP(), []int{6}
 }
 
 // StatsRequest is empty.
@@ -458,7 +541,7 @@ type StatsRequest struct {
 
 func (x *StatsRequest) Reset() {
 	*x = StatsRequest{}
-	mi := &file_runner_proto_msgTypes[6]
+	mi := &file_runner_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -470,7 +553,7 @@ func (x *StatsRequest) String() string {
 func (*StatsRequest) ProtoMessage() {}
 
 func (x *StatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runner_proto_msgTypes[6]
+	mi := &file_runner_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -483,7 +566,7 @@ func (x *StatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
 func (*StatsRequest) Descriptor() ([]byte, []int) {
-	return file_runner_proto_rawDescGZIP(), []int{6}
+	return file_runner_proto_rawDescGZIP(), []int{7}
 }
 
 // StatsResponse is a runner's identity and load.
@@ -508,7 +591,7 @@ type StatsResponse struct {
 
 func (x *StatsResponse) Reset() {
 	*x = StatsResponse{}
-	mi := &file_runner_proto_msgTypes[7]
+	mi := &file_runner_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -520,7 +603,7 @@ func (x *StatsResponse) String() string {
 func (*StatsResponse) ProtoMessage() {}
 
 func (x *StatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runner_proto_msgTypes[7]
+	mi := &file_runner_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -533,7 +616,7 @@ func (x *StatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
 func (*StatsResponse) Descriptor() ([]byte, []int) {
-	return file_runner_proto_rawDescGZIP(), []int{7}
+	return file_runner_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StatsResponse) GetRunnerId() string {
@@ -596,7 +679,7 @@ var File_runner_proto protoreflect.FileDescriptor
 
 const file_runner_proto_rawDesc = "" +
 	"\n" +
-	"\frunner.proto\x12\x11narwhal.runner.v1\"\x9f\x03\n" +
+	"\frunner.proto\x12\x11narwhal.runner.v1\"\x8b\x04\n" +
 	"\n" +
 	"RunRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x18\n" +
@@ -613,10 +696,18 @@ const file_runner_proto_rawDesc = "" +
 	"\x06labels\x18\v \x03(\tR\x06labels\x12D\n" +
 	"\asecrets\x18\f \x03(\v2*.narwhal.runner.v1.RunRequest.SecretsEntryR\asecrets\x12\x1f\n" +
 	"\vclone_token\x18\r \x01(\tR\n" +
-	"cloneToken\x1a:\n" +
+	"cloneToken\x12)\n" +
+	"\x10withheld_secrets\x18\x14 \x03(\tR\x0fwithheldSecrets\x12?\n" +
+	"\n" +
+	"registries\x18\x15 \x03(\v2\x1f.narwhal.runner.v1.RegistryAuthR\n" +
+	"registries\x1a:\n" +
 	"\fSecretsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"A\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"Z\n" +
+	"\fRegistryAuth\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x1a\n" +
+	"\busername\x18\x02 \x01(\tR\busername\x12\x1a\n" +
+	"\bpassword\x18\x03 \x01(\tR\bpassword\"A\n" +
 	"\vRunResponse\x12\x1a\n" +
 	"\baccepted\x18\x01 \x01(\bR\baccepted\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"&\n" +
@@ -659,35 +750,37 @@ func file_runner_proto_rawDescGZIP() []byte {
 }
 
 var file_runner_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_runner_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_runner_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_runner_proto_goTypes = []any{
 	(RunnerState)(0),       // 0: narwhal.runner.v1.RunnerState
 	(*RunRequest)(nil),     // 1: narwhal.runner.v1.RunRequest
-	(*RunResponse)(nil),    // 2: narwhal.runner.v1.RunResponse
-	(*CancelRequest)(nil),  // 3: narwhal.runner.v1.CancelRequest
-	(*CancelResponse)(nil), // 4: narwhal.runner.v1.CancelResponse
-	(*DrainRequest)(nil),   // 5: narwhal.runner.v1.DrainRequest
-	(*DrainResponse)(nil),  // 6: narwhal.runner.v1.DrainResponse
-	(*StatsRequest)(nil),   // 7: narwhal.runner.v1.StatsRequest
-	(*StatsResponse)(nil),  // 8: narwhal.runner.v1.StatsResponse
-	nil,                    // 9: narwhal.runner.v1.RunRequest.SecretsEntry
+	(*RegistryAuth)(nil),   // 2: narwhal.runner.v1.RegistryAuth
+	(*RunResponse)(nil),    // 3: narwhal.runner.v1.RunResponse
+	(*CancelRequest)(nil),  // 4: narwhal.runner.v1.CancelRequest
+	(*CancelResponse)(nil), // 5: narwhal.runner.v1.CancelResponse
+	(*DrainRequest)(nil),   // 6: narwhal.runner.v1.DrainRequest
+	(*DrainResponse)(nil),  // 7: narwhal.runner.v1.DrainResponse
+	(*StatsRequest)(nil),   // 8: narwhal.runner.v1.StatsRequest
+	(*StatsResponse)(nil),  // 9: narwhal.runner.v1.StatsResponse
+	nil,                    // 10: narwhal.runner.v1.RunRequest.SecretsEntry
 }
 var file_runner_proto_depIdxs = []int32{
-	9, // 0: narwhal.runner.v1.RunRequest.secrets:type_name -> narwhal.runner.v1.RunRequest.SecretsEntry
-	0, // 1: narwhal.runner.v1.StatsResponse.state:type_name -> narwhal.runner.v1.RunnerState
-	1, // 2: narwhal.runner.v1.Runner.Run:input_type -> narwhal.runner.v1.RunRequest
-	3, // 3: narwhal.runner.v1.Runner.Cancel:input_type -> narwhal.runner.v1.CancelRequest
-	5, // 4: narwhal.runner.v1.Runner.Drain:input_type -> narwhal.runner.v1.DrainRequest
-	7, // 5: narwhal.runner.v1.Runner.Stats:input_type -> narwhal.runner.v1.StatsRequest
-	2, // 6: narwhal.runner.v1.Runner.Run:output_type -> narwhal.runner.v1.RunResponse
-	4, // 7: narwhal.runner.v1.Runner.Cancel:output_type -> narwhal.runner.v1.CancelResponse
-	6, // 8: narwhal.runner.v1.Runner.Drain:output_type -> narwhal.runner.v1.DrainResponse
-	8, // 9: narwhal.runner.v1.Runner.Stats:output_type -> narwhal.runner.v1.StatsResponse
-	6, // [6:10] is the sub-list for method output_type
-	2, // [2:6] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	10, // 0: narwhal.runner.v1.RunRequest.secrets:type_name -> narwhal.runner.v1.RunRequest.SecretsEntry
+	2,  // 1: narwhal.runner.v1.RunRequest.registries:type_name -> narwhal.runner.v1.RegistryAuth
+	0,  // 2: narwhal.runner.v1.StatsResponse.state:type_name -> narwhal.runner.v1.RunnerState
+	1,  // 3: narwhal.runner.v1.Runner.Run:input_type -> narwhal.runner.v1.RunRequest
+	4,  // 4: narwhal.runner.v1.Runner.Cancel:input_type -> narwhal.runner.v1.CancelRequest
+	6,  // 5: narwhal.runner.v1.Runner.Drain:input_type -> narwhal.runner.v1.DrainRequest
+	8,  // 6: narwhal.runner.v1.Runner.Stats:input_type -> narwhal.runner.v1.StatsRequest
+	3,  // 7: narwhal.runner.v1.Runner.Run:output_type -> narwhal.runner.v1.RunResponse
+	5,  // 8: narwhal.runner.v1.Runner.Cancel:output_type -> narwhal.runner.v1.CancelResponse
+	7,  // 9: narwhal.runner.v1.Runner.Drain:output_type -> narwhal.runner.v1.DrainResponse
+	9,  // 10: narwhal.runner.v1.Runner.Stats:output_type -> narwhal.runner.v1.StatsResponse
+	7,  // [7:11] is the sub-list for method output_type
+	3,  // [3:7] is the sub-list for method input_type
+	3,  // [3:3] is the sub-list for extension type_name
+	3,  // [3:3] is the sub-list for extension extendee
+	0,  // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_runner_proto_init() }
@@ -701,7 +794,7 @@ func file_runner_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runner_proto_rawDesc), len(file_runner_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,9 +1,11 @@
-// narwhal dashboard, part 1 of 3: state, API calls, formatting, routing and
-// polling. The page loads core.js, lists.js (jobs, figures, runners) and
-// job.js (one job) in that order; they share the script scope, no build step.
+// narwhal dashboard, part 1 of 4: state, API calls, formatting, routing and
+// polling. The page loads core.js, lists.js (jobs, figures, runners), job.js
+// (one job) and repo.js (a repository's secrets and registries) in that
+// order; they share the script scope, no build step.
 //
 // Routes (hash): #/ jobs with filters, figures and runners; #/jobs/<id> one
-// job with its step timeline and live log; #/runners the runners alone.
+// job with its step timeline and live log; #/runners the runners alone;
+// #/repos and #/repos/<owner>/<name> a repository's secrets and registries.
 // Each view has a refresh function that the poller calls every POLL_MS; the
 // next poll is scheduled only when the previous one ended, so a slow API never
 // piles up requests.
@@ -165,6 +167,12 @@ function route() {
   } else if (path === '/runners') {
     setNav('runners');
     runnersView(app);
+  } else if ((m = path.match(/^\/repos\/([^/]+\/[^/]+)$/))) {
+    setNav('repos');
+    repoView(app, decodeURIComponent(m[1]));
+  } else if (path === '/repos') {
+    setNav('repos');
+    repoPickView(app);
   } else {
     setNav('jobs');
     homeView(app, params);

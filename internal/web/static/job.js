@@ -1,4 +1,4 @@
-// narwhal dashboard, part 3 of 3: one job, its step timeline and its log,
+// narwhal dashboard, part 3 of 4: one job, its step timeline and its log,
 // followed by offset.
 'use strict';
 

@@ -1,4 +1,4 @@
-// narwhal dashboard, part 2 of 3: the job list with its filters, the
+// narwhal dashboard, part 2 of 4: the job list with its filters, the
 // figures of GET /stats, and the runners with their drain buttons.
 'use strict';
 
@@ -53,7 +53,7 @@ function renderJobs(tbody, list) {
   tbody.replaceChildren(...list.map((j) => el('tr', { 'data-job': j.id, 'data-status': j.status },
     el('td', {}, badge(j.status)),
     el('td', {}, el('a', { href: `#/jobs/${j.id}` }, j.id.slice(0, 10)), j.attempt > 1 ? el('span', { class: 'muted' }, ` #${j.attempt}`) : null),
-    el('td', {}, j.repo),
+    el('td', {}, el('a', { href: `#/repos/${j.repo}`, title: 'secrets and registries' }, j.repo)),
     el('td', {}, j.branch || ''),
     el('td', { class: 'mono' }, short(j.sha)),
     el('td', { class: 'message', title: j.message || '' }, firstLine(j.message)),
