@@ -14,8 +14,9 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/store"
 )
 
-const apiFlagsHelp = `  --api URL         the REST API (default $NARWHAL_API), e.g. http://127.0.0.1:8080
-                    or https://abc123.execute-api.us-east-1.amazonaws.com
+const apiFlagsHelp = `  --api URL         the REST API (default $NARWHAL_API): http://127.0.0.1:8080/api
+                    for narwhal dev, https://abc123.execute-api.us-east-1.amazonaws.com
+                    for a deployment
   --token TOKEN     the API's bearer token (default $NARWHAL_TOKEN)
 `
 
@@ -110,6 +111,8 @@ func printJobs(w io.Writer, jobs []ci.Job, now time.Time) {
 
 const jobHelp = `Usage: narwhal job [flags] ID
 
+ID is a job's whole ID or a unique prefix of it (at least 6 characters).
+
 Shows one job: state, commit, runner, attempts, why it waits, its parent, and
 its steps.
 
@@ -134,7 +137,11 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	j, err := c.Job(ctx, pos[0])
+	id, err := c.ResolveJob(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	j, err := c.Job(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -177,6 +184,8 @@ func printJob(w io.Writer, j ci.Job, now time.Time) {
 
 const logsHelp = `Usage: narwhal logs [flags] ID
 
+ID is a job's whole ID or a unique prefix of it (at least 6 characters).
+
 Prints the log of a job. With -f it keeps printing as the job writes more,
 until the log is complete (the job ended); Ctrl-C stops following.
 
@@ -204,7 +213,11 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	complete, err := copyLog(ctx, c, pos[0], follow, stdout)
+	id, err := c.ResolveJob(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	complete, err := copyLog(ctx, c, id, follow, stdout)
 	if err != nil {
 		return interrupted(ctx, err)
 	}
@@ -250,6 +263,8 @@ func copyLog(ctx context.Context, c *apiclient.Client, id string, follow bool, w
 
 const resubmitHelp = `Usage: narwhal resubmit [flags] ID
 
+ID is a job's whole ID or a unique prefix of it (at least 6 characters).
+
 Runs a job's commit again as a new job (its parent is ID) and prints the new
 job's ID.
 
@@ -270,6 +285,8 @@ func runResubmit(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 const cancelHelp = `Usage: narwhal cancel [flags] ID
+
+ID is a job's whole ID or a unique prefix of it (at least 6 characters).
 
 Cancels a job that has not finished. Cancelling a finished job is an error
 (409).
@@ -303,13 +320,17 @@ func jobAction(ctx context.Context, name, help string, args []string, stdout, st
 	if err != nil {
 		return err
 	}
-	j, err := do(c, ctx, pos[0])
+	id, err := c.ResolveJob(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	j, err := do(c, ctx, id)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
 		return printJSON(stdout, j)
 	}
-	_, err = fmt.Fprintln(stdout, say(pos[0], j))
+	_, err = fmt.Fprintln(stdout, say(id, j))
 	return err
 }

@@ -95,8 +95,8 @@ func TestJobDetail(t *testing.T) {
 		t.Errorf("job --json: %v\n%s", err, out)
 	}
 	_, _, err = r.cli(t, runJob, "nope")
-	if err == nil || err.Error() != "404 job nope not found" {
-		t.Errorf("unknown job: err %v, want 404 job nope not found", err)
+	if want := "404 job nope not found (a short ID needs at least 6 characters)"; err == nil || err.Error() != want {
+		t.Errorf("unknown job: err %v, want %s", err, want)
 	}
 }
 

@@ -13,7 +13,8 @@ import (
 // Jobs lists one page of the jobs f selects (GET /jobs).
 func (c *Client) Jobs(ctx context.Context, f ci.JobFilter) (ci.JobPage, error) {
 	q := url.Values{}
-	for name, v := range map[string]string{"repo": f.Repo, "status": string(f.Status), "branch": f.Branch, "cursor": f.Cursor} {
+	for name, v := range map[string]string{"repo": f.Repo, "status": string(f.Status), "branch": f.Branch,
+		"id_prefix": f.IDPrefix, "cursor": f.Cursor} {
 		if v != "" {
 			q.Set(name, v)
 		}
