@@ -11,6 +11,7 @@ import (
 
 	"github.com/narwhal-ci/narwhal/internal/apiclient"
 	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/console"
 	"github.com/narwhal-ci/narwhal/internal/store"
 )
 
@@ -177,7 +178,7 @@ func printJob(w io.Writer, j ci.Job, now time.Time) {
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tSTATUS\tEXIT\tDURATION")
 	for _, s := range j.Steps {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", s.Name, s.Status, s.ExitCode, elapsed(s.StartedAt, s.FinishedAt, now))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Name, s.Status, console.Exit(string(s.Status), s.ExitCode), elapsed(s.StartedAt, s.FinishedAt, now))
 	}
 	tw.Flush()
 }
@@ -187,7 +188,8 @@ const logsHelp = `Usage: narwhal logs [flags] ID
 ID is a job's whole ID or a unique prefix of it (at least 6 characters).
 
 Prints the log of a job. With -f it keeps printing as the job writes more,
-until the log is complete (the job ended); Ctrl-C stops following.
+until the log is complete (the job ended), then prints how the job ended on
+stderr and exits 1 unless it succeeded; Ctrl-C stops following.
 
 Flags:
   -f, --follow      follow the log until it is complete
@@ -222,7 +224,49 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return interrupted(ctx, err)
 	}
 	if !complete {
-		fmt.Fprintf(stderr, "(the log continues: narwhal logs -f %s)\n", pos[0])
+		fmt.Fprintf(stderr, "(the log continues: narwhal logs -f %s)\n", id)
+		return nil
+	}
+	if !follow {
+		return nil
+	}
+	return finalStatus(ctx, c, id, stderr)
+}
+
+// finalWait bounds how long a followed log waits, once complete, for its
+// job's record to say how it ended (the report and the log travel apart).
+const finalWait = 10 * time.Second
+
+// finalStatus prints how job id ended, on stderr so that the log on stdout
+// stays the log, and fails with exit status 1 unless it succeeded.
+func finalStatus(ctx context.Context, c *apiclient.Client, id string, stderr io.Writer) error {
+	deadline := time.Now().Add(finalWait)
+	for {
+		j, err := c.Job(ctx, id)
+		if err != nil {
+			return interrupted(ctx, err)
+		}
+		if j.Status.Final() || time.Now().After(deadline) {
+			return reportEnd(j, stderr)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// reportEnd writes "job ID: STATUS" with its reason; any end but success is
+// exit status 1.
+func reportEnd(j ci.Job, stderr io.Writer) error {
+	line := fmt.Sprintf("job %s: %s", j.ID, j.Status)
+	if j.Error != "" {
+		line += ": " + j.Error
+	}
+	fmt.Fprintln(stderr, line)
+	if j.Status != ci.StatusSuccess {
+		return exitError(1)
 	}
 	return nil
 }

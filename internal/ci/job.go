@@ -88,6 +88,13 @@ type Step struct {
 	ExitCode   int        `json:"exit_code"`
 	StartedAt  time.Time  `json:"started_at,omitzero"`
 	FinishedAt time.Time  `json:"finished_at,omitzero"`
+	// AllowedFailure: the step failed, but allow_failure keeps the job from
+	// failing because of it.
+	AllowedFailure bool `json:"allowed_failure,omitempty"`
+	// Reason says, for people, why the step was skipped, cancelled, failed
+	// or could not run.
+	Reason   string `json:"reason,omitempty"`
+	Attempts int    `json:"attempts,omitempty"` // runs made, retries included
 }
 
 // JobIDPattern is what a job ID must look like, wherever it names something

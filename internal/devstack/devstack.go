@@ -94,6 +94,7 @@ type Stack struct {
 
 // Info describes a running stack, for people.
 type Info struct {
+	Listen       string // the address the HTTP server listens on, and who can reach it
 	URL          string // the dashboard, http://host:port/
 	WebhookURL   string // where GitHub (or `narwhal trigger`) posts
 	APIURL       string // the REST API's base
