@@ -193,11 +193,13 @@ stderr and exits 1 unless it succeeded; Ctrl-C stops following.
 
 Flags:
   -f, --follow      follow the log until it is complete
+  --step NAME       only the lines of this step
 ` + apiFlagsHelp + `
 Examples:
   narwhal logs 3fa1c2d0e9b8a7f6e5d4
   narwhal logs -f 3fa1c2d0e9b8a7f6e5d4
   narwhal logs 3fa1c2d0e9b8a7f6e5d4 | grep -n FAIL
+  narwhal logs --step test 3fa1c2
 `
 
 // runLogs is `narwhal logs ID`.
@@ -205,8 +207,10 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlagSet("logs", logsHelp, stderr)
 	o := addAPIFlags(fs)
 	var follow bool
+	var step string
 	fs.BoolVar(&follow, "f", false, "")
 	fs.BoolVar(&follow, "follow", false, "")
+	fs.StringVar(&step, "step", "", "")
 	pos, ok, err := parseCommand(fs, args, 1, logsHelp, stderr)
 	if !ok {
 		return err
@@ -219,7 +223,7 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	complete, err := copyLog(ctx, c, id, follow, stdout)
+	complete, err := copyLog(ctx, c, id, step, follow, stdout)
 	if err != nil {
 		return interrupted(ctx, err)
 	}
@@ -275,11 +279,11 @@ func reportEnd(j ci.Job, stderr io.Writer) error {
 // with follow, everything until the log is complete. The server long-polls,
 // so an empty answer is asked again at once; one that came back quickly
 // (a server that does not wait) is asked again after a second.
-func copyLog(ctx context.Context, c *apiclient.Client, id string, follow bool, w io.Writer) (complete bool, err error) {
+func copyLog(ctx context.Context, c *apiclient.Client, id, step string, follow bool, w io.Writer) (complete bool, err error) {
 	var offset int64
 	for {
 		start := time.Now()
-		chunk, err := c.Logs(ctx, id, offset, follow)
+		chunk, err := c.StepLogs(ctx, id, step, offset, follow)
 		if err != nil {
 			return false, err
 		}

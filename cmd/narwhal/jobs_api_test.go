@@ -218,3 +218,15 @@ func TestVersionFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestLogsOfOneStep(t *testing.T) {
+	t.Parallel()
+	r := newAPIRig(t)
+	r.job(t, 1, func(j *ci.Job) { j.Status = ci.StatusSuccess })
+	r.logs.PutChunk(context.Background(), "job01", 0, []byte("build | compiled\ntest | ok\nbuild | linked\n"))
+	r.logs.Finish(context.Background(), "job01")
+	out, stderr, err := r.cli(t, runLogs, "--step", "build", "job01")
+	if err != nil || stderr != "" || out != "build | compiled\nbuild | linked\n" {
+		t.Errorf("logs --step build: %v, out %q, stderr %q", err, out, stderr)
+	}
+}

@@ -16,11 +16,12 @@ type ErrorBody struct {
 }
 
 // reply is a successful answer: a status, a JSON body and an optional
-// Location header.
+// Location header; or a raw handler that writes an answer of another type.
 type reply struct {
 	status   int
 	body     any
 	location string
+	raw      http.HandlerFunc // answers instead of the JSON body, when set
 }
 
 // httpError is a failed request: the status, the message for the client, and
@@ -46,6 +47,10 @@ func (f apiFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rep, err := f(r)
 	if err != nil {
 		writeFailure(w, err)
+		return
+	}
+	if rep.raw != nil {
+		rep.raw(w, r)
 		return
 	}
 	if rep.location != "" {

@@ -35,7 +35,15 @@ func (c *Client) Job(ctx context.Context, id string) (ci.Job, error) {
 // Logs reads the job's log from offset (GET /jobs/{id}/logs); with follow the
 // server waits (up to about 25 s) for data.
 func (c *Client) Logs(ctx context.Context, id string, offset int64, follow bool) (api.LogChunk, error) {
+	return c.StepLogs(ctx, id, "", offset, follow)
+}
+
+// StepLogs is Logs of one step's lines (all lines when step is "").
+func (c *Client) StepLogs(ctx context.Context, id, step string, offset int64, follow bool) (api.LogChunk, error) {
 	q, timeout := url.Values{"offset": {fmt.Sprint(offset)}}, Timeout
+	if step != "" {
+		q.Set("step", step)
+	}
 	if follow {
 		q.Set("follow", "1")
 		timeout = FollowTimeout
