@@ -161,7 +161,7 @@ function route() {
   let m;
   if ((m = path.match(/^\/jobs\/([A-Za-z0-9._-]+)$/))) {
     setNav('jobs');
-    jobView(app, decodeURIComponent(m[1]));
+    jobView(app, decodeURIComponent(m[1]), params);
   } else if (path === '/runners') {
     setNav('runners');
     runnersView(app);

@@ -1,0 +1,66 @@
+package devstack
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/executor/fake"
+	"github.com/narwhal-ci/narwhal/internal/testenv"
+)
+
+// TestDashboardStepLogPanes loads the job page in headless Chromium in its
+// three log states: all steps (numbered lines of both), one step's pane
+// (only its lines, numbered from 1, its tab selected), and a search (only the
+// matching line shown, with a count). Each state leaves a screenshot under
+// $NARWHAL_ARTEFACTS.
+func TestDashboardStepLogPanes(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		testenv.Missing(t, "chromium ("+chromiumPath+", Debian package chromium)")
+	}
+	ex := fake.New()
+	ex.Script("build", fake.Outcome{Output: fake.Lines("compiling", "linked narwhal")})
+	ex.Script("test", fake.Outcome{Output: fake.Lines("ok  narwhal/engine", "ok  narwhal/runner")})
+	cfg := testConfig(t)
+	cfg.Exec = ex
+	s, _ := startStack(t, cfg)
+	id, err := s.Trigger(context.Background(), newRepo(t, map[string]string{"narwhal.yml": twoSteps}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := waitJob(t, s, id, 20*time.Second); j.Status != ci.StatusSuccess {
+		t.Fatalf("job %s", j.Status)
+	}
+	jobLog(t, s, id)
+	page := func(query, shot string) string {
+		return string(chromium(t, s.Info().URL+"#/jobs/"+id+query, "--dump-dom", "--screenshot="+artefact(t, shot)))
+	}
+
+	all := page("", "dashboard-log-all.png")
+	mustMatch(t, "all steps", all, `<a href="#/jobs/`+id+`" class="tab selected" data-tab="all">all</a>`,
+		`data-tab="build" data-status="success">build</a>`, `data-tab="test" data-status="success">test</a>`,
+		`<span class="line" data-n="\d+" data-step="build"><span class="st c\d">build</span> linked narwhal`,
+		`<span class="line" data-n="\d+" data-step="test"><span class="st c\d">test</span> ok  narwhal/runner`)
+
+	one := page("?step=test", "dashboard-log-step.png")
+	mustMatch(t, "test pane", one, `<pre class="log" id="log" data-step="test">`,
+		`class="tab selected" data-tab="test"`,
+		`<a class="name selected" href="#/jobs/`+id+`\?step=test">test</a>`)
+	if strings.Contains(one, "linked narwhal") {
+		t.Error("the test pane shows a line of build")
+	}
+	if !strings.Contains(one, `data-n="1" data-step="test"`) {
+		t.Error("the test pane does not number its lines from 1")
+	}
+
+	found := page("?q=RUNNER", "dashboard-log-search.png")
+	mustMatch(t, "search", found, `<span class="muted" id="log-count">1 of \d+ lines</span>`,
+		`<span class="line" data-n="\d+" data-step="test">`+`<span class="st c\d">test</span> ok  narwhal/runner`)
+	if !strings.Contains(found, `hidden="">`) {
+		t.Error("the search hides no line")
+	}
+}
