@@ -95,6 +95,9 @@ type Step struct {
 	// or could not run.
 	Reason   string `json:"reason,omitempty"`
 	Attempts int    `json:"attempts,omitempty"` // runs made, retries included
+	// DependsOn are the steps that must finish before this one starts (the
+	// pipeline's resolved depends_on), known once the runner read the file.
+	DependsOn []string `json:"depends_on,omitempty"`
 }
 
 // JobIDPattern is what a job ID must look like, wherever it names something

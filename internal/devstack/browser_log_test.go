@@ -64,3 +64,74 @@ func TestDashboardStepLogPanes(t *testing.T) {
 		t.Error("the search hides no line")
 	}
 }
+
+// diamond is a pipeline of three depths: build, then test and lint, then report.
+const diamond = `name: diamond
+image: busybox
+steps:
+  - name: build
+    commands: [echo build]
+  - name: test
+    depends_on: [build]
+    commands: [echo test]
+  - name: lint
+    depends_on: [build]
+    commands: [echo lint]
+  - name: report
+    depends_on: [test, lint]
+    commands: [echo report]
+`
+
+// TestDashboardStepGraph: while build runs, the job page already draws every
+// step as a graph of depends_on (the later ones pending, a column per depth,
+// an edge per dependency); once the job is done, every node is green. Both
+// states leave a screenshot under $NARWHAL_ARTEFACTS.
+func TestDashboardStepGraph(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		testenv.Missing(t, "chromium ("+chromiumPath+", Debian package chromium)")
+	}
+	release := make(chan struct{})
+	ex := fake.New()
+	ex.Script("build", fake.Outcome{Output: fake.Lines("compiling"), Hook: func(ctx context.Context) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+	}})
+	cfg := testConfig(t)
+	cfg.Exec = ex
+	s, _ := startStack(t, cfg)
+	id, err := s.Trigger(context.Background(), newRepo(t, map[string]string{"narwhal.yml": diamond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var j ci.Job
+		apiGet(t, s, "/jobs/"+id, &j)
+		if len(j.Steps) == 4 && j.Steps[0].Status == ci.StepRunning {
+			break // build runs, and the plan is recorded
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s: steps %+v", j.Status, j.Steps)
+		}
+	}
+	page := func(shot string) string {
+		return string(chromium(t, s.Info().URL+"#/jobs/"+id, "--dump-dom", "--screenshot="+artefact(t, shot)))
+	}
+	running := page("dashboard-graph-running.png")
+	mustMatch(t, "running graph", running,
+		`<a href="#/jobs/`+id+`\?step=build" data-node="build" data-status="running">`,
+		`data-node="test" data-status="pending">.*<rect class="node s-pending" x="206" y="0"`,
+		`data-node="lint" data-status="pending">.*<rect class="node s-pending" x="206" y="46"`,
+		`data-node="report" data-status="pending">.*<rect class="node s-pending" x="412" y="0"`,
+		`data-edge="build-&gt;test"`, `data-edge="build-&gt;lint"`, `data-edge="test-&gt;report"`, `data-edge="lint-&gt;report"`)
+	close(release)
+	if j := waitJob(t, s, id, 20*time.Second); j.Status != ci.StatusSuccess {
+		t.Fatalf("job %s", j.Status)
+	}
+	done := page("dashboard-graph-done.png")
+	if n := strings.Count(done, `data-status="success"><title>`); n != 4 {
+		t.Errorf("%d green nodes once the job is done, want 4", n)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/engine"
 	"github.com/narwhal-ci/narwhal/internal/logstore"
+	"github.com/narwhal-ci/narwhal/internal/pipeline"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
 	"github.com/narwhal-ci/narwhal/internal/workspace"
 )
@@ -31,6 +32,9 @@ type job struct {
 	// timeout is the job's time limit in whole seconds once its pipeline is
 	// read (0 before), for the running reports.
 	timeout atomic.Int64
+	// plan is every step of the pipeline, pending, once it is read (nil
+	// before), for the running reports.
+	plan    atomic.Pointer[[]ci.Step]
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
 	started time.Time
@@ -70,6 +74,7 @@ func (r *Runner) runJob(j *job) {
 	// Running again, now with the limit the engine enforces: the dispatcher's
 	// deadline for the job follows it (a pipeline may run longer than 1h).
 	j.timeout.Store(int64((r.eng.Timeout(p) + time.Second - 1) / time.Second))
+	j.plan.Store(plan(p))
 	r.reporter.send(r.jobEvent(j, ci.StatusRunning, ""))
 	ej := engine.Job{
 		ID: j.spec.ID, Branch: j.spec.Branch, Event: string(j.spec.Event), Workspace: dir,
@@ -131,8 +136,20 @@ func (r *Runner) jobEvent(j *job, status ci.Status, why string) ci.RunnerEvent {
 	}
 	if status == ci.StatusRunning {
 		ev.TimeoutSeconds = j.timeout.Load()
+		if p := j.plan.Load(); p != nil {
+			ev.Plan = *p
+		}
 	}
 	return ev
+}
+
+// plan is every step of p, pending, with its resolved dependencies.
+func plan(p *pipeline.Pipeline) *[]ci.Step {
+	steps := make([]ci.Step, len(p.Steps))
+	for i, s := range p.Steps {
+		steps[i] = ci.Step{Name: s.Name, Status: ci.StepPending, DependsOn: p.Deps(s.Name)}
+	}
+	return &steps
 }
 
 // finish frees j's slot once it is torn down, and remembers it for dedup.

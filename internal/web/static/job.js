@@ -10,18 +10,20 @@
 function jobView(app, id, params) {
   const view = { id, step: params.get('step') || '', q: params.get('q') || '' };
   const head = el('section', { class: 'job-head' });
+  const graph = el('section', { class: 'graph', id: 'graph' });
   const timeline = el('section', { class: 'timeline', id: 'timeline' });
   const tabs = el('nav', { class: 'log-tabs', id: 'log-tabs' });
   const log = el('pre', { class: 'log', id: 'log', 'data-step': view.step || null });
   const follow = el('label', { class: 'follow' }, el('input', { type: 'checkbox', checked: true, id: 'follow' }), ' follow');
   const tools = logTools(view, log);
   app.replaceChildren(el('p', {}, el('a', { href: '#/' }, '← all jobs')), head,
-    el('h3', {}, 'Steps'), timeline, el('h3', {}, 'Log ', follow), tabs, tools, log);
+    el('h3', {}, 'Steps'), graph, timeline, el('h3', {}, 'Log ', follow), tabs, tools, log);
   const tail = newLogTail(id, view.step, log, () => follow.firstChild.checked, () => view.q);
   poll(async (current) => {
     const job = await getJSON(`/jobs/${encodeURIComponent(id)}`);
     if (!current()) return;
     renderJobHead(head, job);
+    renderGraph(graph, job, view);
     renderTimeline(timeline, job, view);
     renderTabs(tabs, job, view);
     await tail.pull(job.status, current);
@@ -125,6 +127,71 @@ function renderJobHead(box, j) {
     el('div', { class: 'actions' },
       final ? null : act('Cancel', `/jobs/${encodeURIComponent(j.id)}/cancel`, 'Cancel this job?', 'danger'),
       final ? act('Re-run', `/jobs/${encodeURIComponent(j.id)}/resubmit`, 'Run this commit again as a new job?') : null));
+}
+
+// Step graph geometry, in SVG units (pixels at 100%).
+const NODE_W = 150, NODE_H = 34, COL_GAP = 56, ROW_GAP = 12;
+
+// renderGraph draws the steps as a graph of depends_on: a column per depth
+// (a step sits one column right of its deepest dependency), an edge from each
+// dependency, each node coloured by its state and opening the step's pane.
+function renderGraph(box, j, view) {
+  const steps = j.steps || [];
+  if (!steps.length) {
+    box.replaceChildren();
+    return;
+  }
+  const depth = stepDepths(steps);
+  const rows = new Map(); // column → next free row
+  const at = new Map(); // step → {x, y}
+  for (const s of steps) {
+    const col = depth.get(s.name), row = rows.get(col) || 0;
+    rows.set(col, row + 1);
+    at.set(s.name, { x: col * (NODE_W + COL_GAP), y: row * (NODE_H + ROW_GAP) });
+  }
+  const width = Math.max(...[...at.values()].map((p) => p.x)) + NODE_W;
+  const height = Math.max(...[...at.values()].map((p) => p.y)) + NODE_H;
+  const edges = steps.flatMap((s) => (s.depends_on || []).filter((d) => at.has(d)).map((d) => edge(at.get(d), at.get(s.name), s.name, d)));
+  const nodes = steps.map((s) => graphNode(s, at.get(s.name), view));
+  box.replaceChildren(svg('svg', { width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'step graph' }, ...edges, ...nodes));
+}
+
+// stepDepths is each step's column: 0 without dependencies, else one more
+// than its deepest dependency (the plan has no cycles: the runner refused them).
+function stepDepths(steps) {
+  const deps = new Map(steps.map((s) => [s.name, s.depends_on || []]));
+  const depth = new Map();
+  const of = (name, seen) => {
+    if (depth.has(name)) return depth.get(name);
+    if (seen.has(name) || !deps.has(name)) return 0;
+    seen.add(name);
+    const d = Math.max(-1, ...deps.get(name).map((x) => of(x, seen))) + 1;
+    depth.set(name, d);
+    return d;
+  };
+  for (const s of steps) of(s.name, new Set());
+  return depth;
+}
+
+function edge(from, to, step, dep) {
+  const x1 = from.x + NODE_W, y1 = from.y + NODE_H / 2, x2 = to.x, y2 = to.y + NODE_H / 2, mid = (x1 + x2) / 2;
+  return svg('path', { class: 'edge', d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`, 'data-edge': `${dep}->${step}` });
+}
+
+function graphNode(s, p, view) {
+  const label = s.name.length > 18 ? s.name.slice(0, 17) + '…' : s.name;
+  return svg('a', { href: paneLink(view, s.name, view.q), 'data-node': s.name, 'data-status': s.status },
+    svg('title', {}, `${s.name}: ${s.status}`),
+    svg('rect', { class: `node s-${s.status}` + (s.name === view.step ? ' selected' : ''), x: p.x, y: p.y, width: NODE_W, height: NODE_H, rx: 8 }),
+    svg('text', { x: p.x + 12, y: p.y + NODE_H / 2 + 4 }, label));
+}
+
+// svg builds an SVG element, as el does an HTML one.
+function svg(tag, attrs, ...children) {
+  const e = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  for (const c of children.flat()) e.append(c);
+  return e;
 }
 
 // renderTimeline draws each step as a bar on the job's time axis; a step's
