@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -134,4 +135,46 @@ func TestDashboardStepGraph(t *testing.T) {
 	if n := strings.Count(done, `data-status="success"><title>`); n != 4 {
 		t.Errorf("%d green nodes once the job is done, want 4", n)
 	}
+}
+
+// TestDashboardRepoPageAndPages: the job list pages by cursor past its
+// newest 50; a repository's page lists the latest job of each branch and
+// pull request; commits of GitHub repositories link to GitHub.
+func TestDashboardRepoPageAndPages(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		testenv.Missing(t, "chromium ("+chromiumPath+", Debian package chromium)")
+	}
+	s, _ := startStack(t, testConfig(t))
+	t0 := time.Now().Add(-time.Hour)
+	add := func(n int, branch string, pr int, status ci.Status) ci.Job {
+		j := ci.Job{ID: fmt.Sprintf("job%017d", n), Repo: "acme/app", CloneURL: "https://github.com/acme/app.git",
+			SHA: fmt.Sprintf("%040x", n), Ref: "refs/heads/" + branch, Branch: branch, PR: pr, Event: ci.EventPush,
+			Status: status, Attempt: 1, Message: fmt.Sprintf("change %d", n), CreatedAt: t0.Add(time.Duration(n) * time.Second)}
+		if _, err := s.store.CreateJob(context.Background(), j); err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	for n := 1; n <= 52; n++ {
+		add(n, []string{"main", "dev"}[n%2], 0, ci.StatusSuccess)
+	}
+	pr := add(53, "main", 7, ci.StatusError) // final states only: the stack's monitor leaves them be
+	newest := add(54, "main", 0, ci.StatusFailure)
+
+	var first ci.JobPage
+	apiGet(t, s, "/jobs", &first)
+	home := dumpDOM(t, s.Info().URL+"#/")
+	mustMatch(t, "first page", home, `<tr data-job="`+newest.ID+`"`, `id="page-older"`,
+		`<a class="mono" href="https://github.com/acme/app/commit/`+newest.SHA+`" target="_blank" rel="noopener noreferrer">`+newest.SHA[:8]+`</a>`)
+	older := string(chromium(t, s.Info().URL+"#/?cursor="+first.Cursor, "--dump-dom", "--screenshot="+artefact(t, "dashboard-jobs-older.png")))
+	mustMatch(t, "older page", older, `<tr data-job="job00000000000000001"`, `id="page-newest"`)
+	if strings.Contains(older, `<tr data-job="`+newest.ID+`"`) || strings.Contains(older, `id="page-older"`) {
+		t.Error("the older page shows the newest job, or a further page")
+	}
+
+	repo := string(chromium(t, s.Info().URL+"#/repos/acme/app", "--dump-dom", "--screenshot="+artefact(t, "dashboard-repo.png")))
+	mustMatch(t, "repository page", repo, `<h2>acme/app</h2>`,
+		`<tr data-branch="main" data-status="failure">`, `<tr data-branch="#7" data-status="error">`,
+		`<tr data-branch="dev" data-status="success"><td class="mono">dev</td>`, `href="#/jobs/`+pr.ID+`"`)
 }

@@ -127,6 +127,20 @@ function badge(status, id) {
 // asList takes a bare array or the array under key of an object.
 const asList = (v, key) => (Array.isArray(v) ? v : (v && Array.isArray(v[key]) ? v[key] : []));
 const short = (sha) => (sha || '').slice(0, 8);
+
+// commitURL is the web page of j's commit when its clone URL is an https
+// one of a forge (GitHub, and the ones that share its /commit/ path), else ''.
+function commitURL(j) {
+  const m = /^https:\/\/([^/@]+)\/([^/]+)\/([^/]+?)(\.git)?\/?$/.exec(j.clone_url || '');
+  return m && /^[0-9a-f]{40}$/i.test(j.sha || '') ? `https://${m[1]}/${m[2]}/${m[3]}/commit/${j.sha}` : '';
+}
+
+// commitLink is the short SHA, linked to the commit's page when there is one.
+function commitLink(j, full) {
+  const text = full ? j.sha : short(j.sha);
+  const url = commitURL(j);
+  return url ? el('a', { class: 'mono', href: url, target: '_blank', rel: 'noopener noreferrer' }, text) : el('span', { class: 'mono' }, text);
+}
 const firstLine = (s) => (s || '').split('\n')[0];
 
 // ---- routing and polling -----------------------------------------------
@@ -162,6 +176,9 @@ function route() {
   if ((m = path.match(/^\/jobs\/([A-Za-z0-9._-]+)$/))) {
     setNav('jobs');
     jobView(app, decodeURIComponent(m[1]), params);
+  } else if ((m = path.match(/^\/repos\/([A-Za-z0-9._-]+\/[A-Za-z0-9._-]+)$/))) {
+    setNav('jobs');
+    repoView(app, m[1], params);
   } else if (path === '/runners') {
     setNav('runners');
     runnersView(app);

@@ -110,11 +110,11 @@ function renderJobHead(box, j) {
   };
   const row = (k, v) => (v ? [el('dt', {}, k), el('dd', {}, v)] : []);
   box.replaceChildren(
-    el('h2', {}, badge(j.status, 'job-status'), ' ', j.repo, el('span', { class: 'muted' }, ` @ ${j.branch || j.ref || ''}`)),
+    el('h2', {}, badge(j.status, 'job-status'), ' ', el('a', { href: `#/repos/${j.repo}`, class: 'repo-link' }, j.repo), el('span', { class: 'muted' }, ` @ ${j.branch || j.ref || ''}`)),
     el('p', { class: 'message' }, firstLine(j.message)),
     el('dl', { class: 'meta' },
       row('job', el('span', { class: 'mono', id: 'job-id' }, j.id)),
-      row('commit', el('span', { class: 'mono' }, j.sha)),
+      row('commit', commitLink(j, true)),
       row('event', j.event + (j.pr ? ` #${j.pr}` : '')),
       row('author', j.author),
       row('attempt', String(j.attempt || 1)),
