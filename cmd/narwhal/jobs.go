@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -314,22 +315,37 @@ const resubmitHelp = `Usage: narwhal resubmit [flags] ID
 ID is a job's whole ID or a unique prefix of it (at least 6 characters).
 
 Runs a job's commit again as a new job (its parent is ID) and prints the new
-job's ID.
+job's ID. With --from-step, the new job re-runs ID from that step: the steps
+before it that succeeded are not run again, and it starts from the workspace
+they left (saved after each successful step; never for pull requests from
+forks). When that workspace is not available it says so: re-run the whole
+job instead.
 
 Flags:
+  --from-step STEP  re-run from this step
   --json            print the new job as JSON
 ` + apiFlagsHelp + `
 Examples:
   narwhal resubmit 3fa1c2d0e9b8a7f6e5d4
+  narwhal resubmit --from-step test 3fa1c2
   narwhal logs -f "$(narwhal resubmit --json 3fa1c2d0e9b8a7f6e5d4 | jq -r .id)"
 `
 
-// runResubmit is `narwhal resubmit ID`.
+// runResubmit is `narwhal resubmit [--from-step STEP] ID`.
 func runResubmit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return jobAction(ctx, "resubmit", resubmitHelp, args, stdout, stderr, (*apiclient.Client).Resubmit,
-		func(id string, j ci.Job) string {
-			return fmt.Sprintf("resubmitted %s as %s (%s)\nfollow it: narwhal logs -f %s", id, j.ID, j.Status, j.ID)
-		})
+	flags := func(fs *flag.FlagSet) action {
+		from := fs.String("from-step", "", "")
+		return func(c *apiclient.Client, ctx context.Context, id string) (ci.Job, error) {
+			return c.ResubmitFrom(ctx, id, *from)
+		}
+	}
+	return jobAction(ctx, "resubmit", resubmitHelp, args, stdout, stderr, flags, func(id string, j ci.Job) string {
+		how := ""
+		if j.Resume != nil {
+			how = fmt.Sprintf(" from step %s (%d steps before it not run again)", j.Resume.From, len(j.Resume.Done))
+		}
+		return fmt.Sprintf("resubmitted %s as %s%s (%s)\nfollow it: narwhal logs -f %s", id, j.ID, how, j.Status, j.ID)
+	})
 }
 
 const cancelHelp = `Usage: narwhal cancel [flags] ID
@@ -349,17 +365,23 @@ Examples:
 
 // runCancel is `narwhal cancel ID`.
 func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return jobAction(ctx, "cancel", cancelHelp, args, stdout, stderr, (*apiclient.Client).Cancel,
+	flags := func(*flag.FlagSet) action { return (*apiclient.Client).Cancel }
+	return jobAction(ctx, "cancel", cancelHelp, args, stdout, stderr, flags,
 		func(id string, j ci.Job) string { return fmt.Sprintf("job %s is %s", j.ID, j.Status) })
 }
 
+// action posts an action on one job and returns the job it answers.
+type action func(*apiclient.Client, context.Context, string) (ci.Job, error)
+
 // jobAction runs a command that posts an action on one job and prints the
-// job it answers: as JSON with --json, else as say puts it.
+// job it answers: as JSON with --json, else as say puts it. flags defines
+// the command's own flags and returns the action they shape.
 func jobAction(ctx context.Context, name, help string, args []string, stdout, stderr io.Writer,
-	do func(*apiclient.Client, context.Context, string) (ci.Job, error), say func(id string, j ci.Job) string) error {
+	flags func(*flag.FlagSet) action, say func(id string, j ci.Job) string) error {
 	fs := newFlagSet(name, help, stderr)
 	o := addAPIFlags(fs)
 	asJSON := fs.Bool("json", false, "")
+	do := flags(fs)
 	pos, ok, err := parseCommand(fs, args, 1, help, stderr)
 	if !ok {
 		return err

@@ -101,6 +101,10 @@ func failure(what string, err error) error {
 		return fail(http.StatusConflict, fmt.Sprintf("%s: %v", what, illegalReason(err)), err)
 	case errors.Is(err, ci.ErrConflict):
 		return fail(http.StatusConflict, what+" changed concurrently; try again", err)
+	case errors.Is(err, ci.ErrNoSnapshot):
+		return fail(http.StatusConflict, err.Error()+"; re-run the whole job instead (resubmit without from_step)", err)
+	case errors.Is(err, ci.ErrCannotResume):
+		return fail(http.StatusConflict, err.Error(), err)
 	case errors.Is(err, ci.ErrClosed):
 		return fail(http.StatusServiceUnavailable, "shutting down", err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

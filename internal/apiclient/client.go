@@ -5,6 +5,7 @@
 package apiclient
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -55,13 +56,29 @@ func (e *Error) Error() string { return fmt.Sprintf("%d %s", e.Status, e.Message
 // call sends method to the path made of segments (each escaped) with query q,
 // and decodes a 2xx JSON answer into out.
 func (c *Client) call(ctx context.Context, method string, q url.Values, timeout time.Duration, out any, segments ...string) error {
+	return c.callWith(ctx, method, q, nil, timeout, out, segments...)
+}
+
+// callWith is call with a JSON request body (none when in is nil).
+func (c *Client) callWith(ctx context.Context, method string, q url.Values, in any, timeout time.Duration, out any, segments ...string) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	u := c.base.JoinPath(escapeAll(segments)...)
 	u.RawQuery = q.Encode()
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	var payload io.Reader
+	if in != nil {
+		data, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("API request: %w", err)
+		}
+		payload = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), payload)
 	if err != nil {
 		return fmt.Errorf("API request: %w", err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)

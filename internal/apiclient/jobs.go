@@ -54,8 +54,17 @@ func (c *Client) StepLogs(ctx context.Context, id, step string, offset int64, fo
 
 // Resubmit runs job id again as a new job (POST /jobs/{id}/resubmit).
 func (c *Client) Resubmit(ctx context.Context, id string) (ci.Job, error) {
+	return c.ResubmitFrom(ctx, id, "")
+}
+
+// ResubmitFrom re-runs job id from step fromStep (a whole re-run when "").
+func (c *Client) ResubmitFrom(ctx context.Context, id, fromStep string) (ci.Job, error) {
+	var in any
+	if fromStep != "" {
+		in = api.ResubmitBody{FromStep: fromStep}
+	}
 	var j ci.Job
-	return j, c.call(ctx, http.MethodPost, nil, Timeout, &j, "jobs", id, "resubmit")
+	return j, c.callWith(ctx, http.MethodPost, nil, in, Timeout, &j, "jobs", id, "resubmit")
 }
 
 // Cancel stops job id (POST /jobs/{id}/cancel).
