@@ -15,7 +15,22 @@ func jobToPB(j Job) *runnerpb.RunRequest {
 		JobId: j.ID, Attempt: clampInt32(j.Attempt), Repo: j.Repo, CloneUrl: j.CloneURL,
 		Sha: j.SHA, Ref: j.Ref, Branch: j.Branch, Event: string(j.Event), Pr: int64(j.PR),
 		Fork: j.Fork, Labels: j.Labels, Secrets: j.Secrets, CloneToken: j.CloneToken,
+		Resume: resumeToPB(j.Resume),
 	}
+}
+
+func resumeToPB(r *ci.Resume) *runnerpb.Resume {
+	if r == nil {
+		return nil
+	}
+	return &runnerpb.Resume{From: r.From, Done: r.Done, Snapshot: r.Snapshot}
+}
+
+func resumeFromPB(r *runnerpb.Resume) *ci.Resume {
+	if r == nil {
+		return nil
+	}
+	return &ci.Resume{From: r.GetFrom(), Done: r.GetDone(), Snapshot: r.GetSnapshot()}
 }
 
 func jobFromPB(r *runnerpb.RunRequest) Job {
@@ -23,7 +38,7 @@ func jobFromPB(r *runnerpb.RunRequest) Job {
 		ID: r.GetJobId(), Attempt: int(r.GetAttempt()), Repo: r.GetRepo(), CloneURL: r.GetCloneUrl(),
 		SHA: r.GetSha(), Ref: r.GetRef(), Branch: r.GetBranch(), Event: ci.Event(r.GetEvent()),
 		PR: int(r.GetPr()), Fork: r.GetFork(), Labels: r.GetLabels(), Secrets: r.GetSecrets(),
-		CloneToken: r.GetCloneToken(),
+		CloneToken: r.GetCloneToken(), Resume: resumeFromPB(r.GetResume()),
 	}
 }
 

@@ -63,6 +63,9 @@ type Job struct {
 	Secrets map[string]string
 	// CloneToken authorises the clone; empty for public repositories.
 	CloneToken string
+	// Resume, for a re-run from a step: restore its snapshot instead of
+	// cloning, and do not run its done steps again.
+	Resume *ci.Resume
 }
 
 // JobFromCI builds the Run payload for a stored job. Secrets are dropped for
@@ -74,7 +77,7 @@ func JobFromCI(j ci.Job, secrets map[string]string, cloneToken string) Job {
 	return Job{
 		ID: j.ID, Attempt: j.Attempt, Repo: j.Repo, CloneURL: j.CloneURL, SHA: j.SHA,
 		Ref: j.Ref, Branch: j.Branch, Event: j.Event, PR: j.PR, Fork: j.Fork,
-		Labels: j.Labels, Secrets: secrets, CloneToken: cloneToken,
+		Labels: j.Labels, Secrets: secrets, CloneToken: cloneToken, Resume: j.Resume,
 	}
 }
 

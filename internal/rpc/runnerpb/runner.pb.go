@@ -103,7 +103,9 @@ type RunRequest struct {
 	// Secret values by name, for non-fork jobs only.
 	Secrets map[string]string `protobuf:"bytes,12,rep,name=secrets,proto3" json:"secrets,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// A short-lived token that authorises the clone; empty for public repos.
-	CloneToken    string `protobuf:"bytes,13,opt,name=clone_token,json=cloneToken,proto3" json:"clone_token,omitempty"`
+	CloneToken string `protobuf:"bytes,13,opt,name=clone_token,json=cloneToken,proto3" json:"clone_token,omitempty"`
+	// Set when the job re-runs its parent from a step.
+	Resume        *Resume `protobuf:"bytes,30,opt,name=resume,proto3" json:"resume,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -229,6 +231,78 @@ func (x *RunRequest) GetCloneToken() string {
 	return ""
 }
 
+func (x *RunRequest) GetResume() *Resume {
+	if x != nil {
+		return x.Resume
+	}
+	return nil
+}
+
+// Resume is a re-run from a step: the runner restores the snapshot instead
+// of cloning, and does not run the done steps again.
+type Resume struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The step the job re-runs from.
+	From string `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	// The steps not run again, with the reason their skip gives.
+	Done map[string]string `protobuf:"bytes,2,rep,name=done,proto3" json:"done,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The blob key of the workspace snapshot to start from.
+	Snapshot      string `protobuf:"bytes,3,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Resume) Reset() {
+	*x = Resume{}
+	mi := &file_runner_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Resume) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Resume) ProtoMessage() {}
+
+func (x *Resume) ProtoReflect() protoreflect.Message {
+	mi := &file_runner_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Resume.ProtoReflect.Descriptor instead.
+func (*Resume) Descriptor() ([]byte, []int) {
+	return file_runner_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Resume) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *Resume) GetDone() map[string]string {
+	if x != nil {
+		return x.Done
+	}
+	return nil
+}
+
+func (x *Resume) GetSnapshot() string {
+	if x != nil {
+		return x.Snapshot
+	}
+	return ""
+}
+
 // RunResponse says whether the runner took the job.
 type RunResponse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -241,7 +315,7 @@ type RunResponse struct {
 
 func (x *RunResponse) Reset() {
 	*x = RunResponse{}
-	mi := &file_runner_proto_msgTypes[1]
+	mi := &file_runner_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -253,7 +327,7 @@ func (x *RunResponse) String() string {
 func (*RunResponse) ProtoMessage() {}
 
 func (x *RunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runner_proto_msgTypes[1]
+	mi := &file_runner_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -266,7 +340,7 @@ func (x *RunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunResponse.ProtoReflect.Descriptor instead.
 func (*RunResponse) Descriptor() ([]byte, []int) {
-	return file_runner_proto_rawDescGZIP(), []int{1}
+	return file_runner_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *RunResponse) GetAccepted() bool {
@@ -293,7 +367,7 @@ type CancelRequest struct {
 
 func (x *CancelRequest) Reset() {
 	*x = CancelRequest{}
-	mi := &file_runner_proto_msgTypes[2]
+	mi := &file_runner_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -305,7 +379,7 @@ func (x *CancelRequest) String() string {
 func (*CancelRequest) ProtoMessage() {}
 
 func (x *CancelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runner_proto_msgTypes[2]
+	mi := &file_runner_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -318,7 +392,7 @@ func (x *CancelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRequest.ProtoReflect.Descriptor instead.
 func (*CancelRequest) Descriptor() ([]byte, []int) {
-	return file_runner_proto_rawDescGZIP(), []int{2}
+	return file_runner_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CancelRequest) GetJobId() string {
@@ -337,7 +411,7 @@ type CancelResponse struct {
 
 func (x *CancelResponse) Reset() {
 	*x = CancelResponse{}
-	mi := &file_runner_proto_msgTypes[3]
+	mi := &file_runner_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -349,7 +423,7 @@ func (x *CancelResponse) String() string {
 func (*CancelResponse) ProtoMessage() {}
 
 func (x *CancelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runner_proto_msgTypes[3]
+	mi := &file_runner_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -362,7 +436,7 @@ func (x *CancelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelResponse.ProtoReflect.Descriptor instead.
 func (*CancelResponse) Descriptor() ([]byte, []int) {
-	return file_runner_proto_rawDescGZIP(), []int{3}
+	return file_runner_proto_rawDescGZIP(), []int{4}
 }
 
 // DrainRequest bounds how long running jobs may go on.
@@ -377,7 +451,7 @@ type DrainRequest struct {
 
 func (x *DrainRequest) Reset() {
 	*x = DrainRequest{}
-	mi := &file_runner_proto_msgTypes[4]
+	mi := &file_runner_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -389,7 +463,7 @@ func (x *DrainRequest) String() string {
 func (*DrainRequest) ProtoMessage() {}
 
 func (x *DrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runner_proto_msgTypes[4]
+	mi := &file_runner_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -402,7 +476,7 @@ func (x *DrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainRequest.ProtoReflect.Descriptor instead.
 func (*DrainRequest) Descriptor() ([]byte, []int) {
-	return file_runner_proto_rawDescGZIP(), []int{4}
+	return file_runner_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DrainRequest) GetDeadlineSeconds() int64 {
@@ -421,7 +495,7 @@ type DrainResponse struct {
 
 func (x *DrainResponse) Reset() {
 	*x = DrainResponse{}
-	mi := &file_runner_proto_msgTypes[5]
+	mi := &file_runner_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -433,7 +507,7 @@ func (x *DrainResponse) String() string {
 func (*DrainResponse) ProtoMessage() {}
 
 func (x *DrainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runner_proto_msgTypes[5]
+	mi := &file_runner_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -446,7 +520,7 @@ func (x *DrainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainResponse.ProtoReflect.Descriptor instead.
 func (*DrainResponse) Descriptor() ([]byte, []int) {
-	return file_runner_proto_rawDescGZIP(), []int{5}
+	return file_runner_proto_rawDescGZIP(), []int{6}
 }
 
 // StatsRequest is empty.
@@ -458,7 +532,7 @@ type StatsRequest struct {
 
 func (x *StatsRequest) Reset() {
 	*x = StatsRequest{}
-	mi := &file_runner_proto_msgTypes[6]
+	mi := &file_runner_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -470,7 +544,7 @@ func (x *StatsRequest) String() string {
 func (*StatsRequest) ProtoMessage() {}
 
 func (x *StatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runner_proto_msgTypes[6]
+	mi := &file_runner_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -483,7 +557,7 @@ func (x *StatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
 func (*StatsRequest) Descriptor() ([]byte, []int) {
-	return file_runner_proto_rawDescGZIP(), []int{6}
+	return file_runner_proto_rawDescGZIP(), []int{7}
 }
 
 // StatsResponse is a runner's identity and load.
@@ -508,7 +582,7 @@ type StatsResponse struct {
 
 func (x *StatsResponse) Reset() {
 	*x = StatsResponse{}
-	mi := &file_runner_proto_msgTypes[7]
+	mi := &file_runner_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -520,7 +594,7 @@ func (x *StatsResponse) String() string {
 func (*StatsResponse) ProtoMessage() {}
 
 func (x *StatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runner_proto_msgTypes[7]
+	mi := &file_runner_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -533,7 +607,7 @@ func (x *StatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
 func (*StatsResponse) Descriptor() ([]byte, []int) {
-	return file_runner_proto_rawDescGZIP(), []int{7}
+	return file_runner_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StatsResponse) GetRunnerId() string {
@@ -596,7 +670,7 @@ var File_runner_proto protoreflect.FileDescriptor
 
 const file_runner_proto_rawDesc = "" +
 	"\n" +
-	"\frunner.proto\x12\x11narwhal.runner.v1\"\x9f\x03\n" +
+	"\frunner.proto\x12\x11narwhal.runner.v1\"\xd2\x03\n" +
 	"\n" +
 	"RunRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x18\n" +
@@ -613,8 +687,16 @@ const file_runner_proto_rawDesc = "" +
 	"\x06labels\x18\v \x03(\tR\x06labels\x12D\n" +
 	"\asecrets\x18\f \x03(\v2*.narwhal.runner.v1.RunRequest.SecretsEntryR\asecrets\x12\x1f\n" +
 	"\vclone_token\x18\r \x01(\tR\n" +
-	"cloneToken\x1a:\n" +
+	"cloneToken\x121\n" +
+	"\x06resume\x18\x1e \x01(\v2\x19.narwhal.runner.v1.ResumeR\x06resume\x1a:\n" +
 	"\fSecretsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xaa\x01\n" +
+	"\x06Resume\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\tR\x04from\x127\n" +
+	"\x04done\x18\x02 \x03(\v2#.narwhal.runner.v1.Resume.DoneEntryR\x04done\x12\x1a\n" +
+	"\bsnapshot\x18\x03 \x01(\tR\bsnapshot\x1a7\n" +
+	"\tDoneEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"A\n" +
 	"\vRunResponse\x12\x1a\n" +
@@ -659,35 +741,39 @@ func file_runner_proto_rawDescGZIP() []byte {
 }
 
 var file_runner_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_runner_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_runner_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_runner_proto_goTypes = []any{
 	(RunnerState)(0),       // 0: narwhal.runner.v1.RunnerState
 	(*RunRequest)(nil),     // 1: narwhal.runner.v1.RunRequest
-	(*RunResponse)(nil),    // 2: narwhal.runner.v1.RunResponse
-	(*CancelRequest)(nil),  // 3: narwhal.runner.v1.CancelRequest
-	(*CancelResponse)(nil), // 4: narwhal.runner.v1.CancelResponse
-	(*DrainRequest)(nil),   // 5: narwhal.runner.v1.DrainRequest
-	(*DrainResponse)(nil),  // 6: narwhal.runner.v1.DrainResponse
-	(*StatsRequest)(nil),   // 7: narwhal.runner.v1.StatsRequest
-	(*StatsResponse)(nil),  // 8: narwhal.runner.v1.StatsResponse
-	nil,                    // 9: narwhal.runner.v1.RunRequest.SecretsEntry
+	(*Resume)(nil),         // 2: narwhal.runner.v1.Resume
+	(*RunResponse)(nil),    // 3: narwhal.runner.v1.RunResponse
+	(*CancelRequest)(nil),  // 4: narwhal.runner.v1.CancelRequest
+	(*CancelResponse)(nil), // 5: narwhal.runner.v1.CancelResponse
+	(*DrainRequest)(nil),   // 6: narwhal.runner.v1.DrainRequest
+	(*DrainResponse)(nil),  // 7: narwhal.runner.v1.DrainResponse
+	(*StatsRequest)(nil),   // 8: narwhal.runner.v1.StatsRequest
+	(*StatsResponse)(nil),  // 9: narwhal.runner.v1.StatsResponse
+	nil,                    // 10: narwhal.runner.v1.RunRequest.SecretsEntry
+	nil,                    // 11: narwhal.runner.v1.Resume.DoneEntry
 }
 var file_runner_proto_depIdxs = []int32{
-	9, // 0: narwhal.runner.v1.RunRequest.secrets:type_name -> narwhal.runner.v1.RunRequest.SecretsEntry
-	0, // 1: narwhal.runner.v1.StatsResponse.state:type_name -> narwhal.runner.v1.RunnerState
-	1, // 2: narwhal.runner.v1.Runner.Run:input_type -> narwhal.runner.v1.RunRequest
-	3, // 3: narwhal.runner.v1.Runner.Cancel:input_type -> narwhal.runner.v1.CancelRequest
-	5, // 4: narwhal.runner.v1.Runner.Drain:input_type -> narwhal.runner.v1.DrainRequest
-	7, // 5: narwhal.runner.v1.Runner.Stats:input_type -> narwhal.runner.v1.StatsRequest
-	2, // 6: narwhal.runner.v1.Runner.Run:output_type -> narwhal.runner.v1.RunResponse
-	4, // 7: narwhal.runner.v1.Runner.Cancel:output_type -> narwhal.runner.v1.CancelResponse
-	6, // 8: narwhal.runner.v1.Runner.Drain:output_type -> narwhal.runner.v1.DrainResponse
-	8, // 9: narwhal.runner.v1.Runner.Stats:output_type -> narwhal.runner.v1.StatsResponse
-	6, // [6:10] is the sub-list for method output_type
-	2, // [2:6] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	10, // 0: narwhal.runner.v1.RunRequest.secrets:type_name -> narwhal.runner.v1.RunRequest.SecretsEntry
+	2,  // 1: narwhal.runner.v1.RunRequest.resume:type_name -> narwhal.runner.v1.Resume
+	11, // 2: narwhal.runner.v1.Resume.done:type_name -> narwhal.runner.v1.Resume.DoneEntry
+	0,  // 3: narwhal.runner.v1.StatsResponse.state:type_name -> narwhal.runner.v1.RunnerState
+	1,  // 4: narwhal.runner.v1.Runner.Run:input_type -> narwhal.runner.v1.RunRequest
+	4,  // 5: narwhal.runner.v1.Runner.Cancel:input_type -> narwhal.runner.v1.CancelRequest
+	6,  // 6: narwhal.runner.v1.Runner.Drain:input_type -> narwhal.runner.v1.DrainRequest
+	8,  // 7: narwhal.runner.v1.Runner.Stats:input_type -> narwhal.runner.v1.StatsRequest
+	3,  // 8: narwhal.runner.v1.Runner.Run:output_type -> narwhal.runner.v1.RunResponse
+	5,  // 9: narwhal.runner.v1.Runner.Cancel:output_type -> narwhal.runner.v1.CancelResponse
+	7,  // 10: narwhal.runner.v1.Runner.Drain:output_type -> narwhal.runner.v1.DrainResponse
+	9,  // 11: narwhal.runner.v1.Runner.Stats:output_type -> narwhal.runner.v1.StatsResponse
+	8,  // [8:12] is the sub-list for method output_type
+	4,  // [4:8] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_runner_proto_init() }
@@ -701,7 +787,7 @@ func file_runner_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runner_proto_rawDesc), len(file_runner_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
