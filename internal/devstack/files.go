@@ -18,6 +18,7 @@ import (
 const (
 	storeFile     = "narwhal.db"     // the SQLite store
 	logsDir       = "logs"           // the file system log store
+	blobsDir      = "blobs"          // the file system blob store: workspace snapshots
 	runnersDir    = "runners"        // runners/<id>/{jobs,outbox}
 	secretFile    = "webhook-secret" // the webhook secret, kept across starts
 	tokenFile     = "api-token"      // the REST API's bearer token, kept across starts

@@ -35,6 +35,7 @@ type job struct {
 	// plan is every step of the pipeline, pending, once it is read (nil
 	// before), for the running reports.
 	plan    atomic.Pointer[[]ci.Step]
+	snaps   snapshots // the workspace saved after each step, for re-runs
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
 	started time.Time
@@ -66,7 +67,7 @@ func (r *Runner) runJob(j *job) {
 		return
 	}
 	defer r.removeWorkspace(j, dir)
-	p, err := r.deps.Checkout.Checkout(j.ctx, dir, j.spec)
+	p, err := r.checkout(j, dir)
 	if err != nil {
 		r.endEarly(j, err)
 		return
@@ -79,10 +80,22 @@ func (r *Runner) runJob(j *job) {
 	ej := engine.Job{
 		ID: j.spec.ID, Branch: j.spec.Branch, Event: string(j.spec.Event), Workspace: dir,
 		Pipeline: p, Env: ciEnv(r.cfg.ID, j.spec), Secrets: j.spec.Secrets,
+		AfterSuccess: r.saver(j, dir),
+	}
+	if j.spec.Resume != nil {
+		ej.Done = j.spec.Resume.Done
 	}
 	if _, err := r.eng.Run(j.ctx, ej, &observer{r: r, j: j}); err != nil {
 		j.log.Warn("job ended with an error", "err", err)
 	}
+}
+
+// checkout fills the workspace: the clone, or a re-run's snapshot.
+func (r *Runner) checkout(j *job, dir string) (*pipeline.Pipeline, error) {
+	if j.spec.Resume != nil {
+		return r.restore(j.ctx, j, dir)
+	}
+	return r.deps.Checkout.Checkout(j.ctx, dir, j.spec)
 }
 
 // endEarly ends a job that failed before the engine ran: the error goes to
@@ -197,6 +210,8 @@ func ciEnv(runnerID string, job rpc.Job) map[string]string {
 		"CI_REPO":        job.Repo,
 		"CI_COMMIT_SHA":  job.SHA,
 		"CI_COMMIT_REF":  job.Ref,
+		"CI_JOB_ID":      job.ID,
+		"CI_EVENT":       string(job.Event),
 		"CI_JOB_ATTEMPT": strconv.Itoa(job.Attempt),
 		"CI_RUNNER_ID":   runnerID,
 	}
