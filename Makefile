@@ -10,8 +10,8 @@ STACK := scripts/teststack.sh
 
 all: build
 
-build: ## build the narwhal CLI into bin/
-	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/narwhal ./cmd/narwhal
+build: ## build the narwhal CLI into bin/ (scripts/build.sh shows progress while a first build compiles)
+	GO=$(GO) scripts/build.sh $(BIN)/narwhal ./cmd/narwhal '$(LDFLAGS)'
 
 run: build ## the main job: `narwhal dev --demo` sends examples/hello through webhook, queue, dispatcher, runner, logs and status
 	@$(STACK) docker || echo "make run: Docker is not available; narwhal dev falls back to the host executor"

@@ -32,7 +32,7 @@ func addAPIFlags(fs *flag.FlagSet) *apiOpts {
 // explains what to set and fails with exit status 2.
 func (o *apiOpts) client(cmd string, stderr io.Writer) (*apiclient.Client, error) {
 	if o.api == "" {
-		fmt.Fprintf(stderr, "narwhal %s: no API address: set NARWHAL_API (e.g. export NARWHAL_API=http://127.0.0.1:8080) or pass --api URL\n", cmd)
+		fmt.Fprintf(stderr, "narwhal %s: no API address: set NARWHAL_API (narwhal dev prints it: export NARWHAL_API=http://127.0.0.1:8080/api) or pass --api URL\n", cmd)
 		return nil, exitError(2)
 	}
 	c, err := apiclient.New(o.api, o.token, "narwhal-cli/"+version)

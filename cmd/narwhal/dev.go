@@ -116,6 +116,7 @@ func printBanner(w io.Writer, s *devstack.Stack) {
 	in := s.Info()
 	fmt.Fprintf(w, "narwhal dev (version %s): the whole system in one process; Ctrl-C stops it\n\n", version)
 	rows := [][2]string{
+		{"listening", in.Listen},
 		{"dashboard", in.URL},
 		{"webhook", in.WebhookURL},
 		{"secret", s.WebhookSecret() + "   (" + filepath.Join(in.Dir, "webhook-secret") + ")"},
@@ -132,7 +133,10 @@ func printBanner(w io.Writer, s *devstack.Stack) {
 	if in.ExecutorNote != "" {
 		fmt.Fprintf(w, "\nwarning: %s\n", in.ExecutorNote)
 	}
-	fmt.Fprintf(w, "\nSend a push for a local repository:\n  narwhal trigger --repo . --url %s --secret %s\n\n", in.WebhookURL, s.WebhookSecret())
+	fmt.Fprintf(w, "\nSend a push for a local repository, then follow its job (the CLI is ./bin/narwhal):\n"+
+		"  narwhal trigger --repo . --url %s --secret %s\n"+
+		"  export NARWHAL_API=%s NARWHAL_TOKEN=%s\n  narwhal logs -f JOB\n\n",
+		in.WebhookURL, s.WebhookSecret(), in.APIURL, s.APIToken())
 }
 
 // runDemo pushes examples/hello through the stack and follows its job; it
@@ -155,7 +159,11 @@ func runDemo(ctx context.Context, s *devstack.Stack, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "demo: pushed %s of %s; job %s (dashboard: %s#/jobs/%s)\n", commit.SHA[:10], src, id, s.Info().URL, id)
-	j, err := s.Follow(ctx, id, stdout)
+	c, err := s.Client()
+	if err != nil {
+		return err
+	}
+	j, err := followJob(ctx, c, id, pipelineSteps(src), stdout)
 	if err != nil {
 		return fmt.Errorf("follow job %s: %w", id, err)
 	}

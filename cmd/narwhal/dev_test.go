@@ -55,7 +55,7 @@ func TestDevDemoOnHost(t *testing.T) {
 	if err != nil {
 		t.Fatalf("narwhal dev --demo: %v", err)
 	}
-	for _, want := range []string{"executor   host", "without its service", "build | hello from narwhal", "demo: success"} {
+	for _, want := range []string{"executor   host", "without its service", "build  | hello from narwhal", "demo: success"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
 		}
@@ -71,9 +71,14 @@ func TestDevDemoInDocker(t *testing.T) {
 	if err != nil {
 		t.Fatalf("narwhal dev --demo: %v", err)
 	}
-	for _, want := range []string{"executor   docker", "build | hello from narwhal", "test ", "demo: success"} {
+	for _, want := range []string{"executor   docker", "build  | hello from narwhal", "test   | pong",
+		"\nSTEP    STATUS   EXIT  DURATION  NOTE\n", "failure allowed", "demo: success"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
 		}
+	}
+	// The last step's log comes before the summary, as in `narwhal exec`.
+	if last, end := strings.LastIndex(out, "report | "), strings.Index(out, "pipeline success in"); last < 0 || end < last {
+		t.Errorf("the summary (at %d) comes before the last log line (at %d)", end, last)
 	}
 }

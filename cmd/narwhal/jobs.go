@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -11,11 +12,13 @@ import (
 
 	"github.com/narwhal-ci/narwhal/internal/apiclient"
 	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/console"
 	"github.com/narwhal-ci/narwhal/internal/store"
 )
 
-const apiFlagsHelp = `  --api URL         the REST API (default $NARWHAL_API), e.g. http://127.0.0.1:8080
-                    or https://abc123.execute-api.us-east-1.amazonaws.com
+const apiFlagsHelp = `  --api URL         the REST API (default $NARWHAL_API): http://127.0.0.1:8080/api
+                    for narwhal dev, https://abc123.execute-api.us-east-1.amazonaws.com
+                    for a deployment
   --token TOKEN     the API's bearer token (default $NARWHAL_TOKEN)
 `
 
@@ -110,6 +113,8 @@ func printJobs(w io.Writer, jobs []ci.Job, now time.Time) {
 
 const jobHelp = `Usage: narwhal job [flags] ID
 
+ID is a job's whole ID or a unique prefix of it (at least 6 characters).
+
 Shows one job: state, commit, runner, attempts, why it waits, its parent, and
 its steps.
 
@@ -134,7 +139,11 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	j, err := c.Job(ctx, pos[0])
+	id, err := c.ResolveJob(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	j, err := c.Job(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -170,23 +179,28 @@ func printJob(w io.Writer, j ci.Job, now time.Time) {
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tSTATUS\tEXIT\tDURATION")
 	for _, s := range j.Steps {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", s.Name, s.Status, s.ExitCode, elapsed(s.StartedAt, s.FinishedAt, now))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Name, s.Status, console.Exit(string(s.Status), s.ExitCode), elapsed(s.StartedAt, s.FinishedAt, now))
 	}
 	tw.Flush()
 }
 
 const logsHelp = `Usage: narwhal logs [flags] ID
 
+ID is a job's whole ID or a unique prefix of it (at least 6 characters).
+
 Prints the log of a job. With -f it keeps printing as the job writes more,
-until the log is complete (the job ended); Ctrl-C stops following.
+until the log is complete (the job ended), then prints how the job ended on
+stderr and exits 1 unless it succeeded; Ctrl-C stops following.
 
 Flags:
   -f, --follow      follow the log until it is complete
+  --step NAME       only the lines of this step
 ` + apiFlagsHelp + `
 Examples:
   narwhal logs 3fa1c2d0e9b8a7f6e5d4
   narwhal logs -f 3fa1c2d0e9b8a7f6e5d4
   narwhal logs 3fa1c2d0e9b8a7f6e5d4 | grep -n FAIL
+  narwhal logs --step test 3fa1c2
 `
 
 // runLogs is `narwhal logs ID`.
@@ -194,8 +208,10 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlagSet("logs", logsHelp, stderr)
 	o := addAPIFlags(fs)
 	var follow bool
+	var step string
 	fs.BoolVar(&follow, "f", false, "")
 	fs.BoolVar(&follow, "follow", false, "")
+	fs.StringVar(&step, "step", "", "")
 	pos, ok, err := parseCommand(fs, args, 1, logsHelp, stderr)
 	if !ok {
 		return err
@@ -204,12 +220,58 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	complete, err := copyLog(ctx, c, pos[0], follow, stdout)
+	id, err := c.ResolveJob(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	complete, err := copyLog(ctx, c, id, step, follow, stdout)
 	if err != nil {
 		return interrupted(ctx, err)
 	}
 	if !complete {
-		fmt.Fprintf(stderr, "(the log continues: narwhal logs -f %s)\n", pos[0])
+		fmt.Fprintf(stderr, "(the log continues: narwhal logs -f %s)\n", id)
+		return nil
+	}
+	if !follow {
+		return nil
+	}
+	return finalStatus(ctx, c, id, stderr)
+}
+
+// finalWait bounds how long a followed log waits, once complete, for its
+// job's record to say how it ended (the report and the log travel apart).
+const finalWait = 10 * time.Second
+
+// finalStatus prints how job id ended, on stderr so that the log on stdout
+// stays the log, and fails with exit status 1 unless it succeeded.
+func finalStatus(ctx context.Context, c *apiclient.Client, id string, stderr io.Writer) error {
+	deadline := time.Now().Add(finalWait)
+	for {
+		j, err := c.Job(ctx, id)
+		if err != nil {
+			return interrupted(ctx, err)
+		}
+		if j.Status.Final() || time.Now().After(deadline) {
+			return reportEnd(j, stderr)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// reportEnd writes "job ID: STATUS" with its reason; any end but success is
+// exit status 1.
+func reportEnd(j ci.Job, stderr io.Writer) error {
+	line := fmt.Sprintf("job %s: %s", j.ID, j.Status)
+	if j.Error != "" {
+		line += ": " + j.Error
+	}
+	fmt.Fprintln(stderr, line)
+	if j.Status != ci.StatusSuccess {
+		return exitError(1)
 	}
 	return nil
 }
@@ -218,11 +280,11 @@ func runLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // with follow, everything until the log is complete. The server long-polls,
 // so an empty answer is asked again at once; one that came back quickly
 // (a server that does not wait) is asked again after a second.
-func copyLog(ctx context.Context, c *apiclient.Client, id string, follow bool, w io.Writer) (complete bool, err error) {
+func copyLog(ctx context.Context, c *apiclient.Client, id, step string, follow bool, w io.Writer) (complete bool, err error) {
 	var offset int64
 	for {
 		start := time.Now()
-		chunk, err := c.Logs(ctx, id, offset, follow)
+		chunk, err := c.StepLogs(ctx, id, step, offset, follow)
 		if err != nil {
 			return false, err
 		}
@@ -250,26 +312,45 @@ func copyLog(ctx context.Context, c *apiclient.Client, id string, follow bool, w
 
 const resubmitHelp = `Usage: narwhal resubmit [flags] ID
 
+ID is a job's whole ID or a unique prefix of it (at least 6 characters).
+
 Runs a job's commit again as a new job (its parent is ID) and prints the new
-job's ID.
+job's ID. With --from-step, the new job re-runs ID from that step: the steps
+before it that succeeded are not run again, and it starts from the workspace
+they left (saved after each successful step; never for pull requests from
+forks). When that workspace is not available it says so: re-run the whole
+job instead.
 
 Flags:
+  --from-step STEP  re-run from this step
   --json            print the new job as JSON
 ` + apiFlagsHelp + `
 Examples:
   narwhal resubmit 3fa1c2d0e9b8a7f6e5d4
+  narwhal resubmit --from-step test 3fa1c2
   narwhal logs -f "$(narwhal resubmit --json 3fa1c2d0e9b8a7f6e5d4 | jq -r .id)"
 `
 
-// runResubmit is `narwhal resubmit ID`.
+// runResubmit is `narwhal resubmit [--from-step STEP] ID`.
 func runResubmit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return jobAction(ctx, "resubmit", resubmitHelp, args, stdout, stderr, (*apiclient.Client).Resubmit,
-		func(id string, j ci.Job) string {
-			return fmt.Sprintf("resubmitted %s as %s (%s)\nfollow it: narwhal logs -f %s", id, j.ID, j.Status, j.ID)
-		})
+	flags := func(fs *flag.FlagSet) action {
+		from := fs.String("from-step", "", "")
+		return func(c *apiclient.Client, ctx context.Context, id string) (ci.Job, error) {
+			return c.ResubmitFrom(ctx, id, *from)
+		}
+	}
+	return jobAction(ctx, "resubmit", resubmitHelp, args, stdout, stderr, flags, func(id string, j ci.Job) string {
+		how := ""
+		if j.Resume != nil {
+			how = fmt.Sprintf(" from step %s (%d steps before it not run again)", j.Resume.From, len(j.Resume.Done))
+		}
+		return fmt.Sprintf("resubmitted %s as %s%s (%s)\nfollow it: narwhal logs -f %s", id, j.ID, how, j.Status, j.ID)
+	})
 }
 
 const cancelHelp = `Usage: narwhal cancel [flags] ID
+
+ID is a job's whole ID or a unique prefix of it (at least 6 characters).
 
 Cancels a job that has not finished. Cancelling a finished job is an error
 (409).
@@ -284,17 +365,23 @@ Examples:
 
 // runCancel is `narwhal cancel ID`.
 func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return jobAction(ctx, "cancel", cancelHelp, args, stdout, stderr, (*apiclient.Client).Cancel,
+	flags := func(*flag.FlagSet) action { return (*apiclient.Client).Cancel }
+	return jobAction(ctx, "cancel", cancelHelp, args, stdout, stderr, flags,
 		func(id string, j ci.Job) string { return fmt.Sprintf("job %s is %s", j.ID, j.Status) })
 }
 
+// action posts an action on one job and returns the job it answers.
+type action func(*apiclient.Client, context.Context, string) (ci.Job, error)
+
 // jobAction runs a command that posts an action on one job and prints the
-// job it answers: as JSON with --json, else as say puts it.
+// job it answers: as JSON with --json, else as say puts it. flags defines
+// the command's own flags and returns the action they shape.
 func jobAction(ctx context.Context, name, help string, args []string, stdout, stderr io.Writer,
-	do func(*apiclient.Client, context.Context, string) (ci.Job, error), say func(id string, j ci.Job) string) error {
+	flags func(*flag.FlagSet) action, say func(id string, j ci.Job) string) error {
 	fs := newFlagSet(name, help, stderr)
 	o := addAPIFlags(fs)
 	asJSON := fs.Bool("json", false, "")
+	do := flags(fs)
 	pos, ok, err := parseCommand(fs, args, 1, help, stderr)
 	if !ok {
 		return err
@@ -303,13 +390,17 @@ func jobAction(ctx context.Context, name, help string, args []string, stdout, st
 	if err != nil {
 		return err
 	}
-	j, err := do(c, ctx, pos[0])
+	id, err := c.ResolveJob(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	j, err := do(c, ctx, id)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
 		return printJSON(stdout, j)
 	}
-	_, err = fmt.Fprintln(stdout, say(pos[0], j))
+	_, err = fmt.Fprintln(stdout, say(id, j))
 	return err
 }

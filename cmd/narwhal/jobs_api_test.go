@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -95,8 +96,8 @@ func TestJobDetail(t *testing.T) {
 		t.Errorf("job --json: %v\n%s", err, out)
 	}
 	_, _, err = r.cli(t, runJob, "nope")
-	if err == nil || err.Error() != "404 job nope not found" {
-		t.Errorf("unknown job: err %v, want 404 job nope not found", err)
+	if want := "404 job nope not found (a short ID needs at least 6 characters)"; err == nil || err.Error() != want {
+		t.Errorf("unknown job: err %v, want %s", err, want)
 	}
 }
 
@@ -141,10 +142,26 @@ func TestLogsFollowUntilComplete(t *testing.T) {
 			r.logs.PutChunk(context.Background(), "job01", seq, []byte(fmt.Sprintf("step %d\n", seq+1)))
 		}
 		time.Sleep(1200 * time.Millisecond) // longer than the server's follow wait: the CLI asks again
+		ci.Update(context.Background(), r.store, "job01", func(j *ci.Job) error {
+			j.Status, j.Error = ci.StatusFailure, "step test failed"
+			return nil
+		})
 		r.logs.Finish(context.Background(), "job01")
 	}()
 	out, stderr, err := r.cli(t, runLogs, "job01", "-f")
-	if err != nil || stderr != "" || out != "step 1\nstep 2\nstep 3\nstep 4\n" {
+	if err != exitError(1) || stderr != "job job01: failure: step test failed\n" || out != "step 1\nstep 2\nstep 3\nstep 4\n" {
+		t.Errorf("logs -f: %v, out %q, stderr %q; want exit status 1 and the final status", err, out, stderr)
+	}
+}
+
+func TestLogsFollowOfASuccessEndsWithItsStatus(t *testing.T) {
+	t.Parallel()
+	r := newAPIRig(t)
+	r.job(t, 1, func(j *ci.Job) { j.Status = ci.StatusSuccess })
+	r.logs.PutChunk(context.Background(), "job01", 0, []byte("all good\n"))
+	r.logs.Finish(context.Background(), "job01")
+	out, stderr, err := r.cli(t, runLogs, "-f", "job01")
+	if err != nil || out != "all good\n" || stderr != "job job01: success\n" {
 		t.Errorf("logs -f: %v, out %q, stderr %q", err, out, stderr)
 	}
 }
@@ -190,5 +207,26 @@ func TestResubmitAndCancel(t *testing.T) {
 	var ae *apiclient.Error
 	if !errors.As(err, &ae) || ae.Status != 404 {
 		t.Errorf("resubmit of an unknown job: %v", err)
+	}
+}
+
+func TestVersionFlags(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"-v"}, {"version"}} {
+		var out bytes.Buffer
+		if err := dispatch(context.Background(), args, &out, &out); err != nil || out.String() != "narwhal "+version+"\n" {
+			t.Errorf("narwhal %s: %v, %q", args[0], err, out.String())
+		}
+	}
+}
+
+func TestLogsOfOneStep(t *testing.T) {
+	t.Parallel()
+	r := newAPIRig(t)
+	r.job(t, 1, func(j *ci.Job) { j.Status = ci.StatusSuccess })
+	r.logs.PutChunk(context.Background(), "job01", 0, []byte("build | compiled\ntest | ok\nbuild | linked\n"))
+	r.logs.Finish(context.Background(), "job01")
+	out, stderr, err := r.cli(t, runLogs, "--step", "build", "job01")
+	if err != nil || stderr != "" || out != "build | compiled\nbuild | linked\n" {
+		t.Errorf("logs --step build: %v, out %q, stderr %q", err, out, stderr)
 	}
 }

@@ -69,6 +69,9 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		usage(stdout)
 		return nil
 	}
+	if args[0] == "--version" || args[0] == "-v" {
+		return runVersion(ctx, args[1:], stdout, stderr)
+	}
 	for _, c := range commands() {
 		if c.name == args[0] {
 			return c.run(ctx, args[1:], stdout, stderr)
@@ -83,7 +86,7 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.usage)
 	}
-	fmt.Fprintln(w, "\nRun `narwhal <command> -h` for the flags and examples of a command.")
+	fmt.Fprintln(w, "\nRun `narwhal <command> -h` for the flags and examples of a command; `narwhal --version` prints the version.")
 }
 
 func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -123,11 +124,46 @@ func sendWebhook(ctx context.Context, o triggerOpts, body []byte, stdout io.Writ
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s\ndelivery %s\n%s\n", ans.Line, ans.Delivery, bytes.TrimSpace(ans.Body))
+	fmt.Fprintf(stdout, "webhook: %s (delivery %s)\n%s", strings.TrimPrefix(ans.Line, "HTTP/1.1 "), ans.Delivery, describeAnswer(ans.Body))
 	if ans.Status/100 != 2 {
 		return exitError(1)
 	}
 	return nil
+}
+
+// describeAnswer says in words what the webhook answered (docs/intake.md has
+// its bodies) and, for a job, how to follow it; a body of another shape is
+// printed as it came.
+func describeAnswer(body []byte) string {
+	var a struct {
+		JobID     string `json:"job_id"`
+		Status    string `json:"status"`
+		Ignored   string `json:"ignored"`
+		Error     string `json:"error"`
+		Published bool   `json:"published"`
+		Duplicate bool   `json:"duplicate"`
+		Pong      bool   `json:"pong"`
+	}
+	if json.Unmarshal(body, &a) != nil {
+		return string(bytes.TrimSpace(body)) + "\n"
+	}
+	switch {
+	case a.JobID != "" && a.Duplicate:
+		return fmt.Sprintf("job %s already exists (a redelivery or the same commit again)\nfollow it: narwhal logs -f %s\n", a.JobID, a.JobID)
+	case a.JobID != "":
+		note := ""
+		if !a.Published {
+			note = " (not yet published: the intake's sweeper will)"
+		}
+		return fmt.Sprintf("job %s is %s%s\nfollow it: narwhal logs -f %s\n", a.JobID, a.Status, note, a.JobID)
+	case a.Ignored != "":
+		return "ignored: " + a.Ignored + "\n"
+	case a.Error != "":
+		return "error: " + a.Error + "\n"
+	case a.Pong:
+		return "pong\n"
+	}
+	return string(bytes.TrimSpace(body)) + "\n"
 }
 
 // resolveCommit describes the commit o names: read from a local repository

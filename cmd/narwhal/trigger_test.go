@@ -84,8 +84,9 @@ func TestTriggerPushFromLocalRepo(t *testing.T) {
 		t.Fatalf("trigger: %v\n%s", err, out)
 	}
 	jobID := ci.JobID("local/hello", sha, ci.EventPush, 0)
-	if !strings.Contains(out, "202 Accepted") || !strings.Contains(out, jobID) {
-		t.Fatalf("output:\n%s\nwant 202 and job %s", out, jobID)
+	if !strings.Contains(out, "webhook: 202 Accepted (delivery d-1)") || !strings.Contains(out, "job "+jobID+" is queued") ||
+		!strings.Contains(out, "follow it: narwhal logs -f "+jobID) {
+		t.Fatalf("output:\n%s\nwant 202, job %s queued and how to follow it", out, jobID)
 	}
 	j, err := st.GetJob(t.Context(), jobID)
 	if err != nil {
@@ -98,7 +99,7 @@ func TestTriggerPushFromLocalRepo(t *testing.T) {
 	}
 	// The same delivery again is a duplicate.
 	out, _, err = trigger(t, "--repo", dir, "--url", srv.URL, "--secret", triggerSecret, "--delivery", "d-1")
-	if err != nil || !strings.Contains(out, `"duplicate":true`) {
+	if err != nil || !strings.Contains(out, "job "+jobID+" already exists") {
 		t.Fatalf("redelivery: %v\n%s", err, out)
 	}
 }

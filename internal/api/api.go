@@ -42,12 +42,13 @@ type RunnerLister interface {
 //   - ci.ErrClosed → 503; anything else → 500.
 //
 // Cancel returns the job as it is after the cancel. Resubmit returns the new
-// job (ParentID set to id). Drain marks the runner draining (it takes no new
+// job (ParentID set to id); with fromStep it re-runs id from that step, and
+// refuses with errors matching ci.ErrCannotResume or ci.ErrNoSnapshot → 409. Drain marks the runner draining (it takes no new
 // jobs and stops when its running jobs end) and is idempotent. All are safe
 // for concurrent use and honour ctx.
 type Operations interface {
 	Cancel(ctx context.Context, id string) (ci.Job, error)
-	Resubmit(ctx context.Context, id string) (ci.Job, error)
+	Resubmit(ctx context.Context, id, fromStep string) (ci.Job, error)
 	Drain(ctx context.Context, runnerID string) error
 }
 

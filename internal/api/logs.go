@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -39,9 +40,12 @@ type logRequest struct {
 	offset int64
 	limit  int
 	follow bool
+	step   string // only this step's lines ("" for all)
+	raw    bool   // the whole log as text/plain, for download
 }
 
-// jobLogs is GET /jobs/{id}/logs?offset=&limit=&follow=.
+// jobLogs is GET /jobs/{id}/logs?offset=&limit=&follow=&step=, and with
+// raw=1 the whole log (or one step's) as a text/plain download.
 func jobLogs(jobs jobGetter, logs LogReader, fc followConfig) http.Handler {
 	return apiFunc(func(r *http.Request) (reply, error) {
 		req, err := parseLogRequest(r.URL.RawQuery)
@@ -53,7 +57,10 @@ func jobLogs(jobs jobGetter, logs LogReader, fc followConfig) http.Handler {
 		if err != nil {
 			return reply{}, failure("job "+id, err)
 		}
-		read := func(ctx context.Context) (LogChunk, error) { return readLog(ctx, logs, j, req) }
+		if req.raw {
+			return reply{raw: rawLog(logs, j, req.step)}, nil
+		}
+		read := func(ctx context.Context) (LogChunk, error) { return readStepLog(ctx, logs, j, req) }
 		var chunk LogChunk
 		if req.follow {
 			chunk, err = follow(r.Context(), fc, req.offset, read)
@@ -68,11 +75,17 @@ func jobLogs(jobs jobGetter, logs LogReader, fc followConfig) http.Handler {
 }
 
 func parseLogRequest(raw string) (logRequest, error) {
-	q, err := parseQuery(raw, "offset", "limit", "follow")
+	q, err := parseQuery(raw, "offset", "limit", "follow", "step", "raw")
 	if err != nil {
 		return logRequest{}, err
 	}
-	var req logRequest
+	req := logRequest{step: q.str("step")}
+	if req.step != "" && (len(req.step) > maxStepName || strings.Contains(req.step, " | ") || strings.ContainsAny(req.step, "\n")) {
+		return logRequest{}, fail(http.StatusBadRequest, "step: not a step name", nil)
+	}
+	if req.raw, err = q.boolean("raw"); err != nil {
+		return logRequest{}, err
+	}
 	if req.offset, err = q.intIn("offset", 0, 0, 1<<62); err != nil {
 		return logRequest{}, err
 	}

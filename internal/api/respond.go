@@ -16,11 +16,12 @@ type ErrorBody struct {
 }
 
 // reply is a successful answer: a status, a JSON body and an optional
-// Location header.
+// Location header; or a raw handler that writes an answer of another type.
 type reply struct {
 	status   int
 	body     any
 	location string
+	raw      http.HandlerFunc // answers instead of the JSON body, when set
 }
 
 // httpError is a failed request: the status, the message for the client, and
@@ -46,6 +47,10 @@ func (f apiFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rep, err := f(r)
 	if err != nil {
 		writeFailure(w, err)
+		return
+	}
+	if rep.raw != nil {
+		rep.raw(w, r)
 		return
 	}
 	if rep.location != "" {
@@ -96,6 +101,10 @@ func failure(what string, err error) error {
 		return fail(http.StatusConflict, fmt.Sprintf("%s: %v", what, illegalReason(err)), err)
 	case errors.Is(err, ci.ErrConflict):
 		return fail(http.StatusConflict, what+" changed concurrently; try again", err)
+	case errors.Is(err, ci.ErrNoSnapshot):
+		return fail(http.StatusConflict, err.Error()+"; re-run the whole job instead (resubmit without from_step)", err)
+	case errors.Is(err, ci.ErrCannotResume):
+		return fail(http.StatusConflict, err.Error(), err)
 	case errors.Is(err, ci.ErrClosed):
 		return fail(http.StatusServiceUnavailable, "shutting down", err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

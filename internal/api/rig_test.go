@@ -84,7 +84,13 @@ func (r *rig) do(t *testing.T, method, target string) response {
 // send sends a request with the given Authorization header ("" for none).
 func (r *rig) send(t *testing.T, method, target, authorization string) response {
 	t.Helper()
-	req := httptest.NewRequest(method, target, nil)
+	return r.sendBody(t, method, target, authorization, "")
+}
+
+// sendBody is send with a request body.
+func (r *rig) sendBody(t *testing.T, method, target, authorization, body string) response {
+	t.Helper()
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
 	if authorization != "" {
 		req.Header.Set("Authorization", authorization)
 	}

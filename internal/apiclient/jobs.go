@@ -13,7 +13,8 @@ import (
 // Jobs lists one page of the jobs f selects (GET /jobs).
 func (c *Client) Jobs(ctx context.Context, f ci.JobFilter) (ci.JobPage, error) {
 	q := url.Values{}
-	for name, v := range map[string]string{"repo": f.Repo, "status": string(f.Status), "branch": f.Branch, "cursor": f.Cursor} {
+	for name, v := range map[string]string{"repo": f.Repo, "status": string(f.Status), "branch": f.Branch,
+		"id_prefix": f.IDPrefix, "cursor": f.Cursor} {
 		if v != "" {
 			q.Set(name, v)
 		}
@@ -34,7 +35,15 @@ func (c *Client) Job(ctx context.Context, id string) (ci.Job, error) {
 // Logs reads the job's log from offset (GET /jobs/{id}/logs); with follow the
 // server waits (up to about 25 s) for data.
 func (c *Client) Logs(ctx context.Context, id string, offset int64, follow bool) (api.LogChunk, error) {
+	return c.StepLogs(ctx, id, "", offset, follow)
+}
+
+// StepLogs is Logs of one step's lines (all lines when step is "").
+func (c *Client) StepLogs(ctx context.Context, id, step string, offset int64, follow bool) (api.LogChunk, error) {
 	q, timeout := url.Values{"offset": {fmt.Sprint(offset)}}, Timeout
+	if step != "" {
+		q.Set("step", step)
+	}
 	if follow {
 		q.Set("follow", "1")
 		timeout = FollowTimeout
@@ -45,8 +54,17 @@ func (c *Client) Logs(ctx context.Context, id string, offset int64, follow bool)
 
 // Resubmit runs job id again as a new job (POST /jobs/{id}/resubmit).
 func (c *Client) Resubmit(ctx context.Context, id string) (ci.Job, error) {
+	return c.ResubmitFrom(ctx, id, "")
+}
+
+// ResubmitFrom re-runs job id from step fromStep (a whole re-run when "").
+func (c *Client) ResubmitFrom(ctx context.Context, id, fromStep string) (ci.Job, error) {
+	var in any
+	if fromStep != "" {
+		in = api.ResubmitBody{FromStep: fromStep}
+	}
 	var j ci.Job
-	return j, c.call(ctx, http.MethodPost, nil, Timeout, &j, "jobs", id, "resubmit")
+	return j, c.send(ctx, http.MethodPost, nil, Timeout, in, &j, "jobs", id, "resubmit")
 }
 
 // Cancel stops job id (POST /jobs/{id}/cancel).

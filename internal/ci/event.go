@@ -13,7 +13,7 @@ const (
 	EventHeartbeat EventKind = "heartbeat"
 	// EventJob: a job changed state (JobID, Attempt, Status; Error for error/cancelled;
 	// Requeue when a draining runner gives the job back). A running job is
-	// reported again, with TimeoutSeconds, once its pipeline is read.
+	// reported again, with TimeoutSeconds and Plan, once its pipeline is read.
 	EventJob EventKind = "job"
 	// EventStep: a step changed state (JobID, Attempt, Step).
 	EventStep EventKind = "step"
@@ -38,6 +38,9 @@ type RunnerEvent struct {
 	// TimeoutSeconds is the job's time limit on the runner, in a running
 	// report sent once the pipeline is known; 0 means not known yet.
 	TimeoutSeconds int64 `json:"timeout_seconds,omitempty"`
+	// Plan is every step of the pipeline, pending, with its dependencies, in
+	// the same running report: what the job page draws before steps run.
+	Plan []Step `json:"plan,omitempty"`
 
 	Runner *Runner `json:"runner,omitempty"`
 }

@@ -44,6 +44,9 @@ type Job struct {
 	Status   Status `json:"status"`
 	Attempt  int    `json:"attempt"`             // 1 for the first run, +1 per requeue
 	ParentID string `json:"parent_id,omitempty"` // the job this one re-submits
+	// Resume, for a re-run from a step, says which steps not to run again and
+	// the workspace snapshot to start from (see PlanResume).
+	Resume *Resume `json:"resume,omitempty"`
 	// Published is false until the queue confirmed the job's message; the
 	// intake sweeper republishes jobs that stay unpublished.
 	Published bool   `json:"published"`
@@ -88,6 +91,21 @@ type Step struct {
 	ExitCode   int        `json:"exit_code"`
 	StartedAt  time.Time  `json:"started_at,omitzero"`
 	FinishedAt time.Time  `json:"finished_at,omitzero"`
+	// AllowedFailure: the step failed, but allow_failure keeps the job from
+	// failing because of it.
+	AllowedFailure bool `json:"allowed_failure,omitempty"`
+	// Reason says, for people, why the step was skipped, cancelled, failed
+	// or could not run.
+	Reason   string `json:"reason,omitempty"`
+	Attempts int    `json:"attempts,omitempty"` // runs made, retries included
+	// DependsOn are the steps that must finish before this one starts (the
+	// pipeline's resolved depends_on), known once the runner read the file.
+	DependsOn []string `json:"depends_on,omitempty"`
+	// Snapshot is the key of the workspace saved right after the step
+	// succeeded ("" when none was: a fork's job, a workspace too large, a
+	// runner without snapshot storage): what a re-run from a later step
+	// restores.
+	Snapshot string `json:"snapshot,omitempty"`
 }
 
 // JobIDPattern is what a job ID must look like, wherever it names something

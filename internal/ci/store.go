@@ -42,13 +42,16 @@ type Store interface {
 }
 
 // JobFilter selects jobs for ListJobs. Repo and Status may be combined;
-// Branch narrows further. Zero values select everything.
+// Branch and IDPrefix narrow further. Zero values select everything.
 type JobFilter struct {
 	Repo   string
 	Status Status
 	Branch string
-	Limit  int    // 0 means 50; implementations cap it at 200
-	Cursor string // from a previous JobPage
+	// IDPrefix keeps the jobs whose ID starts with it: how a short ID that a
+	// person typed is resolved (the CLI asks for two and wants exactly one).
+	IDPrefix string
+	Limit    int    // 0 means 50; implementations cap it at 200
+	Cursor   string // from a previous JobPage
 }
 
 // JobPage is one page of ListJobs.

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/narwhal-ci/narwhal/internal/blob"
+	blobfs "github.com/narwhal-ci/narwhal/internal/blob/fs"
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/dispatch"
 	"github.com/narwhal-ci/narwhal/internal/executor"
@@ -81,6 +83,7 @@ type Stack struct {
 	vault   *rsecrets.Store // the repository secrets and registry credentials
 	queue   ci.Queue
 	logs    *fs.Store
+	blobs   blob.Store // workspace snapshots, shared by the runners
 	ctl     *dispatch.Dispatcher
 	metrics *metrics
 	runners []*devRunner
@@ -96,6 +99,7 @@ type Stack struct {
 
 // Info describes a running stack, for people.
 type Info struct {
+	Listen       string // the address the HTTP server listens on, and who can reach it
 	URL          string // the dashboard, http://host:port/
 	WebhookURL   string // where GitHub (or `narwhal trigger`) posts
 	APIURL       string // the REST API's base
@@ -192,6 +196,7 @@ func (s *Stack) build(ctx context.Context) error {
 	}
 	s.queue, s.closers = q, append(s.closers, func() { q.Close() })
 	s.logs = fs.New(filepath.Join(cfg.Dir, logsDir))
+	s.blobs = blobfs.New(filepath.Join(cfg.Dir, blobsDir))
 	s.metrics = newMetrics(s.store)
 	s.ctl = s.dispatcher()
 	s.srv = newServer(s.handler(), cfg.ReadTimeout)
@@ -214,7 +219,7 @@ func (s *Stack) startRunners(ctx context.Context) error {
 		s.log.Warn("Docker is not available; runners use the host executor (no isolation, no services)", "err", why)
 	}
 	parts := runnerParts{name: s.cfg.RunnerName, dir: s.cfg.Dir, capacity: s.cfg.Capacity, heartbeat: s.cfg.Heartbeat,
-		version: s.cfg.Version, secrets: s.sec, queue: s.queue, logs: s.logs,
+		version: s.cfg.Version, secrets: s.sec, queue: s.queue, logs: s.logs, blobs: s.blobs,
 		newExec: executorFactory(kind, s.cfg, s.log), log: s.log}
 	for n := 1; n <= s.cfg.Runners; n++ {
 		dr, err := startRunner(ctx, parts, n)

@@ -66,9 +66,19 @@ func (s *Stack) serveHTTP(stop func(error)) {
 func (s *Stack) describe(storeDesc, queueDesc string) Info {
 	base := "http://" + browsable(s.lis.Addr())
 	return Info{
-		URL: base + "/", WebhookURL: base + WebhookPath, APIURL: base + APIPrefix,
+		Listen: listening(s.lis.Addr()), URL: base + "/", WebhookURL: base + WebhookPath, APIURL: base + APIPrefix,
 		MetricsURL: base + MetricsPath, Store: storeDesc, Queue: queueDesc, Dir: s.cfg.Dir,
 	}
+}
+
+// listening describes the listen address as it is: a wildcard one is
+// reachable from other machines, which people should know.
+func listening(addr net.Addr) string {
+	host, _, err := net.SplitHostPort(addr.String())
+	if ip := net.ParseIP(host); err == nil && (ip == nil || ip.IsUnspecified()) {
+		return addr.String() + " (every interface; --addr 127.0.0.1:PORT keeps it on this machine)"
+	}
+	return addr.String()
 }
 
 // browsable is addr as a browser on this machine reaches it: a wildcard

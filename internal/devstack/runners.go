@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/narwhal-ci/narwhal/internal/blob"
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/executor/pick"
 	"github.com/narwhal-ci/narwhal/internal/logstore"
@@ -37,6 +38,7 @@ type runnerParts struct {
 	secrets   secrets
 	queue     ci.Queue
 	logs      logstore.Store
+	blobs     blob.Store
 	newExec   func(ctx context.Context, runnerID string) (pick.Built, error)
 	log       *slog.Logger
 }
@@ -64,7 +66,8 @@ func startRunner(ctx context.Context, p runnerParts, n int) (*devRunner, error) 
 		b, err := p.newExec(ctx, id)
 		return b, nil, err
 	}
-	dr.host, err = runnerhost.Open(ctx, cfg, runnerhost.Deps{NewExec: newExec, Send: p.queue.Publish, Logs: p.logs, Logger: dr.log})
+	dr.host, err = runnerhost.Open(ctx, cfg, runnerhost.Deps{NewExec: newExec, Send: p.queue.Publish, Logs: p.logs,
+		Snapshots: p.blobs, Logger: dr.log})
 	if errors.Is(err, runnerhost.ErrOutbox) {
 		return nil, fmt.Errorf("runner %s (is another narwhal dev using %s?): %w", id, p.dir, err)
 	}

@@ -52,7 +52,13 @@ func (d *Dispatcher) Cancel(ctx context.Context, jobID string) (ci.Job, error) {
 // ci.JobID(repo, sha, manual, nonce) with a random nonce, so every resubmit
 // is a new job. It goes through intake.Intake.Accept: a job whose publish
 // fails is still created, and the sweeper publishes it later.
-func (d *Dispatcher) Resubmit(ctx context.Context, jobID string) (ci.Job, error) {
+//
+// With fromStep, the new job re-runs the parent from that step: the steps
+// before it that succeeded are not run again, and the runner starts from the
+// workspace snapshot saved after them (ci.PlanResume; its errors, matching
+// ci.ErrCannotResume or ci.ErrNoSnapshot, create nothing). Only a finished
+// parent can be re-run from a step.
+func (d *Dispatcher) Resubmit(ctx context.Context, jobID, fromStep string) (ci.Job, error) {
 	parent, err := d.store.GetJob(ctx, jobID)
 	if err != nil {
 		return ci.Job{}, fmt.Errorf("resubmit: %w", err)
@@ -61,6 +67,11 @@ func (d *Dispatcher) Resubmit(ctx context.Context, jobID string) (ci.Job, error)
 		Repo: parent.Repo, CloneURL: parent.CloneURL, SHA: parent.SHA, Ref: parent.Ref,
 		Branch: parent.Branch, Event: ci.EventManual, PR: parent.PR, Fork: parent.Fork,
 		Author: parent.Author, Message: parent.Message, ParentID: parent.ID,
+	}
+	if fromStep != "" {
+		if job.Resume, err = d.planResume(parent, fromStep); err != nil {
+			return ci.Job{}, fmt.Errorf("resubmit job %s from step %s: %w", jobID, fromStep, err)
+		}
 	}
 	out, err := d.accept(ctx, job)
 	if err != nil {
@@ -76,6 +87,14 @@ func (d *Dispatcher) Resubmit(ctx context.Context, jobID string) (ci.Job, error)
 	d.log.Info("job resubmitted", "job_id", created.ID, "parent_id", jobID)
 	d.report(ctx, created)
 	return created, nil
+}
+
+// planResume plans the re-run of a finished parent from step from.
+func (d *Dispatcher) planResume(parent ci.Job, from string) (*ci.Resume, error) {
+	if !parent.Status.Final() {
+		return nil, fmt.Errorf("%w: job %s has not finished", ci.ErrCannotResume, parent.ID)
+	}
+	return ci.PlanResume(parent, from, d.now(), d.cfg.SnapshotKeep)
 }
 
 // accept creates job with a fresh random ID through intake, trying another

@@ -53,11 +53,11 @@ func TestResubmit(t *testing.T) {
 	parent = g.set(t, parent.ID, func(j *ci.Job) {
 		j.Status, j.Labels, j.Author, j.PR, j.Fork = ci.StatusFailure, []string{"gpu"}, "octocat", 7, true
 	})
-	first, err := g.d.Resubmit(t.Context(), parent.ID)
+	first, err := g.d.Resubmit(t.Context(), parent.ID, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := g.d.Resubmit(t.Context(), parent.ID)
+	second, err := g.d.Resubmit(t.Context(), parent.ID, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestResubmit(t *testing.T) {
 	if len(msgs) != 2 || json.Unmarshal(msgs[0].Body, &m) != nil || m.JobID != first.ID {
 		t.Fatalf("published %d job messages (first %+v)", len(msgs), m)
 	}
-	if _, err := g.d.Resubmit(t.Context(), "nope"); !errors.Is(err, ci.ErrNotFound) {
+	if _, err := g.d.Resubmit(t.Context(), "nope", ""); !errors.Is(err, ci.ErrNotFound) {
 		t.Fatalf("Resubmit of an unknown job = %v", err)
 	}
 }

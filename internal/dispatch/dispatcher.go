@@ -40,6 +40,10 @@ const (
 // DefaultRPCPenalty is Config.RPCPenalty when it is zero.
 const DefaultRPCPenalty = 2 * time.Minute
 
+// DefaultSnapshotKeep is Config.SnapshotKeep when it is zero: as long as
+// runnerd keeps them (runner.DefaultSnapshotKeep) and the S3 lifecycle rule.
+const DefaultSnapshotKeep = 24 * time.Hour
+
 // Config tunes a Dispatcher. Zero fields take the defaults.
 type Config struct {
 	// Lease: a runner silent for longer is offline. Default 45s (three
@@ -111,6 +115,10 @@ type Config struct {
 	StatusAttempts int
 	StatusBackoff  time.Duration
 	StatusTimeout  time.Duration
+	// SnapshotKeep is how long after a job finished its workspace snapshots
+	// are kept, so a re-run from a step is refused (ci.ErrNoSnapshot) once
+	// they are gone. Default DefaultSnapshotKeep.
+	SnapshotKeep time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -129,6 +137,7 @@ func (c Config) withDefaults() Config {
 	c.StatusAttempts = cmp.Or(c.StatusAttempts, 3)
 	c.StatusBackoff = cmp.Or(c.StatusBackoff, 250*time.Millisecond)
 	c.StatusTimeout = cmp.Or(c.StatusTimeout, 5*time.Second)
+	c.SnapshotKeep = cmp.Or(c.SnapshotKeep, DefaultSnapshotKeep)
 	return c
 }
 

@@ -159,24 +159,26 @@ func applyJobReport(j *ci.Job, ev ci.RunnerEvent, at time.Time) error {
 			return err
 		}
 		j.Error, j.Waiting, j.FinishedAt = ev.Error, "", at
+		endPending(j)
 		return nil
 	}
 	return errGone // nothing a runner reports about a job it holds
 }
 
 // applyRunning moves an assigned job to running at time at, and records the
-// job's timeout when the report carries one (a running job is reported again
-// once its pipeline is read).
+// job's timeout and step plan when the report carries them (a running job is
+// reported again once its pipeline is read).
 func applyRunning(j *ci.Job, ev ci.RunnerEvent, at time.Time) error {
 	newTimeout := ev.TimeoutSeconds > 0 && ev.TimeoutSeconds != j.TimeoutSeconds
 	if newTimeout {
 		j.TimeoutSeconds = ev.TimeoutSeconds
 	}
+	newPlan := setPlan(j, ev.Plan)
 	switch {
 	case j.Status == ci.StatusAssigned:
 		j.StartedAt = at
 		return j.Move(ci.StatusRunning)
-	case j.Status == ci.StatusRunning && newTimeout:
+	case j.Status == ci.StatusRunning && (newTimeout || newPlan):
 		return nil
 	}
 	return errUnchanged

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 )
@@ -36,6 +37,9 @@ func setStep(j *ci.Job, s ci.Step) error {
 		if stepRank(s.Status) < stepRank(old.Status) || stepEqual(old, s) {
 			return errUnchanged
 		}
+		if s.DependsOn == nil {
+			s.DependsOn = old.DependsOn // step reports leave the plan's out
+		}
 		j.Steps[i] = s
 		return nil
 	}
@@ -57,4 +61,49 @@ func stepRank(status ci.StepStatus) int {
 func stepEqual(a, b ci.Step) bool {
 	return a.Name == b.Name && a.Status == b.Status && a.ExitCode == b.ExitCode &&
 		a.StartedAt.Equal(b.StartedAt) && a.FinishedAt.Equal(b.FinishedAt)
+}
+
+// setPlan lays j.Steps out as plan says, in its order: each step keeps the
+// state already reported and gains its dependencies, the others are added
+// pending; steps the plan lacks stay at the end. It reports whether j
+// changed (a replayed plan changes nothing).
+func setPlan(j *ci.Job, plan []ci.Step) bool {
+	if len(plan) == 0 {
+		return false
+	}
+	steps := make([]ci.Step, 0, max(len(plan), len(j.Steps)))
+	known := make(map[string]bool, len(plan))
+	for _, p := range plan {
+		known[p.Name] = true
+		if i := slices.IndexFunc(j.Steps, func(s ci.Step) bool { return s.Name == p.Name }); i >= 0 {
+			s := j.Steps[i]
+			s.DependsOn = p.DependsOn
+			p = s
+		}
+		steps = append(steps, p)
+	}
+	for _, s := range j.Steps {
+		if !known[s.Name] {
+			steps = append(steps, s)
+		}
+	}
+	changed := !slices.EqualFunc(steps, j.Steps, func(a, b ci.Step) bool {
+		return stepEqual(a, b) && slices.Equal(a.DependsOn, b.DependsOn)
+	})
+	j.Steps = steps
+	return changed
+}
+
+// endPending ends the steps of a final job that never started: cancelled
+// with the job, skipped otherwise (it failed or erred before them).
+func endPending(j *ci.Job) {
+	for i, s := range j.Steps {
+		if s.Status != ci.StepPending && s.Status != "" {
+			continue
+		}
+		j.Steps[i].Status = ci.StepSkipped
+		if j.Status == ci.StatusCancelled {
+			j.Steps[i].Status = ci.StepCancelled
+		}
+	}
 }

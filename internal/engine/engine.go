@@ -63,6 +63,15 @@ type Job struct {
 	Withheld []string
 	// Registries are the credentials the executor pulls images with.
 	Registries []executor.RegistryAuth
+	// Done are steps not to run again, by name, with the reason: a job that
+	// re-runs from a failed step starts from a workspace in which they have
+	// already succeeded. They are reported skipped with that reason, and
+	// their dependents run as after a success.
+	Done map[string]string
+	// AfterSuccess, when set, is called after each step that succeeded, before
+	// its dependents start (steps running beside it go on): where the runner
+	// saves the workspace for a later re-run from a step.
+	AfterSuccess func(ctx context.Context, step string)
 }
 
 // TimeoutError is the cancellation cause when a job runs out of time.

@@ -59,6 +59,9 @@ func (r *jobRun) schedule(ctx context.Context) {
 		}
 		d := <-r.done
 		r.running--
+		if d.r.Status == StepSuccess && r.job.AfterSuccess != nil && ctx.Err() == nil {
+			r.job.AfterSuccess(ctx, d.r.Name)
+		}
 		r.finish(d.i, d.r)
 	}
 }
@@ -85,9 +88,12 @@ func (r *jobRun) startReady(ctx context.Context) {
 // held back by MaxParallel stays pending.
 func (r *jobRun) decide(ctx context.Context, i int) bool {
 	w := r.job.Pipeline.Steps[i].When
+	done, resumed := r.job.Done[r.steps[i].Name]
 	switch {
 	case ctx.Err() != nil:
 		r.finish(i, StepResult{Status: StepCancelled, Reason: "the job ended before it started"})
+	case resumed:
+		r.finish(i, StepResult{Status: StepSkipped, Reason: done})
 	case !w.Match(r.job.Branch, r.job.Event):
 		r.finish(i, StepResult{Status: StepSkipped, Reason: "when does not match the branch or event"})
 	case !w.RunsOn(r.failed) && r.failed:

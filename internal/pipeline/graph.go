@@ -6,6 +6,15 @@ import (
 	"strings"
 )
 
+// Names returns the step names in file order.
+func (p *Pipeline) Names() []string {
+	names := make([]string, len(p.Steps))
+	for i, s := range p.Steps {
+		names[i] = s.Name
+	}
+	return names
+}
+
 // Deps returns the dependencies of the named step: the steps that must
 // finish before it starts. After Parse this is the resolved list (see
 // Parse). It is nil for a step without dependencies or an unknown name.

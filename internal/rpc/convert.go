@@ -16,7 +16,22 @@ func jobToPB(j Job) *runnerpb.RunRequest {
 		Sha: j.SHA, Ref: j.Ref, Branch: j.Branch, Event: string(j.Event), Pr: int64(j.PR),
 		Fork: j.Fork, Labels: j.Labels, Secrets: j.Secrets, CloneToken: j.CloneToken,
 		WithheldSecrets: j.Withheld, Registries: registriesToPB(j.Registries),
+		Resume: resumeToPB(j.Resume),
 	}
+}
+
+func resumeToPB(r *ci.Resume) *runnerpb.Resume {
+	if r == nil {
+		return nil
+	}
+	return &runnerpb.Resume{From: r.From, Done: r.Done, Snapshot: r.Snapshot}
+}
+
+func resumeFromPB(r *runnerpb.Resume) *ci.Resume {
+	if r == nil {
+		return nil
+	}
+	return &ci.Resume{From: r.GetFrom(), Done: r.GetDone(), Snapshot: r.GetSnapshot()}
 }
 
 func jobFromPB(r *runnerpb.RunRequest) Job {
@@ -26,6 +41,7 @@ func jobFromPB(r *runnerpb.RunRequest) Job {
 		PR: int(r.GetPr()), Fork: r.GetFork(), Labels: r.GetLabels(), Secrets: r.GetSecrets(),
 		CloneToken: r.GetCloneToken(), Withheld: r.GetWithheldSecrets(),
 		Registries: registriesFromPB(r.GetRegistries()),
+		Resume:     resumeFromPB(r.GetResume()),
 	}
 }
 

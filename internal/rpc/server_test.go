@@ -29,6 +29,7 @@ func fullJob() Job {
 		Secrets: map[string]string{"DEPLOY_KEY": "s3cret", "NPM": "t0ken"}, CloneToken: "ghs_clone",
 		Withheld:   []string{"PROD_KEY"},
 		Registries: []RegistryAuth{{Host: "127.0.0.1:5001", Username: "puller", Password: "r3gistry"}},
+		Resume:     &ci.Resume{From: "test", Done: map[string]string{"build": "succeeded in job p"}, Snapshot: "snapshots/p/1/build.tar.zst"},
 	}
 }
 

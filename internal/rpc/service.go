@@ -72,6 +72,9 @@ type Job struct {
 	// Registries are the credentials for pulling images, one per registry
 	// host; a fork job carries none (Validate refuses it).
 	Registries []RegistryAuth
+	// Resume, for a re-run from a step: restore its snapshot instead of
+	// cloning, and do not run its done steps again.
+	Resume *ci.Resume
 }
 
 // Secret is a secret's value and whether jobs of fork pull requests may
@@ -95,7 +98,7 @@ func JobFromCI(j ci.Job, secrets map[string]Secret, cloneToken string) Job {
 	out := Job{
 		ID: j.ID, Attempt: j.Attempt, Repo: j.Repo, CloneURL: j.CloneURL, SHA: j.SHA,
 		Ref: j.Ref, Branch: j.Branch, Event: j.Event, PR: j.PR, Fork: j.Fork,
-		Labels: j.Labels, CloneToken: cloneToken,
+		Labels: j.Labels, CloneToken: cloneToken, Resume: j.Resume,
 	}
 	for _, name := range slices.Sorted(maps.Keys(secrets)) {
 		s := secrets[name]

@@ -14,6 +14,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/engine"
 	"github.com/narwhal-ci/narwhal/internal/executor"
 	"github.com/narwhal-ci/narwhal/internal/logstore"
+	"github.com/narwhal-ci/narwhal/internal/pipeline"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
 	"github.com/narwhal-ci/narwhal/internal/workspace"
 )
@@ -32,6 +33,10 @@ type job struct {
 	// timeout is the job's time limit in whole seconds once its pipeline is
 	// read (0 before), for the running reports.
 	timeout atomic.Int64
+	// plan is every step of the pipeline, pending, once it is read (nil
+	// before), for the running reports.
+	plan    atomic.Pointer[[]ci.Step]
+	snaps   snapshots // the workspace saved after each step, for re-runs
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
 	started time.Time
@@ -63,7 +68,7 @@ func (r *Runner) runJob(j *job) {
 		return
 	}
 	defer r.removeWorkspace(j, dir)
-	p, err := r.deps.Checkout.Checkout(j.ctx, dir, j.spec)
+	p, err := r.checkout(j, dir)
 	if err != nil {
 		r.endEarly(j, err)
 		return
@@ -71,11 +76,16 @@ func (r *Runner) runJob(j *job) {
 	// Running again, now with the limit the engine enforces: the dispatcher's
 	// deadline for the job follows it (a pipeline may run longer than 1h).
 	j.timeout.Store(int64((r.eng.Timeout(p) + time.Second - 1) / time.Second))
+	j.plan.Store(plan(p))
 	r.reporter.send(r.jobEvent(j, ci.StatusRunning, ""))
 	ej := engine.Job{
 		ID: j.spec.ID, Branch: j.spec.Branch, Event: string(j.spec.Event), Workspace: dir,
 		Pipeline: p, Env: ciEnv(r.cfg.ID, j.spec), Secrets: j.spec.Secrets,
 		Withheld: j.spec.Withheld, Registries: registries(j.spec.Registries),
+		AfterSuccess: r.saver(j, dir),
+	}
+	if j.spec.Resume != nil {
+		ej.Done = j.spec.Resume.Done
 	}
 	if _, err := r.eng.Run(j.ctx, ej, &observer{r: r, j: j}); err != nil {
 		j.log.Warn("job ended with an error", "err", err)
@@ -89,6 +99,14 @@ func registries(rs []rpc.RegistryAuth) []executor.RegistryAuth {
 		out = append(out, executor.RegistryAuth(r))
 	}
 	return out
+}
+
+// checkout fills the workspace: the clone, or a re-run's snapshot.
+func (r *Runner) checkout(j *job, dir string) (*pipeline.Pipeline, error) {
+	if j.spec.Resume != nil {
+		return r.restore(j.ctx, j, dir)
+	}
+	return r.deps.Checkout.Checkout(j.ctx, dir, j.spec)
 }
 
 // endEarly ends a job that failed before the engine ran: the error goes to
@@ -142,8 +160,20 @@ func (r *Runner) jobEvent(j *job, status ci.Status, why string) ci.RunnerEvent {
 	}
 	if status == ci.StatusRunning {
 		ev.TimeoutSeconds = j.timeout.Load()
+		if p := j.plan.Load(); p != nil {
+			ev.Plan = *p
+		}
 	}
 	return ev
+}
+
+// plan is every step of p, pending, with its resolved dependencies.
+func plan(p *pipeline.Pipeline) *[]ci.Step {
+	steps := make([]ci.Step, len(p.Steps))
+	for i, s := range p.Steps {
+		steps[i] = ci.Step{Name: s.Name, Status: ci.StepPending, DependsOn: p.Deps(s.Name)}
+	}
+	return &steps
 }
 
 // finish frees j's slot once it is torn down, and remembers it for dedup.
@@ -191,6 +221,8 @@ func ciEnv(runnerID string, job rpc.Job) map[string]string {
 		"CI_REPO":        job.Repo,
 		"CI_COMMIT_SHA":  job.SHA,
 		"CI_COMMIT_REF":  job.Ref,
+		"CI_JOB_ID":      job.ID,
+		"CI_EVENT":       string(job.Event),
 		"CI_JOB_ATTEMPT": strconv.Itoa(job.Attempt),
 		"CI_RUNNER_ID":   runnerID,
 	}

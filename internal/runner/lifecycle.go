@@ -45,17 +45,23 @@ func (r *Runner) Start(ctx context.Context) error {
 	return nil
 }
 
-// heartbeats reports the runner's state every Heartbeat until ctx ends.
+// heartbeats reports the runner's state every Heartbeat until ctx ends,
+// and sweeps old snapshots every SnapshotSweep.
 func (r *Runner) heartbeats(ctx context.Context) {
 	defer close(r.beatDone)
 	t := time.NewTicker(r.cfg.Heartbeat)
 	defer t.Stop()
+	sweep := time.NewTicker(SnapshotSweep)
+	defer sweep.Stop()
+	r.sweepSnapshots(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			r.heartbeat("")
+		case <-sweep.C:
+			r.sweepSnapshots(ctx)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
@@ -31,6 +32,8 @@ func (o *observer) StepFinished(step string, res engine.StepResult) {
 	o.r.reporter.send(o.stepEvent(ci.Step{
 		Name: step, Status: res.Status, ExitCode: res.ExitCode,
 		StartedAt: res.StartedAt, FinishedAt: res.FinishedAt,
+		AllowedFailure: res.AllowedFailure, Reason: cmp.Or(res.Reason, res.Error), Attempts: res.Attempts,
+		Snapshot: o.j.snaps.get(step),
 	}))
 }
 

@@ -19,11 +19,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/narwhal-ci/narwhal/internal/blob"
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/engine"
 	"github.com/narwhal-ci/narwhal/internal/executor"
 	"github.com/narwhal-ci/narwhal/internal/logstore"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
+	"github.com/narwhal-ci/narwhal/internal/snapshot"
 )
 
 // Defaults for the zero fields of Config.
@@ -91,6 +93,18 @@ type Deps struct {
 	// Checkout fills a job's workspace and returns its pipeline; nil means
 	// GitCheckout, the production path.
 	Checkout Checkout
+	// Snapshots keeps the workspace after each step that succeeds, for a
+	// re-run from a later step (internal/snapshot), and gives it back to such
+	// a re-run on any runner that shares the store; nil keeps none, and a
+	// re-run from a step then ends in error saying so.
+	Snapshots blob.Store
+	// SnapshotLimits bound each snapshot; zero fields take the defaults.
+	SnapshotLimits snapshot.Limits
+	// SnapshotKeep: the runner deletes snapshots older than this from
+	// Snapshots at Start and every SnapshotSweep. 0 means
+	// DefaultSnapshotKeep; negative, never (an S3 lifecycle rule expires
+	// them instead).
+	SnapshotKeep time.Duration
 	// Logger receives the runner's logs; the caller attaches runner_id to
 	// it, the runner adds job_id, repo, sha and attempt per job. nil: discard.
 	Logger *slog.Logger

@@ -20,6 +20,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/narwhal-ci/narwhal/internal/blob"
 	"github.com/narwhal-ci/narwhal/internal/executor/pick"
 	"github.com/narwhal-ci/narwhal/internal/logstore"
 	"github.com/narwhal-ci/narwhal/internal/outbox"
@@ -58,7 +59,10 @@ type Deps struct {
 	NewExec func(ctx context.Context) (pick.Built, runner.Checkout, error)
 	Send    outbox.Send // publishes one report; the outbox retries it
 	Logs    logstore.Store
-	Logger  *slog.Logger
+	// Snapshots keeps workspace snapshots for re-runs from a step (see
+	// runner.Deps); nil keeps none.
+	Snapshots blob.Store
+	Logger    *slog.Logger
 }
 
 // Host is one assembled runner.
@@ -92,7 +96,7 @@ func Open(ctx context.Context, cfg Config, deps Deps) (h *Host, err error) {
 	}
 	h.exec = exec
 	if h.runner, err = runner.New(cfg.Runner, runner.Deps{Exec: exec.Executor, Sweep: exec.Sweep, Reclaim: exec.Reclaim,
-		Reports: h.outbox, Logs: deps.Logs, Checkout: checkout, Logger: h.log}); err != nil {
+		Reports: h.outbox, Logs: deps.Logs, Checkout: checkout, Snapshots: deps.Snapshots, Logger: h.log}); err != nil {
 		return nil, err
 	}
 	h.grpc, err = rpc.NewServer(h.runner, rpc.ServerConfig{CertPEM: cfg.CertPEM, KeyPEM: cfg.KeyPEM,

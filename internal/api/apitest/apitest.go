@@ -57,9 +57,10 @@ func (o *Ops) Cancel(ctx context.Context, id string) (ci.Job, error) {
 }
 
 // Resubmit creates a queued copy of a finished job with a fresh ID and
-// ParentID set; a job that has not finished gives an
+// ParentID set, re-running it from fromStep as ci.PlanResume plans (with
+// snapshots kept 24h); a job that has not finished gives an
 // *ci.IllegalTransitionError (to queued).
-func (o *Ops) Resubmit(ctx context.Context, id string) (ci.Job, error) {
+func (o *Ops) Resubmit(ctx context.Context, id, fromStep string) (ci.Job, error) {
 	o.record("resubmit", id)
 	old, err := o.store.GetJob(ctx, id)
 	if err != nil {
@@ -68,11 +69,17 @@ func (o *Ops) Resubmit(ctx context.Context, id string) (ci.Job, error) {
 	if !old.Status.Final() {
 		return ci.Job{}, &ci.IllegalTransitionError{JobID: id, From: old.Status, To: ci.StatusQueued}
 	}
+	var resume *ci.Resume
+	if fromStep != "" {
+		if resume, err = ci.PlanResume(old, fromStep, time.Now(), 24*time.Hour); err != nil {
+			return ci.Job{}, err
+		}
+	}
 	for {
 		j := ci.Job{ID: ci.JobID(old.Repo, old.SHA, ci.EventManual, o.next()), Repo: old.Repo,
 			CloneURL: old.CloneURL, SHA: old.SHA, Ref: old.Ref, Branch: old.Branch, Event: ci.EventManual,
 			Author: old.Author, Message: old.Message, Labels: old.Labels,
-			Status: ci.StatusQueued, Attempt: 1, ParentID: old.ID}
+			Status: ci.StatusQueued, Attempt: 1, ParentID: old.ID, Resume: resume}
 		created, err := o.store.CreateJob(ctx, j)
 		if !errors.Is(err, ci.ErrExists) {
 			return created, err

@@ -110,7 +110,9 @@ type RunRequest struct {
 	// fork pull request: a step naming one fails with that reason.
 	WithheldSecrets []string `protobuf:"bytes,20,rep,name=withheld_secrets,json=withheldSecrets,proto3" json:"withheld_secrets,omitempty"`
 	// Credentials for pulling the images of a registry host; never for forks.
-	Registries    []*RegistryAuth `protobuf:"bytes,21,rep,name=registries,proto3" json:"registries,omitempty"`
+	Registries []*RegistryAuth `protobuf:"bytes,21,rep,name=registries,proto3" json:"registries,omitempty"`
+	// Set when the job re-runs its parent from a step.
+	Resume        *Resume `protobuf:"bytes,30,opt,name=resume,proto3" json:"resume,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -250,6 +252,13 @@ func (x *RunRequest) GetRegistries() []*RegistryAuth {
 	return nil
 }
 
+func (x *RunRequest) GetResume() *Resume {
+	if x != nil {
+		return x.Resume
+	}
+	return nil
+}
+
 // RegistryAuth is a registry host's username and password.
 type RegistryAuth struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -312,6 +321,71 @@ func (x *RegistryAuth) GetPassword() string {
 	return ""
 }
 
+// Resume is a re-run from a step: the runner restores the snapshot instead
+// of cloning, and does not run the done steps again.
+type Resume struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The step the job re-runs from.
+	From string `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	// The steps not run again, with the reason their skip gives.
+	Done map[string]string `protobuf:"bytes,2,rep,name=done,proto3" json:"done,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The blob key of the workspace snapshot to start from.
+	Snapshot      string `protobuf:"bytes,3,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Resume) Reset() {
+	*x = Resume{}
+	mi := &file_runner_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Resume) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Resume) ProtoMessage() {}
+
+func (x *Resume) ProtoReflect() protoreflect.Message {
+	mi := &file_runner_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Resume.ProtoReflect.Descriptor instead.
+func (*Resume) Descriptor() ([]byte, []int) {
+	return file_runner_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Resume) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *Resume) GetDone() map[string]string {
+	if x != nil {
+		return x.Done
+	}
+	return nil
+}
+
+func (x *Resume) GetSnapshot() string {
+	if x != nil {
+		return x.Snapshot
+	}
+	return ""
+}
+
 // RunResponse says whether the runner took the job.
 type RunResponse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -324,7 +398,7 @@ type RunResponse struct {
 
 func (x *RunResponse) Reset() {
 	*x = RunResponse{}
-	mi := &file_runner_proto_msgTypes[2]
+	mi := &file_runner_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -336,7 +410,7 @@ func (x *RunResponse) String() string {
 func (*RunResponse) ProtoMessage() {}
 
 func (x *RunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runner_proto_msgTypes[2]
+	mi := &file_runner_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -349,7 +423,7 @@ func (x *RunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunResponse.ProtoReflect.Descriptor instead.
 func (*RunResponse) Descriptor() ([]byte, []int) {
-	return file_runner_proto_rawDescGZIP(), []int{2}
+	return file_runner_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *RunResponse) GetAccepted() bool {
@@ -376,7 +450,7 @@ type CancelRequest struct {
 
 func (x *CancelRequest) Reset() {
 	*x = CancelRequest{}
-	mi := &file_runner_proto_msgTypes[3]
+	mi := &file_runner_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -388,7 +462,7 @@ func (x *CancelRequest) String() string {
 func (*CancelRequest) ProtoMessage() {}
 
 func (x *CancelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runner_proto_msgTypes[3]
+	mi := &file_runner_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -401,7 +475,7 @@ func (x *CancelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRequest.ProtoReflect.Descriptor instead.
 func (*CancelRequest) Descriptor() ([]byte, []int) {
-	return file_runner_proto_rawDescGZIP(), []int{3}
+	return file_runner_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CancelRequest) GetJobId() string {
@@ -420,7 +494,7 @@ type CancelResponse struct {
 
 func (x *CancelResponse) Reset() {
 	*x = CancelResponse{}
-	mi := &file_runner_proto_msgTypes[4]
+	mi := &file_runner_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -432,7 +506,7 @@ func (x *CancelResponse) String() string {
 func (*CancelResponse) ProtoMessage() {}
 
 func (x *CancelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runner_proto_msgTypes[4]
+	mi := &file_runner_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -445,7 +519,7 @@ func (x *CancelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelResponse.ProtoReflect.Descriptor instead.
 func (*CancelResponse) Descriptor() ([]byte, []int) {
-	return file_runner_proto_rawDescGZIP(), []int{4}
+	return file_runner_proto_rawDescGZIP(), []int{5}
 }
 
 // DrainRequest bounds how long running jobs may go on.
@@ -460,7 +534,7 @@ type DrainRequest struct {
 
 func (x *DrainRequest) Reset() {
 	*x = DrainRequest{}
-	mi := &file_runner_proto_msgTypes[5]
+	mi := &file_runner_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -472,7 +546,7 @@ func (x *DrainRequest) String() string {
 func (*DrainRequest) ProtoMessage() {}
 
 func (x *DrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runner_proto_msgTypes[5]
+	mi := &file_runner_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -485,7 +559,7 @@ func (x *DrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainRequest.ProtoReflect.Descriptor instead.
 func (*DrainRequest) Descriptor() ([]byte, []int) {
-	return file_runner_proto_rawDescGZIP(), []int{5}
+	return file_runner_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DrainRequest) GetDeadlineSeconds() int64 {
@@ -504,7 +578,7 @@ type DrainResponse struct {
 
 func (x *DrainResponse) Reset() {
 	*x = DrainResponse{}
-	mi := &file_runner_proto_msgTypes[6]
+	mi := &file_runner_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -516,7 +590,7 @@ func (x *DrainResponse) String() string {
 func (*DrainResponse) ProtoMessage() {}
 
 func (x *DrainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runner_proto_msgTypes[6]
+	mi := &file_runner_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -529,7 +603,7 @@ func (x *DrainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainResponse.ProtoReflect.Descriptor instead.
 func (*DrainResponse) Descriptor() ([]byte, []int) {
-	return file_runner_proto_rawDescGZIP(), []int{6}
+	return file_runner_proto_rawDescGZIP(), []int{7}
 }
 
 // StatsRequest is empty.
@@ -541,7 +615,7 @@ type StatsRequest struct {
 
 func (x *StatsRequest) Reset() {
 	*x = StatsRequest{}
-	mi := &file_runner_proto_msgTypes[7]
+	mi := &file_runner_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -553,7 +627,7 @@ func (x *StatsRequest) String() string {
 func (*StatsRequest) ProtoMessage() {}
 
 func (x *StatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runner_proto_msgTypes[7]
+	mi := &file_runner_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -566,7 +640,7 @@ func (x *StatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
 func (*StatsRequest) Descriptor() ([]byte, []int) {
-	return file_runner_proto_rawDescGZIP(), []int{7}
+	return file_runner_proto_rawDescGZIP(), []int{8}
 }
 
 // StatsResponse is a runner's identity and load.
@@ -591,7 +665,7 @@ type StatsResponse struct {
 
 func (x *StatsResponse) Reset() {
 	*x = StatsResponse{}
-	mi := &file_runner_proto_msgTypes[8]
+	mi := &file_runner_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -603,7 +677,7 @@ func (x *StatsResponse) String() string {
 func (*StatsResponse) ProtoMessage() {}
 
 func (x *StatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runner_proto_msgTypes[8]
+	mi := &file_runner_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -616,7 +690,7 @@ func (x *StatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
 func (*StatsResponse) Descriptor() ([]byte, []int) {
-	return file_runner_proto_rawDescGZIP(), []int{8}
+	return file_runner_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StatsResponse) GetRunnerId() string {
@@ -679,7 +753,7 @@ var File_runner_proto protoreflect.FileDescriptor
 
 const file_runner_proto_rawDesc = "" +
 	"\n" +
-	"\frunner.proto\x12\x11narwhal.runner.v1\"\x8b\x04\n" +
+	"\frunner.proto\x12\x11narwhal.runner.v1\"\xbe\x04\n" +
 	"\n" +
 	"RunRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x18\n" +
@@ -700,14 +774,22 @@ const file_runner_proto_rawDesc = "" +
 	"\x10withheld_secrets\x18\x14 \x03(\tR\x0fwithheldSecrets\x12?\n" +
 	"\n" +
 	"registries\x18\x15 \x03(\v2\x1f.narwhal.runner.v1.RegistryAuthR\n" +
-	"registries\x1a:\n" +
+	"registries\x121\n" +
+	"\x06resume\x18\x1e \x01(\v2\x19.narwhal.runner.v1.ResumeR\x06resume\x1a:\n" +
 	"\fSecretsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"Z\n" +
 	"\fRegistryAuth\x12\x12\n" +
 	"\x04host\x18\x01 \x01(\tR\x04host\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x12\x1a\n" +
-	"\bpassword\x18\x03 \x01(\tR\bpassword\"A\n" +
+	"\bpassword\x18\x03 \x01(\tR\bpassword\"\xaa\x01\n" +
+	"\x06Resume\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\tR\x04from\x127\n" +
+	"\x04done\x18\x02 \x03(\v2#.narwhal.runner.v1.Resume.DoneEntryR\x04done\x12\x1a\n" +
+	"\bsnapshot\x18\x03 \x01(\tR\bsnapshot\x1a7\n" +
+	"\tDoneEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"A\n" +
 	"\vRunResponse\x12\x1a\n" +
 	"\baccepted\x18\x01 \x01(\bR\baccepted\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"&\n" +
@@ -750,37 +832,41 @@ func file_runner_proto_rawDescGZIP() []byte {
 }
 
 var file_runner_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_runner_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_runner_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_runner_proto_goTypes = []any{
 	(RunnerState)(0),       // 0: narwhal.runner.v1.RunnerState
 	(*RunRequest)(nil),     // 1: narwhal.runner.v1.RunRequest
 	(*RegistryAuth)(nil),   // 2: narwhal.runner.v1.RegistryAuth
-	(*RunResponse)(nil),    // 3: narwhal.runner.v1.RunResponse
-	(*CancelRequest)(nil),  // 4: narwhal.runner.v1.CancelRequest
-	(*CancelResponse)(nil), // 5: narwhal.runner.v1.CancelResponse
-	(*DrainRequest)(nil),   // 6: narwhal.runner.v1.DrainRequest
-	(*DrainResponse)(nil),  // 7: narwhal.runner.v1.DrainResponse
-	(*StatsRequest)(nil),   // 8: narwhal.runner.v1.StatsRequest
-	(*StatsResponse)(nil),  // 9: narwhal.runner.v1.StatsResponse
-	nil,                    // 10: narwhal.runner.v1.RunRequest.SecretsEntry
+	(*Resume)(nil),         // 3: narwhal.runner.v1.Resume
+	(*RunResponse)(nil),    // 4: narwhal.runner.v1.RunResponse
+	(*CancelRequest)(nil),  // 5: narwhal.runner.v1.CancelRequest
+	(*CancelResponse)(nil), // 6: narwhal.runner.v1.CancelResponse
+	(*DrainRequest)(nil),   // 7: narwhal.runner.v1.DrainRequest
+	(*DrainResponse)(nil),  // 8: narwhal.runner.v1.DrainResponse
+	(*StatsRequest)(nil),   // 9: narwhal.runner.v1.StatsRequest
+	(*StatsResponse)(nil),  // 10: narwhal.runner.v1.StatsResponse
+	nil,                    // 11: narwhal.runner.v1.RunRequest.SecretsEntry
+	nil,                    // 12: narwhal.runner.v1.Resume.DoneEntry
 }
 var file_runner_proto_depIdxs = []int32{
-	10, // 0: narwhal.runner.v1.RunRequest.secrets:type_name -> narwhal.runner.v1.RunRequest.SecretsEntry
+	11, // 0: narwhal.runner.v1.RunRequest.secrets:type_name -> narwhal.runner.v1.RunRequest.SecretsEntry
 	2,  // 1: narwhal.runner.v1.RunRequest.registries:type_name -> narwhal.runner.v1.RegistryAuth
-	0,  // 2: narwhal.runner.v1.StatsResponse.state:type_name -> narwhal.runner.v1.RunnerState
-	1,  // 3: narwhal.runner.v1.Runner.Run:input_type -> narwhal.runner.v1.RunRequest
-	4,  // 4: narwhal.runner.v1.Runner.Cancel:input_type -> narwhal.runner.v1.CancelRequest
-	6,  // 5: narwhal.runner.v1.Runner.Drain:input_type -> narwhal.runner.v1.DrainRequest
-	8,  // 6: narwhal.runner.v1.Runner.Stats:input_type -> narwhal.runner.v1.StatsRequest
-	3,  // 7: narwhal.runner.v1.Runner.Run:output_type -> narwhal.runner.v1.RunResponse
-	5,  // 8: narwhal.runner.v1.Runner.Cancel:output_type -> narwhal.runner.v1.CancelResponse
-	7,  // 9: narwhal.runner.v1.Runner.Drain:output_type -> narwhal.runner.v1.DrainResponse
-	9,  // 10: narwhal.runner.v1.Runner.Stats:output_type -> narwhal.runner.v1.StatsResponse
-	7,  // [7:11] is the sub-list for method output_type
-	3,  // [3:7] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	3,  // 2: narwhal.runner.v1.RunRequest.resume:type_name -> narwhal.runner.v1.Resume
+	12, // 3: narwhal.runner.v1.Resume.done:type_name -> narwhal.runner.v1.Resume.DoneEntry
+	0,  // 4: narwhal.runner.v1.StatsResponse.state:type_name -> narwhal.runner.v1.RunnerState
+	1,  // 5: narwhal.runner.v1.Runner.Run:input_type -> narwhal.runner.v1.RunRequest
+	5,  // 6: narwhal.runner.v1.Runner.Cancel:input_type -> narwhal.runner.v1.CancelRequest
+	7,  // 7: narwhal.runner.v1.Runner.Drain:input_type -> narwhal.runner.v1.DrainRequest
+	9,  // 8: narwhal.runner.v1.Runner.Stats:input_type -> narwhal.runner.v1.StatsRequest
+	4,  // 9: narwhal.runner.v1.Runner.Run:output_type -> narwhal.runner.v1.RunResponse
+	6,  // 10: narwhal.runner.v1.Runner.Cancel:output_type -> narwhal.runner.v1.CancelResponse
+	8,  // 11: narwhal.runner.v1.Runner.Drain:output_type -> narwhal.runner.v1.DrainResponse
+	10, // 12: narwhal.runner.v1.Runner.Stats:output_type -> narwhal.runner.v1.StatsResponse
+	9,  // [9:13] is the sub-list for method output_type
+	5,  // [5:9] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_runner_proto_init() }
@@ -794,7 +880,7 @@ func file_runner_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runner_proto_rawDesc), len(file_runner_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

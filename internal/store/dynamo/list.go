@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -12,7 +13,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/store"
 )
 
-// A branch filter is applied after the index read, so a listing with one reads
+// A branch or ID-prefix filter is applied after the index read, so a listing with one reads
 // up to filterRounds queries of at least filterBatch jobs each to fill a page;
 // what it could not fill is a short page whose cursor continues the search.
 // (The defaults of Store.rounds and Store.batch; tests make them small.)
@@ -47,10 +48,8 @@ func listQuery(table string, f ci.JobFilter, limit, batch int) (*dynamodb.QueryI
 		ScanIndexForward:          aws.Bool(false),
 		Limit:                     aws.Int32(int32(limit + 1)),
 	}
-	if f.Branch != "" {
-		in.FilterExpression = aws.String("#branch = :branch")
-		in.ExpressionAttributeNames["#branch"] = attrBranch
-		in.ExpressionAttributeValues[":branch"] = s(f.Branch)
+	if cond := listFilter(in, f); cond != "" {
+		in.FilterExpression = aws.String(cond)
 		in.Limit = aws.Int32(int32(max(limit+1, batch)))
 	}
 	if f.Cursor != "" {
@@ -65,6 +64,23 @@ func listQuery(table string, f ci.JobFilter, limit, batch int) (*dynamodb.QueryI
 		in.ExclusiveStartKey[attrCreatedID] = s(ts + "#" + id)
 	}
 	return in, nil
+}
+
+// listFilter adds the names and values of f's branch and ID prefix filters
+// to in and returns the FilterExpression that applies them ("" for none).
+func listFilter(in *dynamodb.QueryInput, f ci.JobFilter) string {
+	var conds []string
+	if f.Branch != "" {
+		conds = append(conds, "#branch = :branch")
+		in.ExpressionAttributeNames["#branch"] = attrBranch
+		in.ExpressionAttributeValues[":branch"] = s(f.Branch)
+	}
+	if f.IDPrefix != "" {
+		conds = append(conds, "begins_with(#id, :id)")
+		in.ExpressionAttributeNames["#id"] = attrPK
+		in.ExpressionAttributeValues[":id"] = s(jobPrefix + f.IDPrefix)
+	}
+	return strings.Join(conds, " AND ")
 }
 
 // ListJobs returns one page of jobs, newest first; see ci.Store. GSI reads

@@ -131,6 +131,11 @@ func jobFilter(f ci.JobFilter) (string, []any, error) {
 	if f.Branch != "" {
 		add("branch = ?", f.Branch)
 	}
+	if f.IDPrefix != "" {
+		// A range on the key rather than LIKE (which folds case): every ID
+		// character sorts below 0x7f (ci.JobIDPattern).
+		add("id >= ? AND id < ?", f.IDPrefix, f.IDPrefix+"\x7f")
+	}
 	if f.Cursor != "" {
 		ts, id, err := store.DecodeCursor(f.Cursor)
 		if err != nil {

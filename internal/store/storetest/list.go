@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,7 +35,7 @@ func expect(jobs []ci.Job, f ci.JobFilter) []string {
 	var out []ci.Job
 	for _, j := range jobs {
 		if (f.Repo == "" || j.Repo == f.Repo) && (f.Status == "" || j.Status == f.Status) &&
-			(f.Branch == "" || j.Branch == f.Branch) {
+			(f.Branch == "" || j.Branch == f.Branch) && strings.HasPrefix(j.ID, f.IDPrefix) {
 			out = append(out, j)
 		}
 	}
@@ -91,6 +92,8 @@ func testListFilters(t *testing.T, s ci.Store) {
 		{Branch: "main"}, {Repo: "b/y", Branch: "dev"}, {Status: ci.StatusRunning, Branch: "dev"},
 		{Repo: "a/x", Status: ci.StatusQueued, Branch: "main"},
 		{Repo: "nobody/none"}, {Status: ci.StatusCancelled}, {Branch: "no-such-branch"},
+		{IDPrefix: "job-015"}, {IDPrefix: "job-01", Repo: "a/x"}, {IDPrefix: "job-02", Branch: "main"},
+		{IDPrefix: "job-0151"}, {IDPrefix: "job-"}, {IDPrefix: "no-such-id"},
 	} {
 		f.Limit = 200
 		page, err := s.ListJobs(context.Background(), f)
@@ -112,7 +115,7 @@ func testListFilters(t *testing.T, s ci.Store) {
 }
 
 func describe(f ci.JobFilter) string {
-	return "repo=" + f.Repo + " status=" + string(f.Status) + " branch=" + f.Branch
+	return "repo=" + f.Repo + " status=" + string(f.Status) + " branch=" + f.Branch + " id_prefix=" + f.IDPrefix
 }
 
 func testListPages(t *testing.T, s ci.Store) {

@@ -3,9 +3,10 @@
 // (one job) and repo.js (a repository's secrets and registries) in that
 // order; they share the script scope, no build step.
 //
-// Routes (hash): #/ jobs with filters, figures and runners; #/jobs/<id> one
-// job with its step timeline and live log; #/runners the runners alone;
-// #/repos and #/repos/<owner>/<name> a repository's secrets and registries.
+// Routes (hash): #/ jobs with filters, pages, figures and runners;
+// #/jobs/<id>[?step=&q=] one job with its step graph, timeline and log panes;
+// #/runners the runners alone; #/repos/<owner>/<name> a repository's
+// branches, jobs, secrets and registries; #/repos opens one.
 // Each view has a refresh function that the poller calls every POLL_MS; the
 // next poll is scheduled only when the previous one ended, so a slow API never
 // piles up requests.
@@ -129,6 +130,20 @@ function badge(status, id) {
 // asList takes a bare array or the array under key of an object.
 const asList = (v, key) => (Array.isArray(v) ? v : (v && Array.isArray(v[key]) ? v[key] : []));
 const short = (sha) => (sha || '').slice(0, 8);
+
+// commitURL is the web page of j's commit when its clone URL is an https
+// one of a forge (GitHub, and the ones that share its /commit/ path), else ''.
+function commitURL(j) {
+  const m = /^https:\/\/([^/@]+)\/([^/]+)\/([^/]+?)(\.git)?\/?$/.exec(j.clone_url || '');
+  return m && /^[0-9a-f]{40}$/i.test(j.sha || '') ? `https://${m[1]}/${m[2]}/${m[3]}/commit/${j.sha}` : '';
+}
+
+// commitLink is the short SHA, linked to the commit's page when there is one.
+function commitLink(j, full) {
+  const text = full ? j.sha : short(j.sha);
+  const url = commitURL(j);
+  return url ? el('a', { class: 'mono', href: url, target: '_blank', rel: 'noopener noreferrer' }, text) : el('span', { class: 'mono' }, text);
+}
 const firstLine = (s) => (s || '').split('\n')[0];
 
 // ---- routing and polling -----------------------------------------------
@@ -163,13 +178,13 @@ function route() {
   let m;
   if ((m = path.match(/^\/jobs\/([A-Za-z0-9._-]+)$/))) {
     setNav('jobs');
-    jobView(app, decodeURIComponent(m[1]));
+    jobView(app, decodeURIComponent(m[1]), params);
+  } else if ((m = path.match(/^\/repos\/([A-Za-z0-9._-]+\/[A-Za-z0-9._-]+)$/))) {
+    setNav('jobs');
+    repoView(app, m[1], params);
   } else if (path === '/runners') {
     setNav('runners');
     runnersView(app);
-  } else if ((m = path.match(/^\/repos\/([^/]+\/[^/]+)$/))) {
-    setNav('repos');
-    repoView(app, decodeURIComponent(m[1]));
   } else if (path === '/repos') {
     setNav('repos');
     repoPickView(app);

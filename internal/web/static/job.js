@@ -1,24 +1,93 @@
-// narwhal dashboard, part 3 of 4: one job, its step timeline and its log,
-// followed by offset.
+// narwhal dashboard, part 3 of 4: one job, its step graph and timeline, and
+// its log, followed by offset, all steps or one, with search and raw download.
 'use strict';
 
 // ---- one job -----------------------------------------------------------
 
-function jobView(app, id) {
+// jobView shows job id. The query picks the log pane: step=NAME shows that
+// step's lines only (the API filters them), q=TEXT keeps the lines that hold
+// TEXT; both live in the URL, so a pane can be linked to.
+function jobView(app, id, params) {
+  const view = { id, step: params.get('step') || '', q: params.get('q') || '' };
   const head = el('section', { class: 'job-head' });
+  const graph = el('section', { class: 'graph', id: 'graph' });
   const timeline = el('section', { class: 'timeline', id: 'timeline' });
-  const log = el('pre', { class: 'log', id: 'log' });
+  const tabs = el('nav', { class: 'log-tabs', id: 'log-tabs' });
+  const log = el('pre', { class: 'log', id: 'log', 'data-step': view.step || null });
   const follow = el('label', { class: 'follow' }, el('input', { type: 'checkbox', checked: true, id: 'follow' }), ' follow');
+  const tools = logTools(view, log);
   app.replaceChildren(el('p', {}, el('a', { href: '#/' }, '← all jobs')), head,
-    el('h3', {}, 'Steps'), timeline, el('h3', {}, 'Log ', follow), log);
-  const tail = newLogTail(id, log, () => follow.firstChild.checked);
+    el('h3', {}, 'Steps'), graph, timeline, el('h3', {}, 'Log ', follow), tabs, tools, log);
+  const tail = newLogTail(id, view.step, log, () => follow.firstChild.checked, () => view.q);
   poll(async (current) => {
     const job = await getJSON(`/jobs/${encodeURIComponent(id)}`);
     if (!current()) return;
     renderJobHead(head, job);
-    renderTimeline(timeline, job);
+    renderGraph(graph, job, view);
+    renderTimeline(timeline, job, view);
+    renderTabs(tabs, job, view);
     await tail.pull(job.status, current);
   });
+}
+
+// paneLink is the address of job view.id's log pane for step and query q.
+function paneLink(view, step, q) {
+  const p = new URLSearchParams();
+  if (step) p.set('step', step);
+  if (q) p.set('q', q);
+  const query = p.toString();
+  return `#/jobs/${encodeURIComponent(view.id)}${query ? '?' + query : ''}`;
+}
+
+// renderTabs draws "all" and one tab per step; the selected one is marked.
+function renderTabs(box, j, view) {
+  const tab = (name, label, status) => el('a', {
+    href: paneLink(view, name, view.q), class: 'tab' + (name === view.step ? ' selected' : ''),
+    'data-tab': name || 'all', 'data-status': status || null,
+  }, label);
+  box.replaceChildren(tab('', 'all'), ...(j.steps || []).map((s) => tab(s.name, s.name, s.status)));
+}
+
+// logTools is the search box, the match count and the raw download.
+function logTools(view, pre) {
+  const count = el('span', { class: 'muted', id: 'log-count' });
+  const search = el('input', { type: 'search', id: 'log-search', placeholder: 'search the log', value: view.q });
+  search.addEventListener('input', () => {
+    view.q = search.value;
+    history.replaceState(null, '', paneLink(view, view.step, view.q));
+    filterLog(pre, view.q);
+  });
+  pre.addEventListener('narwhal:lines', () => filterLog(pre, view.q));
+  pre.countBox = count;
+  const download = el('button', { class: 'small', id: 'log-download' }, 'Download raw');
+  download.addEventListener('click', () => downloadLog(view).catch(showError));
+  return el('div', { class: 'log-tools' }, search, count, download);
+}
+
+// filterLog hides the lines that do not hold q (case-insensitive).
+function filterLog(pre, q) {
+  const needle = q.toLowerCase();
+  let shown = 0, total = 0;
+  for (const line of pre.querySelectorAll('.line')) {
+    total++;
+    const hit = !needle || line.textContent.toLowerCase().includes(needle);
+    line.hidden = !hit;
+    if (hit) shown++;
+  }
+  if (pre.countBox) pre.countBox.textContent = needle ? `${shown} of ${total} lines` : '';
+}
+
+// downloadLog fetches the raw log (the token goes in a header, so a plain
+// link cannot) and saves it.
+async function downloadLog(view) {
+  const step = view.step ? `&step=${encodeURIComponent(view.step)}` : '';
+  const resp = await call(`/jobs/${encodeURIComponent(view.id)}/logs?raw=1${step}`, {});
+  const url = URL.createObjectURL(await resp.blob());
+  const a = el('a', { href: url, download: `${view.id}${view.step ? '-' + view.step : ''}.log` });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
 function renderJobHead(box, j) {
@@ -41,11 +110,11 @@ function renderJobHead(box, j) {
   };
   const row = (k, v) => (v ? [el('dt', {}, k), el('dd', {}, v)] : []);
   box.replaceChildren(
-    el('h2', {}, badge(j.status, 'job-status'), ' ', j.repo, el('span', { class: 'muted' }, ` @ ${j.branch || j.ref || ''}`)),
+    el('h2', {}, badge(j.status, 'job-status'), ' ', el('a', { href: `#/repos/${j.repo}`, class: 'repo-link' }, j.repo), el('span', { class: 'muted' }, ` @ ${j.branch || j.ref || ''}`)),
     el('p', { class: 'message' }, firstLine(j.message)),
     el('dl', { class: 'meta' },
       row('job', el('span', { class: 'mono', id: 'job-id' }, j.id)),
-      row('commit', el('span', { class: 'mono' }, j.sha)),
+      row('commit', commitLink(j, true)),
       row('event', j.event + (j.pr ? ` #${j.pr}` : '')),
       row('author', j.author),
       row('attempt', String(j.attempt || 1)),
@@ -60,8 +129,74 @@ function renderJobHead(box, j) {
       final ? act('Re-run', `/jobs/${encodeURIComponent(j.id)}/resubmit`, 'Run this commit again as a new job?') : null));
 }
 
-// renderTimeline draws each step as a bar on the job's time axis.
-function renderTimeline(box, j) {
+// Step graph geometry, in SVG units (pixels at 100%).
+const NODE_W = 150, NODE_H = 34, COL_GAP = 56, ROW_GAP = 12;
+
+// renderGraph draws the steps as a graph of depends_on: a column per depth
+// (a step sits one column right of its deepest dependency), an edge from each
+// dependency, each node coloured by its state and opening the step's pane.
+function renderGraph(box, j, view) {
+  const steps = j.steps || [];
+  if (!steps.length) {
+    box.replaceChildren();
+    return;
+  }
+  const depth = stepDepths(steps);
+  const rows = new Map(); // column → next free row
+  const at = new Map(); // step → {x, y}
+  for (const s of steps) {
+    const col = depth.get(s.name), row = rows.get(col) || 0;
+    rows.set(col, row + 1);
+    at.set(s.name, { x: col * (NODE_W + COL_GAP), y: row * (NODE_H + ROW_GAP) });
+  }
+  const width = Math.max(...[...at.values()].map((p) => p.x)) + NODE_W;
+  const height = Math.max(...[...at.values()].map((p) => p.y)) + NODE_H;
+  const edges = steps.flatMap((s) => (s.depends_on || []).filter((d) => at.has(d)).map((d) => edge(at.get(d), at.get(s.name), s.name, d)));
+  const nodes = steps.map((s) => graphNode(s, at.get(s.name), view));
+  box.replaceChildren(svg('svg', { width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'step graph' }, ...edges, ...nodes));
+}
+
+// stepDepths is each step's column: 0 without dependencies, else one more
+// than its deepest dependency (the plan has no cycles: the runner refused them).
+function stepDepths(steps) {
+  const deps = new Map(steps.map((s) => [s.name, s.depends_on || []]));
+  const depth = new Map();
+  const of = (name, seen) => {
+    if (depth.has(name)) return depth.get(name);
+    if (seen.has(name) || !deps.has(name)) return 0;
+    seen.add(name);
+    const d = Math.max(-1, ...deps.get(name).map((x) => of(x, seen))) + 1;
+    depth.set(name, d);
+    return d;
+  };
+  for (const s of steps) of(s.name, new Set());
+  return depth;
+}
+
+function edge(from, to, step, dep) {
+  const x1 = from.x + NODE_W, y1 = from.y + NODE_H / 2, x2 = to.x, y2 = to.y + NODE_H / 2, mid = (x1 + x2) / 2;
+  return svg('path', { class: 'edge', d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`, 'data-edge': `${dep}->${step}` });
+}
+
+function graphNode(s, p, view) {
+  const label = s.name.length > 18 ? s.name.slice(0, 17) + '…' : s.name;
+  return svg('a', { href: paneLink(view, s.name, view.q), 'data-node': s.name, 'data-status': s.status },
+    svg('title', {}, `${s.name}: ${s.status}`),
+    svg('rect', { class: `node s-${s.status}` + (s.name === view.step ? ' selected' : ''), x: p.x, y: p.y, width: NODE_W, height: NODE_H, rx: 8 }),
+    svg('text', { x: p.x + 12, y: p.y + NODE_H / 2 + 4 }, label));
+}
+
+// svg builds an SVG element, as el does an HTML one.
+function svg(tag, attrs, ...children) {
+  const e = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  for (const c of children.flat()) e.append(c);
+  return e;
+}
+
+// renderTimeline draws each step as a bar on the job's time axis; a step's
+// name opens its log pane.
+function renderTimeline(box, j, view) {
   const steps = j.steps || [];
   if (!steps.length) {
     box.replaceChildren(el('p', { class: 'muted' }, j.status === 'queued' ? 'Waiting for a runner.' : 'No steps reported yet.'));
@@ -84,7 +219,7 @@ function renderTimeline(box, j) {
     }
     const took = isNaN(start) ? '' : fmtDuration(ends[i] - start);
     return el('div', { class: 'step', 'data-step': s.name, 'data-status': s.status },
-      el('span', { class: 'name' }, s.name),
+      el('a', { class: 'name' + (s.name === view.step ? ' selected' : ''), href: paneLink(view, s.name, view.q) }, s.name),
       el('div', { class: 'track' }, bar),
       el('span', { class: 'step-status' }, badge(s.status), s.exit_code ? el('span', { class: 'muted' }, ` exit ${s.exit_code}`) : null, ' ', took));
   }));
@@ -92,8 +227,8 @@ function renderTimeline(box, j) {
 
 // newLogTail follows a job's log by offset: each pull reads what was written
 // since the last one and appends whole lines ("<step> | <text>").
-function newLogTail(id, pre, following) {
-  const t = { offset: 0, complete: false, partial: '', busy: false, empty: true };
+function newLogTail(id, step, pre, following) {
+  const t = { offset: 0, complete: false, partial: '', busy: false, empty: true, step, n: 0 };
   pre.textContent = 'Waiting for the log…';
   t.pull = async (status, current) => {
     if (t.complete || t.busy) return;
@@ -114,7 +249,8 @@ function newLogTail(id, pre, following) {
 async function readChunk(t, id, status, pre, following) {
   let resp;
   try {
-    resp = await call(`/jobs/${encodeURIComponent(id)}/logs?offset=${t.offset}&limit=${LOG_LIMIT}`, {});
+    const step = t.step ? `&step=${encodeURIComponent(t.step)}` : '';
+    resp = await call(`/jobs/${encodeURIComponent(id)}/logs?offset=${t.offset}&limit=${LOG_LIMIT}${step}`, {});
   } catch (err) {
     if (err.status === 404) {
       if (['success', 'failure', 'error', 'cancelled'].includes(status)) pre.textContent = 'This job has no log.';
@@ -150,20 +286,23 @@ function appendLog(t, pre, text, complete, follow) {
     t.empty = false;
   }
   const frag = document.createDocumentFragment();
-  for (const line of lines) frag.append(logLine(line));
+  for (const line of lines) frag.append(logLine(line, ++t.n));
   pre.append(frag);
+  pre.dispatchEvent(new Event('narwhal:lines'));
   if (follow) pre.scrollTop = pre.scrollHeight;
 }
 
 // stepColours gives each step name a stable colour class.
 const stepColours = new Map();
 
-function logLine(line) {
+// logLine is line n of the pane: its number (shown by the style sheet, not
+// part of the text, so a copy holds only the log), its step and its text.
+function logLine(line, n) {
   const i = line.indexOf(' | ');
-  if (i < 0) return el('span', { class: 'line' }, line + '\n');
+  if (i < 0) return el('span', { class: 'line', 'data-n': n }, line + '\n');
   const step = line.slice(0, i);
   if (!stepColours.has(step)) stepColours.set(step, stepColours.size % 6);
   const text = line.slice(i + 3);
-  return el('span', { class: 'line' + (text.startsWith('[narwhal]') ? ' note' : '') },
+  return el('span', { class: 'line' + (text.startsWith('[narwhal]') ? ' note' : ''), 'data-n': n, 'data-step': step },
     el('span', { class: `st c${stepColours.get(step)}` }, step), ' ', text + '\n');
 }

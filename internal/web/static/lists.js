@@ -1,5 +1,6 @@
-// narwhal dashboard, part 2 of 4: the job list with its filters, the
-// figures of GET /stats, and the runners with their drain buttons.
+// narwhal dashboard, part 2 of 4: the job list with its filters and pages,
+// the figures of GET /stats, a repository's page, and the runners with their
+// drain buttons.
 'use strict';
 
 // ---- home: figures, runners, jobs ---------------------------------------
@@ -23,15 +24,14 @@ function homeView(app, params) {
   const figures = el('section', { class: 'figures', id: 'figures' });
   const runners = el('section', { id: 'runners' });
   const jobs = el('tbody', { id: 'jobs' });
+  const pager = el('nav', { class: 'pager', id: 'pager' });
   app.replaceChildren(
     figures,
     el('h2', {}, 'Jobs'), filters,
-    el('table', { class: 'jobs' },
-      el('thead', {}, el('tr', {}, ['status', 'job', 'repository', 'branch', 'commit', 'message', 'runner', 'created', 'duration'].map((h) => el('th', {}, h)))),
-      jobs),
+    jobTable(jobs), pager,
     el('h2', {}, 'Runners'), runners);
   const query = new URLSearchParams();
-  for (const k of ['repo', 'status', 'branch']) if (params.get(k)) query.set(k, params.get(k));
+  for (const k of ['repo', 'status', 'branch', 'cursor']) if (params.get(k)) query.set(k, params.get(k));
   poll(async (current) => {
     const [page, rs, stats] = await Promise.all([
       getJSON('/jobs' + (query.toString() ? '?' + query : '')),
@@ -40,9 +40,80 @@ function homeView(app, params) {
     ]);
     if (!current()) return;
     renderJobs(jobs, asList(page, 'jobs'));
+    renderPager(pager, query, page.cursor);
     renderRunners(runners, asList(rs, 'runners'));
     renderStats(figures, stats);
   });
+}
+
+function jobTable(tbody) {
+  return el('table', { class: 'jobs' },
+    el('thead', {}, el('tr', {}, ['status', 'job', 'repository', 'branch', 'commit', 'message', 'runner', 'created', 'duration'].map((h) => el('th', {}, h)))),
+    tbody);
+}
+
+// renderPager links the newest page and the next (older) one: the API pages
+// by cursor, so there is no page count, and the cursor lives in the URL.
+function renderPager(box, query, next) {
+  const link = (cursor, label, id) => {
+    const q = new URLSearchParams(query);
+    if (cursor) q.set('cursor', cursor); else q.delete('cursor');
+    return el('a', { href: '#/' + (q.toString() ? '?' + q : ''), id, class: 'button-link' }, label);
+  };
+  box.replaceChildren(query.has('cursor') ? link('', '← newest', 'page-newest') : '', next ? link(next, 'older →', 'page-older') : '');
+}
+
+// repoView is a repository's page: the latest job of each branch and pull
+// request, the repository's jobs, newest first, then its secrets and
+// registries (repo.js).
+function repoView(app, repo, params) {
+  const branches = el('tbody', { id: 'branches' });
+  const jobs = el('tbody', { id: 'jobs' });
+  const pager = el('nav', { class: 'pager', id: 'pager' });
+  const settings = repoSettings(repo);
+  app.replaceChildren(el('p', {}, el('a', { href: '#/' }, '← all jobs')),
+    el('h2', {}, el('span', { class: 'mono', id: 'repo-name' }, repo)),
+    el('table', { class: 'branches' }, el('thead', {}, el('tr', {}, ['branch', 'status', 'job', 'commit', 'message', 'created'].map((h) => el('th', {}, h)))), branches),
+    el('p', { class: 'muted' }, `Branches from the repository's latest ${BRANCH_WINDOW} jobs.`),
+    el('h3', {}, 'Jobs'), jobTable(jobs), pager, ...settings.nodes);
+  const query = new URLSearchParams({ repo });
+  if (params.get('cursor')) query.set('cursor', params.get('cursor'));
+  poll(async (current) => {
+    const [recent, page] = await Promise.all([
+      getJSON(`/jobs?repo=${encodeURIComponent(repo)}&limit=${BRANCH_WINDOW}`),
+      getJSON('/jobs?' + query),
+    ]);
+    if (!current()) return;
+    renderBranches(branches, asList(recent, 'jobs'));
+    renderJobs(jobs, asList(page, 'jobs'));
+    renderPager(pager, query, page.cursor);
+    await settings.refresh();
+  });
+}
+
+// BRANCH_WINDOW is how many recent jobs the branch list looks at (the API's
+// largest page).
+const BRANCH_WINDOW = 200;
+
+// renderBranches shows the newest job of each branch (pushes and tags by
+// ref, pull requests by number), as the list comes newest first.
+function renderBranches(tbody, list) {
+  const seen = new Map();
+  for (const j of list) {
+    const key = j.pr ? `#${j.pr}` : (j.branch || j.ref || '');
+    if (!seen.has(key)) seen.set(key, j);
+  }
+  if (!seen.size) {
+    tbody.replaceChildren(el('tr', {}, el('td', { colspan: 6, class: 'muted' }, 'No jobs for this repository yet.')));
+    return;
+  }
+  tbody.replaceChildren(...[...seen].map(([key, j]) => el('tr', { 'data-branch': key, 'data-status': j.status },
+    el('td', { class: 'mono' }, j.pr ? `pull request ${key}` : key),
+    el('td', {}, badge(j.status)),
+    el('td', {}, el('a', { href: `#/jobs/${j.id}` }, j.id.slice(0, 10))),
+    el('td', {}, commitLink(j)),
+    el('td', { class: 'message', title: j.message || '' }, firstLine(j.message)),
+    el('td', { title: j.created_at }, fmtAgo(j.created_at)))));
 }
 
 function renderJobs(tbody, list) {
@@ -53,9 +124,9 @@ function renderJobs(tbody, list) {
   tbody.replaceChildren(...list.map((j) => el('tr', { 'data-job': j.id, 'data-status': j.status },
     el('td', {}, badge(j.status)),
     el('td', {}, el('a', { href: `#/jobs/${j.id}` }, j.id.slice(0, 10)), j.attempt > 1 ? el('span', { class: 'muted' }, ` #${j.attempt}`) : null),
-    el('td', {}, el('a', { href: `#/repos/${j.repo}`, title: 'secrets and registries' }, j.repo)),
+    el('td', {}, el('a', { href: `#/repos/${j.repo}`, title: 'branches, secrets and registries' }, j.repo)),
     el('td', {}, j.branch || ''),
-    el('td', { class: 'mono' }, short(j.sha)),
+    el('td', {}, commitLink(j)),
     el('td', { class: 'message', title: j.message || '' }, firstLine(j.message)),
     el('td', {}, j.runner_id || (j.waiting ? el('span', { class: 'muted', title: j.waiting }, 'waiting') : '')),
     el('td', { title: j.created_at }, fmtAgo(j.created_at)),

@@ -17,8 +17,10 @@ function repoPickView(app) {
   app.replaceChildren(el('h2', {}, 'Repository secrets and registries'), form);
 }
 
-// repoView is #/repos/<owner>/<name>.
-function repoView(app, repo) {
+// repoSettings is the secrets and registries part of a repository's page
+// (#/repos/<owner>/<name>, lists.js): its elements, and the refresh that
+// fills them, which the page's poll calls.
+function repoSettings(repo) {
   const base = '/repos/' + repo.split('/').map(encodeURIComponent).join('/');
   const secrets = el('tbody', { id: 'secrets' });
   const registries = el('tbody', { id: 'registries' });
@@ -27,19 +29,19 @@ function repoView(app, repo) {
     renderSecrets(secrets, base, asList(s, 'secrets'), refresh);
     renderRegistries(registries, base, asList(r, 'registries'), refresh);
   };
-  app.replaceChildren(
-    el('h2', {}, 'Repository ', el('span', { class: 'mono', id: 'repo-name' }, repo)),
-    el('p', { class: 'muted' }, 'A step gets the secrets it names in narwhal.yml. Pull requests from forks get only the ' +
-      'secrets that allow them, and no registry credentials. Values are never shown again.'),
-    el('h3', {}, 'Secrets'),
-    el('table', { class: 'secrets' }, el('thead', {}, el('tr', {}, ['name', 'fork pull requests', 'updated', ''].map((h) => el('th', {}, h)))), secrets),
-    secretForm(base, refresh),
-    el('h3', {}, 'Registry credentials'),
-    el('table', { class: 'registries' }, el('thead', {}, el('tr', {}, ['host', 'username', 'updated', ''].map((h) => el('th', {}, h)))), registries),
-    registryForm(base, refresh));
-  poll(async (current) => {
-    if (current()) await refresh();
-  });
+  return {
+    refresh,
+    nodes: [
+      el('p', { class: 'muted' }, 'A step gets the secrets it names in narwhal.yml. Pull requests from forks get only the ' +
+        'secrets that allow them, and no registry credentials. Values are never shown again.'),
+      el('h3', {}, 'Secrets'),
+      el('table', { class: 'secrets' }, el('thead', {}, el('tr', {}, ['name', 'fork pull requests', 'updated', ''].map((h) => el('th', {}, h)))), secrets),
+      secretForm(base, refresh),
+      el('h3', {}, 'Registry credentials'),
+      el('table', { class: 'registries' }, el('thead', {}, el('tr', {}, ['host', 'username', 'updated', ''].map((h) => el('th', {}, h)))), registries),
+      registryForm(base, refresh),
+    ],
+  };
 }
 
 function renderSecrets(tbody, base, list, refresh) {
