@@ -22,10 +22,17 @@ const DefaultHTTPTimeout = 30 * time.Second
 // "https://ghe.example.com/api/v3/" (used as given, no suffix is added), and
 // for tests an httptest server's URL.
 func NewClient(token, baseURL string) (*gh.Client, error) {
-	c := gh.NewClient(&http.Client{Timeout: DefaultHTTPTimeout})
-	if token != "" {
-		c = c.WithAuthToken(token)
+	c, err := NewClientWith(&http.Client{Timeout: DefaultHTTPTimeout}, baseURL)
+	if err != nil || token == "" {
+		return c, err
 	}
+	return c.WithAuthToken(token), nil
+}
+
+// NewClientWith is NewClient for an HTTP client of the caller's, one whose
+// transport authenticates (a GitHub App's, see package ghauth).
+func NewClientWith(hc *http.Client, baseURL string) (*gh.Client, error) {
+	c := gh.NewClient(hc)
 	if baseURL == "" {
 		return c, nil
 	}

@@ -26,11 +26,17 @@ type git struct {
 // plus the auth header when there is a token.
 func newGit(opts CloneOptions) *git {
 	g := &git{opts: opts, sha: strings.ToLower(opts.SHA), env: baseEnv()}
+	if opts.CAFile != "" {
+		g.env = append(g.env, "GIT_SSL_CAINFO="+opts.CAFile)
+	}
 	if opts.Token != "" {
 		cred := base64.StdEncoding.EncodeToString([]byte("x-access-token:" + opts.Token))
-		g.env = append(g.env, "GIT_CONFIG_COUNT=1",
+		// An empty credential.helper resets the list: no helper of the
+		// runner's is asked, and none can store what the server refuses.
+		g.env = append(g.env, "GIT_CONFIG_COUNT=2",
 			"GIT_CONFIG_KEY_0=http.extraHeader",
-			"GIT_CONFIG_VALUE_0=Authorization: Basic "+cred)
+			"GIT_CONFIG_VALUE_0=Authorization: Basic "+cred,
+			"GIT_CONFIG_KEY_1=credential.helper", "GIT_CONFIG_VALUE_1=")
 		g.secrets = []string{opts.Token, cred}
 	}
 	return g
