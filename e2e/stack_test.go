@@ -81,9 +81,9 @@ func newStack(t *testing.T, o stackOpts) *stack {
 	pool := dispatch.NewPool(rpc.ClientConfig{CAPEM: certPEM, Logger: log}, runnerkey.Fleet{fleetKey})
 	t.Cleanup(func() { pool.Close() })
 	deps := dispatch.Deps{Store: s.store, Queue: s.queue, Clients: pool, Logger: log,
-		Config: github.NewConfigFetcher(o.github)}
+		Config: github.NewConfigFetcher(github.SharedClient{C: o.github})}
 	if o.github != nil {
-		deps.Status = github.NewStatusReporter(o.github, github.StatusOptions{SelfURL: "http://ci.test"})
+		deps.Status = github.NewStatusReporter(github.SharedClient{C: o.github}, github.StatusOptions{SelfURL: "http://ci.test"})
 	}
 	s.d = dispatch.New(dispatch.Config{RunnerKeys: []string{fleetKey}, Lease: o.lease, WaitDelay: time.Second, DeliveryLimit: o.deliveryLimit,
 		StatusBackoff: 10 * time.Millisecond, ReconcileGrace: o.grace}, deps)

@@ -57,18 +57,30 @@ func (d *Dispatcher) dispatch(ctx context.Context, log *slog.Logger, job ci.Job)
 	labels, why := d.labels(ctx, log, job)
 	if why == "" {
 		job.Labels = labels
-		runners, err := d.store.ListRunners(ctx)
-		if err != nil {
-			return fmt.Errorf("list runners: %w", err)
-		}
-		candidates, reason := d.selector.Pick(job, runners, d.now())
-		done, refusals, err := d.offer(ctx, log, job, candidates)
+		done, reason, err := d.place(ctx, log, job)
 		if done || err != nil {
 			return err
 		}
-		why = cmp.Or(reason, refusals)
+		why = reason
 	}
 	return d.wait(ctx, log, job, why)
+}
+
+// place offers job, with its clone token, to the runners the Selector picks.
+// done is true when one took it or the job moved on; otherwise why says why
+// it waits.
+func (d *Dispatcher) place(ctx context.Context, log *slog.Logger, job ci.Job) (done bool, why string, err error) {
+	runners, err := d.store.ListRunners(ctx)
+	if err != nil {
+		return false, "", fmt.Errorf("list runners: %w", err)
+	}
+	candidates, reason := d.selector.Pick(job, runners, d.now())
+	token, why := d.cloneToken(ctx, log, job, candidates)
+	if why != "" {
+		return false, why, nil
+	}
+	done, refusals, err := d.offer(ctx, log, job, token, candidates)
+	return done, cmp.Or(reason, refusals), err
 }
 
 // labels returns the labels of job: those it has, or those its narwhal.yml
@@ -87,12 +99,13 @@ func (d *Dispatcher) labels(ctx context.Context, log *slog.Logger, job ci.Job) (
 	return labels, ""
 }
 
-// offer offers job to candidates in order. done is true when one took it or
-// the job moved on meanwhile; otherwise refusals says who refused and why.
-func (d *Dispatcher) offer(ctx context.Context, log *slog.Logger, job ci.Job, candidates []ci.Runner) (done bool, refusals string, err error) {
+// offer offers job, with its clone token, to candidates in order. done is
+// true when one took it or the job moved on meanwhile; otherwise refusals
+// says who refused and why.
+func (d *Dispatcher) offer(ctx context.Context, log *slog.Logger, job ci.Job, token string, candidates []ci.Runner) (done bool, refusals string, err error) {
 	var why []string
 	for _, r := range candidates {
-		done, reason, err := d.try(ctx, log, job, r)
+		done, reason, err := d.try(ctx, log, job, token, r)
 		if done || err != nil {
 			return done, "", err
 		}
@@ -103,7 +116,7 @@ func (d *Dispatcher) offer(ctx context.Context, log *slog.Logger, job ci.Job, ca
 
 // try assigns job to r and calls Run. done is true when r took the job or the
 // job moved on; otherwise the job is queued again and reason says why.
-func (d *Dispatcher) try(ctx context.Context, log *slog.Logger, job ci.Job, r ci.Runner) (done bool, reason string, err error) {
+func (d *Dispatcher) try(ctx context.Context, log *slog.Logger, job ci.Job, token string, r ci.Runner) (done bool, reason string, err error) {
 	assigned, ok, err := d.update(ctx, job.ID, func(j *ci.Job) error {
 		if j.Status != ci.StatusQueued || j.Attempt != job.Attempt {
 			return errGone
@@ -117,7 +130,7 @@ func (d *Dispatcher) try(ctx context.Context, log *slog.Logger, job ci.Job, r ci
 	if err != nil || !ok {
 		return true, "", err
 	}
-	accepted, reason, err := d.run(ctx, assigned, r)
+	accepted, reason, err := d.run(ctx, assigned, token, r)
 	if err == nil && accepted {
 		d.accepted(ctx, log, assigned, r)
 		return true, "", nil
@@ -161,15 +174,15 @@ func unassign(as ci.Job) func(*ci.Job) error {
 	}
 }
 
-// run calls Run on r within Config.RPCTimeout.
-func (d *Dispatcher) run(ctx context.Context, job ci.Job, r ci.Runner) (bool, string, error) {
+// run calls Run on r within Config.RPCTimeout, with the job's clone token.
+func (d *Dispatcher) run(ctx context.Context, job ci.Job, token string, r ci.Runner) (bool, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.RPCTimeout)
 	defer cancel()
 	c, err := d.clients.Client(ctx, r)
 	if err != nil {
 		return false, "", err
 	}
-	return c.Run(ctx, rpc.JobFromCI(job, nil, "")) // no secret store yet
+	return c.Run(ctx, rpc.JobFromCI(job, nil, token)) // no secret store yet
 }
 
 // wait records why the job waits and publishes its message again later.

@@ -54,6 +54,9 @@ type Job struct {
 	// Secrets are the values of secret names. A step naming a secret missing
 	// here fails with an error; every value is masked in all steps' logs.
 	Secrets map[string]string
+	// Masked are more values to mask in every step's log, which no step
+	// gets (the job's clone token).
+	Masked []string
 }
 
 // TimeoutError is the cancellation cause when a job runs out of time.

@@ -18,7 +18,7 @@ func TestFetchContentsAPI(t *testing.T) {
 	f := newFakeGitHub(t)
 	f.files["aaaa"] = validYML
 	f.files["bbbb"] = "steps: [\n" // does not parse
-	cf := NewConfigFetcher(f.client(t))
+	cf := NewConfigFetcher(SharedClient{C: f.client(t)})
 	job := func(sha string) ci.Job {
 		return ci.Job{Repo: "acme/app", CloneURL: "https://github.com/acme/app.git", SHA: sha}
 	}

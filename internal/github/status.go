@@ -47,6 +47,19 @@ func NewClientWith(hc *http.Client, baseURL string) (*gh.Client, error) {
 	return c, nil
 }
 
+// Clients gives the API client to use for a repository ("owner/name"): one
+// authenticated with that repository's token (a GitHub App's installation
+// token, see package ghauth). It is safe for concurrent use.
+type Clients interface {
+	Client(ctx context.Context, repo string) (*gh.Client, error)
+}
+
+// SharedClient is Clients with one client for every repository.
+type SharedClient struct{ C *gh.Client }
+
+// Client returns the shared client.
+func (s SharedClient) Client(context.Context, string) (*gh.Client, error) { return s.C, nil }
+
 // PipelineNamer gives the name of a job's pipeline (narwhal.yml's name), ""
 // for none. ConfigFetcher implements it.
 type PipelineNamer interface {
@@ -69,15 +82,15 @@ type StatusOptions struct {
 // StatusReporter: Report makes one attempt and returns its error; retrying
 // and giving up are the caller's. It is safe for concurrent use.
 type StatusReporter struct {
-	client *gh.Client
-	opts   StatusOptions
+	clients Clients
+	opts    StatusOptions
 }
 
-// NewStatusReporter returns a reporter that calls GitHub with client (see
-// NewClient).
-func NewStatusReporter(client *gh.Client, opts StatusOptions) *StatusReporter {
+// NewStatusReporter returns a reporter that calls GitHub with each job's
+// repository's client.
+func NewStatusReporter(clients Clients, opts StatusOptions) *StatusReporter {
 	opts.SelfURL = strings.TrimSuffix(opts.SelfURL, "/")
-	return &StatusReporter{client: client, opts: opts}
+	return &StatusReporter{clients: clients, opts: opts}
 }
 
 // Report sets the commit status of job's SHA to the job's state. Jobs of
@@ -100,7 +113,11 @@ func (s *StatusReporter) Report(ctx context.Context, job ci.Job) error {
 		}
 	}
 	st := CommitStatus(job, name, s.opts.SelfURL)
-	if _, _, err := s.client.Repositories.CreateStatus(ctx, owner, repo, job.SHA, st); err != nil {
+	client, err := s.clients.Client(ctx, job.Repo)
+	if err != nil {
+		return fmt.Errorf("commit status of job %s: %w", job.ID, err)
+	}
+	if _, _, err := client.Repositories.CreateStatus(ctx, owner, repo, job.SHA, st); err != nil {
 		return fmt.Errorf("commit status of job %s on %s@%.12s: %w", job.ID, job.Repo, job.SHA, err)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"encoding/base64"
 	"regexp"
 	"strings"
 )
@@ -10,6 +11,21 @@ const (
 	ReasonAuthRequired  = "repository requires authentication: configure a GitHub App or token"
 	ReasonTokenRejected = "token rejected: the repository refused the clone credential; check the GitHub App's installation on it (contents: read) or the token's access"
 )
+
+// BasicCredential is the HTTP basic credential a clone sends for token
+// (base64 of x-access-token:token).
+func BasicCredential(token string) string {
+	return base64.StdEncoding.EncodeToString([]byte("x-access-token:" + token))
+}
+
+// TokenForms are the strings that must not reach a log for a clone with
+// token: the token and its BasicCredential; none for no token.
+func TokenForms(token string) []string {
+	if token == "" {
+		return nil
+	}
+	return []string{token, BasicCredential(token)}
+}
 
 // AuthError is a clone that the server refused for want of credentials
 // (TokenSent false) or because it refused the token it got (TokenSent true).

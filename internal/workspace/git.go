@@ -3,7 +3,6 @@ package workspace
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"os"
 	"os/exec"
@@ -30,14 +29,14 @@ func newGit(opts CloneOptions) *git {
 		g.env = append(g.env, "GIT_SSL_CAINFO="+opts.CAFile)
 	}
 	if opts.Token != "" {
-		cred := base64.StdEncoding.EncodeToString([]byte("x-access-token:" + opts.Token))
+		cred := BasicCredential(opts.Token)
 		// An empty credential.helper resets the list: no helper of the
 		// runner's is asked, and none can store what the server refuses.
 		g.env = append(g.env, "GIT_CONFIG_COUNT=2",
 			"GIT_CONFIG_KEY_0=http.extraHeader",
 			"GIT_CONFIG_VALUE_0=Authorization: Basic "+cred,
 			"GIT_CONFIG_KEY_1=credential.helper", "GIT_CONFIG_VALUE_1=")
-		g.secrets = []string{opts.Token, cred}
+		g.secrets = TokenForms(opts.Token)
 	}
 	return g
 }
