@@ -41,6 +41,13 @@ type Config struct {
 	Version     string // reported by the runners
 	Logger      *slog.Logger
 
+	// GitHub gives the clone credentials of private repositories; none by
+	// default (public and local repositories only).
+	GitHub GitHubConfig
+	// GitCAFile is a PEM file of the certificates the runners' git trusts
+	// for https clones instead of the system's (--git-ca-file).
+	GitCAFile string
+
 	// Exec, when set, is the executor of every runner instead of the one
 	// Executor names (tests use the fake executor).
 	Exec executor.Executor
@@ -80,6 +87,7 @@ type Stack struct {
 	queue   ci.Queue
 	logs    *fs.Store
 	ctl     *dispatch.Dispatcher
+	creds   dispatch.CloneCredentials // nil without GitHub credentials
 	metrics *metrics
 	runners []*devRunner
 	srv     *http.Server
@@ -166,6 +174,9 @@ func (s *Stack) build(ctx context.Context) error {
 	if s.sec, err = loadSecrets(cfg.Dir); err != nil {
 		return err
 	}
+	if err := s.githubCredentials(); err != nil {
+		return err
+	}
 	if s.cfg.RunnerName == "" {
 		if s.cfg.RunnerName, err = runnerName(cfg.Dir); err != nil {
 			return err
@@ -207,7 +218,7 @@ func (s *Stack) startRunners(ctx context.Context) error {
 		s.log.Warn("Docker is not available; runners use the host executor (no isolation, no services)", "err", why)
 	}
 	parts := runnerParts{name: s.cfg.RunnerName, dir: s.cfg.Dir, capacity: s.cfg.Capacity, heartbeat: s.cfg.Heartbeat,
-		version: s.cfg.Version, secrets: s.sec, queue: s.queue, logs: s.logs,
+		version: s.cfg.Version, secrets: s.sec, queue: s.queue, logs: s.logs, caFile: s.cfg.GitCAFile,
 		newExec: executorFactory(kind, s.cfg, s.log), log: s.log}
 	for n := 1; n <= s.cfg.Runners; n++ {
 		dr, err := startRunner(ctx, parts, n)

@@ -37,6 +37,7 @@ type runnerParts struct {
 	secrets   secrets
 	queue     ci.Queue
 	logs      logstore.Store
+	caFile    string // GitCheckout.CAFile
 	newExec   func(ctx context.Context, runnerID string) (pick.Built, error)
 	log       *slog.Logger
 }
@@ -62,7 +63,7 @@ func startRunner(ctx context.Context, p runnerParts, n int) (*devRunner, error) 
 	}
 	newExec := func(ctx context.Context) (pick.Built, runner.Checkout, error) {
 		b, err := p.newExec(ctx, id)
-		return b, nil, err
+		return b, runner.GitCheckout{CAFile: p.caFile}, err
 	}
 	dr.host, err = runnerhost.Open(ctx, cfg, runnerhost.Deps{NewExec: newExec, Send: p.queue.Publish, Logs: p.logs, Logger: dr.log})
 	if errors.Is(err, runnerhost.ErrOutbox) {
