@@ -126,25 +126,30 @@ func (s secretSource) resolve(ctx context.Context, sm secretsAPI) (string, error
 // readApp reads the GitHub App settings: an App ID needs a key and the
 // other way round, and an App excludes a token.
 func (c *config) readApp(getenv func(string) string) []error {
-	var problems []error
-	for name, dst := range map[string]*int64{"NARWHAL_GITHUB_APP_ID": &c.githubAppID,
-		"NARWHAL_GITHUB_APP_INSTALLATION_ID": &c.githubAppInstall} {
-		if v := getenv(name); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n <= 0 {
-				problems = append(problems, fmt.Errorf("%s: want a positive number, not %q", name, v))
-			}
-			*dst = n
-		}
-	}
+	id, inst := getenv("NARWHAL_GITHUB_APP_ID"), getenv("NARWHAL_GITHUB_APP_INSTALLATION_ID")
+	problems := append(positive("NARWHAL_GITHUB_APP_ID", id, &c.githubAppID),
+		positive("NARWHAL_GITHUB_APP_INSTALLATION_ID", inst, &c.githubAppInstall)...)
 	hasKey := c.githubAppKey.value != "" || c.githubAppKey.arn != ""
-	if (getenv("NARWHAL_GITHUB_APP_ID") != "") != hasKey {
+	if (id != "") != hasKey {
 		problems = append(problems, errors.New("a GitHub App needs both NARWHAL_GITHUB_APP_ID and NARWHAL_GITHUB_APP_KEY[_SECRET_ARN]"))
 	}
 	if hasKey && (c.githubToken.value != "" || c.githubToken.arn != "") {
 		problems = append(problems, errors.New("set a GitHub App or NARWHAL_GITHUB_TOKEN[_SECRET_ARN], not both"))
 	}
 	return problems
+}
+
+// positive parses v, when set, into dst as a positive number.
+func positive(name, v string, dst *int64) []error {
+	if v == "" {
+		return nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return []error{fmt.Errorf("%s: want a positive number, not %q", name, v)}
+	}
+	*dst = n
+	return nil
 }
 
 // pemBytes accepts a PEM block as it is or base64-encoded (easier to pass
