@@ -20,8 +20,9 @@ type CloneOptions struct {
 	Dir string
 	// Token, for https URLs only, is sent as HTTP basic auth
 	// (x-access-token:Token), the form GitHub installation tokens take. It is
-	// passed to git through the environment, so it never appears in
-	// .git/config, in a process listing or in an error.
+	// passed to git's fetches (no other git command) through the
+	// environment, so it never appears in .git/config, in a process listing
+	// or in an error.
 	Token string
 	// CAFile, when set, is a PEM file of the certificates git trusts for
 	// https (GIT_SSL_CAINFO) instead of the system's: a GitHub Enterprise
