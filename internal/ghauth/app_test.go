@@ -1,12 +1,15 @@
 package ghauth_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ghauth"
 	"github.com/narwhal-ci/narwhal/internal/testenv/ghapi"
+	"github.com/narwhal-ci/narwhal/internal/testenv/gitserver"
+	"github.com/narwhal-ci/narwhal/internal/workspace"
 )
 
 func newApp(t *testing.T, stand *ghapi.App, installation int64) *ghauth.App {
@@ -151,5 +154,34 @@ func TestStatic(t *testing.T) {
 	}
 	if _, err := ghauth.NewStatic("", ""); err == nil {
 		t.Error("NewStatic accepted an empty token")
+	}
+}
+
+// TestExpiredTokenIsRefused: the git server takes only tokens that are valid
+// now; once a token has expired its clone is refused ("token rejected"), and
+// the App's next token clones again.
+func TestExpiredTokenIsRefused(t *testing.T) {
+	t.Parallel()
+	stand := ghapi.New(t, 300*time.Millisecond, "acme/one")
+	git := gitserver.New(t, stand.Valid)
+	url, sha := git.AddRepo(t, "acme/one", map[string]string{"f": "x"})
+	app := newApp(t, stand, 0)
+	old, err := app.Token(t.Context(), "acme/one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	err = workspace.Clone(t.Context(), workspace.CloneOptions{URL: url, SHA: sha, Dir: t.TempDir(), Token: old, CAFile: git.CAFile()})
+	var auth *workspace.AuthError
+	if !errors.As(err, &auth) || !auth.TokenSent {
+		t.Fatalf("clone with an expired token: %v, want token rejected", err)
+	}
+	stand.SetLifetime(time.Hour) // the next token outlives the clone, however slow
+	fresh, err := app.Token(t.Context(), "acme/one")
+	if err != nil || fresh == old {
+		t.Fatalf("Token after expiry = %q, %v; want a new one", fresh, err)
+	}
+	if err := workspace.Clone(t.Context(), workspace.CloneOptions{URL: url, SHA: sha, Dir: t.TempDir(), Token: fresh, CAFile: git.CAFile()}); err != nil {
+		t.Fatalf("clone with the new token: %v", err)
 	}
 }
