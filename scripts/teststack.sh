@@ -6,6 +6,7 @@
 #   RabbitMQ            private nodes on 127.0.0.1:5682 and :5683 (user narwhal/narwhal), state under $STACK_DIR
 #   moto_server         DynamoDB, S3 and Secrets Manager on 127.0.0.1:5000
 #   chromium            Debian's, for the dashboard's headless browser test
+#   git http-backend    part of Debian's git: the authenticated git server of internal/testenv/gitserver
 #
 # Usage: scripts/teststack.sh up | docker | env | rabbitmq-stop | rabbitmq-start | down
 # rabbitmq-stop and rabbitmq-start act on the "restart" node only.
