@@ -30,7 +30,7 @@ func (d *Dispatcher) cloneToken(ctx context.Context, log *slog.Logger, job ci.Jo
 	defer cancel()
 	token, err := d.creds.CloneToken(ctx, job.Repo, job.CloneURL)
 	if err != nil {
-		log.Warn("no clone credential; the job waits", "err", err)
+		log.Debug("no clone credential", "err", err) // wait logs the reason when it changes
 		return "", "no clone credential: " + err.Error()
 	}
 	return token, ""
