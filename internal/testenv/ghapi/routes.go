@@ -40,8 +40,7 @@ func (a *App) asApp(h http.HandlerFunc) http.HandlerFunc {
 // repository; others get 401.
 func (a *App) asInstallation(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "token ")
-		if !a.Valid(tok, r.PathValue("owner")+"/"+r.PathValue("repo")) {
+		if !a.Valid(bearer(r), r.PathValue("owner")+"/"+r.PathValue("repo")) {
 			reply(w, http.StatusUnauthorized, map[string]string{"message": "Bad credentials"})
 			return
 		}
@@ -98,10 +97,9 @@ func (a *App) status(w http.ResponseWriter, r *http.Request) {
 		State string `json:"state"`
 	}
 	_ = json.NewDecoder(r.Body).Decode(&body)
-	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "token ")
 	a.mu.Lock()
 	a.statuses = append(a.statuses, Status{Repo: r.PathValue("owner") + "/" + r.PathValue("repo"),
-		SHA: r.PathValue("sha"), State: body.State, Token: tok})
+		SHA: r.PathValue("sha"), State: body.State, Token: bearer(r)})
 	a.mu.Unlock()
 	reply(w, http.StatusCreated, map[string]string{"state": body.State})
 }
@@ -110,4 +108,15 @@ func reply(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// bearer is the token of an Authorization header, in GitHub's "token X" or
+// the "Bearer X" form.
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if tok, ok := strings.CutPrefix(h, "token "); ok {
+		return tok
+	}
+	tok, _ := strings.CutPrefix(h, "Bearer ")
+	return tok
 }
