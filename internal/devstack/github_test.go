@@ -11,6 +11,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/executor/fake"
 	"github.com/narwhal-ci/narwhal/internal/github"
+	"github.com/narwhal-ci/narwhal/internal/testenv/ghapi"
 	"github.com/narwhal-ci/narwhal/internal/testenv/gitserver"
 	"github.com/narwhal-ci/narwhal/internal/workspace"
 )
@@ -82,5 +83,32 @@ func TestGitHubConfigErrors(t *testing.T) {
 		if _, err := g.source(); err == nil {
 			t.Errorf("%+v accepted", g)
 		}
+	}
+}
+
+// TestPrivateRepoWithGitHubApp: with --github-app-id and --github-app-key-file
+// (the API stand-in as GitHub), each job clones with an installation token
+// minted for its repository.
+func TestPrivateRepoWithGitHubApp(t *testing.T) {
+	t.Parallel()
+	stand := ghapi.New(t, time.Hour, "acme/private")
+	srv := gitserver.New(t, stand.Valid)
+	url, sha := srv.AddRepo(t, "acme/private", map[string]string{"narwhal.yml": twoSteps})
+	cfg := testConfig(t)
+	cfg.Exec, cfg.GitCAFile = fake.New(), srv.CAFile()
+	cfg.GitHub = GitHubConfig{AppID: ghapi.AppID, AppKeyFile: filepath.Join(t.TempDir(), "app.pem"), URL: stand.URL}
+	if err := os.WriteFile(cfg.GitHub.AppKeyFile, stand.KeyPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := startStack(t, cfg)
+	id, err := s.Trigger(context.Background(), github.Commit{Repo: "acme/private", CloneURL: url, SHA: sha, Branch: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := waitJob(t, s, id, 30*time.Second); j.Status != ci.StatusSuccess {
+		t.Fatalf("job: %s", jsonString(j))
+	}
+	if minted, seen := stand.Minted(), srv.Seen(); len(minted) != 1 || len(seen) == 0 || seen[0] != minted[0] {
+		t.Errorf("minted %d tokens; the git server saw %d requests, not with the minted token", len(minted), len(seen))
 	}
 }
