@@ -141,6 +141,7 @@ func printBanner(w io.Writer, s *devstack.Stack) {
 		{"store", in.Store},
 		{"queue", in.Queue},
 		{"executor", in.Executor},
+		{"github", in.GitHub},
 		{"runners", strings.Join(in.Runners, ", ")},
 	}
 	for _, r := range rows {

@@ -111,6 +111,7 @@ type Info struct {
 	Store        string
 	Queue        string
 	Dir          string
+	GitHub       string   // where clone credentials come from
 	Runners      []string // runner IDs and their gRPC addresses
 }
 

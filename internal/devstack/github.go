@@ -44,6 +44,17 @@ func (g GitHubConfig) source() (ghauth.Source, error) {
 	return nil, nil
 }
 
+// describe says where clone credentials come from, for the banner.
+func (g GitHubConfig) describe() string {
+	switch {
+	case g.TokenFile != "":
+		return "token from " + g.TokenFile
+	case g.AppID != 0:
+		return fmt.Sprintf("GitHub App %d (key %s)", g.AppID, g.AppKeyFile)
+	}
+	return "none: public and local repositories only"
+}
+
 // githubCredentials sets s.creds from the configuration (a nil interface when
 // there is none).
 func (s *Stack) githubCredentials() error {

@@ -45,6 +45,9 @@ func TestPrivateRepoWithTokenFile(t *testing.T) {
 	if j := waitJob(t, s, id, 30*time.Second); j.Status != ci.StatusSuccess {
 		t.Fatalf("job: %s", jsonString(j))
 	}
+	if got := s.Info().GitHub; got != "token from "+cfg.GitHub.TokenFile {
+		t.Errorf("Info.GitHub = %q", got)
+	}
 	if seen := srv.Seen(); len(seen) == 0 || seen[0] != devToken {
 		t.Errorf("git server saw tokens %q", seen)
 	}
