@@ -2,6 +2,7 @@ package ghauth
 
 import (
 	"context"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
+	"github.com/golang-jwt/jwt/v4"
 	gh "github.com/google/go-github/v57/github"
 	ghi "github.com/google/go-github/v88/github" // the token options type of ghinstallation
 
@@ -49,7 +51,7 @@ var TokenPermissions = &ghi.InstallationPermissions{
 type App struct {
 	cfg  AppConfig
 	host string
-	apps *ghinstallation.AppsTransport
+	key  *rsa.PrivateKey
 	api  *gh.Client // authenticated as the App itself (JWT)
 
 	mu    sync.Mutex
@@ -73,16 +75,25 @@ func NewApp(cfg AppConfig) (*App, error) {
 	if cfg.Transport == nil {
 		cfg.Transport = http.DefaultTransport
 	}
-	apps, err := ghinstallation.NewAppsTransport(cfg.Transport, cfg.AppID, cfg.PrivateKey)
+	key, err := jwt.ParseRSAPrivateKeyFromPEM(cfg.PrivateKey)
 	if err != nil {
 		return nil, fmt.Errorf("GitHub App %d: private key: %w", cfg.AppID, err)
 	}
-	apps.BaseURL = apiRoot(cfg.BaseURL)
-	api, err := github.NewClientWith(&http.Client{Transport: apps, Timeout: github.DefaultHTTPTimeout}, cfg.BaseURL)
+	a := &App{cfg: cfg, host: CloneHost(cfg.BaseURL), key: key, repos: map[string]*repoAuth{}}
+	a.api, err = github.NewClientWith(&http.Client{Transport: a.appsTransport(), Timeout: github.DefaultHTTPTimeout}, cfg.BaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("GitHub App %d: %w", cfg.AppID, err)
 	}
-	return &App{cfg: cfg, host: CloneHost(cfg.BaseURL), apps: apps, api: api, repos: map[string]*repoAuth{}}, nil
+	return a, nil
+}
+
+// appsTransport is a new transport that authenticates as the App (a JWT per
+// request). Each installation token transport needs its own: it changes
+// its AppsTransport's fields when it renews its token.
+func (a *App) appsTransport() *ghinstallation.AppsTransport {
+	apps := ghinstallation.NewAppsTransportFromPrivateKey(a.cfg.Transport, a.cfg.AppID, a.key)
+	apps.BaseURL = apiRoot(a.cfg.BaseURL)
+	return apps
 }
 
 // apiRoot is ghinstallation's form of the API root: no trailing slash.
@@ -155,7 +166,7 @@ func (a *App) newRepoAuth(ctx context.Context, repo string) (*repoAuth, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr := ghinstallation.NewFromAppsTransport(a.apps, id)
+	tr := ghinstallation.NewFromAppsTransport(a.appsTransport(), id)
 	tr.InstallationTokenOptions = &ghi.InstallationTokenOptions{Repositories: []string{name}, Permissions: TokenPermissions}
 	client, err := github.NewClientWith(&http.Client{Transport: tr, Timeout: github.DefaultHTTPTimeout}, a.cfg.BaseURL)
 	if err != nil {

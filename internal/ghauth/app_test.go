@@ -3,6 +3,7 @@ package ghauth_test
 import (
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -184,4 +185,22 @@ func TestExpiredTokenIsRefused(t *testing.T) {
 	if err := workspace.Clone(t.Context(), workspace.CloneOptions{URL: url, SHA: sha, Dir: t.TempDir(), Token: fresh, CAFile: git.CAFile()}); err != nil {
 		t.Fatalf("clone with the new token: %v", err)
 	}
+}
+
+// TestAppConcurrentRepositories: tokens of several repositories minted at
+// once (run with -race).
+func TestAppConcurrentRepositories(t *testing.T) {
+	t.Parallel()
+	repos := []string{"acme/a", "acme/b", "acme/c", "acme/d"}
+	stand := ghapi.New(t, time.Hour, repos...)
+	app := newApp(t, stand, 0)
+	var wg sync.WaitGroup
+	for _, repo := range append(repos, repos...) {
+		wg.Go(func() {
+			if tok, err := app.Token(t.Context(), repo); err != nil || !stand.Valid(tok, repo) {
+				t.Errorf("Token(%s) = %q, %v", repo, tok, err)
+			}
+		})
+	}
+	wg.Wait()
 }
