@@ -46,6 +46,7 @@ type runnerOpts struct {
 	amqpURL   string
 	prefix    string
 	workDir   string // work_dir, holding the log dir too; default a temp dir
+	gitCA     string // git_ca_file; default none
 }
 
 // runnerd is a runnerd process under test (runnerdtest.Proc) and its ID.
@@ -76,8 +77,9 @@ log_level: debug
 executor: {kind: %s, scale: %v, stop_grace: 1s}
 report: {amqp_url: %q, amqp_prefix: %q}
 logs: {dir: %s/logs}
+git_ca_file: %q
 `, o.id, max(o.capacity, 1), freeAddr(t), dir, dir, runnerkey.Token(fleetKey, o.id), work, or(o.heartbeat, time.Hour), kind, kind == "fake",
-		o.amqpURL, o.prefix, work)
+		o.amqpURL, o.prefix, work, o.gitCA)
 	writeFile(t, filepath.Join(dir, "runnerd.yaml"), []byte(cfg))
 	if kind == "docker" {
 		t.Cleanup(func() { removeContainers(t, o.id) })

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/dispatch"
+	"github.com/narwhal-ci/narwhal/internal/ghauth"
 	"github.com/narwhal-ci/narwhal/internal/github"
 	"github.com/narwhal-ci/narwhal/internal/intake"
 	"github.com/narwhal-ci/narwhal/internal/queue/amqp"
@@ -31,6 +31,7 @@ type stackOpts struct {
 	github        *gh.Client    // status reporter and config fetcher; nil = none, local repos only
 	monitorEvery  time.Duration // 0 = no monitor loop
 	grace         time.Duration // dispatch.Config.ReconcileGrace; 0 = the default
+	creds         ghauth.Source // clone tokens, statuses and narwhal.yml instead of github; nil = none
 }
 
 // stack is a dispatcher on SQLite and a RabbitMQ topology of the test's own,
@@ -55,7 +56,7 @@ func newStack(t *testing.T, o stackOpts) *stack {
 	url := testenv.AMQPURL(t)
 	s := &stack{t: t, url: url, prefix: "e2e-" + randHex(4) + "."}
 	ctx := ctxT(t)
-	buf := &logBuffer{}
+	buf := &testenv.Buffer{}
 	log := slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -80,11 +81,8 @@ func newStack(t *testing.T, o stackOpts) *stack {
 	s.intake = &intake.Intake{Store: s.store, Queue: s.queue, Logger: log}
 	pool := dispatch.NewPool(rpc.ClientConfig{CAPEM: certPEM, Logger: log}, runnerkey.Fleet{fleetKey})
 	t.Cleanup(func() { pool.Close() })
-	deps := dispatch.Deps{Store: s.store, Queue: s.queue, Clients: pool, Logger: log,
-		Config: github.NewConfigFetcher(o.github)}
-	if o.github != nil {
-		deps.Status = github.NewStatusReporter(o.github, github.StatusOptions{SelfURL: "http://ci.test"})
-	}
+	deps := dispatch.Deps{Store: s.store, Queue: s.queue, Clients: pool, Logger: log}
+	withGitHub(&deps, o)
 	s.d = dispatch.New(dispatch.Config{RunnerKeys: []string{fleetKey}, Lease: o.lease, WaitDelay: time.Second, DeliveryLimit: o.deliveryLimit,
 		StatusBackoff: 10 * time.Millisecond, ReconcileGrace: o.grace}, deps)
 	s.loop(ctx, func(ctx context.Context) { dispatch.Consume(ctx, s.queue, ci.QueueEvents, 1, s.handleEvent) })
@@ -93,6 +91,23 @@ func newStack(t *testing.T, o stackOpts) *stack {
 		s.loop(ctx, func(ctx context.Context) { s.d.RunMonitor(ctx, o.monitorEvery) })
 	}
 	return s
+}
+
+// withGitHub gives deps what talks to GitHub: o.creds for everything, or
+// o.github's one client for statuses and narwhal.yml, or neither (local
+// repositories only).
+func withGitHub(deps *dispatch.Deps, o stackOpts) {
+	var clients github.Clients
+	switch {
+	case o.creds != nil:
+		clients, deps.Credentials = o.creds, o.creds
+	case o.github != nil:
+		clients = github.SharedClient{C: o.github}
+	}
+	deps.Config = github.NewConfigFetcher(clients)
+	if clients != nil {
+		deps.Status = github.NewStatusReporter(clients, github.StatusOptions{SelfURL: "http://ci.test"})
+	}
 }
 
 // loop runs f until the end of the test, and waits for it then.
@@ -206,22 +221,4 @@ func randHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// logBuffer keeps log output, safe for concurrent writers.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

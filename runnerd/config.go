@@ -37,6 +37,11 @@ type Config struct {
 	Logs          LogsConfig     `yaml:"logs"`
 	MetricsListen string         `yaml:"metrics_listen"`
 	LogLevel      string         `yaml:"log_level"`
+	// GitCAFile is a PEM file of the certificates git trusts for https
+	// clones instead of the system's (a GitHub Enterprise Server with a
+	// private CA); "" uses the system's, or GIT_SSL_CAINFO when runnerd's
+	// environment sets it.
+	GitCAFile string `yaml:"git_ca_file"`
 }
 
 // TLSConfig names the PEM files of the gRPC server's certificate and key.
@@ -171,6 +176,11 @@ func (c *Config) validate() error {
 	case "auto", "slot", "strict":
 	default:
 		return fmt.Errorf("executor.isolation %q: want auto, slot or strict", c.Executor.Isolation)
+	}
+	if c.GitCAFile != "" {
+		if _, err := os.Stat(c.GitCAFile); err != nil {
+			return fmt.Errorf("git_ca_file: %w", err)
+		}
 	}
 	_, err := parseSize(c.Executor.Memory)
 	return err

@@ -38,6 +38,7 @@ var envOverrides = []envOverride{
 	{"NARWHAL_LOGS_DIR", func(c *Config, v string) error { c.Logs.Dir = v; return nil }},
 	{"NARWHAL_LOGS_BUCKET", func(c *Config, v string) error { c.Logs.S3Bucket = v; return nil }},
 	{"NARWHAL_LOGS_PREFIX", func(c *Config, v string) error { c.Logs.S3Prefix = v; return nil }},
+	{"NARWHAL_RUNNER_GIT_CA_FILE", func(c *Config, v string) error { c.GitCAFile = v; return nil }},
 }
 
 // applyEnv applies the overrides whose variables are set and not empty.

@@ -96,7 +96,7 @@ func (d *daemon) hostConfig() (runnerhost.Config, error) {
 }
 
 // executor builds the configured executor (Docker must answer at start) and
-// the checkout that goes with it (nil: the production git checkout).
+// the checkout that goes with it (the git checkout, with git_ca_file).
 func (d *daemon) executor(ctx context.Context) (pick.Built, runner.Checkout, error) {
 	x := d.cfg.Executor
 	if x.Kind == "fake" {
@@ -109,7 +109,7 @@ func (d *daemon) executor(ctx context.Context) (pick.Built, runner.Checkout, err
 	if err != nil {
 		return pick.Built{}, nil, err
 	}
-	return ex, nil, nil
+	return ex, runner.GitCheckout{CAFile: d.cfg.GitCAFile}, nil
 }
 
 // logStore builds the job log store: S3 when a bucket is configured, else a

@@ -7,6 +7,7 @@
 #   moto_server         DynamoDB, S3 and Secrets Manager on 127.0.0.1:5000
 #   chromium            Debian's, for the dashboard's headless browser test
 #   private registry    Debian docker-registry on 127.0.0.1:5055, htpasswd auth, state under $STACK_DIR
+#   git http-backend    part of Debian's git: the authenticated git server of internal/testenv/gitserver
 #
 # Usage: scripts/teststack.sh up | docker | env | rabbitmq-stop | rabbitmq-start | down
 # rabbitmq-stop and rabbitmq-start act on the "restart" node only.

@@ -30,6 +30,13 @@ Flags:
   --amqp URL           use RabbitMQ at URL instead of the in-memory queue
   --aws-endpoint URL   keep jobs in DynamoDB at URL (moto, LocalStack) instead of SQLite
   --dir DIR            state directory (default .narwhal)
+  --github-token-file FILE
+                       clone private repositories with the GitHub token in FILE
+  --github-app-id ID, --github-app-key-file FILE
+                       or as a GitHub App: each job gets an installation token for its
+                       repository (docs/secrets.md); --github-app-installation ID to pin one
+  --github-url URL     API root of GitHub Enterprise Server (default github.com)
+  --git-ca-file FILE   certificates git trusts for https clones instead of the system's
   --demo               push examples/hello through the whole system, print its progress, and
                        exit 0 when the job succeeds (what ` + "`make run`" + ` does)
   -v                   log what narwhal does (info; the API logs every request)
@@ -88,6 +95,12 @@ func parseDev(args []string, stderr io.Writer) (o devOptions, run bool, err erro
 	fs.StringVar(&o.cfg.AMQPURL, "amqp", "", "")
 	fs.StringVar(&o.cfg.AWSEndpoint, "aws-endpoint", "", "")
 	fs.StringVar(&o.cfg.Dir, "dir", ".narwhal", "")
+	fs.StringVar(&o.cfg.GitHub.TokenFile, "github-token-file", "", "")
+	fs.Int64Var(&o.cfg.GitHub.AppID, "github-app-id", 0, "")
+	fs.StringVar(&o.cfg.GitHub.AppKeyFile, "github-app-key-file", "", "")
+	fs.Int64Var(&o.cfg.GitHub.InstallationID, "github-app-installation", 0, "")
+	fs.StringVar(&o.cfg.GitHub.URL, "github-url", "", "")
+	fs.StringVar(&o.cfg.GitCAFile, "git-ca-file", "", "")
 	fs.BoolVar(&o.demo, "demo", false, "")
 	fs.BoolVar(&o.verbose, "v", false, "")
 	if err := fs.Parse(args); err != nil {
@@ -103,6 +116,10 @@ func parseDev(args []string, stderr io.Writer) (o devOptions, run bool, err erro
 		problem = fmt.Sprintf("--executor %q: want auto, docker or host", o.cfg.Executor)
 	case o.cfg.Dir == "":
 		problem = "--dir must not be empty"
+	case o.cfg.GitHub.TokenFile != "" && o.cfg.GitHub.AppID != 0:
+		problem = "give --github-token-file or --github-app-id, not both"
+	case (o.cfg.GitHub.AppID != 0) != (o.cfg.GitHub.AppKeyFile != ""):
+		problem = "--github-app-id and --github-app-key-file go together"
 	}
 	if problem != "" {
 		fmt.Fprintf(stderr, "narwhal dev: %s\n\n%s", problem, devHelp)
@@ -125,6 +142,7 @@ func printBanner(w io.Writer, s *devstack.Stack) {
 		{"store", in.Store},
 		{"queue", in.Queue},
 		{"executor", in.Executor},
+		{"github", in.GitHub},
 		{"runners", strings.Join(in.Runners, ", ")},
 	}
 	for _, r := range rows {

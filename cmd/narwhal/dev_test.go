@@ -18,6 +18,9 @@ func TestDevFlags(t *testing.T) {
 		{"--executor", "podman"},
 		{"extra"},
 		{"--nope"},
+		{"--github-token-file", "t", "--github-app-id", "1", "--github-app-key-file", "k"},
+		{"--github-app-id", "1"},
+		{"--github-app-key-file", "k"},
 	} {
 		var stderr bytes.Buffer
 		err := runDev(context.Background(), args, &bytes.Buffer{}, &stderr)
@@ -32,6 +35,16 @@ func TestDevFlags(t *testing.T) {
 	var stderr bytes.Buffer
 	if err := runDev(context.Background(), []string{"-h"}, &bytes.Buffer{}, &stderr); err != nil || !strings.Contains(stderr.String(), "--demo") {
 		t.Errorf("-h: %v\n%s", err, stderr.String())
+	}
+}
+
+func TestDevGitHubFlags(t *testing.T) {
+	o, run, err := parseDev([]string{"--github-app-id", "7", "--github-app-key-file", "k.pem", "--github-app-installation", "9",
+		"--github-url", "https://ghe.example.com/api/v3/", "--git-ca-file", "ca.pem"}, &bytes.Buffer{})
+	g := o.cfg.GitHub
+	if !run || err != nil || g.AppID != 7 || g.AppKeyFile != "k.pem" || g.InstallationID != 9 ||
+		g.URL != "https://ghe.example.com/api/v3/" || o.cfg.GitCAFile != "ca.pem" {
+		t.Errorf("parseDev = %+v, %v, %v", o.cfg, run, err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -28,10 +29,15 @@ type config struct {
 	runnerToken secretSource // NARWHAL_RUNNER_TOKEN[_SECRET_ARN]: the runners' fleet key(s), comma or newline separated (runnerkey)
 	runnerCA    string       // NARWHAL_RUNNER_CA: PEM (or base64 of it) trusted for runners
 	runnerName  string       // NARWHAL_RUNNER_SERVER_NAME: name checked in runner certificates ("" = host)
-	githubToken secretSource // NARWHAL_GITHUB_TOKEN[_SECRET_ARN]: commit statuses, narwhal.yml
+	githubToken secretSource // NARWHAL_GITHUB_TOKEN[_SECRET_ARN]: clones, commit statuses, narwhal.yml
 	githubURL   string       // NARWHAL_GITHUB_URL: API root of GitHub Enterprise ("" = github.com)
-	apiTokens   secretSource // NARWHAL_API_TOKENS[_SECRET_ARN]: REST API bearer tokens, comma or newline separated
-	publicURL   string       // NARWHAL_PUBLIC_URL: base URL of the REST API, for status links
+	// A GitHub App instead of a token (docs/secrets.md): its ID, private key
+	// (PEM or its base64) and optionally the one installation to use.
+	githubAppID      int64        // NARWHAL_GITHUB_APP_ID
+	githubAppKey     secretSource // NARWHAL_GITHUB_APP_KEY[_SECRET_ARN]
+	githubAppInstall int64        // NARWHAL_GITHUB_APP_INSTALLATION_ID (0: found per repository)
+	apiTokens        secretSource // NARWHAL_API_TOKENS[_SECRET_ARN]: REST API bearer tokens, comma or newline separated
+	publicURL        string       // NARWHAL_PUBLIC_URL: base URL of the REST API, for status links
 
 	secretsPrefix string // NARWHAL_SECRETS_PREFIX: name prefix of the repositories' secrets in Secrets Manager ("" = awssm.DefaultPrefix)
 
@@ -51,15 +57,16 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		logBucket: getenv("NARWHAL_LOG_BUCKET"), logPrefix: getenv("NARWHAL_LOG_PREFIX"),
 		runnerToken: secretSource{getenv("NARWHAL_RUNNER_TOKEN"), getenv("NARWHAL_RUNNER_TOKEN_SECRET_ARN")},
 		runnerCA:    getenv("NARWHAL_RUNNER_CA"), runnerName: getenv("NARWHAL_RUNNER_SERVER_NAME"),
-		githubToken: secretSource{getenv("NARWHAL_GITHUB_TOKEN"), getenv("NARWHAL_GITHUB_TOKEN_SECRET_ARN")},
-		githubURL:   getenv("NARWHAL_GITHUB_URL"),
-		apiTokens:   secretSource{getenv("NARWHAL_API_TOKENS"), getenv("NARWHAL_API_TOKENS_SECRET_ARN")},
-		publicURL:   getenv("NARWHAL_PUBLIC_URL"), secretsPrefix: getenv("NARWHAL_SECRETS_PREFIX"),
+		githubToken:  secretSource{getenv("NARWHAL_GITHUB_TOKEN"), getenv("NARWHAL_GITHUB_TOKEN_SECRET_ARN")},
+		githubURL:    getenv("NARWHAL_GITHUB_URL"),
+		githubAppKey: secretSource{getenv("NARWHAL_GITHUB_APP_KEY"), getenv("NARWHAL_GITHUB_APP_KEY_SECRET_ARN")},
+		apiTokens:    secretSource{getenv("NARWHAL_API_TOKENS"), getenv("NARWHAL_API_TOKENS_SECRET_ARN")},
+		publicURL:    getenv("NARWHAL_PUBLIC_URL"), secretsPrefix: getenv("NARWHAL_SECRETS_PREFIX"),
 	}
 	if c.logPrefix == "" {
 		c.logPrefix = "logs"
 	}
-	problems := c.check()
+	problems := append(c.check(), c.readApp(getenv)...)
 	if lvl := getenv("NARWHAL_LOG_LEVEL"); lvl != "" {
 		if err := c.logLevel.UnmarshalText([]byte(lvl)); err != nil {
 			problems = append(problems, fmt.Errorf("NARWHAL_LOG_LEVEL: %w", err))
@@ -90,7 +97,8 @@ func (c config) check() []error {
 	if (c.runnerToken.value == "") == (c.runnerToken.arn == "") {
 		problems = append(problems, errors.New("set exactly one of NARWHAL_RUNNER_TOKEN and NARWHAL_RUNNER_TOKEN_SECRET_ARN"))
 	}
-	for name, s := range map[string]secretSource{"NARWHAL_GITHUB_TOKEN": c.githubToken, "NARWHAL_API_TOKENS": c.apiTokens} {
+	for name, s := range map[string]secretSource{"NARWHAL_GITHUB_TOKEN": c.githubToken, "NARWHAL_API_TOKENS": c.apiTokens,
+		"NARWHAL_GITHUB_APP_KEY": c.githubAppKey} {
 		if s.value != "" && s.arn != "" {
 			problems = append(problems, fmt.Errorf("set at most one of %s and %s_SECRET_ARN", name, name))
 		}
@@ -117,16 +125,46 @@ func (s secretSource) resolve(ctx context.Context, sm secretsAPI) (string, error
 	return strings.TrimSpace(aws.ToString(out.SecretString)), nil
 }
 
+// readApp reads the GitHub App settings: an App ID needs a key and the
+// other way round, and an App excludes a token.
+func (c *config) readApp(getenv func(string) string) []error {
+	id, inst := getenv("NARWHAL_GITHUB_APP_ID"), getenv("NARWHAL_GITHUB_APP_INSTALLATION_ID")
+	problems := append(positive("NARWHAL_GITHUB_APP_ID", id, &c.githubAppID),
+		positive("NARWHAL_GITHUB_APP_INSTALLATION_ID", inst, &c.githubAppInstall)...)
+	hasKey := c.githubAppKey.value != "" || c.githubAppKey.arn != ""
+	if (id != "") != hasKey {
+		problems = append(problems, errors.New("a GitHub App needs both NARWHAL_GITHUB_APP_ID and NARWHAL_GITHUB_APP_KEY[_SECRET_ARN]"))
+	}
+	if hasKey && (c.githubToken.value != "" || c.githubToken.arn != "") {
+		problems = append(problems, errors.New("set a GitHub App or NARWHAL_GITHUB_TOKEN[_SECRET_ARN], not both"))
+	}
+	return problems
+}
+
+// positive parses v, when set, into dst as a positive number.
+func positive(name, v string, dst *int64) []error {
+	if v == "" {
+		return nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return []error{fmt.Errorf("%s: want a positive number, not %q", name, v)}
+	}
+	*dst = n
+	return nil
+}
+
 // pemBytes accepts a PEM block as it is or base64-encoded (easier to pass
-// through a CloudFormation parameter, which keeps no newlines).
-func pemBytes(s string) ([]byte, error) {
+// through a CloudFormation parameter, which keeps no newlines); name says
+// which setting is wrong.
+func pemBytes(name, s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
 	if strings.HasPrefix(s, "-----BEGIN") {
 		return []byte(s + "\n"), nil
 	}
 	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil || !strings.HasPrefix(string(b), "-----BEGIN") {
-		return nil, errors.New("NARWHAL_RUNNER_CA: want PEM certificates, or their base64")
+		return nil, errors.New(name + ": want PEM, or its base64")
 	}
 	return b, nil
 }

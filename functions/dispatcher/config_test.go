@@ -47,6 +47,12 @@ func TestConfigFromEnv(t *testing.T) {
 		{with(minimal(), "NARWHAL_RUNNER_TOKEN_SECRET_ARN", "arn"), "NARWHAL_RUNNER_TOKEN"},
 		{with(minimal(), "NARWHAL_GITHUB_TOKEN", "g", "NARWHAL_GITHUB_TOKEN_SECRET_ARN", "arn"), "NARWHAL_GITHUB_TOKEN"},
 		{with(minimal(), "NARWHAL_LOG_LEVEL", "loud"), "NARWHAL_LOG_LEVEL"},
+		{with(minimal(), "NARWHAL_GITHUB_APP_ID", "12"), "needs both"},
+		{with(minimal(), "NARWHAL_GITHUB_APP_KEY_SECRET_ARN", "arn"), "needs both"},
+		{with(minimal(), "NARWHAL_GITHUB_APP_ID", "x", "NARWHAL_GITHUB_APP_KEY", "k"), "NARWHAL_GITHUB_APP_ID"},
+		{with(minimal(), "NARWHAL_GITHUB_APP_ID", "1", "NARWHAL_GITHUB_APP_KEY", "k", "NARWHAL_GITHUB_APP_INSTALLATION_ID", "-3"), "NARWHAL_GITHUB_APP_INSTALLATION_ID"},
+		{with(minimal(), "NARWHAL_GITHUB_APP_ID", "1", "NARWHAL_GITHUB_APP_KEY", "k", "NARWHAL_GITHUB_TOKEN", "g"), "not both"},
+		{with(minimal(), "NARWHAL_GITHUB_APP_KEY", "k", "NARWHAL_GITHUB_APP_KEY_SECRET_ARN", "arn"), "NARWHAL_GITHUB_APP_KEY"},
 	}
 	for _, tc := range bad {
 		if _, err := configFromEnv(env(tc.env)); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -59,12 +65,12 @@ func TestPEMBytes(t *testing.T) {
 	t.Parallel()
 	pem := "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"
 	for _, in := range []string{pem, base64.StdEncoding.EncodeToString([]byte(pem)), "  " + pem + "\n"} {
-		if got, err := pemBytes(in); err != nil || !strings.HasPrefix(string(got), "-----BEGIN CERTIFICATE-----\nMIIB") {
+		if got, err := pemBytes("NARWHAL_RUNNER_CA", in); err != nil || !strings.HasPrefix(string(got), "-----BEGIN CERTIFICATE-----\nMIIB") {
 			t.Errorf("pemBytes(%q) = %q, %v", in, got, err)
 		}
 	}
 	for _, in := range []string{"", "not pem", base64.StdEncoding.EncodeToString([]byte("plain"))} {
-		if _, err := pemBytes(in); err == nil {
+		if _, err := pemBytes("NARWHAL_RUNNER_CA", in); err == nil {
 			t.Errorf("pemBytes(%q) accepted", in)
 		}
 	}

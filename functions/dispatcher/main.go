@@ -26,6 +26,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/api"
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/dispatch"
+	"github.com/narwhal-ci/narwhal/internal/ghauth"
 	"github.com/narwhal-ci/narwhal/internal/github"
 	"github.com/narwhal-ci/narwhal/internal/intake"
 	"github.com/narwhal-ci/narwhal/internal/lambdahttp"
@@ -75,7 +76,7 @@ func build(ctx context.Context, cfg config, log *slog.Logger) (*handler, error) 
 	if err != nil {
 		return nil, err
 	}
-	ca, err := pemBytes(cfg.runnerCA)
+	ca, err := pemBytes("NARWHAL_RUNNER_CA", cfg.runnerCA)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +97,7 @@ func build(ctx context.Context, cfg config, log *slog.Logger) (*handler, error) 
 		Clients: dispatch.NewPool(rpc.ClientConfig{CAPEM: ca, ServerName: cfg.runnerName, Logger: log}, fleet),
 		Sweep:   func(ctx context.Context) (int, error) { return in.Sweep(ctx, sweepAge) },
 	}
-	if err := withGitHub(&deps, cfg, sec.githubToken); err != nil {
+	if err := withGitHub(&deps, cfg, sec); err != nil {
 		return nil, err
 	}
 	d := dispatch.New(dispatch.Config{SelfURL: cfg.publicURL, RunnerKeys: fleet}, deps)
@@ -107,7 +108,7 @@ func build(ctx context.Context, cfg config, log *slog.Logger) (*handler, error) 
 
 // secrets are the settings that may live in Secrets Manager, read once per
 // execution environment (a rotation reaches new environments).
-type secrets struct{ runnerToken, githubToken, apiTokens string }
+type secrets struct{ runnerToken, githubToken, githubAppKey, apiTokens string }
 
 func readSecrets(ctx context.Context, cfg config, sm secretsAPI) (secrets, error) {
 	var s secrets
@@ -115,27 +116,43 @@ func readSecrets(ctx context.Context, cfg config, sm secretsAPI) (secrets, error
 	for _, r := range []struct {
 		src secretSource
 		dst *string
-	}{{cfg.runnerToken, &s.runnerToken}, {cfg.githubToken, &s.githubToken}, {cfg.apiTokens, &s.apiTokens}} {
+	}{{cfg.runnerToken, &s.runnerToken}, {cfg.githubToken, &s.githubToken}, {cfg.githubAppKey, &s.githubAppKey},
+		{cfg.apiTokens, &s.apiTokens}} {
 		v, err := r.src.resolve(ctx, sm)
 		*r.dst, errs = v, append(errs, err)
 	}
 	return s, errors.Join(errs...)
 }
 
-// withGitHub adds commit statuses and narwhal.yml labels when there is a
-// token; without one the dispatcher asks GitHub nothing.
-func withGitHub(deps *dispatch.Deps, cfg config, token string) error {
-	if token == "" {
-		return nil
+// withGitHub adds clone credentials, commit statuses and narwhal.yml labels
+// when there is a GitHub App or token, all from the same per-repository
+// token; without either the dispatcher asks GitHub nothing and clones public
+// repositories only.
+func withGitHub(deps *dispatch.Deps, cfg config, sec secrets) error {
+	src, err := githubSource(cfg, sec)
+	if src == nil || err != nil {
+		return err
 	}
-	gh, err := github.NewClient(token, cfg.githubURL)
-	if err != nil {
-		return fmt.Errorf("GitHub client: %w", err)
-	}
-	fetcher := github.NewConfigFetcher(gh)
-	deps.Config, deps.SecretNames = fetcher, fetcher
-	deps.Status = github.NewStatusReporter(gh, github.StatusOptions{SelfURL: cfg.publicURL, Names: fetcher})
+	fetcher := github.NewConfigFetcher(src)
+	deps.Credentials, deps.Config, deps.SecretNames = src, fetcher, fetcher
+	deps.Status = github.NewStatusReporter(src, github.StatusOptions{SelfURL: cfg.publicURL, Names: fetcher})
 	return nil
+}
+
+// githubSource is the GitHub App or the token configured, nil for neither.
+func githubSource(cfg config, sec secrets) (ghauth.Source, error) {
+	switch {
+	case cfg.githubAppID > 0:
+		key, err := pemBytes("NARWHAL_GITHUB_APP_KEY", sec.githubAppKey)
+		if err != nil {
+			return nil, err
+		}
+		return ghauth.NewApp(ghauth.AppConfig{AppID: cfg.githubAppID, PrivateKey: key,
+			InstallationID: cfg.githubAppInstall, BaseURL: cfg.githubURL})
+	case sec.githubToken != "":
+		return ghauth.NewStatic(sec.githubToken, cfg.githubURL)
+	}
+	return nil, nil
 }
 
 // logStore reads job logs from S3, path-style when an endpoint is

@@ -44,6 +44,13 @@ type Config struct {
 	Version     string // reported by the runners
 	Logger      *slog.Logger
 
+	// GitHub gives the clone credentials of private repositories; none by
+	// default (public and local repositories only).
+	GitHub GitHubConfig
+	// GitCAFile is a PEM file of the certificates the runners' git trusts
+	// for https clones instead of the system's (--git-ca-file).
+	GitCAFile string
+
 	// Exec, when set, is the executor of every runner instead of the one
 	// Executor names (tests use the fake executor).
 	Exec executor.Executor
@@ -85,6 +92,7 @@ type Stack struct {
 	logs    *fs.Store
 	blobs   blob.Store // workspace snapshots, shared by the runners
 	ctl     *dispatch.Dispatcher
+	creds   dispatch.CloneCredentials // nil without GitHub credentials
 	metrics *metrics
 	runners []*devRunner
 	srv     *http.Server
@@ -109,6 +117,7 @@ type Info struct {
 	Store        string
 	Queue        string
 	Dir          string
+	GitHub       string   // where clone credentials come from
 	Runners      []string // runner IDs and their gRPC addresses
 }
 
@@ -172,6 +181,9 @@ func (s *Stack) build(ctx context.Context) error {
 	if s.sec, err = loadSecrets(cfg.Dir); err != nil {
 		return err
 	}
+	if err := s.githubCredentials(); err != nil {
+		return err
+	}
 	if s.cfg.RunnerName == "" {
 		if s.cfg.RunnerName, err = runnerName(cfg.Dir); err != nil {
 			return err
@@ -220,6 +232,7 @@ func (s *Stack) startRunners(ctx context.Context) error {
 	}
 	parts := runnerParts{name: s.cfg.RunnerName, dir: s.cfg.Dir, capacity: s.cfg.Capacity, heartbeat: s.cfg.Heartbeat,
 		version: s.cfg.Version, secrets: s.sec, queue: s.queue, logs: s.logs, blobs: s.blobs,
+		caFile:  s.cfg.GitCAFile,
 		newExec: executorFactory(kind, s.cfg, s.log), log: s.log}
 	for n := 1; n <= s.cfg.Runners; n++ {
 		dr, err := startRunner(ctx, parts, n)

@@ -68,6 +68,7 @@ func (s *Stack) describe(storeDesc, queueDesc string) Info {
 	return Info{
 		Listen: listening(s.lis.Addr()), URL: base + "/", WebhookURL: base + WebhookPath, APIURL: base + APIPrefix,
 		MetricsURL: base + MetricsPath, Store: storeDesc, Queue: queueDesc, Dir: s.cfg.Dir,
+		GitHub: s.cfg.GitHub.describe(),
 	}
 }
 

@@ -24,7 +24,7 @@ func (s *Stack) dispatcher() *dispatch.Dispatcher {
 	pool := dispatch.NewPool(rpc.ClientConfig{CAPEM: s.sec.certPEM, Logger: s.log}, fleet)
 	s.closers = append(s.closers, func() { pool.Close() })
 	return dispatch.New(dispatch.Config{WaitDelay: 2 * time.Second, Lease: 3 * s.cfg.Heartbeat, RunnerKeys: fleet}, dispatch.Deps{
-		Store: s.store, Queue: s.queue, Clients: pool, Logger: s.log,
+		Store: s.store, Queue: s.queue, Clients: pool, Credentials: s.creds, Logger: s.log,
 		Secrets: s.vault, SecretNames: github.NewConfigFetcher(nil), // narwhal.yml of local repositories
 		Sweep:   func(ctx context.Context) (int, error) { return in.Sweep(ctx, sweepAge) },
 		Changed: func(_ context.Context, j ci.Job) { s.metrics.observeJob(j) },

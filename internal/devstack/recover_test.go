@@ -1,7 +1,6 @@
 package devstack
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,28 +20,9 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/testenv"
 )
 
-// logBuffer collects a stack's log lines (and passes them to the test's
-// output).
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // captureLog points cfg's logger at a buffer as well as the test's output.
-func captureLog(t *testing.T, cfg *Config) *logBuffer {
-	b := &logBuffer{}
+func captureLog(t *testing.T, cfg *Config) *testenv.Buffer {
+	b := &testenv.Buffer{}
 	cfg.Logger = slog.New(slog.NewTextHandler(&teeWriter{b, t.Output()}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return b
 }

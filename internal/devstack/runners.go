@@ -39,6 +39,7 @@ type runnerParts struct {
 	queue     ci.Queue
 	logs      logstore.Store
 	blobs     blob.Store
+	caFile    string // GitCheckout.CAFile
 	newExec   func(ctx context.Context, runnerID string) (pick.Built, error)
 	log       *slog.Logger
 }
@@ -64,7 +65,7 @@ func startRunner(ctx context.Context, p runnerParts, n int) (*devRunner, error) 
 	}
 	newExec := func(ctx context.Context) (pick.Built, runner.Checkout, error) {
 		b, err := p.newExec(ctx, id)
-		return b, nil, err
+		return b, runner.GitCheckout{CAFile: p.caFile}, err
 	}
 	dr.host, err = runnerhost.Open(ctx, cfg, runnerhost.Deps{NewExec: newExec, Send: p.queue.Publish, Logs: p.logs,
 		Snapshots: p.blobs, Logger: dr.log})

@@ -92,7 +92,8 @@ type Config struct {
 	// RPCTimeout. A Run it accepts ends the penalty. Default
 	// DefaultRPCPenalty (2m).
 	RPCPenalty time.Duration
-	// FetchTimeout bounds reading a job's narwhal.yml (Deps.Config).
+	// FetchTimeout bounds reading a job's narwhal.yml (Deps.Config) and
+	// minting its clone token (Deps.Credentials).
 	// Default 10s.
 	FetchTimeout time.Duration
 	// SelfURL is the base URL of the REST API (https://ci.example.com):
@@ -202,6 +203,9 @@ type Deps struct {
 	// grantFor); a nil Secrets gives none, a nil SecretNames no secrets.
 	Secrets     SecretSource
 	SecretNames SecretNamer
+	// Credentials mints each job's clone token when it is handed to a
+	// runner; nil sends none (public repositories only).
+	Credentials CloneCredentials
 	// Selector picks runners; nil means LeastLoaded with Config.Lease,
 	// Config.RPCPenalty and an Affinity.
 	Selector Selector
@@ -233,6 +237,7 @@ type Dispatcher struct {
 	config   ConfigFetcher
 	secrets  SecretSource
 	names    SecretNamer
+	creds    CloneCredentials
 	selector Selector
 	sweep    func(ctx context.Context) (int, error)
 	changed  func(ctx context.Context, job ci.Job)
@@ -246,7 +251,7 @@ func New(cfg Config, deps Deps) *Dispatcher {
 	cfg = cfg.withDefaults()
 	d := &Dispatcher{cfg: cfg, fleet: runnerkey.Fleet(cfg.RunnerKeys), store: deps.Store, queue: deps.Queue, clients: deps.Clients,
 		status: deps.Status, config: deps.Config, secrets: deps.Secrets, names: deps.SecretNames,
-		selector: deps.Selector, sweep: deps.Sweep,
+		creds: deps.Credentials, selector: deps.Selector, sweep: deps.Sweep,
 		changed: deps.Changed, log: deps.Logger, now: deps.Now}
 	if d.clients == nil {
 		d.clients = NewPool(rpc.ClientConfig{CAPEM: cfg.RunnerCAPEM}, d.fleet)

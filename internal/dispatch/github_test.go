@@ -68,7 +68,7 @@ func githubRig(t *testing.T, srv *statusServer) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reporter := github.NewStatusReporter(client, github.StatusOptions{SelfURL: "https://narwhal.example.com"})
+	reporter := github.NewStatusReporter(github.SharedClient{C: client}, github.StatusOptions{SelfURL: "https://narwhal.example.com"})
 	return newRig(t, Config{StatusAttempts: 3, StatusTimeout: time.Second}, func(d *Deps) { d.Status = reporter })
 }
 

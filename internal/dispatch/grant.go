@@ -12,10 +12,11 @@ import (
 
 // grant is what a job is handed beside its code: the secrets its steps name
 // (with whether forks may have them; rpc.JobFromCI withholds the others from
-// a fork) and the repository's registry credentials.
+// a fork), the repository's registry credentials and the clone token.
 type grant struct {
 	secrets    map[string]rpc.Secret
 	registries []rpc.RegistryAuth
+	token      string
 }
 
 // grantFor resolves job's grant when the job is about to be handed to a

@@ -67,10 +67,11 @@ func (d *Dispatcher) dispatch(ctx context.Context, log *slog.Logger, job ci.Job)
 	return d.wait(ctx, log, job, why)
 }
 
-// place offers job to the runners the selector picks. Its grant (secrets,
-// registry credentials) is resolved only when there is a runner to offer it
-// to, so a waiting job does not read the secret store at every retry. done
-// is true when a runner took the job or it moved on; otherwise why says why
+// place offers job, with its grant (clone token, secrets, registry
+// credentials), to the runners the selector picks. The grant is resolved
+// only when there is a runner to offer it to, so a waiting job does not mint
+// tokens or read the secret store at every retry. done is true when a runner
+// took the job or it moved on; otherwise why says why
 // it waits.
 func (d *Dispatcher) place(ctx context.Context, log *slog.Logger, job ci.Job) (done bool, why string, err error) {
 	runners, err := d.store.ListRunners(ctx)
@@ -82,6 +83,9 @@ func (d *Dispatcher) place(ctx context.Context, log *slog.Logger, job ci.Job) (d
 		return false, reason, nil
 	}
 	g, why := d.grantFor(ctx, log, job)
+	if why == "" {
+		g.token, why = d.cloneToken(ctx, log, job, candidates)
+	}
 	if why != "" {
 		return false, why, nil
 	}
@@ -187,7 +191,7 @@ func (d *Dispatcher) run(ctx context.Context, job ci.Job, g grant, r ci.Runner) 
 	if err != nil {
 		return false, "", err
 	}
-	rj := rpc.JobFromCI(job, g.secrets, "")
+	rj := rpc.JobFromCI(job, g.secrets, g.token)
 	rj.Registries = g.registries
 	return c.Run(ctx, rj)
 }

@@ -72,6 +72,9 @@ type Job struct {
 	// its dependents start (steps running beside it go on): where the runner
 	// saves the workspace for a later re-run from a step.
 	AfterSuccess func(ctx context.Context, step string)
+	// Masked are more values to mask in every step's log, which no step
+	// gets (the job's clone token).
+	Masked []string
 }
 
 // TimeoutError is the cancellation cause when a job runs out of time.

@@ -214,6 +214,24 @@ func TestSecretsAreMaskedAndPassed(t *testing.T) {
 	}
 }
 
+// TestMaskedValuesReachNoStep: Job.Masked (the clone token) is masked like
+// a secret but is in no step's environment.
+func TestMaskedValuesReachNoStep(t *testing.T) {
+	t.Parallel()
+	x := fake.New()
+	x.Script("a", fake.Outcome{Output: []string{"clone ghs_tok1 done\n"}})
+	obs := &recorder{}
+	runJob(t, t.Context(), x, Job{Pipeline: pipe(step("a")), Masked: []string{"ghs_tok1"}}, obs)
+	if got, want := obs.log("a"), []string{"clone ******** done"}; !slices.Equal(got, want) {
+		t.Fatalf("log %q, want %q", got, want)
+	}
+	for k, v := range x.Calls()[1].Step.Env {
+		if strings.Contains(v, "ghs_tok1") {
+			t.Errorf("step env %s holds the masked value", k)
+		}
+	}
+}
+
 func TestLogCap(t *testing.T) {
 	t.Parallel()
 	x := fake.New()

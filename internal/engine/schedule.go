@@ -38,7 +38,7 @@ type stepDone struct {
 }
 
 func newJobRun(e *Engine, job *Job, xjob *executor.Job, o *serialObserver, log *slog.Logger) *jobRun {
-	secrets := slices.Collect(maps.Values(job.Secrets))
+	secrets := append(slices.Collect(maps.Values(job.Secrets)), job.Masked...)
 	return &jobRun{
 		e: e, job: job, xjob: xjob, obs: o, log: log,
 		sink:  logsink.New(e.LogLimit, secrets, o.Log),

@@ -46,7 +46,7 @@ type PipelineConfig struct {
 // The content at a SHA never changes, so results are cached by clone URL and
 // SHA (the last CacheSize of them). It is safe for concurrent use.
 type ConfigFetcher struct {
-	client *gh.Client
+	clients Clients
 
 	mu    sync.Mutex
 	cache map[string]PipelineConfig
@@ -58,10 +58,10 @@ var _ PipelineNamer = (*ConfigFetcher)(nil)
 // CacheSize is how many (clone URL, SHA) results a ConfigFetcher keeps.
 const CacheSize = 256
 
-// NewConfigFetcher returns a fetcher that asks GitHub through client (see
-// NewClient); with a nil client it reads local repositories only.
-func NewConfigFetcher(client *gh.Client) *ConfigFetcher {
-	return &ConfigFetcher{client: client, cache: map[string]PipelineConfig{}}
+// NewConfigFetcher returns a fetcher that asks GitHub through each job's
+// repository's client; with nil Clients it reads local repositories only.
+func NewConfigFetcher(clients Clients) *ConfigFetcher {
+	return &ConfigFetcher{clients: clients, cache: map[string]PipelineConfig{}}
 }
 
 // Labels returns the labels of job's pipeline.
@@ -129,10 +129,14 @@ func parseConfig(data []byte) PipelineConfig {
 // there is none to read.
 func (f *ConfigFetcher) readContents(ctx context.Context, job ci.Job) ([]byte, error) {
 	owner, repo, ok := strings.Cut(job.Repo, "/")
-	if f.client == nil || !ok {
+	if f.clients == nil || !ok {
 		return nil, nil
 	}
-	file, _, _, err := f.client.Repositories.GetContents(ctx, owner, repo, PipelineFile,
+	client, err := f.clients.Client(ctx, job.Repo)
+	if err != nil {
+		return nil, err
+	}
+	file, _, _, err := client.Repositories.GetContents(ctx, owner, repo, PipelineFile,
 		&gh.RepositoryContentGetOptions{Ref: job.SHA})
 	var er *gh.ErrorResponse
 	if errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusNotFound {

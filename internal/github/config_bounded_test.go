@@ -83,7 +83,7 @@ func TestContentsAPIRefusesLinksAndLargeFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := NewConfigFetcher(client)
+	f := NewConfigFetcher(SharedClient{C: client})
 	for sha, w := range want {
 		job := ci.Job{Repo: "acme/app", CloneURL: "https://github.com/acme/app.git", SHA: sha}
 		if data, err := f.readContents(t.Context(), job); !errors.Is(err, w) || data != nil {

@@ -18,7 +18,7 @@ func TestFetchContentsAPI(t *testing.T) {
 	f := newFakeGitHub(t)
 	f.files["aaaa"] = validYML
 	f.files["bbbb"] = "steps: [\n" // does not parse
-	cf := NewConfigFetcher(f.client(t))
+	cf := NewConfigFetcher(SharedClient{C: f.client(t)})
 	job := func(sha string) ci.Job {
 		return ci.Job{Repo: "acme/app", CloneURL: "https://github.com/acme/app.git", SHA: sha}
 	}
@@ -101,7 +101,7 @@ func TestSecretNamesOfAllSteps(t *testing.T) {
 	f := newFakeGitHub(t)
 	f.files["cccc"] = "image: busybox\nsteps:\n  - name: a\n    commands: true\n    secrets: [TOKEN, NPM]\n" +
 		"  - name: b\n    commands: true\n    secrets: TOKEN\n  - name: c\n    commands: true\n"
-	names, err := NewConfigFetcher(f.client(t)).SecretNames(t.Context(),
+	names, err := NewConfigFetcher(SharedClient{f.client(t)}).SecretNames(t.Context(),
 		ci.Job{Repo: "acme/app", CloneURL: "https://github.com/acme/app.git", SHA: "cccc"})
 	if err != nil || !slices.Equal(names, []string{"NPM", "TOKEN"}) {
 		t.Fatalf("SecretNames = %v, %v; want NPM, TOKEN", names, err)

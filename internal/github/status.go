@@ -22,10 +22,17 @@ const DefaultHTTPTimeout = 30 * time.Second
 // "https://ghe.example.com/api/v3/" (used as given, no suffix is added), and
 // for tests an httptest server's URL.
 func NewClient(token, baseURL string) (*gh.Client, error) {
-	c := gh.NewClient(&http.Client{Timeout: DefaultHTTPTimeout})
-	if token != "" {
-		c = c.WithAuthToken(token)
+	c, err := NewClientWith(&http.Client{Timeout: DefaultHTTPTimeout}, baseURL)
+	if err != nil || token == "" {
+		return c, err
 	}
+	return c.WithAuthToken(token), nil
+}
+
+// NewClientWith is NewClient for an HTTP client of the caller's, one whose
+// transport authenticates (a GitHub App's, see package ghauth).
+func NewClientWith(hc *http.Client, baseURL string) (*gh.Client, error) {
+	c := gh.NewClient(hc)
 	if baseURL == "" {
 		return c, nil
 	}
@@ -39,6 +46,19 @@ func NewClient(token, baseURL string) (*gh.Client, error) {
 	c.BaseURL = u
 	return c, nil
 }
+
+// Clients gives the API client to use for a repository ("owner/name"): one
+// authenticated with that repository's token (a GitHub App's installation
+// token, see package ghauth). It is safe for concurrent use.
+type Clients interface {
+	Client(ctx context.Context, repo string) (*gh.Client, error)
+}
+
+// SharedClient is Clients with one client for every repository.
+type SharedClient struct{ C *gh.Client }
+
+// Client returns the shared client.
+func (s SharedClient) Client(context.Context, string) (*gh.Client, error) { return s.C, nil }
 
 // PipelineNamer gives the name of a job's pipeline (narwhal.yml's name), ""
 // for none. ConfigFetcher implements it.
@@ -62,15 +82,15 @@ type StatusOptions struct {
 // StatusReporter: Report makes one attempt and returns its error; retrying
 // and giving up are the caller's. It is safe for concurrent use.
 type StatusReporter struct {
-	client *gh.Client
-	opts   StatusOptions
+	clients Clients
+	opts    StatusOptions
 }
 
-// NewStatusReporter returns a reporter that calls GitHub with client (see
-// NewClient).
-func NewStatusReporter(client *gh.Client, opts StatusOptions) *StatusReporter {
+// NewStatusReporter returns a reporter that calls GitHub with each job's
+// repository's client.
+func NewStatusReporter(clients Clients, opts StatusOptions) *StatusReporter {
 	opts.SelfURL = strings.TrimSuffix(opts.SelfURL, "/")
-	return &StatusReporter{client: client, opts: opts}
+	return &StatusReporter{clients: clients, opts: opts}
 }
 
 // Report sets the commit status of job's SHA to the job's state. Jobs of
@@ -93,7 +113,11 @@ func (s *StatusReporter) Report(ctx context.Context, job ci.Job) error {
 		}
 	}
 	st := CommitStatus(job, name, s.opts.SelfURL)
-	if _, _, err := s.client.Repositories.CreateStatus(ctx, owner, repo, job.SHA, st); err != nil {
+	client, err := s.clients.Client(ctx, job.Repo)
+	if err != nil {
+		return fmt.Errorf("commit status of job %s: %w", job.ID, err)
+	}
+	if _, _, err := client.Repositories.CreateStatus(ctx, owner, repo, job.SHA, st); err != nil {
 		return fmt.Errorf("commit status of job %s on %s@%.12s: %w", job.ID, job.Repo, job.SHA, err)
 	}
 	return nil

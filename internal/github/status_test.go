@@ -153,7 +153,7 @@ func TestReportPostsStatus(t *testing.T) {
 	j := ghJob(ci.StatusRunning)
 	f.files[j.SHA] = "name: build\nlabels: [linux]\nimage: busybox\nsteps:\n  - name: test\n    commands: true\n"
 	c := f.client(t)
-	r := NewStatusReporter(c, StatusOptions{SelfURL: "https://narwhal.example.com/", Names: NewConfigFetcher(c)})
+	r := NewStatusReporter(SharedClient{C: c}, StatusOptions{SelfURL: "https://narwhal.example.com/", Names: NewConfigFetcher(SharedClient{C: c})})
 	if err := r.Report(t.Context(), j); err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestReportPostsStatus(t *testing.T) {
 func TestReportSkipsLocalRepositories(t *testing.T) {
 	t.Parallel()
 	f := newFakeGitHub(t)
-	r := NewStatusReporter(f.client(t), StatusOptions{})
+	r := NewStatusReporter(SharedClient{C: f.client(t)}, StatusOptions{})
 	for _, url := range []string{"file:///srv/git/app", "/srv/git/app", "./app"} {
 		j := ghJob(ci.StatusRunning)
 		j.CloneURL = url
@@ -191,7 +191,7 @@ func TestReportErrors(t *testing.T) {
 	t.Parallel()
 	f := newFakeGitHub(t)
 	f.failures = 1
-	r := NewStatusReporter(f.client(t), StatusOptions{})
+	r := NewStatusReporter(SharedClient{C: f.client(t)}, StatusOptions{})
 	if err := r.Report(t.Context(), ghJob(ci.StatusSuccess)); err == nil || !strings.Contains(err.Error(), "500") {
 		t.Fatalf("Report on a 500 = %v, want the error", err)
 	}

@@ -67,7 +67,7 @@ func startContainer(image, rie, dir string, opts Options) (*Function, error) {
 	api, invoke := freeAddr(), freeAddr()
 	name := "narwhal-lambdatest-" + strings.ToLower(rand.Text()[:10])
 	f := &Function{url: "http://" + invoke + "/2015-03-31/functions/function/invocations",
-		done: make(chan struct{}), out: &syncBuffer{}}
+		done: make(chan struct{}), out: &testenv.Buffer{}}
 	args := []string{"run", "--rm", "--name", name, "--label", ContainerLabel, "--network", "host",
 		"--read-only", "--tmpfs", "/tmp", "--user", "993:990",
 		"-v", dir + ":/var/task:ro", "-v", rie + ":/var/rapid/aws-lambda-rie:ro",

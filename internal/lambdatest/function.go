@@ -1,7 +1,6 @@
 package lambdatest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/mqbridge"
+	"github.com/narwhal-ci/narwhal/internal/testenv"
 )
 
 // Options configure one emulated function.
@@ -38,7 +38,7 @@ type Function struct {
 	mu   sync.Mutex // one invocation at a time: the emulator crashes otherwise
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process ended
-	out  *syncBuffer
+	out  *testenv.Buffer
 	kill func() // ends the emulator and the function; stop waits for cmd then
 }
 
@@ -78,7 +78,7 @@ func startWith(t testing.TB, dir string, start func() (*Function, error)) *Funct
 func start(rie, dir string, opts Options) (*Function, error) {
 	api, invoke := freeAddr(), freeAddr()
 	f := &Function{url: "http://" + invoke + "/2015-03-31/functions/function/invocations",
-		done: make(chan struct{}), out: &syncBuffer{}}
+		done: make(chan struct{}), out: &testenv.Buffer{}}
 	f.cmd = exec.Command(rie, "--runtime-interface-emulator-address", invoke,
 		"--runtime-api-address", api, filepath.Join(dir, "bootstrap"))
 	f.cmd.Dir = dir
@@ -183,20 +183,3 @@ func (f *Function) Call(ctx context.Context, payload []byte) ([]byte, error) {
 
 // Logs returns everything the emulator and the function wrote so far.
 func (f *Function) Logs() string { return f.out.String() }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

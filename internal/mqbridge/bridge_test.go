@@ -1,13 +1,11 @@
 package mqbridge
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -168,7 +166,7 @@ func TestWaitsForQueue(t *testing.T) {
 	t.Parallel()
 	url := testenv.AMQPURL(t)
 	prefix := "mqbridge-test-" + randomID() + "."
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	fn := newStandIn(t)
 	b, err := New(Config{URL: url, Queue: prefix + ci.QueueJobs, Invoker: fn.invoker(), Window: -1,
 		FailureDelay: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logs, nil))})
@@ -214,21 +212,4 @@ func exists(t *testing.T, url, name string) bool {
 	defer closeConn()
 	_, err := ch.QueueDeclarePassive(name, true, false, false, false, nil)
 	return err == nil
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/narwhal-ci/narwhal/internal/testenv"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -45,7 +46,7 @@ func TestRetryUntilServerComesUp(t *testing.T) {
 	addr := lis.Addr().String()
 	lis.Close() // nothing listens now
 	cert, key := newCert(t)
-	f := &fixture{addr: addr, cert: cert, impl: &fakeRunner{}, health: NewHealth(), logs: &lockedBuffer{}}
+	f := &fixture{addr: addr, cert: cert, impl: &fakeRunner{}, health: NewHealth(), logs: &testenv.Buffer{}}
 	s := newServer(t, f, key, nil)
 	up := make(chan error, 1)
 	time.AfterFunc(300*time.Millisecond, func() {

@@ -1,7 +1,6 @@
 package rpc
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -14,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/narwhal-ci/narwhal/internal/testenv"
 	"github.com/narwhal-ci/narwhal/internal/tlsgen"
 )
 
@@ -82,31 +82,13 @@ func (f *fakeRunner) calls() (jobs []Job, cancels []string, drains []time.Durati
 		append([]time.Duration(nil), f.drains...), f.stats
 }
 
-// lockedBuffer collects the server's logs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // fixture is a runner server on loopback TLS.
 type fixture struct {
 	addr   string
 	cert   []byte
 	impl   *fakeRunner
 	health *Health
-	logs   *lockedBuffer
+	logs   *testenv.Buffer
 }
 
 // newCert makes a self-signed pair for loopback.
@@ -127,7 +109,7 @@ func startServer(t *testing.T, impl *fakeRunner, edit func(*ServerConfig)) *fixt
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{addr: lis.Addr().String(), impl: impl, health: NewHealth(), logs: &lockedBuffer{}}
+	f := &fixture{addr: lis.Addr().String(), impl: impl, health: NewHealth(), logs: &testenv.Buffer{}}
 	var key []byte
 	f.cert, key = newCert(t)
 	s := newServer(t, f, key, edit)

@@ -28,15 +28,26 @@ type Checkout interface {
 
 // GitCheckout is the production Checkout: it clones the job's repository at
 // its exact commit (with the job's clone token) and parses the narwhal.yml at
-// its root.
-type GitCheckout struct{}
+// its root. A clone the server refused for want of credentials ends the job
+// with workspace.AuthError's reason.
+type GitCheckout struct {
+	// CAFile is workspace.CloneOptions.CAFile: the certificates git trusts
+	// for https, "" for the system's (or the runner's GIT_SSL_CAINFO).
+	CAFile string
+}
 
 var _ Checkout = GitCheckout{}
 
 // Checkout implements Checkout.
-func (GitCheckout) Checkout(ctx context.Context, dir string, job rpc.Job) (*pipeline.Pipeline, error) {
-	opts := workspace.CloneOptions{URL: job.CloneURL, SHA: job.SHA, Dir: dir, Token: job.CloneToken, Ref: job.Ref}
-	if err := workspace.Clone(ctx, opts); err != nil {
+func (c GitCheckout) Checkout(ctx context.Context, dir string, job rpc.Job) (*pipeline.Pipeline, error) {
+	opts := workspace.CloneOptions{URL: job.CloneURL, SHA: job.SHA, Dir: dir, Token: job.CloneToken, Ref: job.Ref,
+		CAFile: c.CAFile}
+	err := workspace.Clone(ctx, opts)
+	var auth *workspace.AuthError
+	if errors.As(err, &auth) {
+		return nil, err // the reason leads: it is what a person must act on
+	}
+	if err != nil {
 		return nil, fmt.Errorf("clone %s at %s: %w", job.Repo, job.SHA, err)
 	}
 	return ParsePipeline(dir)

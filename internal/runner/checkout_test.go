@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,9 +34,16 @@ func gitRepo(t *testing.T, files map[string]string) (string, string) {
 // gitRig is a runner with the production checkout on the fake executor.
 func gitRig(t *testing.T) *rig {
 	t.Helper()
+	return gitRigWith(t, GitCheckout{}, nil)
+}
+
+// gitRigWith is gitRig with checkout (a GitCheckout with a CAFile) and
+// logger (nil: slog's default).
+func gitRigWith(t *testing.T, checkout Checkout, logger *slog.Logger) *rig {
+	t.Helper()
 	g := &rig{exec: fake.New(), out: newOutbox(), logs: fs.New(t.TempDir())}
 	r, err := New(Config{ID: "r1", Capacity: 2, WorkDir: t.TempDir()},
-		Deps{Exec: g.exec, Reports: g.out, Logs: g.logs})
+		Deps{Exec: g.exec, Reports: g.out, Logs: g.logs, Checkout: checkout, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

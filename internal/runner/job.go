@@ -13,6 +13,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/engine"
 	"github.com/narwhal-ci/narwhal/internal/executor"
+	"github.com/narwhal-ci/narwhal/internal/logsink"
 	"github.com/narwhal-ci/narwhal/internal/logstore"
 	"github.com/narwhal-ci/narwhal/internal/pipeline"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
@@ -80,7 +81,7 @@ func (r *Runner) runJob(j *job) {
 	r.reporter.send(r.jobEvent(j, ci.StatusRunning, ""))
 	ej := engine.Job{
 		ID: j.spec.ID, Branch: j.spec.Branch, Event: string(j.spec.Event), Workspace: dir,
-		Pipeline: p, Env: ciEnv(r.cfg.ID, j.spec), Secrets: j.spec.Secrets,
+		Pipeline: p, Env: ciEnv(r.cfg.ID, j.spec), Secrets: j.spec.Secrets, Masked: cloneMasks(j.spec),
 		Withheld: j.spec.Withheld, Registries: registries(j.spec.Registries),
 		AfterSuccess: r.saver(j, dir),
 	}
@@ -117,13 +118,18 @@ func (r *Runner) endEarly(j *job, err error) {
 	if cause := context.Cause(j.ctx); cause != nil {
 		status, err = ci.StatusCancelled, cause
 	}
-	for line := range strings.Lines(err.Error()) {
+	msg := logsink.NewMasker(cloneMasks(j.spec)).String(err.Error())
+	for line := range strings.Lines(msg) {
 		j.ship.Line(RunnerStep, []byte(line))
 	}
-	j.log.Warn("job could not run", "err", err)
-	r.end(j, engine.Report{Status: status, Error: firstLine(err.Error()), StartedAt: j.started,
+	j.log.Warn("job could not run", "err", msg)
+	r.end(j, engine.Report{Status: status, Error: firstLine(msg), StartedAt: j.started,
 		Duration: time.Since(j.started)})
 }
+
+// cloneMasks are the forms of the job's clone token that must not reach a
+// log.
+func cloneMasks(spec rpc.Job) []string { return workspace.TokenForms(spec.CloneToken) }
 
 // end flushes the job's log, then reports its final state: the log is
 // complete by the time the state is final. Called once per job, before

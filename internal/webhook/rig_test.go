@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/queue/queuetest"
+	"github.com/narwhal-ci/narwhal/internal/testenv"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/github"
@@ -34,25 +35,14 @@ type rig struct {
 	logBuf *syncBuffer
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
+// syncBuffer keeps a logger's JSON lines.
+type syncBuffer struct{ testenv.Buffer }
 
 // lines returns the JSON log lines written so far.
 func (s *syncBuffer) lines(t *testing.T) []map[string]any {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(s.b.String()), "\n") {
+	for _, l := range strings.Split(strings.TrimSpace(s.String()), "\n") {
 		if l == "" {
 			continue
 		}

@@ -20,9 +20,15 @@ type CloneOptions struct {
 	Dir string
 	// Token, for https URLs only, is sent as HTTP basic auth
 	// (x-access-token:Token), the form GitHub installation tokens take. It is
-	// passed to git through the environment, so it never appears in
-	// .git/config, in a process listing or in an error.
+	// passed to git's fetches (no other git command) through the
+	// environment, so it never appears in .git/config, in a process listing
+	// or in an error.
 	Token string
+	// CAFile, when set, is a PEM file of the certificates git trusts for
+	// https (GIT_SSL_CAINFO) instead of the system's: a GitHub Enterprise
+	// Server with a private CA, or a test's git server. Without it, a
+	// GIT_SSL_CAINFO in the runner's environment applies.
+	CAFile string
 	// Ref optionally names a ref that contains SHA (refs/pull/7/head,
 	// refs/tags/v1); it is fetched when SHA cannot be fetched directly and is
 	// not on a branch.
@@ -36,7 +42,8 @@ type CloneOptions struct {
 // repository does not have is reported as "commit <sha> not found in <url>".
 // git runs non-interactively: it never prompts for credentials. ctx ends git
 // and the processes it started. On error, Dir may hold a partial repository;
-// the caller removes it.
+// the caller removes it. A server that wants credentials it did not get, or
+// refuses those it got, gives an *AuthError.
 func Clone(ctx context.Context, opts CloneOptions) error {
 	if err := opts.check(); err != nil {
 		return fmt.Errorf("clone repo: %w", err)
@@ -45,7 +52,10 @@ func Clone(ctx context.Context, opts CloneOptions) error {
 	if err := g.init(ctx); err != nil {
 		return fmt.Errorf("clone repo: %w", err)
 	}
-	if err := g.fetch(ctx); err != nil {
+	var auth *AuthError
+	if err := g.fetch(ctx); errors.As(err, &auth) {
+		return err // says all a person needs
+	} else if err != nil {
 		return fmt.Errorf("clone repo: %w", err)
 	}
 	if err := g.checkout(ctx); err != nil {

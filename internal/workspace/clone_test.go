@@ -133,7 +133,7 @@ func TestCloneTokenNeverLeaks(t *testing.T) {
 	const token = "ghs_s3cr3tT0ken"
 	bin, logs := t.TempDir(), t.TempDir()
 	wrapper := "#!/bin/sh\necho \"$@\" >> " + logs + "/args\n" +
-		"echo \"$GIT_CONFIG_KEY_0=$GIT_CONFIG_VALUE_0\" >> " + logs + "/env\nexec /usr/bin/git \"$@\"\n"
+		"echo \"$1|$GIT_CONFIG_KEY_0=$GIT_CONFIG_VALUE_0\" >> " + logs + "/env\nexec /usr/bin/git \"$@\"\n"
 	writeFile(t, filepath.Join(bin, "git"), wrapper, 0o755)
 	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
 
@@ -152,8 +152,14 @@ func TestCloneTokenNeverLeaks(t *testing.T) {
 			t.Errorf("%s contains the token:\n%s", name, text)
 		}
 	}
-	if env := readFile(t, filepath.Join(logs, "env")); !strings.Contains(env, "http.extraHeader=Authorization: Basic "+cred) {
-		t.Errorf("git did not get the auth header through its environment:\n%s", env)
+	env := readFile(t, filepath.Join(logs, "env"))
+	if !strings.Contains(env, "fetch|http.extraHeader=Authorization: Basic "+cred) {
+		t.Errorf("git fetch did not get the auth header through its environment:\n%s", env)
+	}
+	for line := range strings.Lines(env) {
+		if strings.Contains(line, cred) && !strings.HasPrefix(line, "fetch|") {
+			t.Errorf("a git command other than fetch got the auth header: %s", line)
+		}
 	}
 	if !strings.Contains(err.Error(), "127.0.0.1") {
 		t.Errorf("error does not say what failed: %v", err)

@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -46,6 +47,9 @@ func (g *git) fetch(ctx context.Context) error {
 	if err == nil || ctx.Err() != nil {
 		return err
 	}
+	if auth := g.authError(err); auth != nil {
+		return auth // the fallback would be refused the same way
+	}
 	return g.fetchFull(ctx)
 }
 
@@ -56,7 +60,7 @@ func (g *git) fetchFull(ctx context.Context) error {
 	_, err := g.run(ctx, "fetch", "--quiet", "--no-tags", "origin",
 		"+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*")
 	if err != nil {
-		return fmt.Errorf("fetch %s: %w", url, err)
+		return cmp.Or(g.authError(err), fmt.Errorf("fetch %s: %w", url, err))
 	}
 	if g.hasCommit(ctx) || g.opts.Ref == "" {
 		return nil

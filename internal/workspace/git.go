@@ -3,35 +3,43 @@ package workspace
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 )
 
-// git runs git commands for one clone. Its environment carries the
-// credentials; secrets lists every string to scrub from error text.
+// git runs git commands for one clone. auth is the environment that carries
+// the credentials, added for fetches only; secrets lists every string to
+// scrub from error text.
 type git struct {
 	opts    CloneOptions
 	sha     string // opts.SHA in lower case, as git prints it
 	env     []string
+	auth    []string
 	secrets []string
 }
 
 // newGit prepares the environment git runs with: the runner's environment
 // without variables that would point git elsewhere, made non-interactive,
-// plus the auth header when there is a token.
+// and the auth header when there is a token.
 func newGit(opts CloneOptions) *git {
 	g := &git{opts: opts, sha: strings.ToLower(opts.SHA), env: baseEnv()}
+	if opts.CAFile != "" {
+		g.env = append(g.env, "GIT_SSL_CAINFO="+opts.CAFile)
+	}
 	if opts.Token != "" {
-		cred := base64.StdEncoding.EncodeToString([]byte("x-access-token:" + opts.Token))
-		g.env = append(g.env, "GIT_CONFIG_COUNT=1",
+		cred := BasicCredential(opts.Token)
+		// An empty credential.helper resets the list: no helper of the
+		// runner's is asked, and none can store what the server refuses.
+		g.auth = []string{"GIT_CONFIG_COUNT=2",
 			"GIT_CONFIG_KEY_0=http.extraHeader",
-			"GIT_CONFIG_VALUE_0=Authorization: Basic "+cred)
-		g.secrets = []string{opts.Token, cred}
+			"GIT_CONFIG_VALUE_0=Authorization: Basic " + cred,
+			"GIT_CONFIG_KEY_1=credential.helper", "GIT_CONFIG_VALUE_1="}
+		g.secrets = TokenForms(opts.Token)
 	}
 	return g
 }
@@ -74,11 +82,15 @@ func dropped(kv string) bool {
 }
 
 // run runs git with args in the clone directory and returns its trimmed
-// standard output. Errors carry git's standard error, scrubbed of secrets.
-// git and its children form a process group, killed when ctx ends.
+// standard output; only a fetch gets the credentials. Errors carry git's
+// standard error, scrubbed of secrets. git and its children form a process
+// group, killed when ctx ends.
 func (g *git) run(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir, cmd.Env = g.opts.Dir, g.env
+	if subcommand(args) == "fetch" {
+		cmd.Env = append(slices.Clip(g.env), g.auth...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
