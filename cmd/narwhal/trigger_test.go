@@ -30,7 +30,7 @@ func agentServer(t *testing.T) (*httptest.Server, *sqlite.Store) {
 	q := memq.New(memq.Config{})
 	log := slog.New(slog.DiscardHandler)
 	srv := httptest.NewServer(webhook.NewHandler(webhook.Deps{Intake: &intake.Intake{Store: st, Queue: q, Logger: log},
-		Secrets: webhook.ParseSecrets(triggerSecret), Logger: log}))
+		Secrets: webhook.SecretLines(triggerSecret), Logger: log}))
 	t.Cleanup(func() { srv.Close(); q.Close(); st.Close() })
 	return srv, st
 }

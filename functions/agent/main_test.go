@@ -84,7 +84,7 @@ func TestBuildOnMotoAndRabbitMQ(t *testing.T) {
 	cfg := config{
 		table: "narwhal-agent-test-" + id, amqpPrefix: "agent-main-test-" + id + ".",
 		mqSecretARN: createSecret(t, awsCfg, "mq-"+id, string(mqCred)), mqEndpoint: endpoint.String(),
-		webhookSecretARN: createSecret(t, awsCfg, "webhook-"+id, "old-secret\nnarwhal-test-secret"),
+		webhookSecretARN: createSecret(t, awsCfg, "webhook-"+id, `["old-secret", "narwhal-test-secret"]`),
 	}
 	t.Cleanup(func() {
 		if err := amqp.DeleteTopology(amqp.Config{URL: testenv.AMQPURL(t), Prefix: cfg.amqpPrefix}); err != nil {
