@@ -45,7 +45,8 @@ type Engine struct {
 type Job struct {
 	ID        string
 	Branch    string // for when.branch; the target branch of a pull request
-	Event     string // for when.event: push, pull_request, manual
+	Event     string // for when.event: push, pull_request, tag, manual
+	Ref       string // for when.ref: refs/heads/main, refs/tags/v1
 	Workspace string // host directory holding the checked-out tree
 	Pipeline  *pipeline.Pipeline
 	// Env is extra environment for every step (CI_COMMIT_SHA, CI_REPO, ...),
@@ -54,6 +55,12 @@ type Job struct {
 	// Secrets are the values of secret names. A step naming a secret missing
 	// here fails with an error; every value is masked in all steps' logs.
 	Secrets map[string]string
+}
+
+// build is what when filters are matched against. The engine does not know
+// the changed files: path filters match (the dispatcher applies them).
+func (job *Job) build() pipeline.Build {
+	return pipeline.Build{Branch: job.Branch, Event: job.Event, Ref: job.Ref}
 }
 
 // TimeoutError is the cancellation cause when a job runs out of time.
@@ -66,7 +73,7 @@ func (e *TimeoutError) Error() string { return "timed out after " + fmtDuration(
 // The pipeline must be valid (pipeline.Parse output: dependencies resolved,
 // images defaulted); an invalid one is reported as an error status and
 // returned as an error before the executor is touched. A pipeline whose when
-// does not match the job's branch and event is not run: the Report has
+// does not match the job's branch, event and ref is not run: the Report has
 // Skipped set and Status success, and the executor is not called.
 //
 // Otherwise Setup, the steps and Teardown run on the executor. Teardown
@@ -84,7 +91,7 @@ func (e *Engine) Run(ctx context.Context, job Job, obs Observer) (Report, error)
 		o.JobFinished(r)
 		return r, fmt.Errorf("job %s: %w", job.ID, err)
 	}
-	if !job.Pipeline.When.Match(job.Branch, job.Event) {
+	if !job.Pipeline.When.Match(job.build()) {
 		r := skippedReport(job.Pipeline, o)
 		o.JobFinished(r)
 		log.Info("pipeline skipped by its when filter", "branch", job.Branch, "event", job.Event)
