@@ -125,7 +125,7 @@ func withGitHub(deps *dispatch.Deps, cfg config, token string) error {
 		return fmt.Errorf("GitHub client: %w", err)
 	}
 	fetcher := github.NewConfigFetcher(gh)
-	deps.Config = fetcher
+	deps.Config, deps.Filter = fetcher, fetcher
 	deps.Status = github.NewStatusReporter(gh, github.StatusOptions{SelfURL: cfg.publicURL, Names: fetcher})
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/dispatch"
+	"github.com/narwhal-ci/narwhal/internal/github"
 	"github.com/narwhal-ci/narwhal/internal/intake"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
 	"github.com/narwhal-ci/narwhal/internal/runnerkey"
@@ -24,6 +25,7 @@ func (s *Stack) dispatcher() *dispatch.Dispatcher {
 	s.closers = append(s.closers, func() { pool.Close() })
 	return dispatch.New(dispatch.Config{WaitDelay: 2 * time.Second, Lease: 3 * s.cfg.Heartbeat, RunnerKeys: fleet}, dispatch.Deps{
 		Store: s.store, Queue: s.queue, Clients: pool, Logger: s.log,
+		Filter:  github.NewConfigFetcher(nil), // local repositories: git
 		Sweep:   func(ctx context.Context) (int, error) { return in.Sweep(ctx, sweepAge) },
 		Changed: func(_ context.Context, j ci.Job) { s.metrics.observeJob(j) },
 	})

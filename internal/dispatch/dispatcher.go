@@ -171,6 +171,9 @@ type Deps struct {
 	Status StatusReporter
 	// Config resolves a job's labels; nil keeps the labels a job has.
 	Config ConfigFetcher
+	// Filter says whether a job's pipeline runs for it (when: branch,
+	// event, ref, path); nil runs every job.
+	Filter PipelineFilter
 	// Selector picks runners; nil means LeastLoaded with Config.Lease,
 	// Config.RPCPenalty and an Affinity.
 	Selector Selector
@@ -200,6 +203,7 @@ type Dispatcher struct {
 	clients  Clients
 	status   StatusReporter
 	config   ConfigFetcher
+	filter   PipelineFilter
 	selector Selector
 	sweep    func(ctx context.Context) (int, error)
 	changed  func(ctx context.Context, job ci.Job)
@@ -212,7 +216,7 @@ type Dispatcher struct {
 func New(cfg Config, deps Deps) *Dispatcher {
 	cfg = cfg.withDefaults()
 	d := &Dispatcher{cfg: cfg, fleet: runnerkey.Fleet(cfg.RunnerKeys), store: deps.Store, queue: deps.Queue, clients: deps.Clients,
-		status: deps.Status, config: deps.Config, selector: deps.Selector, sweep: deps.Sweep,
+		status: deps.Status, config: deps.Config, filter: deps.Filter, selector: deps.Selector, sweep: deps.Sweep,
 		changed: deps.Changed, log: deps.Logger, now: deps.Now}
 	if d.clients == nil {
 		d.clients = NewPool(rpc.ClientConfig{CAPEM: cfg.RunnerCAPEM}, d.fleet)

@@ -19,11 +19,14 @@ import (
 const PipelineFile = "narwhal.yml"
 
 // PipelineConfig is what the control plane reads of a job's narwhal.yml
-// before a runner has it: the pipeline's name (the commit status context)
-// and labels (runner selection).
+// before a runner has it: the pipeline's name (the commit status context),
+// labels (runner selection), its when filter (whether it runs at all) and
+// cancel_superseded.
 type PipelineConfig struct {
-	Name   string
-	Labels []string
+	Name             string
+	Labels           []string
+	When             pipeline.When
+	CancelSuperseded *bool
 }
 
 // ConfigFetcher reads narwhal.yml at a job's SHA: through the contents API
@@ -64,6 +67,37 @@ func NewConfigFetcher(client *gh.Client) *ConfigFetcher {
 func (f *ConfigFetcher) Labels(ctx context.Context, job ci.Job) ([]string, error) {
 	cfg, err := f.Fetch(ctx, job)
 	return cfg.Labels, err
+}
+
+// Reasons Skip gives.
+const (
+	SkipNoPaths = "no matching paths"
+	SkipNoMatch = "when does not match the branch, event or ref"
+)
+
+// Skip says why job's pipeline does not run for it: SkipNoPaths when its
+// when.path matches none of the changed files (ChangedFiles), SkipNoMatch
+// when its branch, event or ref filter does not match; "" when it runs (a
+// pipeline that cannot be read runs, and the runner reports why).
+func (f *ConfigFetcher) Skip(ctx context.Context, job ci.Job) (string, error) {
+	cfg, err := f.Fetch(ctx, job)
+	if err != nil {
+		return "", err
+	}
+	b := pipeline.Build{Branch: job.Branch, Event: string(job.Event), Ref: job.Ref}
+	if !cfg.When.Match(b) {
+		return SkipNoMatch, nil
+	}
+	if cfg.When.Path == nil {
+		return "", nil
+	}
+	if b.Files, b.FilesKnown, err = f.ChangedFiles(ctx, job); err != nil {
+		return "", err
+	}
+	if !cfg.When.Match(b) {
+		return SkipNoPaths, nil
+	}
+	return "", nil
 }
 
 // PipelineName returns the name of job's pipeline, "" when it has none.
@@ -107,7 +141,7 @@ func parseConfig(data []byte) PipelineConfig {
 	if err != nil {
 		return PipelineConfig{}
 	}
-	return PipelineConfig{Name: pl.Name, Labels: pl.Labels}
+	return PipelineConfig{Name: pl.Name, Labels: pl.Labels, When: pl.When, CancelSuperseded: pl.CancelSuperseded}
 }
 
 // readContents reads narwhal.yml through the contents API; nil data means
