@@ -30,6 +30,12 @@ Flags:
   --amqp URL           use RabbitMQ at URL instead of the in-memory queue
   --aws-endpoint URL   keep jobs in DynamoDB at URL (moto, LocalStack) instead of SQLite
   --dir DIR            state directory (default .narwhal)
+  --webhook-secret-file FILE
+                       also accept the webhook secrets in FILE, one a line (repeatable; for a
+                       rotation: the state directory's webhook-secret signs, FILE keeps the old)
+  --cancel-superseded-pushes
+                       a new push cancels the older unfinished jobs of its branch (pull
+                       requests do so by default; narwhal.yml's cancel_superseded overrides)
   --demo               push examples/hello through the whole system, print its progress, and
                        exit 0 when the job succeeds (what ` + "`make run`" + ` does)
   -v                   log what narwhal does (info; the API logs every request)
@@ -88,6 +94,11 @@ func parseDev(args []string, stderr io.Writer) (o devOptions, run bool, err erro
 	fs.StringVar(&o.cfg.AMQPURL, "amqp", "", "")
 	fs.StringVar(&o.cfg.AWSEndpoint, "aws-endpoint", "", "")
 	fs.StringVar(&o.cfg.Dir, "dir", ".narwhal", "")
+	fs.Func("webhook-secret-file", "", func(v string) error {
+		o.cfg.WebhookSecretFiles = append(o.cfg.WebhookSecretFiles, v)
+		return nil
+	})
+	fs.BoolVar(&o.cfg.CancelSupersededPushes, "cancel-superseded-pushes", false, "")
 	fs.BoolVar(&o.demo, "demo", false, "")
 	fs.BoolVar(&o.verbose, "v", false, "")
 	if err := fs.Parse(args); err != nil {

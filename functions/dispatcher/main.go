@@ -91,7 +91,8 @@ func build(ctx context.Context, cfg config, log *slog.Logger) (*handler, error) 
 	if err := withGitHub(&deps, cfg, sec.githubToken); err != nil {
 		return nil, err
 	}
-	d := dispatch.New(dispatch.Config{SelfURL: cfg.publicURL, RunnerKeys: fleet}, deps)
+	d := dispatch.New(dispatch.Config{SelfURL: cfg.publicURL, RunnerKeys: fleet,
+		CancelSupersededPushes: cfg.cancelSupersededPushes}, deps)
 	rest := api.New(api.Deps{Jobs: store, Runners: store, Ops: d, Logs: logStore(awsCfg, cfg),
 		Tokens: splitTokens(sec.apiTokens), Logger: log})
 	return &handler{core: d, api: lambdahttp.Handler(rest), prefix: cfg.amqpPrefix, log: log}, nil

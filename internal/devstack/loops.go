@@ -23,7 +23,8 @@ func (s *Stack) dispatcher() *dispatch.Dispatcher {
 	fleet := runnerkey.Fleet{s.sec.fleetKey}
 	pool := dispatch.NewPool(rpc.ClientConfig{CAPEM: s.sec.certPEM, Logger: s.log}, fleet)
 	s.closers = append(s.closers, func() { pool.Close() })
-	return dispatch.New(dispatch.Config{WaitDelay: 2 * time.Second, Lease: 3 * s.cfg.Heartbeat, RunnerKeys: fleet}, dispatch.Deps{
+	return dispatch.New(dispatch.Config{WaitDelay: 2 * time.Second, Lease: 3 * s.cfg.Heartbeat, RunnerKeys: fleet,
+		CancelSupersededPushes: s.cfg.CancelSupersededPushes}, dispatch.Deps{
 		Store: s.store, Queue: s.queue, Clients: pool, Logger: s.log,
 		Filter:  github.NewConfigFetcher(nil), // local repositories: git
 		Sweep:   func(ctx context.Context) (int, error) { return in.Sweep(ctx, sweepAge) },

@@ -87,6 +87,10 @@ type Config struct {
 	// RPCTimeout. A Run it accepts ends the penalty. Default
 	// DefaultRPCPenalty (2m).
 	RPCPenalty time.Duration
+	// CancelSupersededPushes makes a new push job of a branch cancel the
+	// older unfinished push jobs of that branch, for pipelines that do not
+	// set cancel_superseded themselves. (Pull requests do it by default.)
+	CancelSupersededPushes bool
 	// FetchTimeout bounds reading a job's narwhal.yml (Deps.Config).
 	// Default 10s.
 	FetchTimeout time.Duration

@@ -58,6 +58,9 @@ func (d *Dispatcher) dispatch(ctx context.Context, log *slog.Logger, job ci.Job)
 	if skip != "" {
 		return d.skip(ctx, log, job, skip)
 	}
+	if err := d.supersede(ctx, log, job); err != nil {
+		return err
+	}
 	labels, lwhy := d.labels(ctx, log, job)
 	why = cmp.Or(why, lwhy)
 	if why == "" {

@@ -7,13 +7,16 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/ci"
 )
 
-// PipelineFilter says whether a job's pipeline runs for it. Skip returns
-// why it does not ("no matching paths"), "" when it runs; a pipeline that
-// cannot be read runs (its runner reports the problem). An error means the
+// PipelineFilter reads what the dispatcher needs of a job's narwhal.yml
+// before the job runs. Skip returns why the pipeline does not run for the
+// job ("no matching paths"), "" when it runs; a pipeline that cannot be read
+// runs (its runner reports the problem). CancelSuperseded returns the
+// pipeline's cancel_superseded, nil when it sets none. An error means the
 // answer cannot be had now (GitHub unreachable) and may be later.
 // *github.ConfigFetcher is one; it is safe for concurrent use.
 type PipelineFilter interface {
 	Skip(ctx context.Context, job ci.Job) (string, error)
+	CancelSuperseded(ctx context.Context, job ci.Job) (*bool, error)
 }
 
 // skipped asks the filter about job within Config.FetchTimeout: skip is why

@@ -100,6 +100,13 @@ func (f *ConfigFetcher) Skip(ctx context.Context, job ci.Job) (string, error) {
 	return "", nil
 }
 
+// CancelSuperseded returns the cancel_superseded of job's pipeline, nil
+// when it sets none.
+func (f *ConfigFetcher) CancelSuperseded(ctx context.Context, job ci.Job) (*bool, error) {
+	cfg, err := f.Fetch(ctx, job)
+	return cfg.CancelSuperseded, err
+}
+
 // PipelineName returns the name of job's pipeline, "" when it has none.
 func (f *ConfigFetcher) PipelineName(ctx context.Context, job ci.Job) (string, error) {
 	cfg, err := f.Fetch(ctx, job)
