@@ -67,7 +67,9 @@ func gitDiff(ctx context.Context, dir, rng string) ([]string, bool, error) {
 		return nil, false, fmt.Errorf("git diff: %w", err)
 	}
 	out, _ := io.ReadAll(io.LimitReader(stdout, MaxDiffBytes+1))
-	cancel() // git has said all it may, or too much
+	if len(out) > MaxDiffBytes {
+		cancel() // kill git rather than wait for the rest
+	}
 	waitErr := cmd.Wait()
 	if len(out) > MaxDiffBytes || waitErr != nil {
 		return nil, false, nil // too large, or git cannot show the range
