@@ -177,14 +177,25 @@ steps:
 // that touched only docs/ (recorded skipped with its reason, and a commit
 // status of success "skipped: no matching paths"), whether the delivery
 // listed the files or left them to a diff (a truncated list), and runs in a
-// real container for a push that touched src/.
+// real container for a push that touched src/, where a step filtered to
+// headers is skipped.
 func TestPathFilterSkips(t *testing.T) {
 	t.Parallel()
 	image := testenv.Image(t)
 	s := dockerStack(t, nil)
 	r := newLocalRepo(t)
-	first := r.commit(map[string]string{"src/main.c": "int main;\n", "narwhal.yml": fmt.Sprintf(
-		"name: build\nimage: %s\nwhen:\n  path: [\"src/**\"]\nsteps:\n  - name: build\n    commands: [ls src]\n", image)})
+	first := r.commit(map[string]string{"src/main.c": "int main;\n", "narwhal.yml": fmt.Sprintf(`name: build
+image: %s
+when:
+  path: ["src/**"]
+steps:
+  - name: build
+    commands: [ls src]
+  - name: headers
+    commands: [ls src/*.h]
+    when:
+      path: ["src/**/*.h"]
+`, image)})
 	docs := r.commit(map[string]string{"docs/guide/intro.md": "# intro\n"})
 	listed := deliver(t, s, docs, pushOf(first.SHA, "docs/guide/intro.md"))
 	j := waitJob(t, s, listed, 30*time.Second)
@@ -207,8 +218,9 @@ func TestPathFilterSkips(t *testing.T) {
 	}
 	code := r.commit(map[string]string{"src/util.c": "int util;\n"})
 	built := deliver(t, s, code, pushOf(more.SHA, "src/util.c"))
-	if j := waitJob(t, s, built, 60*time.Second); j.Status != ci.StatusSuccess {
-		t.Errorf("src push: %s\n%s", jsonString(j), jobLog(t, s, built))
+	j = waitJob(t, s, built, 60*time.Second)
+	if j.Status != ci.StatusSuccess || len(j.Steps) != 2 || j.Steps[0].Status != ci.StepSuccess || j.Steps[1].Status != ci.StepSkipped {
+		t.Errorf("src push: build runs, headers (when.path src/**/*.h) is skipped: %s\n%s", jsonString(j), jobLog(t, s, built))
 	}
 }
 

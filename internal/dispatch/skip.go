@@ -8,31 +8,58 @@ import (
 )
 
 // PipelineFilter reads what the dispatcher needs of a job's narwhal.yml
-// before the job runs. Skip returns why the pipeline does not run for the
-// job ("no matching paths"), "" when it runs; a pipeline that cannot be read
-// runs (its runner reports the problem). CancelSuperseded returns the
-// pipeline's cancel_superseded, nil when it sets none. An error means the
-// answer cannot be had now (GitHub unreachable) and may be later.
-// *github.ConfigFetcher is one; it is safe for concurrent use.
+// before the job runs. Changes returns the job's changed files, completed
+// (by a diff) when the pipeline filters on paths and the webhook did not
+// list them all; the dispatcher stores them on the job for the runner. Skip
+// returns why the pipeline does not run for the job ("no matching paths"),
+// "" when it runs; a pipeline that cannot be read runs (its runner reports
+// the problem). CancelSuperseded returns the pipeline's cancel_superseded,
+// nil when it sets none. An error means the answer cannot be had now
+// (GitHub unreachable) and may be later. *github.ConfigFetcher is one; it is
+// safe for concurrent use.
 type PipelineFilter interface {
+	Changes(ctx context.Context, job ci.Job) (ci.Changes, error)
 	Skip(ctx context.Context, job ci.Job) (string, error)
 	CancelSuperseded(ctx context.Context, job ci.Job) (*bool, error)
 }
 
-// skipped asks the filter about job within Config.FetchTimeout: skip is why
-// the job does not run, wait why it cannot be told now.
+// skipped asks the filter about job within Config.FetchTimeout, after
+// storing the job's changed files when the filter completed them: skip is
+// why the job does not run, wait why it cannot be told now.
 func (d *Dispatcher) skipped(ctx context.Context, log *slog.Logger, job ci.Job) (skip, wait string) {
 	if d.filter == nil {
 		return "", ""
 	}
 	fctx, cancel := context.WithTimeout(ctx, d.cfg.FetchTimeout)
 	defer cancel()
-	skip, err := d.filter.Skip(fctx, job)
+	job, err := d.completeChanges(fctx, job)
+	if err == nil {
+		skip, err = d.filter.Skip(fctx, job)
+	}
 	if err != nil {
 		log.Warn("cannot tell whether the pipeline runs; the job waits", "err", err)
 		return "", "cannot read narwhal.yml: " + err.Error()
 	}
 	return skip, ""
+}
+
+// completeChanges stores on job the changed files the filter completed, so
+// that its runner can apply the steps' path filters, and returns job with
+// them.
+func (d *Dispatcher) completeChanges(ctx context.Context, job ci.Job) (ci.Job, error) {
+	changes, err := d.filter.Changes(ctx, job)
+	if err != nil || !changes.Known || job.Changes.Known {
+		return job, err
+	}
+	job.Changes = changes
+	_, _, err = d.update(ctx, job.ID, func(j *ci.Job) error {
+		if j.Status != ci.StatusQueued || j.Attempt != job.Attempt {
+			return errGone
+		}
+		j.Changes = changes
+		return nil
+	})
+	return job, err
 }
 
 // skip ends queued job as skipped for the reason why.

@@ -43,12 +43,16 @@ type Engine struct {
 
 // Job is one run of a pipeline.
 type Job struct {
-	ID        string
-	Branch    string // for when.branch; the target branch of a pull request
-	Event     string // for when.event: push, pull_request, tag, manual
-	Ref       string // for when.ref: refs/heads/main, refs/tags/v1
-	Workspace string // host directory holding the checked-out tree
-	Pipeline  *pipeline.Pipeline
+	ID     string
+	Branch string // for when.branch; the target branch of a pull request
+	Event  string // for when.event: push, pull_request, tag, manual
+	Ref    string // for when.ref: refs/heads/main, refs/tags/v1
+	// ChangedFiles are the files the push or pull request changed, for
+	// when.path, when ChangedKnown; unknown files match every path filter.
+	ChangedFiles []string
+	ChangedKnown bool
+	Workspace    string // host directory holding the checked-out tree
+	Pipeline     *pipeline.Pipeline
 	// Env is extra environment for every step (CI_COMMIT_SHA, CI_REPO, ...),
 	// applied after the pipeline's and the step's own.
 	Env map[string]string
@@ -57,10 +61,10 @@ type Job struct {
 	Secrets map[string]string
 }
 
-// build is what when filters are matched against. The engine does not know
-// the changed files: path filters match (the dispatcher applies them).
+// build is what when filters are matched against.
 func (job *Job) build() pipeline.Build {
-	return pipeline.Build{Branch: job.Branch, Event: job.Event, Ref: job.Ref}
+	return pipeline.Build{Branch: job.Branch, Event: job.Event, Ref: job.Ref,
+		Files: job.ChangedFiles, FilesKnown: job.ChangedKnown}
 }
 
 // TimeoutError is the cancellation cause when a job runs out of time.
@@ -73,7 +77,7 @@ func (e *TimeoutError) Error() string { return "timed out after " + fmtDuration(
 // The pipeline must be valid (pipeline.Parse output: dependencies resolved,
 // images defaulted); an invalid one is reported as an error status and
 // returned as an error before the executor is touched. A pipeline whose when
-// does not match the job's branch, event and ref is not run: the Report has
+// does not match the job's branch, event, ref and changed files is not run: the Report has
 // Skipped set and Status success, and the executor is not called.
 //
 // Otherwise Setup, the steps and Teardown run on the executor. Teardown

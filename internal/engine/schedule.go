@@ -89,7 +89,7 @@ func (r *jobRun) decide(ctx context.Context, i int) bool {
 	case ctx.Err() != nil:
 		r.finish(i, StepResult{Status: StepCancelled, Reason: "the job ended before it started"})
 	case !w.Match(r.job.build()):
-		r.finish(i, StepResult{Status: StepSkipped, Reason: "when does not match the branch, event or ref"})
+		r.finish(i, StepResult{Status: StepSkipped, Reason: "when does not match the branch, event, ref or changed files"})
 	case !w.RunsOn(r.failed) && r.failed:
 		r.finish(i, StepResult{Status: StepSkipped, Reason: "an earlier step failed"})
 	case !w.RunsOn(r.failed):

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -27,6 +28,7 @@ type PipelineConfig struct {
 	Labels           []string
 	When             pipeline.When
 	CancelSuperseded *bool
+	Paths            bool // the pipeline or a step filters on paths
 }
 
 // ConfigFetcher reads narwhal.yml at a job's SHA: through the contents API
@@ -100,6 +102,24 @@ func (f *ConfigFetcher) Skip(ctx context.Context, job ci.Job) (string, error) {
 	return "", nil
 }
 
+// Changes returns job.Changes, completed by ChangedFiles when they are not
+// known and the pipeline or one of its steps filters on paths (so the
+// runner can apply the steps' filters); otherwise as they are.
+func (f *ConfigFetcher) Changes(ctx context.Context, job ci.Job) (ci.Changes, error) {
+	if job.Changes.Known {
+		return job.Changes, nil
+	}
+	cfg, err := f.Fetch(ctx, job)
+	if err != nil || !cfg.Paths {
+		return job.Changes, err
+	}
+	files, known, err := f.ChangedFiles(ctx, job)
+	if err != nil {
+		return job.Changes, err
+	}
+	return ci.NewChanges(job.Changes.Base, files, known), nil
+}
+
 // CancelSuperseded returns the cancel_superseded of job's pipeline, nil
 // when it sets none.
 func (f *ConfigFetcher) CancelSuperseded(ctx context.Context, job ci.Job) (*bool, error) {
@@ -148,7 +168,8 @@ func parseConfig(data []byte) PipelineConfig {
 	if err != nil {
 		return PipelineConfig{}
 	}
-	return PipelineConfig{Name: pl.Name, Labels: pl.Labels, When: pl.When, CancelSuperseded: pl.CancelSuperseded}
+	return PipelineConfig{Name: pl.Name, Labels: pl.Labels, When: pl.When, CancelSuperseded: pl.CancelSuperseded,
+		Paths: pl.When.Path != nil || slices.ContainsFunc(pl.Steps, func(s pipeline.Step) bool { return s.When.Path != nil })}
 }
 
 // readContents reads narwhal.yml through the contents API; nil data means

@@ -63,7 +63,7 @@ type When struct {
 	Branch []string    `json:"branch,omitempty"`
 	Event  []string    `json:"event,omitempty"`  // push, pull_request, tag, manual
 	Ref    []string    `json:"ref,omitempty"`    // refs/heads/main, refs/tags/v*
-	Path   *PathFilter `json:"path,omitempty"`   // pipeline only: the files changed
+	Path   *PathFilter `json:"path,omitempty"`   // the files the push or pull request changed
 	Status []string    `json:"status,omitempty"` // steps only: success, failure, always
 }
 

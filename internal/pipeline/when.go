@@ -86,7 +86,7 @@ func (w When) RunsOn(pipelineFailed bool) bool {
 }
 
 // when reads a when mapping of the pipeline (owner "") or of a step (owner
-// names it); only steps may filter on status, only the pipeline on paths.
+// names it); only steps may filter on status.
 func (p *parser) when(v *yaml.Node, owner string) When {
 	var w When
 	fs, ok := p.mapping(v, "when")
@@ -106,7 +106,7 @@ func (p *parser) when(v *yaml.Node, owner string) When {
 		case "ref":
 			w.Ref = p.globs(e.val, "when.ref", "a ref pattern")
 		case "path":
-			w.Path = p.pathFilter(e.key, e.val, owner)
+			w.Path = p.pathFilter(e.val)
 		case "status":
 			if owner == "" {
 				p.errorf(e.key, "when.status is only allowed in steps, not for the whole pipeline")
@@ -121,13 +121,8 @@ func (p *parser) when(v *yaml.Node, owner string) When {
 }
 
 // pathFilter reads when.path: a list of patterns (the include list) or a
-// mapping of include and exclude lists. The runner does not know the changed
-// files, so only the pipeline (which the dispatcher filters) may have one.
-func (p *parser) pathFilter(key, v *yaml.Node, owner string) *PathFilter {
-	if owner != "" {
-		p.errorf(key, "when.path is only allowed for the whole pipeline, not in steps")
-		return nil
-	}
+// mapping of include and exclude lists.
+func (p *parser) pathFilter(v *yaml.Node) *PathFilter {
 	if v.Kind != yaml.MappingNode {
 		return &PathFilter{Include: p.globs(v, "when.path", "a path pattern")}
 	}

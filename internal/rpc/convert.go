@@ -15,6 +15,7 @@ func jobToPB(j Job) *runnerpb.RunRequest {
 		JobId: j.ID, Attempt: clampInt32(j.Attempt), Repo: j.Repo, CloneUrl: j.CloneURL,
 		Sha: j.SHA, Ref: j.Ref, Branch: j.Branch, Event: string(j.Event), Pr: int64(j.PR),
 		Fork: j.Fork, Labels: j.Labels, Secrets: j.Secrets, CloneToken: j.CloneToken,
+		ChangedFiles: j.ChangedFiles, ChangedKnown: j.ChangedKnown,
 	}
 }
 
@@ -23,7 +24,7 @@ func jobFromPB(r *runnerpb.RunRequest) Job {
 		ID: r.GetJobId(), Attempt: int(r.GetAttempt()), Repo: r.GetRepo(), CloneURL: r.GetCloneUrl(),
 		SHA: r.GetSha(), Ref: r.GetRef(), Branch: r.GetBranch(), Event: ci.Event(r.GetEvent()),
 		PR: int(r.GetPr()), Fork: r.GetFork(), Labels: r.GetLabels(), Secrets: r.GetSecrets(),
-		CloneToken: r.GetCloneToken(),
+		CloneToken: r.GetCloneToken(), ChangedFiles: r.GetChangedFiles(), ChangedKnown: r.GetChangedKnown(),
 	}
 }
 

@@ -27,6 +27,7 @@ func fullJob() Job {
 		SHA: "0123456789abcdef0123456789abcdef01234567", Ref: "refs/heads/main", Branch: "main",
 		Event: ci.EventPush, PR: 7, Labels: []string{"linux", "docker"},
 		Secrets: map[string]string{"DEPLOY_KEY": "s3cret", "NPM": "t0ken"}, CloneToken: "ghs_clone",
+		ChangedFiles: []string{"src/main.go", "docs/a b.md"}, ChangedKnown: true,
 	}
 }
 

@@ -63,6 +63,10 @@ type Job struct {
 	Secrets map[string]string
 	// CloneToken authorises the clone; empty for public repositories.
 	CloneToken string
+	// ChangedFiles are the files the push or pull request changed, for the
+	// steps' when.path, when ChangedKnown (ci.Changes).
+	ChangedFiles []string
+	ChangedKnown bool
 }
 
 // JobFromCI builds the Run payload for a stored job. Secrets are dropped for
@@ -75,6 +79,7 @@ func JobFromCI(j ci.Job, secrets map[string]string, cloneToken string) Job {
 		ID: j.ID, Attempt: j.Attempt, Repo: j.Repo, CloneURL: j.CloneURL, SHA: j.SHA,
 		Ref: j.Ref, Branch: j.Branch, Event: j.Event, PR: j.PR, Fork: j.Fork,
 		Labels: j.Labels, Secrets: secrets, CloneToken: cloneToken,
+		ChangedFiles: j.Changes.Files, ChangedKnown: j.Changes.Known,
 	}
 }
 

@@ -74,6 +74,7 @@ func (r *Runner) runJob(j *job) {
 	ej := engine.Job{
 		ID: j.spec.ID, Branch: j.spec.Branch, Event: string(j.spec.Event), Ref: j.spec.Ref, Workspace: dir,
 		Pipeline: p, Env: ciEnv(r.cfg.ID, j.spec), Secrets: j.spec.Secrets,
+		ChangedFiles: j.spec.ChangedFiles, ChangedKnown: j.spec.ChangedKnown,
 	}
 	if _, err := r.eng.Run(j.ctx, ej, &observer{r: r, j: j}); err != nil {
 		j.log.Warn("job ended with an error", "err", err)

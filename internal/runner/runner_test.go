@@ -261,6 +261,39 @@ steps:
 	}
 }
 
+// TestTagJobEnvironmentAndPaths: a tag job's steps see CI_COMMIT_TAG, and
+// a step's when.path is matched against the files the job carries.
+func TestTagJobEnvironmentAndPaths(t *testing.T) {
+	t.Parallel()
+	g := newRig(t, Config{ID: "runner-8"}, `image: busybox
+steps:
+  - name: publish
+    commands: ["publish"]
+  - name: docs
+    commands: ["make docs"]
+    when:
+      path: ["docs/**"]
+`)
+	job := testJob("tag", 1)
+	job.Event, job.Ref, job.ChangedFiles, job.ChangedKnown = ci.EventTag, "refs/tags/v3.1", []string{"src/a.go"}, true
+	if ok, _, err := g.r.Run(t.Context(), job); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	final := g.out.final(t, "tag")
+	var runs []fake.Call
+	for _, c := range g.exec.Calls() {
+		if c.Op == fake.OpRun {
+			runs = append(runs, c)
+		}
+	}
+	if len(runs) != 1 || runs[0].Step.Env["CI_COMMIT_TAG"] != "v3.1" || runs[0].Step.Env["CI_EVENT"] != "tag" {
+		t.Fatalf("runs %+v; want publish alone, with CI_COMMIT_TAG=v3.1", runs)
+	}
+	if final.Status != ci.StatusSuccess {
+		t.Errorf("final: %+v", final)
+	}
+}
+
 func TestSetupFailureIsAnError(t *testing.T) {
 	t.Parallel()
 	g := newRig(t, Config{}, twoSteps)

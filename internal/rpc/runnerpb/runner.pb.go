@@ -12,11 +12,12 @@
 package runnerpb
 
 import (
-	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
-	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
+
+	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
+	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 )
 
 const (
@@ -92,7 +93,7 @@ type RunRequest struct {
 	Ref string `protobuf:"bytes,6,opt,name=ref,proto3" json:"ref,omitempty"`
 	// The branch, or the pull request's base branch.
 	Branch string `protobuf:"bytes,7,opt,name=branch,proto3" json:"branch,omitempty"`
-	// push, pull_request or manual.
+	// push, pull_request, tag or manual.
 	Event string `protobuf:"bytes,8,opt,name=event,proto3" json:"event,omitempty"`
 	// The pull request number, 0 when none.
 	Pr int64 `protobuf:"varint,9,opt,name=pr,proto3" json:"pr,omitempty"`
@@ -103,7 +104,11 @@ type RunRequest struct {
 	// Secret values by name, for non-fork jobs only.
 	Secrets map[string]string `protobuf:"bytes,12,rep,name=secrets,proto3" json:"secrets,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// A short-lived token that authorises the clone; empty for public repos.
-	CloneToken    string `protobuf:"bytes,13,opt,name=clone_token,json=cloneToken,proto3" json:"clone_token,omitempty"`
+	CloneToken string `protobuf:"bytes,13,opt,name=clone_token,json=cloneToken,proto3" json:"clone_token,omitempty"`
+	// The files the push or pull request changed, for steps' when.path; only
+	// when changed_known is set (otherwise path filters match).
+	ChangedFiles  []string `protobuf:"bytes,20,rep,name=changed_files,json=changedFiles,proto3" json:"changed_files,omitempty"`
+	ChangedKnown  bool     `protobuf:"varint,21,opt,name=changed_known,json=changedKnown,proto3" json:"changed_known,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -227,6 +232,20 @@ func (x *RunRequest) GetCloneToken() string {
 		return x.CloneToken
 	}
 	return ""
+}
+
+func (x *RunRequest) GetChangedFiles() []string {
+	if x != nil {
+		return x.ChangedFiles
+	}
+	return nil
+}
+
+func (x *RunRequest) GetChangedKnown() bool {
+	if x != nil {
+		return x.ChangedKnown
+	}
+	return false
 }
 
 // RunResponse says whether the runner took the job.
@@ -596,7 +615,7 @@ var File_runner_proto protoreflect.FileDescriptor
 
 const file_runner_proto_rawDesc = "" +
 	"\n" +
-	"\frunner.proto\x12\x11narwhal.runner.v1\"\x9f\x03\n" +
+	"\frunner.proto\x12\x11narwhal.runner.v1\"\xe9\x03\n" +
 	"\n" +
 	"RunRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x18\n" +
@@ -613,7 +632,9 @@ const file_runner_proto_rawDesc = "" +
 	"\x06labels\x18\v \x03(\tR\x06labels\x12D\n" +
 	"\asecrets\x18\f \x03(\v2*.narwhal.runner.v1.RunRequest.SecretsEntryR\asecrets\x12\x1f\n" +
 	"\vclone_token\x18\r \x01(\tR\n" +
-	"cloneToken\x1a:\n" +
+	"cloneToken\x12#\n" +
+	"\rchanged_files\x18\x14 \x03(\tR\fchangedFiles\x12#\n" +
+	"\rchanged_known\x18\x15 \x01(\bR\fchangedKnown\x1a:\n" +
 	"\fSecretsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"A\n" +

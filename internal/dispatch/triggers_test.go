@@ -12,8 +12,16 @@ import (
 
 // fakeFilter answers PipelineFilter from maps by SHA.
 type fakeFilter struct {
-	skip   map[string]string
-	cancel map[string]*bool
+	skip    map[string]string
+	cancel  map[string]*bool
+	changes map[string]ci.Changes // completed changes; the job's own when missing
+}
+
+func (f *fakeFilter) Changes(_ context.Context, j ci.Job) (ci.Changes, error) {
+	if c, ok := f.changes[j.SHA]; ok {
+		return c, nil
+	}
+	return j.Changes, nil
 }
 
 func (f *fakeFilter) Skip(_ context.Context, j ci.Job) (string, error) { return f.skip[j.SHA], nil }
@@ -143,6 +151,27 @@ func TestSkippedByFilter(t *testing.T) {
 	g.handle(t, j) // redelivered: still skipped, nothing else
 	if g.get(t, j.ID).Version != got.Version {
 		t.Error("a redelivery changed the skipped job")
+	}
+}
+
+// TestChangesReachTheRunner: changed files the filter completed (a diff)
+// are stored on the job and sent with Run, for the steps' path filters.
+func TestChangesReachTheRunner(t *testing.T) {
+	t.Parallel()
+	diffed := ci.NewChanges("0400", []string{"docs/a.md", "src/b.go"}, true)
+	g := newRig(t, Config{}, func(d *Deps) { d.Filter = &fakeFilter{changes: map[string]ci.Changes{"0401": diffed}} })
+	a := g.runner(t, "a", 0, 2)
+	j := push("0401", "main")
+	j.Changes = ci.NewChanges("0400", nil, false)
+	created := g.create(t, j)
+	g.handle(t, created)
+	stored := g.get(t, created.ID)
+	if !stored.Changes.Known || !slices.Equal(stored.Changes.Files, diffed.Files) {
+		t.Errorf("stored changes %+v, want %+v", stored.Changes, diffed)
+	}
+	runs := a.ran()
+	if len(runs) != 1 || !runs[0].ChangedKnown || !slices.Equal(runs[0].ChangedFiles, diffed.Files) {
+		t.Errorf("Run got %+v, want the diffed files", runs)
 	}
 }
 
