@@ -13,6 +13,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/apiclient"
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/dispatch"
+	"github.com/narwhal-ci/narwhal/internal/executor/fake"
 	"github.com/narwhal-ci/narwhal/internal/github"
 	"github.com/narwhal-ci/narwhal/internal/testenv"
 )
@@ -244,5 +245,36 @@ func TestSupersededPush(t *testing.T) {
 	}
 	if j := waitJob(t, s, second, 60*time.Second); j.Status != ci.StatusSuccess {
 		t.Errorf("second job: %s\n%s", jsonString(j), jobLog(t, s, second))
+	}
+}
+
+// TestWebhookSecretFiles: during a rotation the state directory's secret
+// signs and the secrets of --webhook-secret-file are accepted as well, each
+// byte for byte: a comma is part of a secret, never a separator.
+func TestWebhookSecretFiles(t *testing.T) {
+	t.Parallel()
+	old := filepath.Join(t.TempDir(), "old-secret")
+	if err := os.WriteFile(old, []byte("old,with comma\r\nolder\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t)
+	cfg.Exec, cfg.WebhookSecretFiles = fake.New(), []string{old}
+	s, _ := startStack(t, cfg)
+	c := newRepo(t, map[string]string{"narwhal.yml": twoSteps})
+	body, err := github.PushPayload(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for secret, accepted := range map[string]bool{s.WebhookSecret(): true, "old,with comma": true, "older": true, "old": false, "with comma": false} {
+		ans, err := apiclient.SendWebhook(context.Background(), apiclient.Webhook{URL: s.Info().WebhookURL, Event: "push",
+			Secret: secret, UserAgent: "GitHub-Hookshot/test"}, body)
+		if err != nil || (ans.Status/100 == 2) != accepted || (!accepted && ans.Status != 401) {
+			t.Errorf("signed with %q: %d %s (%v), want accepted %v", secret, ans.Status, ans.Body, err, accepted)
+		}
+	}
+	cfg = testConfig(t)
+	cfg.Exec, cfg.WebhookSecretFiles = fake.New(), []string{filepath.Join(t.TempDir(), "missing")}
+	if _, err := Start(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "webhook secret file") {
+		t.Errorf("a missing secret file: %v, want an error", err)
 	}
 }
