@@ -26,18 +26,7 @@ func dockerStack(t *testing.T, edit func(*Config)) *Stack {
 	if edit != nil {
 		edit(&cfg)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := Start(ctx, cfg)
-	if err != nil {
-		cancel()
-		testenv.Missing(t, "Docker ("+err.Error()+")")
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := s.Wait(); err != nil {
-			t.Errorf("stack: %v", err)
-		}
-	})
+	s, _ := startStack(t, cfg)
 	return s
 }
 

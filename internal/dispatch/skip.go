@@ -62,14 +62,20 @@ func (d *Dispatcher) completeChanges(ctx context.Context, job ci.Job) (ci.Job, e
 	return job, err
 }
 
-// skip ends queued job as skipped for the reason why.
-func (d *Dispatcher) skip(ctx context.Context, log *slog.Logger, job ci.Job, why string) error {
-	ended, ok, err := d.update(ctx, job.ID, func(j *ci.Job) error {
-		if j.Status != ci.StatusQueued || j.Attempt != job.Attempt {
+// endFrom is the change that ends a job still in from's state and attempt
+// as s, for the reason why (errGone when it moved on).
+func (d *Dispatcher) endFrom(from ci.Job, s ci.Status, why string) func(*ci.Job) error {
+	return func(j *ci.Job) error {
+		if j.Status != from.Status || j.Attempt != from.Attempt {
 			return errGone
 		}
-		return d.end(j, ci.StatusSkipped, why)
-	})
+		return d.end(j, s, why)
+	}
+}
+
+// skip ends queued job as skipped for the reason why.
+func (d *Dispatcher) skip(ctx context.Context, log *slog.Logger, job ci.Job, why string) error {
+	ended, ok, err := d.update(ctx, job.ID, d.endFrom(job, ci.StatusSkipped, why))
 	if err != nil || !ok {
 		return err
 	}

@@ -1,7 +1,6 @@
 package github
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -11,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/events")
@@ -37,20 +37,7 @@ func TestGoldenEvents(t *testing.T) {
 		name := strings.TrimSuffix(filepath.Base(file), ".json")
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			got := parseGolden(t, file)
-			want := strings.TrimSuffix(file, ".json") + ".golden"
-			if *update {
-				if err := os.WriteFile(want, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			data, err := os.ReadFile(want)
-			if err != nil {
-				t.Fatalf("%v (run with -update)", err)
-			}
-			if !bytes.Equal(got, data) {
-				t.Fatalf("%s:\n got %s\nwant %s", name, got, data)
-			}
+			testenv.Golden(t, strings.TrimSuffix(file, ".json")+".golden", parseGolden(t, file), *update)
 		})
 	}
 }

@@ -242,12 +242,8 @@ steps:
 		t.Fatal(ok, err)
 	}
 	g.out.final(t, "env")
-	var env map[string]string
-	for _, c := range g.exec.Calls() {
-		if c.Op == fake.OpRun {
-			env = c.Step.Env
-		}
-	}
+	runs := g.runs()
+	env := runs[len(runs)-1].Step.Env
 	want := map[string]string{"CI_REPO": "acme/app", "CI_COMMIT_SHA": job.SHA, "CI_COMMIT_REF": "refs/heads/main",
 		"CI_COMMIT_BRANCH": "main", "CI_PR": "7", "CI_JOB_ATTEMPT": "2", "CI_RUNNER_ID": "runner-7",
 		"CI_EVENT": "push", "API_KEY": "s3cr3t-value"}
@@ -280,18 +276,23 @@ steps:
 		t.Fatal(ok, err)
 	}
 	final := g.out.final(t, "tag")
+	if runs := g.runs(); len(runs) != 1 || runs[0].Step.Env["CI_COMMIT_TAG"] != "v3.1" || runs[0].Step.Env["CI_EVENT"] != "tag" {
+		t.Fatalf("runs %+v; want publish alone, with CI_COMMIT_TAG=v3.1", runs)
+	}
+	if final.Status != ci.StatusSuccess {
+		t.Errorf("final: %+v", final)
+	}
+}
+
+// runs are the executor's step runs so far.
+func (g *rig) runs() []fake.Call {
 	var runs []fake.Call
 	for _, c := range g.exec.Calls() {
 		if c.Op == fake.OpRun {
 			runs = append(runs, c)
 		}
 	}
-	if len(runs) != 1 || runs[0].Step.Env["CI_COMMIT_TAG"] != "v3.1" || runs[0].Step.Env["CI_EVENT"] != "tag" {
-		t.Fatalf("runs %+v; want publish alone, with CI_COMMIT_TAG=v3.1", runs)
-	}
-	if final.Status != ci.StatusSuccess {
-		t.Errorf("final: %+v", final)
-	}
+	return runs
 }
 
 func TestSetupFailureIsAnError(t *testing.T) {
