@@ -165,6 +165,10 @@ func TestTriggerFailures(t *testing.T) {
 		!strings.Contains(err.Error(), "--sha") {
 		t.Fatalf("URL without --sha: %v", err)
 	}
+	if _, _, err := trigger(t, "--repo", "https://github.com/acme/app", "--sha", "6f1d0c3", "--url", srv.URL, "--secret", "s"); err == nil ||
+		!strings.Contains(err.Error(), "40 hex digits") {
+		t.Fatalf("a short --sha: %v", err)
+	}
 	if _, _, err := trigger(t, "--repo", t.TempDir(), "--url", srv.URL, "--secret", "s"); err == nil {
 		t.Fatal("a directory that is not a repository was accepted")
 	}
