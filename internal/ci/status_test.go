@@ -18,7 +18,7 @@ func TestMove(t *testing.T) {
 		{StatusRunning, StatusQueued, true}, // requeue: the runner was lost
 		{StatusAssigned, StatusQueued, true},
 		{StatusQueued, StatusCancelled, true},
-		{StatusQueued, StatusSkipped, true}, // its pipeline's when does not match
+		{StatusQueued, StatusSkipped, true},   // its pipeline's when does not match
 		{StatusRunning, StatusSkipped, false}, // only before it runs
 		{StatusSkipped, StatusQueued, false},
 		{StatusQueued, StatusRunning, false}, // must be assigned first
