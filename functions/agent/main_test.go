@@ -45,6 +45,7 @@ func TestConfigFromEnv(t *testing.T) {
 		{map[string]string{"NARWHAL_TABLE": "t", "NARWHAL_AMQP_URL": "a", "NARWHAL_MQ_SECRET_ARN": "b", "NARWHAL_WEBHOOK_SECRET": "s"}, "exactly one"},
 		{map[string]string{"NARWHAL_TABLE": "t", "NARWHAL_MQ_SECRET_ARN": "b", "NARWHAL_WEBHOOK_SECRET": "s"}, "NARWHAL_MQ_ENDPOINT"},
 		{map[string]string{"NARWHAL_TABLE": "t", "NARWHAL_AMQP_URL": "a"}, "NARWHAL_WEBHOOK_SECRET"},
+		{map[string]string{"NARWHAL_TABLE": "t", "NARWHAL_AMQP_URL": "a", "NARWHAL_WEBHOOK_SECRET": "\n\r\n"}, "holds no secret"},
 		{map[string]string{"NARWHAL_TABLE": "t", "NARWHAL_AMQP_URL": "a", "NARWHAL_WEBHOOK_SECRET": "s", "NARWHAL_LOG_LEVEL": "loud"}, "NARWHAL_LOG_LEVEL"},
 	}
 	for _, tc := range bad {

@@ -81,11 +81,14 @@ func loadSecrets(dir string, extra []string) (secrets, error) {
 // and the extra secret files, each holding secrets one a line
 // (webhook.SecretLines), and returns the first secret and all of them.
 func webhookSecrets(path string, extra []string) (string, webhook.StaticSecrets, error) {
-	kept, err := keptSecret(path)
-	if err != nil {
+	if _, err := keptSecret(path); err != nil {
 		return "", nil, err
 	}
-	all := webhook.SecretLines(kept)
+	data, err := os.ReadFile(path) // each secret as written, not trimmed
+	if err != nil {
+		return "", nil, fmt.Errorf("read %s: %w", filepath.Base(path), err)
+	}
+	all := webhook.SecretLines(string(data))
 	for _, name := range extra {
 		data, err := os.ReadFile(name)
 		if err != nil {

@@ -248,7 +248,16 @@ func TestWebhookSecretFiles(t *testing.T) {
 	}
 	cfg := testConfig(t)
 	cfg.Exec, cfg.WebhookSecretFiles = fake.New(), []string{old}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.Dir, "webhook-secret"), []byte(" new secret \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	s, _ := startStack(t, cfg)
+	if s.WebhookSecret() != " new secret " {
+		t.Errorf("the kept secret is %q, want it byte for byte", s.WebhookSecret())
+	}
 	c := newRepo(t, map[string]string{"narwhal.yml": twoSteps})
 	body, err := github.PushPayload(c)
 	if err != nil {
