@@ -35,7 +35,8 @@ type PipelineConfig struct {
 // (GET /repos/{owner}/{repo}/contents/narwhal.yml?ref=<sha>) for
 // repositories on GitHub, with git (ls-tree, then cat-file of the blob) for
 // file:// and local clone URLs. It implements the dispatcher's
-// ConfigFetcher (Labels) and the StatusReporter's PipelineNamer.
+// ConfigFetcher (Labels) and PipelineFilter (Changes, Skip,
+// CancelSuperseded), and the StatusReporter's PipelineNamer.
 //
 // A missing file, one that does not parse, one that is a symbolic link, not a
 // regular file or larger than pipeline.MaxSize (never read beyond that), a
