@@ -34,7 +34,7 @@ func TestWebhookToSuccessOnDocker(t *testing.T) {
 	s.runner(runnerOpts{id: "a", executor: "docker"})
 	s.runner(runnerOpts{id: "b", executor: "docker"})
 
-	hook := httptest.NewServer(webhook.NewHandler(webhook.Deps{Intake: s.intake, Secrets: webhook.ParseSecrets(webhookSecret)}))
+	hook := httptest.NewServer(webhook.NewHandler(webhook.Deps{Intake: s.intake, Secrets: webhook.SecretLines(webhookSecret)}))
 	defer hook.Close()
 	body, err := github.PushPayload(github.Commit{Repo: "acme/app", CloneURL: cloneURL, SHA: sha, Branch: "main",
 		Message: "test", Author: "t", Email: "t@example.com"})

@@ -37,6 +37,12 @@ Flags:
                        repository (docs/secrets.md); --github-app-installation ID to pin one
   --github-url URL     API root of GitHub Enterprise Server (default github.com)
   --git-ca-file FILE   certificates git trusts for https clones instead of the system's
+  --webhook-secret-file FILE
+                       also accept the webhook secrets in FILE, one a line (repeatable; for a
+                       rotation: the state directory's webhook-secret signs, FILE keeps the old)
+  --cancel-superseded-pushes
+                       a new push cancels the older unfinished jobs of its branch (pull
+                       requests do so by default; narwhal.yml's cancel_superseded overrides)
   --demo               push examples/hello through the whole system, print its progress, and
                        exit 0 when the job succeeds (what ` + "`make run`" + ` does)
   -v                   log what narwhal does (info; the API logs every request)
@@ -101,6 +107,11 @@ func parseDev(args []string, stderr io.Writer) (o devOptions, run bool, err erro
 	fs.Int64Var(&o.cfg.GitHub.InstallationID, "github-app-installation", 0, "")
 	fs.StringVar(&o.cfg.GitHub.URL, "github-url", "", "")
 	fs.StringVar(&o.cfg.GitCAFile, "git-ca-file", "", "")
+	fs.Func("webhook-secret-file", "", func(v string) error {
+		o.cfg.WebhookSecretFiles = append(o.cfg.WebhookSecretFiles, v)
+		return nil
+	})
+	fs.BoolVar(&o.cfg.CancelSupersededPushes, "cancel-superseded-pushes", false, "")
 	fs.BoolVar(&o.demo, "demo", false, "")
 	fs.BoolVar(&o.verbose, "v", false, "")
 	if err := fs.Parse(args); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,10 @@ func TestDevFlags(t *testing.T) {
 		if !strings.Contains(stderr.String(), "Usage: narwhal dev") {
 			t.Errorf("%v: no usage on stderr:\n%s", args, stderr.String())
 		}
+	}
+	o, run, err := parseDev([]string{"--webhook-secret-file", "a", "--webhook-secret-file", "b,c", "--cancel-superseded-pushes"}, &bytes.Buffer{})
+	if !run || err != nil || !slices.Equal(o.cfg.WebhookSecretFiles, []string{"a", "b,c"}) || !o.cfg.CancelSupersededPushes {
+		t.Errorf("parseDev: %+v, %v, %v", o.cfg, run, err)
 	}
 	var stderr bytes.Buffer
 	if err := runDev(context.Background(), []string{"-h"}, &bytes.Buffer{}, &stderr); err != nil || !strings.Contains(stderr.String(), "--demo") {

@@ -29,7 +29,9 @@ Flags:
   --env K=V           an extra environment variable for every step (repeatable)
   --secret K=V        a secret value for steps that name it (repeatable); masked in output
   --branch NAME       the branch for when filters (default: the checked-out branch, else main)
-  --event NAME        the event for when filters: push, pull_request or manual (default push)
+  --event NAME        the event for when filters: push, pull_request, tag or manual (default push)
+  --ref REF           the ref for when.ref (default refs/heads/ and the branch); path filters
+                      match, as for a job whose changed files are unknown
   -v                  log what narwhal does (debug)
 
 Examples:
@@ -40,9 +42,9 @@ Examples:
 
 // execOptions are the parsed flags of `narwhal exec`.
 type execOptions struct {
-	file, executor, branch, event string
-	env, secrets                  kvFlag
-	verbose                       bool
+	file, executor, branch, event, ref string
+	env, secrets                       kvFlag
+	verbose                            bool
 }
 
 func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -70,7 +72,7 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer workspace.Remove(dir)
 
 	job := engine.Job{
-		ID: jobID, Branch: opts.branch, Event: opts.event, Workspace: dir, Pipeline: p,
+		ID: jobID, Branch: opts.branch, Event: opts.event, Ref: opts.ref, Workspace: dir, Pipeline: p,
 		Env: opts.env.m, Secrets: opts.secrets.m,
 	}
 	eng := &engine.Engine{Exec: ex.Executor, Logger: logger}
@@ -95,6 +97,7 @@ func parseExecFlags(args []string, stderr io.Writer) (execOptions, error) {
 	fs.StringVar(&o.executor, "executor", "auto", "auto, docker or host")
 	fs.StringVar(&o.branch, "branch", "", "branch for when filters")
 	fs.StringVar(&o.event, "event", "push", "event for when filters")
+	fs.StringVar(&o.ref, "ref", "", "ref for when filters")
 	fs.Var(&o.env, "env", "K=V for every step")
 	fs.Var(&o.secrets, "secret", "K=V secret")
 	fs.BoolVar(&o.verbose, "v", false, "debug logging")
@@ -107,6 +110,9 @@ func parseExecFlags(args []string, stderr io.Writer) (execOptions, error) {
 	}
 	if o.branch == "" {
 		o.branch = currentBranch()
+	}
+	if o.ref == "" {
+		o.ref = "refs/heads/" + o.branch
 	}
 	return o, nil
 }

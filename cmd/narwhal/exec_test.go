@@ -154,6 +154,33 @@ steps:
 	}
 }
 
+// TestExecRefAndEvent: --event tag and --ref select the steps a when.ref
+// filter names; path filters match (exec knows no changed files).
+func TestExecRefAndEvent(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "narwhal.yml"), `
+image: unused
+steps:
+  - name: build
+    commands: ["echo build"]
+    when:
+      path: ["src/**"]
+  - name: publish
+    commands: ["echo publishing"]
+    when:
+      event: tag
+      ref: ["refs/tags/v*"]
+`)
+	stdout, stderr, code := run(t, dir, "exec", "--executor", "host", "--event", "tag", "--ref", "refs/tags/v1.0")
+	if code != 0 || !strings.Contains(stdout, "| build\n") || !strings.Contains(stdout, "| publishing\n") {
+		t.Fatalf("tag run: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	stdout, _, code = run(t, dir, "exec", "--executor", "host")
+	if code != 0 || strings.Contains(stdout, "| publishing\n") || !strings.Contains(stdout, "| build\n") {
+		t.Errorf("push run: exit %d, publish must be skipped:\n%s", code, stdout)
+	}
+}
+
 func TestValidate(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "good.yml"), "image: x\nsteps:\n  - name: a\n    commands: [true]\n")

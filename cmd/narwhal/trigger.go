@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/narwhal-ci/narwhal/internal/apiclient"
+	"github.com/narwhal-ci/narwhal/internal/ci"
 
 	"github.com/narwhal-ci/narwhal/internal/github"
 )
@@ -183,6 +184,9 @@ func isRepoURL(repo string) bool {
 func remoteCommit(o triggerOpts) (github.Commit, error) {
 	if o.sha == "" {
 		return github.Commit{}, errors.New("--sha is required with a repository URL")
+	}
+	if !ci.ValidSHA(o.sha) {
+		return github.Commit{}, fmt.Errorf("--sha %q: want the full commit SHA, 40 hex digits", o.sha)
 	}
 	path := o.repo
 	if u, err := url.Parse(o.repo); err == nil && u.Path != "" {

@@ -30,7 +30,7 @@ func agentServer(t *testing.T) (*httptest.Server, *sqlite.Store) {
 	q := memq.New(memq.Config{})
 	log := slog.New(slog.DiscardHandler)
 	srv := httptest.NewServer(webhook.NewHandler(webhook.Deps{Intake: &intake.Intake{Store: st, Queue: q, Logger: log},
-		Secrets: webhook.ParseSecrets(triggerSecret), Logger: log}))
+		Secrets: webhook.SecretLines(triggerSecret), Logger: log}))
 	t.Cleanup(func() { srv.Close(); q.Close(); st.Close() })
 	return srv, st
 }
@@ -165,6 +165,10 @@ func TestTriggerFailures(t *testing.T) {
 	if _, _, err := trigger(t, "--repo", "https://github.com/acme/app", "--url", srv.URL, "--secret", "s"); err == nil ||
 		!strings.Contains(err.Error(), "--sha") {
 		t.Fatalf("URL without --sha: %v", err)
+	}
+	if _, _, err := trigger(t, "--repo", "https://github.com/acme/app", "--sha", "6f1d0c3", "--url", srv.URL, "--secret", "s"); err == nil ||
+		!strings.Contains(err.Error(), "40 hex digits") {
+		t.Fatalf("a short --sha: %v", err)
 	}
 	if _, _, err := trigger(t, "--repo", t.TempDir(), "--url", srv.URL, "--secret", "s"); err == nil {
 		t.Fatal("a directory that is not a repository was accepted")

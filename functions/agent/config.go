@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+
+	"github.com/narwhal-ci/narwhal/internal/webhook"
 )
 
 // config is the agent's configuration, read from the environment
@@ -43,6 +45,9 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	}
 	if (c.webhookSecret == "") == (c.webhookSecretARN == "") {
 		problems = append(problems, errors.New("set exactly one of NARWHAL_WEBHOOK_SECRET and NARWHAL_WEBHOOK_SECRET_ARN"))
+	}
+	if c.webhookSecret != "" && len(webhook.SecretLines(c.webhookSecret)) == 0 {
+		problems = append(problems, errors.New("NARWHAL_WEBHOOK_SECRET holds no secret (only line breaks)"))
 	}
 	if lvl := getenv("NARWHAL_LOG_LEVEL"); lvl != "" {
 		if err := c.logLevel.UnmarshalText([]byte(lvl)); err != nil {

@@ -58,7 +58,7 @@ func build(ctx context.Context, cfg config, log *slog.Logger) (lambdahttp.AnyFun
 		Queue:  queue.NewLazy(dialer(cfg, sm, log)),
 		Logger: log,
 	}
-	var secrets webhook.SecretSource = webhook.ParseSecrets(cfg.webhookSecret)
+	var secrets webhook.SecretSource = webhook.SecretLines(cfg.webhookSecret)
 	if cfg.webhookSecretARN != "" {
 		secrets = NewManagedSecrets(sm, cfg.webhookSecretARN, DefaultSecretTTL, nil)
 	}

@@ -45,6 +45,7 @@ func TestConfigFromEnv(t *testing.T) {
 		{map[string]string{"NARWHAL_TABLE": "t", "NARWHAL_AMQP_URL": "a", "NARWHAL_MQ_SECRET_ARN": "b", "NARWHAL_WEBHOOK_SECRET": "s"}, "exactly one"},
 		{map[string]string{"NARWHAL_TABLE": "t", "NARWHAL_MQ_SECRET_ARN": "b", "NARWHAL_WEBHOOK_SECRET": "s"}, "NARWHAL_MQ_ENDPOINT"},
 		{map[string]string{"NARWHAL_TABLE": "t", "NARWHAL_AMQP_URL": "a"}, "NARWHAL_WEBHOOK_SECRET"},
+		{map[string]string{"NARWHAL_TABLE": "t", "NARWHAL_AMQP_URL": "a", "NARWHAL_WEBHOOK_SECRET": "\n\r\n"}, "holds no secret"},
 		{map[string]string{"NARWHAL_TABLE": "t", "NARWHAL_AMQP_URL": "a", "NARWHAL_WEBHOOK_SECRET": "s", "NARWHAL_LOG_LEVEL": "loud"}, "NARWHAL_LOG_LEVEL"},
 	}
 	for _, tc := range bad {
@@ -84,7 +85,7 @@ func TestBuildOnMotoAndRabbitMQ(t *testing.T) {
 	cfg := config{
 		table: "narwhal-agent-test-" + id, amqpPrefix: "agent-main-test-" + id + ".",
 		mqSecretARN: createSecret(t, awsCfg, "mq-"+id, string(mqCred)), mqEndpoint: endpoint.String(),
-		webhookSecretARN: createSecret(t, awsCfg, "webhook-"+id, "old-secret\nnarwhal-test-secret"),
+		webhookSecretARN: createSecret(t, awsCfg, "webhook-"+id, `["old-secret", "narwhal-test-secret"]`),
 	}
 	t.Cleanup(func() {
 		if err := amqp.DeleteTopology(amqp.Config{URL: testenv.AMQPURL(t), Prefix: cfg.amqpPrefix}); err != nil {

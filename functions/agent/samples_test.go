@@ -28,6 +28,7 @@ func TestSampleEvents(t *testing.T) {
 		field  string
 	}{
 		"push.json":         {202, "job_id"},
+		"push-tag.json":     {202, "job_id"}, // an annotated tag: after is the tag object
 		"pull_request.json": {202, "job_id"},
 		"ping.json":         {200, "pong"},
 	}

@@ -24,7 +24,7 @@ const DefaultSecretTTL = 5 * time.Minute
 
 // ManagedSecrets is the webhook.SecretSource of NARWHAL_WEBHOOK_SECRET_ARN: it
 // reads the webhook secrets from AWS Secrets Manager (a
-// SecretString in ParseSecrets' format) and caches them for TTL, so a warm
+// SecretString holding one secret, or a JSON list of them while rotating: webhook.SecretValue) and caches them for TTL, so a warm
 // Lambda fetches at most once per TTL and a rotation is picked up within it.
 // When a refresh fails it keeps answering with the secrets it has; it fails
 // only when it never fetched any. Create it with NewManagedSecrets.
@@ -77,7 +77,7 @@ func (m *ManagedSecrets) fetch(ctx context.Context) (webhook.StaticSecrets, erro
 	if out.SecretString == nil {
 		return nil, fmt.Errorf("webhook secret %s: %w", m.secretID, errNoSecretString)
 	}
-	secrets := webhook.ParseSecrets(*out.SecretString)
+	secrets := webhook.SecretValue(*out.SecretString)
 	if len(secrets) == 0 {
 		return nil, fmt.Errorf("webhook secret %s: %w", m.secretID, errNoSecretString)
 	}

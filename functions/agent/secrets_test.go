@@ -65,15 +65,18 @@ func TestManagedSecretsOnMoto(t *testing.T) {
 	}
 	// Rotate: the new secret first, the old one still accepted.
 	if _, err := client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
-		SecretId: out.ARN, SecretString: aws.String("second-secret\nfirst-secret")}); err != nil {
+		SecretId: out.ARN, SecretString: aws.String(`["second,secret", "first-secret"]`)}); err != nil {
 		t.Fatal(err)
 	}
-	if s := send("second-secret", "a2"); s != 401 {
+	if s := send("second,secret", "a2"); s != 401 {
 		t.Fatalf("within the TTL the rotated secret is not known yet: got %d, want 401", s)
 	}
 	clock.add(2 * time.Minute)
-	if s := send("second-secret", "a3"); s != 202 {
+	if s := send("second,secret", "a3"); s != 202 {
 		t.Fatalf("after the TTL, signed with the new secret: %d", s)
+	}
+	if s := send("second", "a3b"); s != 401 {
+		t.Fatalf("signed with the part of a secret before its comma: %d, want 401", s)
 	}
 	if s := send("first-secret", "a4"); s != 202 {
 		t.Fatalf("after the TTL, signed with the old secret: %d", s)
@@ -81,7 +84,7 @@ func TestManagedSecretsOnMoto(t *testing.T) {
 	// The secret disappears: the cached value keeps serving.
 	client.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: out.ARN, ForceDeleteWithoutRecovery: aws.Bool(true)})
 	clock.add(2 * time.Minute)
-	if s := send("second-secret", "a5"); s != 202 {
+	if s := send("second,secret", "a5"); s != 202 {
 		t.Fatalf("refresh failed, cached secrets should still serve: %d", s)
 	}
 	// A secret that never existed: 500, nothing stored.

@@ -42,6 +42,9 @@ type config struct {
 	secretsPrefix string // NARWHAL_SECRETS_PREFIX: name prefix of the repositories' secrets in Secrets Manager ("" = awssm.DefaultPrefix)
 
 	logLevel slog.Level // NARWHAL_LOG_LEVEL: debug, info (default), warn, error
+	// NARWHAL_CANCEL_SUPERSEDED_PUSHES: true makes a new push cancel the older
+	// unfinished jobs of its branch (dispatch.Config.CancelSupersededPushes)
+	cancelSupersededPushes bool
 }
 
 // secretSource is a setting given directly or as a Secrets Manager secret.
@@ -71,6 +74,13 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		if err := c.logLevel.UnmarshalText([]byte(lvl)); err != nil {
 			problems = append(problems, fmt.Errorf("NARWHAL_LOG_LEVEL: %w", err))
 		}
+	}
+	if v := getenv("NARWHAL_CANCEL_SUPERSEDED_PUSHES"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("NARWHAL_CANCEL_SUPERSEDED_PUSHES: want true or false, got %q", v))
+		}
+		c.cancelSupersededPushes = b
 	}
 	if err := errors.Join(problems...); err != nil {
 		return config{}, fmt.Errorf("dispatcher configuration: %w", err)

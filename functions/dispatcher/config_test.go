@@ -53,10 +53,21 @@ func TestConfigFromEnv(t *testing.T) {
 		{with(minimal(), "NARWHAL_GITHUB_APP_ID", "1", "NARWHAL_GITHUB_APP_KEY", "k", "NARWHAL_GITHUB_APP_INSTALLATION_ID", "-3"), "NARWHAL_GITHUB_APP_INSTALLATION_ID"},
 		{with(minimal(), "NARWHAL_GITHUB_APP_ID", "1", "NARWHAL_GITHUB_APP_KEY", "k", "NARWHAL_GITHUB_TOKEN", "g"), "not both"},
 		{with(minimal(), "NARWHAL_GITHUB_APP_KEY", "k", "NARWHAL_GITHUB_APP_KEY_SECRET_ARN", "arn"), "NARWHAL_GITHUB_APP_KEY"},
+		{with(minimal(), "NARWHAL_CANCEL_SUPERSEDED_PUSHES", "sometimes"), "NARWHAL_CANCEL_SUPERSEDED_PUSHES"},
 	}
 	for _, tc := range bad {
 		if _, err := configFromEnv(env(tc.env)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want an error naming %s", tc.env, err, tc.want)
+		}
+	}
+}
+
+func TestCancelSupersededPushes(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[string]bool{"": false, "false": false, "true": true, "1": true} {
+		c, err := configFromEnv(env(with(minimal(), "NARWHAL_CANCEL_SUPERSEDED_PUSHES", v)))
+		if err != nil || c.cancelSupersededPushes != want {
+			t.Errorf("%q: %v, %v; want %v", v, c.cancelSupersededPushes, err, want)
 		}
 	}
 }

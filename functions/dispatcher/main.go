@@ -100,7 +100,8 @@ func build(ctx context.Context, cfg config, log *slog.Logger) (*handler, error) 
 	if err := withGitHub(&deps, cfg, sec); err != nil {
 		return nil, err
 	}
-	d := dispatch.New(dispatch.Config{SelfURL: cfg.publicURL, RunnerKeys: fleet}, deps)
+	d := dispatch.New(dispatch.Config{SelfURL: cfg.publicURL, RunnerKeys: fleet,
+		CancelSupersededPushes: cfg.cancelSupersededPushes}, deps)
 	rest := api.New(api.Deps{Jobs: store, Runners: store, Ops: d, Logs: logStore(awsCfg, cfg), Secrets: vault,
 		Tokens: splitTokens(sec.apiTokens), Logger: log})
 	return &handler{core: d, api: lambdahttp.Handler(rest), prefix: cfg.amqpPrefix, log: log}, nil
@@ -134,7 +135,7 @@ func withGitHub(deps *dispatch.Deps, cfg config, sec secrets) error {
 		return err
 	}
 	fetcher := github.NewConfigFetcher(src)
-	deps.Credentials, deps.Config, deps.SecretNames = src, fetcher, fetcher
+	deps.Credentials, deps.Config, deps.SecretNames, deps.Filter = src, fetcher, fetcher, fetcher
 	deps.Status = github.NewStatusReporter(src, github.StatusOptions{SelfURL: cfg.publicURL, Names: fetcher})
 	return nil
 }

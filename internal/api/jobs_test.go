@@ -79,7 +79,7 @@ func TestListJobsRejectsBadQueries(t *testing.T) {
 	r := newRig(t, nil)
 	seedJob(t, r.store, 1, nil)
 	tests := []struct{ query, msg string }{
-		{"status=bogus", `unknown status "bogus": want one of queued, assigned, running, success, failure, error, cancelled`},
+		{"status=bogus", `unknown status "bogus": want one of queued, assigned, running, success, failure, error, cancelled, skipped`},
 		{"limit=0", "limit must be an integer from 1 to 200"},
 		{"limit=201", "limit must be an integer from 1 to 200"},
 		{"limit=ten", "limit must be an integer from 1 to 200"},

@@ -17,6 +17,8 @@ const (
 	EventPush        Event = "push"
 	EventPullRequest Event = "pull_request"
 	EventManual      Event = "manual"
+	// EventTag is a push of a tag: the job builds the commit the tag points to.
+	EventTag Event = "tag"
 )
 
 // Job is one pipeline run of one commit. The Store is the source of truth for
@@ -33,6 +35,9 @@ type Job struct {
 	Fork     bool   `json:"fork,omitempty"` // the PR comes from a fork: no secrets
 	Author   string `json:"author,omitempty"`
 	Message  string `json:"message,omitempty"`
+	// Changes are the files the push or pull request changed, for path
+	// filters (see Changes).
+	Changes Changes `json:"changes,omitzero"`
 	// Deliveries are the GitHub delivery IDs that named this job, oldest
 	// first: the first one and the latest few (AddDelivery keeps at most
 	// MaxDeliveries); DeliveriesDropped counts the ones left out between.
@@ -118,14 +123,30 @@ var JobIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 // ValidJobID reports whether id matches JobIDPattern.
 func ValidJobID(id string) bool { return JobIDPattern.MatchString(id) }
 
+// JobIDOf is the deterministic ID of job j: JobID of its repository, SHA,
+// event and pull request, and for a tag job (EventTag) its ref as well, so
+// that a branch job and a tag job of one commit are two jobs while the IDs of
+// push and pull request jobs stay what they always were.
+func JobIDOf(j Job) string {
+	if j.Event == EventTag {
+		return jobID(j.Repo, j.SHA, string(j.Event), "0", j.Ref)
+	}
+	return JobID(j.Repo, j.SHA, j.Event, j.PR)
+}
+
 // JobID derives the deterministic ID of the job for a commit: the same
 // repository, SHA, event and pull request always give the same ID, so a
 // redelivered webhook or a second push of the same commit finds the existing
 // job instead of creating another. Manual jobs (re-submits) pass a distinct
 // nonce as pr to get a fresh ID.
 func JobID(repo, sha string, event Event, pr int) string {
+	return jobID(repo, sha, string(event), strconv.Itoa(pr))
+}
+
+// jobID hashes repo, sha and the further parts, each ended by a NUL.
+func jobID(repo, sha string, parts ...string) string {
 	h := sha256.New()
-	for _, part := range []string{strings.ToLower(repo), strings.ToLower(sha), string(event), strconv.Itoa(pr)} {
+	for _, part := range append([]string{strings.ToLower(repo), strings.ToLower(sha)}, parts...) {
 		h.Write([]byte(part))
 		h.Write([]byte{0})
 	}

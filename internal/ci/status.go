@@ -11,6 +11,10 @@ import (
 //	  ▲           │            │
 //	  └───────────┴────────────┘  requeue (attempt+1): the runner was lost or rejected the job
 //
+// A queued job whose pipeline does not run for it (its when filter, such as
+// a path filter, does not match) goes straight to skipped, with the reason
+// in Error.
+//
 // Any non-final state may also go to error (gave up) or cancelled (a user asked).
 type Status string
 
@@ -23,13 +27,14 @@ const (
 	StatusFailure   Status = "failure"
 	StatusError     Status = "error"
 	StatusCancelled Status = "cancelled"
+	StatusSkipped   Status = "skipped"
 )
 
 // Statuses lists every job state, in the order of the machine.
-var Statuses = []Status{StatusQueued, StatusAssigned, StatusRunning, StatusSuccess, StatusFailure, StatusError, StatusCancelled}
+var Statuses = []Status{StatusQueued, StatusAssigned, StatusRunning, StatusSuccess, StatusFailure, StatusError, StatusCancelled, StatusSkipped}
 
 var transitions = map[Status][]Status{
-	StatusQueued:   {StatusAssigned, StatusError, StatusCancelled},
+	StatusQueued:   {StatusAssigned, StatusError, StatusCancelled, StatusSkipped},
 	StatusAssigned: {StatusRunning, StatusQueued, StatusError, StatusCancelled, StatusSuccess, StatusFailure},
 	StatusRunning:  {StatusSuccess, StatusFailure, StatusError, StatusCancelled, StatusQueued},
 }
@@ -39,7 +44,7 @@ func (s Status) Valid() bool { return slices.Contains(Statuses, s) }
 
 // Final reports whether s ends the job: nothing moves it any more.
 func (s Status) Final() bool {
-	return s == StatusSuccess || s == StatusFailure || s == StatusError || s == StatusCancelled
+	return s == StatusSuccess || s == StatusFailure || s == StatusError || s == StatusCancelled || s == StatusSkipped
 }
 
 // CanMove reports whether the machine allows from → to. A move to the same

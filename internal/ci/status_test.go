@@ -2,6 +2,7 @@ package ci
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -17,6 +18,9 @@ func TestMove(t *testing.T) {
 		{StatusRunning, StatusQueued, true}, // requeue: the runner was lost
 		{StatusAssigned, StatusQueued, true},
 		{StatusQueued, StatusCancelled, true},
+		{StatusQueued, StatusSkipped, true},   // its pipeline's when does not match
+		{StatusRunning, StatusSkipped, false}, // only before it runs
+		{StatusSkipped, StatusQueued, false},
 		{StatusQueued, StatusRunning, false}, // must be assigned first
 		{StatusQueued, StatusSuccess, false},
 		{StatusSuccess, StatusQueued, false}, // final states never move
@@ -55,13 +59,46 @@ func TestRequeueBumpsAttempt(t *testing.T) {
 
 func TestFinal(t *testing.T) {
 	for _, s := range Statuses {
-		want := s == StatusSuccess || s == StatusFailure || s == StatusError || s == StatusCancelled
+		want := s == StatusSuccess || s == StatusFailure || s == StatusError || s == StatusCancelled || s == StatusSkipped
 		if s.Final() != want {
 			t.Errorf("%s.Final() = %v", s, s.Final())
 		}
 		if s.Final() && len(transitions[s]) > 0 {
 			t.Errorf("final state %s has transitions", s)
 		}
+	}
+}
+
+func TestJobIDOfTag(t *testing.T) {
+	sha := "6f1d0c3b8a2e4f5d9c7b1a0e3d2c4b5a69788796"
+	push := Job{Repo: "o/r", SHA: sha, Ref: "refs/heads/main", Event: EventPush}
+	if JobIDOf(push) != JobID("o/r", sha, EventPush, 0) {
+		t.Error("a push job's ID must stay JobID's")
+	}
+	pr := Job{Repo: "o/r", SHA: sha, Ref: "refs/pull/3/head", Event: EventPullRequest, PR: 3}
+	if JobIDOf(pr) != JobID("o/r", sha, EventPullRequest, 3) {
+		t.Error("a pull request job's ID must stay JobID's")
+	}
+	v1 := Job{Repo: "o/r", SHA: sha, Ref: "refs/tags/v1", Event: EventTag}
+	v2 := Job{Repo: "o/r", SHA: sha, Ref: "refs/tags/v2", Event: EventTag}
+	ids := map[string]bool{JobIDOf(push): true, JobIDOf(v1): true, JobIDOf(v2): true}
+	if len(ids) != 3 || !ValidJobID(JobIDOf(v1)) {
+		t.Errorf("a branch job and two tag jobs of one commit must be three jobs: %v", ids)
+	}
+	if JobIDOf(v1) != JobIDOf(Job{Repo: "O/R", SHA: strings.ToUpper(sha), Ref: "refs/tags/v1", Event: EventTag}) {
+		t.Error("a tag job's ID must be deterministic")
+	}
+}
+
+func TestNewChangesBounds(t *testing.T) {
+	if c := NewChanges("b", []string{"a", "b"}, true); !c.Known || len(c.Files) != 2 {
+		t.Errorf("small list: %+v", c)
+	}
+	if c := NewChanges("b", make([]string, MaxChangedFiles+1), true); c.Known || c.Files != nil || c.Base != "b" {
+		t.Errorf("too many files must count as unknown with the base kept: %+v", c)
+	}
+	if c := NewChanges("b", []string{strings.Repeat("x", MaxChangedBytes+1)}, true); c.Known || c.Files != nil {
+		t.Errorf("too many bytes must count as unknown: %+v", c)
 	}
 }
 

@@ -62,6 +62,12 @@ type Config struct {
 	// ReadTimeout bounds how long a client may take to send a request's
 	// headers and body; default DefaultReadTimeout (timeouts.go).
 	ReadTimeout time.Duration
+	// WebhookSecretFiles name files of further webhook secrets accepted,
+	// one a line (the rotation's old secret), beside the state directory's.
+	WebhookSecretFiles []string
+	// CancelSupersededPushes: a new push cancels the older unfinished push
+	// jobs of its branch (dispatch.Config.CancelSupersededPushes).
+	CancelSupersededPushes bool
 }
 
 func (c Config) withDefaults() Config {
@@ -178,7 +184,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 func (s *Stack) build(ctx context.Context) error {
 	var err error
 	cfg := s.cfg
-	if s.sec, err = loadSecrets(cfg.Dir); err != nil {
+	if s.sec, err = loadSecrets(cfg.Dir, cfg.WebhookSecretFiles); err != nil {
 		return err
 	}
 	if err := s.githubCredentials(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/tlsgen"
+	"github.com/narwhal-ci/narwhal/internal/webhook"
 )
 
 // Layout of the state directory (Config.Dir); docs/dev.md lists it too.
@@ -36,11 +37,15 @@ const (
 
 // secrets are what the state directory keeps for a start.
 type secrets struct {
-	webhookSecret string
-	apiToken      string
-	certPEM       []byte
-	keyPEM        []byte
-	fleetKey      string // each runner's token is runnerkey.Token(fleetKey, id)
+	webhookSecret string // the one narwhal dev signs its own deliveries with
+	// webhookSecrets are the secrets accepted: the lines of the state
+	// directory's webhook-secret (its first line is webhookSecret), then the
+	// lines of each Config.WebhookSecretFiles.
+	webhookSecrets webhook.StaticSecrets
+	apiToken       string
+	certPEM        []byte
+	keyPEM         []byte
+	fleetKey       string // each runner's token is runnerkey.Token(fleetKey, id)
 }
 
 // loadSecrets makes the state directory and reads (or creates) the webhook
@@ -48,13 +53,13 @@ type secrets struct {
 // configured webhook keeps working, and the runners' fleet key, kept so that
 // reports a crash left in an outbox still verify after a restart; it writes
 // a new runner certificate, which nothing outside this process needs.
-func loadSecrets(dir string) (secrets, error) {
+func loadSecrets(dir string, extra []string) (secrets, error) {
 	var s secrets
 	if err := os.MkdirAll(filepath.Join(dir, tlsDir), stateDirPerms); err != nil {
 		return s, fmt.Errorf("state directory: %w", err)
 	}
 	var err error
-	if s.webhookSecret, err = keptSecret(filepath.Join(dir, secretFile)); err != nil {
+	if s.webhookSecret, s.webhookSecrets, err = webhookSecrets(filepath.Join(dir, secretFile), extra); err != nil {
 		return s, err
 	}
 	if s.apiToken, err = keptSecret(filepath.Join(dir, tokenFile)); err != nil {
@@ -72,6 +77,32 @@ func loadSecrets(dir string) (secrets, error) {
 		}
 	}
 	return s, nil
+}
+
+// webhookSecrets reads the kept webhook secret file (created when missing)
+// and the extra secret files, each holding secrets one a line
+// (webhook.SecretLines), and returns the first secret and all of them.
+func webhookSecrets(path string, extra []string) (string, webhook.StaticSecrets, error) {
+	if _, err := keptSecret(path); err != nil {
+		return "", nil, err
+	}
+	data, err := os.ReadFile(path) // each secret as written, not trimmed
+	if err != nil {
+		return "", nil, fmt.Errorf("read %s: %w", filepath.Base(path), err)
+	}
+	all := webhook.SecretLines(string(data))
+	for _, name := range extra {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return "", nil, fmt.Errorf("webhook secret file: %w", err)
+		}
+		more := webhook.SecretLines(string(data))
+		if len(more) == 0 {
+			return "", nil, fmt.Errorf("webhook secret file %s holds no secret", name)
+		}
+		all = append(all, more...)
+	}
+	return string(all[0]), all, nil
 }
 
 // keptSecret reads the secret in path, or creates it with a new random value.

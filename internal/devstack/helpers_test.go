@@ -16,6 +16,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/api"
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/github"
+	"github.com/narwhal-ci/narwhal/internal/testenv"
 )
 
 // testConfig is a fast stack for tests: a loopback port, short heartbeats.
@@ -34,6 +35,9 @@ func startStack(t *testing.T, cfg Config) (*Stack, context.CancelFunc) {
 	s, err := Start(ctx, cfg)
 	if err != nil {
 		cancel()
+		if cfg.Executor == ExecDocker {
+			testenv.Missing(t, "Docker ("+err.Error()+")")
+		}
 		t.Fatalf("start: %v", err)
 	}
 	t.Cleanup(func() {

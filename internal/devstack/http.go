@@ -30,7 +30,7 @@ const (
 // Gateway lets through (lambdahttp.MaxBody).
 func (s *Stack) handler() http.Handler {
 	in := &intake.Intake{Store: s.store, Queue: s.queue, Logger: s.log}
-	hook := webhook.NewHandler(webhook.Deps{Intake: in, Secrets: webhook.ParseSecrets(s.sec.webhookSecret),
+	hook := webhook.NewHandler(webhook.Deps{Intake: in, Secrets: s.sec.webhookSecrets,
 		Logger: s.log, MaxBody: lambdahttp.MaxBody})
 	rest := api.New(api.Deps{Jobs: s.store, Runners: s.store, Ops: s.ctl, Logs: s.logs, Secrets: s.vault,
 		Queue: queuedJobs{s.store}, Tokens: []string{s.sec.apiToken}, Logger: s.log})

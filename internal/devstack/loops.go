@@ -23,9 +23,11 @@ func (s *Stack) dispatcher() *dispatch.Dispatcher {
 	fleet := runnerkey.Fleet{s.sec.fleetKey}
 	pool := dispatch.NewPool(rpc.ClientConfig{CAPEM: s.sec.certPEM, Logger: s.log}, fleet)
 	s.closers = append(s.closers, func() { pool.Close() })
-	return dispatch.New(dispatch.Config{WaitDelay: 2 * time.Second, Lease: 3 * s.cfg.Heartbeat, RunnerKeys: fleet}, dispatch.Deps{
+	local := github.NewConfigFetcher(nil) // narwhal.yml and diffs of local repositories: git
+	return dispatch.New(dispatch.Config{WaitDelay: 2 * time.Second, Lease: 3 * s.cfg.Heartbeat, RunnerKeys: fleet,
+		CancelSupersededPushes: s.cfg.CancelSupersededPushes}, dispatch.Deps{
 		Store: s.store, Queue: s.queue, Clients: pool, Credentials: s.creds, Logger: s.log,
-		Secrets: s.vault, SecretNames: github.NewConfigFetcher(nil), // narwhal.yml of local repositories
+		Secrets: s.vault, SecretNames: local, Filter: local,
 		Sweep:   func(ctx context.Context) (int, error) { return in.Sweep(ctx, sweepAge) },
 		Changed: func(_ context.Context, j ci.Job) { s.metrics.observeJob(j) },
 	})

@@ -27,11 +27,16 @@ const CancelReason = "cancelled by user"
 // matching ErrJobFinished and ci.ErrIllegalTransition, beside the job as it
 // is; an unknown one ci.ErrNotFound.
 func (d *Dispatcher) Cancel(ctx context.Context, jobID string) (ci.Job, error) {
+	return d.cancel(ctx, jobID, CancelReason)
+}
+
+// cancel is Cancel with the reason why.
+func (d *Dispatcher) cancel(ctx context.Context, jobID, why string) (ci.Job, error) {
 	job, ok, err := d.update(ctx, jobID, func(j *ci.Job) error {
 		if j.Status.Final() {
 			return errGone
 		}
-		return d.end(j, ci.StatusCancelled, CancelReason)
+		return d.end(j, ci.StatusCancelled, why)
 	})
 	if err != nil {
 		return ci.Job{}, fmt.Errorf("cancel: %w", err)
@@ -40,7 +45,7 @@ func (d *Dispatcher) Cancel(ctx context.Context, jobID string) (ci.Job, error) {
 		illegal := &ci.IllegalTransitionError{JobID: jobID, From: job.Status, To: ci.StatusCancelled}
 		return job, fmt.Errorf("cancel job %s: %w: %w", jobID, ErrJobFinished, illegal)
 	}
-	d.log.Info("job cancelled", "job_id", job.ID, "runner_id", job.RunnerID)
+	d.log.Info("job cancelled", "job_id", job.ID, "runner_id", job.RunnerID, "reason", why)
 	d.report(ctx, job)
 	d.cancelOnID(ctx, job.RunnerID, job.ID)
 	return job, nil

@@ -92,6 +92,10 @@ type Config struct {
 	// RPCTimeout. A Run it accepts ends the penalty. Default
 	// DefaultRPCPenalty (2m).
 	RPCPenalty time.Duration
+	// CancelSupersededPushes makes a new push job of a branch cancel the
+	// older unfinished push jobs of that branch, for pipelines that do not
+	// set cancel_superseded themselves. (Pull requests do it by default.)
+	CancelSupersededPushes bool
 	// FetchTimeout bounds reading a job's narwhal.yml (Deps.Config) and
 	// minting its clone token (Deps.Credentials).
 	// Default 10s.
@@ -206,6 +210,9 @@ type Deps struct {
 	// Credentials mints each job's clone token when it is handed to a
 	// runner; nil sends none (public repositories only).
 	Credentials CloneCredentials
+	// Filter says whether a job's pipeline runs for it (when: branch,
+	// event, ref, path); nil runs every job.
+	Filter PipelineFilter
 	// Selector picks runners; nil means LeastLoaded with Config.Lease,
 	// Config.RPCPenalty and an Affinity.
 	Selector Selector
@@ -238,6 +245,7 @@ type Dispatcher struct {
 	secrets  SecretSource
 	names    SecretNamer
 	creds    CloneCredentials
+	filter   PipelineFilter
 	selector Selector
 	sweep    func(ctx context.Context) (int, error)
 	changed  func(ctx context.Context, job ci.Job)
@@ -251,7 +259,7 @@ func New(cfg Config, deps Deps) *Dispatcher {
 	cfg = cfg.withDefaults()
 	d := &Dispatcher{cfg: cfg, fleet: runnerkey.Fleet(cfg.RunnerKeys), store: deps.Store, queue: deps.Queue, clients: deps.Clients,
 		status: deps.Status, config: deps.Config, secrets: deps.Secrets, names: deps.SecretNames,
-		creds: deps.Credentials, selector: deps.Selector, sweep: deps.Sweep,
+		creds: deps.Credentials, filter: deps.Filter, selector: deps.Selector, sweep: deps.Sweep,
 		changed: deps.Changed, log: deps.Logger, now: deps.Now}
 	if d.clients == nil {
 		d.clients = NewPool(rpc.ClientConfig{CAPEM: cfg.RunnerCAPEM}, d.fleet)

@@ -55,7 +55,15 @@ func (d *Dispatcher) HandleJob(ctx context.Context, dl ci.Delivery) error {
 
 // dispatch offers job to the runners, or makes it wait.
 func (d *Dispatcher) dispatch(ctx context.Context, log *slog.Logger, job ci.Job) error {
-	labels, why := d.labels(ctx, log, job)
+	skip, why := d.skipped(ctx, log, job)
+	if skip != "" {
+		return d.skip(ctx, log, job, skip)
+	}
+	if err := d.supersede(ctx, log, job); err != nil {
+		return err
+	}
+	labels, lwhy := d.labels(ctx, log, job)
+	why = cmp.Or(why, lwhy)
 	if why == "" {
 		job.Labels = labels
 		done, reason, err := d.place(ctx, log, job)

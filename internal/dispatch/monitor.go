@@ -216,12 +216,7 @@ func (d *Dispatcher) runLimit(j ci.Job) time.Duration {
 
 // timeOut ends j in error with why and cancels it on its runner.
 func (d *Dispatcher) timeOut(ctx context.Context, j ci.Job, why string, res *MonitorResult) error {
-	job, ok, err := d.update(ctx, j.ID, func(cur *ci.Job) error {
-		if cur.Status != j.Status || cur.Attempt != j.Attempt {
-			return errGone
-		}
-		return d.end(cur, ci.StatusError, why)
-	})
+	job, ok, err := d.update(ctx, j.ID, d.endFrom(j, ci.StatusError, why))
 	if err != nil || !ok {
 		return err
 	}

@@ -46,11 +46,16 @@ type Engine struct {
 
 // Job is one run of a pipeline.
 type Job struct {
-	ID        string
-	Branch    string // for when.branch; the target branch of a pull request
-	Event     string // for when.event: push, pull_request, manual
-	Workspace string // host directory holding the checked-out tree
-	Pipeline  *pipeline.Pipeline
+	ID     string
+	Branch string // for when.branch; the target branch of a pull request
+	Event  string // for when.event: push, pull_request, tag, manual
+	Ref    string // for when.ref: refs/heads/main, refs/tags/v1
+	// ChangedFiles are the files the push or pull request changed, for
+	// when.path, when ChangedKnown; unknown files match every path filter.
+	ChangedFiles []string
+	ChangedKnown bool
+	Workspace    string // host directory holding the checked-out tree
+	Pipeline     *pipeline.Pipeline
 	// Env is extra environment for every step (CI_COMMIT_SHA, CI_REPO, ...),
 	// applied after the pipeline's and the step's own.
 	Env map[string]string
@@ -77,6 +82,12 @@ type Job struct {
 	Masked []string
 }
 
+// build is what when filters are matched against.
+func (job *Job) build() pipeline.Build {
+	return pipeline.Build{Branch: job.Branch, Event: job.Event, Ref: job.Ref,
+		Files: job.ChangedFiles, FilesKnown: job.ChangedKnown}
+}
+
 // TimeoutError is the cancellation cause when a job runs out of time.
 type TimeoutError struct{ After time.Duration }
 
@@ -87,7 +98,7 @@ func (e *TimeoutError) Error() string { return "timed out after " + fmtDuration(
 // The pipeline must be valid (pipeline.Parse output: dependencies resolved,
 // images defaulted); an invalid one is reported as an error status and
 // returned as an error before the executor is touched. A pipeline whose when
-// does not match the job's branch and event is not run: the Report has
+// does not match the job's branch, event, ref and changed files is not run: the Report has
 // Skipped set and Status success, and the executor is not called.
 //
 // Otherwise Setup, the steps and Teardown run on the executor. Teardown
@@ -105,7 +116,7 @@ func (e *Engine) Run(ctx context.Context, job Job, obs Observer) (Report, error)
 		o.JobFinished(r)
 		return r, fmt.Errorf("job %s: %w", job.ID, err)
 	}
-	if !job.Pipeline.When.Match(job.Branch, job.Event) {
+	if !job.Pipeline.When.Match(job.build()) {
 		r := skippedReport(job.Pipeline, o)
 		o.JobFinished(r)
 		log.Info("pipeline skipped by its when filter", "branch", job.Branch, "event", job.Event)

@@ -157,6 +157,29 @@ func TestPipelineWhenSkipsTheJob(t *testing.T) {
 	}
 }
 
+// TestWhenRefAndPaths: the pipeline's and the steps' when.ref and when.path
+// see the job's ref and changed files; unknown files match every path filter.
+func TestWhenRefAndPaths(t *testing.T) {
+	t.Parallel()
+	docs, site, release := step("docs"), step("site", none...), step("release", none...)
+	docs.When.Path = &pipeline.PathFilter{Include: []string{"docs/**"}}
+	site.When.Path = &pipeline.PathFilter{Include: []string{"site/**"}, Exclude: []string{"site/**/*.tmp"}}
+	release.When.Ref = []string{"refs/tags/v*"}
+	p := func() *pipeline.Pipeline { return pipe(step("build"), docs, site, release) }
+	changed := []string{"docs/guide/intro.md", "site/cache/x.tmp"}
+	rep := runJob(t, t.Context(), fake.New(), Job{Event: "push", Ref: "refs/heads/main", Pipeline: p(),
+		ChangedFiles: changed, ChangedKnown: true}, nil)
+	wantStatuses(t, rep, ci.StatusSuccess, "build=success docs=success site=skipped release=skipped")
+	rep = runJob(t, t.Context(), fake.New(), Job{Event: "tag", Ref: "refs/tags/v2.0", Pipeline: p()}, nil)
+	wantStatuses(t, rep, ci.StatusSuccess, "build=success docs=success site=success release=success")
+	only := p()
+	only.When.Path = &pipeline.PathFilter{Include: []string{"src/**"}}
+	rep = runJob(t, t.Context(), fake.New(), Job{Event: "push", Pipeline: only, ChangedFiles: changed, ChangedKnown: true}, nil)
+	if !rep.Skipped {
+		t.Errorf("a pipeline whose when.path matches no changed file is skipped: %+v", rep)
+	}
+}
+
 func TestRetry(t *testing.T) {
 	t.Parallel()
 	x := fake.New()

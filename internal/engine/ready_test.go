@@ -131,7 +131,7 @@ func rescan(p *pipeline.Pipeline, fails []string) []string {
 					continue
 				}
 				switch {
-				case !s.When.Match("main", "push"), !s.When.RunsOn(failed):
+				case !s.When.Match(pipeline.Build{Branch: "main", Event: "push"}), !s.When.RunsOn(failed):
 					status[s.Name] = "skipped"
 					events = append(events, "finish "+s.Name+" skipped")
 				case running != "":

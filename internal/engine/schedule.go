@@ -94,8 +94,8 @@ func (r *jobRun) decide(ctx context.Context, i int) bool {
 		r.finish(i, StepResult{Status: StepCancelled, Reason: "the job ended before it started"})
 	case resumed:
 		r.finish(i, StepResult{Status: StepSkipped, Reason: done})
-	case !w.Match(r.job.Branch, r.job.Event):
-		r.finish(i, StepResult{Status: StepSkipped, Reason: "when does not match the branch or event"})
+	case !w.Match(r.job.build()):
+		r.finish(i, StepResult{Status: StepSkipped, Reason: "when does not match the branch, event, ref or changed files"})
 	case !w.RunsOn(r.failed) && r.failed:
 		r.finish(i, StepResult{Status: StepSkipped, Reason: "an earlier step failed"})
 	case !w.RunsOn(r.failed):

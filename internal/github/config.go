@@ -21,20 +21,24 @@ const PipelineFile = "narwhal.yml"
 
 // PipelineConfig is what the control plane reads of a job's narwhal.yml
 // before a runner has it: the pipeline's name (the commit status context),
-// labels (runner selection) and the secrets its steps name (what the
-// dispatcher sends with the job).
+// labels (runner selection), the secrets its steps name (what the
+// dispatcher sends with the job), its when filter (whether it runs at all)
+// and cancel_superseded.
 type PipelineConfig struct {
-	Name    string
-	Labels  []string
-	Secrets []string // sorted, each once
+	Name             string
+	Labels           []string
+	Secrets          []string // sorted, each once
+	When             pipeline.When
+	CancelSuperseded *bool
+	Paths            bool // the pipeline or a step filters on paths
 }
 
 // ConfigFetcher reads narwhal.yml at a job's SHA: through the contents API
 // (GET /repos/{owner}/{repo}/contents/narwhal.yml?ref=<sha>) for
 // repositories on GitHub, with git (ls-tree, then cat-file of the blob) for
 // file:// and local clone URLs. It implements the dispatcher's
-// ConfigFetcher (Labels) and SecretNamer (SecretNames), and the
-// StatusReporter's PipelineNamer.
+// ConfigFetcher (Labels), SecretNamer (SecretNames) and PipelineFilter
+// (Changes, Skip, CancelSuperseded), and the StatusReporter's PipelineNamer.
 //
 // A missing file, one that does not parse, one that is a symbolic link, not a
 // regular file or larger than pipeline.MaxSize (never read beyond that), a
@@ -74,6 +78,62 @@ func (f *ConfigFetcher) Labels(ctx context.Context, job ci.Job) ([]string, error
 func (f *ConfigFetcher) SecretNames(ctx context.Context, job ci.Job) ([]string, error) {
 	cfg, err := f.Fetch(ctx, job)
 	return cfg.Secrets, err
+}
+
+// Reasons Skip gives.
+const (
+	SkipNoPaths = "no matching paths"
+	SkipNoMatch = "when does not match the branch, event or ref"
+)
+
+// Skip says why job's pipeline does not run for it: SkipNoPaths when its
+// when.path matches none of the changed files (ChangedFiles), SkipNoMatch
+// when its branch, event or ref filter does not match; "" when it runs (a
+// pipeline that cannot be read runs, and the runner reports why).
+func (f *ConfigFetcher) Skip(ctx context.Context, job ci.Job) (string, error) {
+	cfg, err := f.Fetch(ctx, job)
+	if err != nil {
+		return "", err
+	}
+	b := pipeline.Build{Branch: job.Branch, Event: string(job.Event), Ref: job.Ref}
+	if !cfg.When.Match(b) {
+		return SkipNoMatch, nil
+	}
+	if cfg.When.Path == nil {
+		return "", nil
+	}
+	if b.Files, b.FilesKnown, err = f.ChangedFiles(ctx, job); err != nil {
+		return "", err
+	}
+	if !cfg.When.Match(b) {
+		return SkipNoPaths, nil
+	}
+	return "", nil
+}
+
+// Changes returns job.Changes, completed by ChangedFiles when they are not
+// known and the pipeline or one of its steps filters on paths (so the
+// runner can apply the steps' filters); otherwise as they are.
+func (f *ConfigFetcher) Changes(ctx context.Context, job ci.Job) (ci.Changes, error) {
+	if job.Changes.Known {
+		return job.Changes, nil
+	}
+	cfg, err := f.Fetch(ctx, job)
+	if err != nil || !cfg.Paths {
+		return job.Changes, err
+	}
+	files, known, err := f.ChangedFiles(ctx, job)
+	if err != nil {
+		return job.Changes, err
+	}
+	return ci.NewChanges(job.Changes.Base, files, known), nil
+}
+
+// CancelSuperseded returns the cancel_superseded of job's pipeline, nil
+// when it sets none.
+func (f *ConfigFetcher) CancelSuperseded(ctx context.Context, job ci.Job) (*bool, error) {
+	cfg, err := f.Fetch(ctx, job)
+	return cfg.CancelSuperseded, err
 }
 
 // PipelineName returns the name of job's pipeline, "" when it has none.
@@ -122,7 +182,9 @@ func parseConfig(data []byte) PipelineConfig {
 		names = append(names, st.Secrets...)
 	}
 	slices.Sort(names)
-	return PipelineConfig{Name: pl.Name, Labels: pl.Labels, Secrets: slices.Compact(names)}
+	return PipelineConfig{Name: pl.Name, Labels: pl.Labels, Secrets: slices.Compact(names), When: pl.When,
+		CancelSuperseded: pl.CancelSuperseded,
+		Paths: pl.When.Path != nil || slices.ContainsFunc(pl.Steps, func(s pipeline.Step) bool { return s.When.Path != nil })}
 }
 
 // readContents reads narwhal.yml through the contents API; nil data means

@@ -1,6 +1,7 @@
 package github
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,15 +44,20 @@ const zeroSHA = "0000000000000000000000000000000000000000"
 var skipCI = regexp.MustCompile(`(?i)\[(skip ci|ci skip)\]`)
 
 // ParseEvent parses the payload of a delivery whose X-GitHub-Event header is
-// eventType. Pings give KindPing; pushes to a branch or tag and pull requests
-// opened, synchronized or reopened give KindJob; every other event, action or
+// eventType. Pings give KindPing; pushes to a branch (event push) or a tag
+// (event tag, on the commit the tag points to) and pull requests opened,
+// synchronized or reopened give KindJob; every other event, action or
 // filtered commit ([skip ci]) gives KindIgnored with a reason. A body that is
-// not valid JSON, or lacks what its event needs (a ref, a SHA, a repository),
-// gives an error matching ErrMalformed. Body must be the decoded JSON payload
-// (not the form encoding).
+// not a JSON object (null, a list, invalid JSON), or lacks what its event
+// needs (a ref, a SHA of 40 hex digits, a repository), gives an error
+// matching ErrMalformed. Body must be the decoded JSON payload (not the form
+// encoding).
 func ParseEvent(eventType string, body []byte) (Result, error) {
 	if !json.Valid(body) {
 		return Result{}, fmt.Errorf("%w: %s body is not valid JSON", ErrMalformed, eventType)
+	}
+	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
+		return Result{}, fmt.Errorf("%w: %s body is not a JSON object", ErrMalformed, eventType)
 	}
 	switch eventType {
 	case "ping", "push", "pull_request":
@@ -88,19 +94,38 @@ func parsePush(ev *gh.PushEvent) (Result, error) {
 		return ignored("push to %s ignored", ref), nil
 	case ev.GetDeleted() || after == zeroSHA:
 		return ignored("%s deleted", refKind(isBranch)), nil
+	case !ci.ValidSHA(after):
+		return Result{}, fmt.Errorf("%w: push after %q is not 40 hex digits", ErrMalformed, after)
 	}
 	head := ev.GetHeadCommit()
 	if skipCI.MatchString(head.GetMessage()) {
 		return ignored("skip ci in commit message"), nil
 	}
-	if isTag {
-		branch, _ = strings.CutPrefix(ev.GetBaseRef(), "refs/heads/")
-	}
 	job := ci.Job{
-		Repo: repo, CloneURL: ev.GetRepo().GetCloneURL(), SHA: after, Ref: ref, Branch: branch,
-		Event: ci.EventPush, Author: pushAuthor(ev), Message: head.GetMessage(),
+		Repo: repo, CloneURL: ev.GetRepo().GetCloneURL(), SHA: strings.ToLower(after), Ref: ref, Branch: branch,
+		Event: ci.EventPush, Author: pushAuthor(ev), Message: head.GetMessage(), Changes: pushChanges(ev),
 	}
-	job.ID = ci.JobID(job.Repo, job.SHA, job.Event, 0)
+	if isTag {
+		return tagJob(ev, job)
+	}
+	job.ID = ci.JobIDOf(job)
+	return Result{Kind: KindJob, Job: job}, nil
+}
+
+// tagJob turns the job of a tag push into a tag job on the commit the tag
+// points to: head_commit.id, which for an annotated tag differs from after
+// (the tag object). A tag of something that is not a commit starts nothing.
+func tagJob(ev *gh.PushEvent, job ci.Job) (Result, error) {
+	commit := ev.GetHeadCommit().GetID()
+	switch {
+	case commit == "":
+		return ignored("tag %s points to no commit", job.Ref), nil
+	case !ci.ValidSHA(commit):
+		return Result{}, fmt.Errorf("%w: tag head_commit.id %q is not 40 hex digits", ErrMalformed, commit)
+	}
+	job.SHA, job.Event, job.Changes = strings.ToLower(commit), ci.EventTag, ci.Changes{}
+	job.Branch, _ = strings.CutPrefix(ev.GetBaseRef(), "refs/heads/")
+	job.ID = ci.JobIDOf(job)
 	return Result{Kind: KindJob, Job: job}, nil
 }
 
@@ -138,6 +163,9 @@ func parsePullRequest(ev *gh.PullRequestEvent) (Result, error) {
 	if number <= 0 || head.GetSHA() == "" || repo == "" {
 		return Result{}, fmt.Errorf("%w: pull_request without number, head SHA or repository", ErrMalformed)
 	}
+	if !ci.ValidSHA(head.GetSHA()) {
+		return Result{}, fmt.Errorf("%w: pull_request head sha %q is not 40 hex digits", ErrMalformed, head.GetSHA())
+	}
 	if action := ev.GetAction(); !prActions[action] {
 		return ignored("pull_request action %s ignored", action), nil
 	}
@@ -149,13 +177,15 @@ func parsePullRequest(ev *gh.PullRequestEvent) (Result, error) {
 		cloneURL = ev.GetRepo().GetCloneURL()
 	}
 	job := ci.Job{
-		Repo: repo, CloneURL: cloneURL, SHA: head.GetSHA(),
+		Repo: repo, CloneURL: cloneURL, SHA: strings.ToLower(head.GetSHA()),
 		Ref: "refs/pull/" + strconv.Itoa(number) + "/head", Branch: base.GetRef(),
 		Event: ci.EventPullRequest, PR: number,
 		// A head repository that is gone (a deleted fork) counts as a fork.
 		Fork:   !strings.EqualFold(head.GetRepo().GetFullName(), repo),
 		Author: pr.GetUser().GetLogin(), Message: pr.GetTitle(),
+		// The webhook lists no files of a pull request: a diff tells them.
+		Changes: ci.NewChanges(validOr(base.GetSHA()), nil, false),
 	}
-	job.ID = ci.JobID(job.Repo, job.SHA, job.Event, job.PR)
+	job.ID = ci.JobIDOf(job)
 	return Result{Kind: KindJob, Job: job}, nil
 }

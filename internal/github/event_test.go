@@ -63,6 +63,7 @@ func TestParseSamples(t *testing.T) {
 		SHA: "6f1d0c3b8a2e4f5d9c7b1a0e3d2c4b5a69788796", Ref: "refs/heads/main", Branch: "main",
 		Event: ci.EventPush, Author: "octocat",
 		Message: "Add a test step to narwhal.yml\n\nRuns go test in the golang image.",
+		Changes: ci.Changes{Known: true, Files: []string{"narwhal.yml"}, Base: "1c2b3a4d5e6f708192a3b4c5d6e7f8091a2b3c4d"},
 	}
 	assertJob(t, got, want)
 
@@ -73,6 +74,7 @@ func TestParseSamples(t *testing.T) {
 		SHA: "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3", Ref: "refs/pull/7/head", Branch: "main",
 		Event: ci.EventPullRequest, PR: 7, Fork: true, Author: "contributor",
 		Message: "Cache the Go module download",
+		Changes: ci.Changes{Base: "6f1d0c3b8a2e4f5d9c7b1a0e3d2c4b5a69788796"},
 	}
 	assertJob(t, got, want)
 
@@ -159,8 +161,11 @@ func TestParsePushTag(t *testing.T) {
 	_, push := sampleBody(t, "push")
 	body := edit(t, push, func(m map[string]any) { m["ref"], m["base_ref"] = "refs/tags/v1.2.0", "refs/heads/main" })
 	r := mustParse(t, "push", body)
-	if r.Job.Ref != "refs/tags/v1.2.0" || r.Job.Branch != "main" || r.Job.Event != ci.EventPush {
+	if r.Job.Ref != "refs/tags/v1.2.0" || r.Job.Branch != "main" || r.Job.Event != ci.EventTag {
 		t.Fatalf("tag push job: %+v", r.Job)
+	}
+	if branch := mustParse(t, "push", push); branch.Job.ID == r.Job.ID || branch.Job.SHA != r.Job.SHA {
+		t.Fatalf("branch job %s and tag job %s of one commit must be two jobs", branch.Job.ID, r.Job.ID)
 	}
 }
 

@@ -147,7 +147,7 @@ func CommitStatus(job ci.Job, pipeline, selfURL string) *gh.RepoStatus {
 
 func statusState(s ci.Status) string {
 	switch s {
-	case ci.StatusSuccess:
+	case ci.StatusSuccess, ci.StatusSkipped:
 		return "success"
 	case ci.StatusFailure:
 		return "failure"

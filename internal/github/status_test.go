@@ -23,7 +23,8 @@ type fakeGitHub struct {
 	*httptest.Server
 	mu       sync.Mutex
 	statuses []postedStatus
-	files    map[string]string // SHA → narwhal.yml
+	files    map[string]string   // SHA → narwhal.yml
+	compares map[string][]string // "base...head" → the files the compare API lists
 	gets     int
 	failures int // answer 500 to this many requests first
 	auth     []string
@@ -35,10 +36,11 @@ type postedStatus struct {
 }
 
 func newFakeGitHub(t *testing.T) *fakeGitHub {
-	f := &fakeGitHub{files: map[string]string{}}
+	f := &fakeGitHub{files: map[string]string{}, compares: map[string][]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /repos/{owner}/{repo}/statuses/{sha}", f.postStatus)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/contents/{path}", f.getContents)
+	mux.HandleFunc("GET /repos/{owner}/{repo}/compare/{basehead}", f.getCompare)
 	f.Server = httptest.NewServer(f.failFirst(mux))
 	t.Cleanup(f.Close)
 	return f
@@ -85,6 +87,22 @@ func (f *fakeGitHub) getContents(w http.ResponseWriter, r *http.Request) {
 	}
 	json.NewEncoder(w).Encode(map[string]any{"type": "file", "name": PipelineFile, "path": PipelineFile,
 		"encoding": "base64", "content": base64.StdEncoding.EncodeToString([]byte(content))})
+}
+
+// getCompare answers the compare API from compares: the files, or 404.
+func (f *fakeGitHub) getCompare(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	names, ok := f.compares[r.PathValue("basehead")]
+	f.mu.Unlock()
+	if !ok {
+		http.Error(w, `{"message":"Not Found"}`, http.StatusNotFound)
+		return
+	}
+	files := []map[string]any{}
+	for _, n := range names {
+		files = append(files, map[string]any{"filename": n, "status": "modified"})
+	}
+	json.NewEncoder(w).Encode(map[string]any{"status": "ahead", "files": files})
 }
 
 func (f *fakeGitHub) posted() []postedStatus {

@@ -54,7 +54,7 @@ type Outcome struct {
 	Problem error
 }
 
-// Accept makes job durable and queued. It fills the ID (ci.JobID) when empty
+// Accept makes job durable and queued. It fills the ID (ci.JobIDOf) when empty
 // and sets the state fields: queued, attempt 1, unpublished, deliveries
 // [deliveryID]. Then, in this order: a conditional create in the Store; a
 // confirmed publish; the Published mark.
@@ -102,7 +102,7 @@ func (in *Intake) publish(ctx context.Context, j ci.Job) error {
 // fresh returns job with its ID and initial state set.
 func (in *Intake) fresh(deliveryID string, job ci.Job) ci.Job {
 	if job.ID == "" {
-		job.ID = ci.JobID(job.Repo, job.SHA, job.Event, job.PR)
+		job.ID = ci.JobIDOf(job)
 	}
 	job.Status, job.Attempt, job.Published, job.Version = ci.StatusQueued, 1, false, 0
 	job.Deliveries, job.DeliveriesDropped = nil, 0

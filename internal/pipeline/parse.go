@@ -31,6 +31,10 @@ var pipelineFields = map[string]pipelineField{
 	"when":     func(p *parser, d *draftPipeline, v *yaml.Node) { d.When = p.when(v, "") },
 	"services": func(p *parser, d *draftPipeline, v *yaml.Node) { d.Services = p.services(v) },
 	"steps":    func(p *parser, d *draftPipeline, v *yaml.Node) { d.steps = p.steps(v) },
+	"cancel_superseded": func(p *parser, d *draftPipeline, v *yaml.Node) {
+		b := p.boolean(v, "cancel_superseded")
+		d.CancelSuperseded = &b
+	},
 }
 
 var pipelineKeys = keysOf(pipelineFields)

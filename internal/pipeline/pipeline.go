@@ -8,14 +8,18 @@ import "time"
 // Pipeline is a parsed and validated narwhal.yml (version 1). The legacy
 // narwhal format is mapped onto the same shape.
 type Pipeline struct {
-	Name     string            `json:"name,omitempty"`
-	Image    string            `json:"image,omitempty"` // default image of steps without one
-	Env      map[string]string `json:"env,omitempty"`
-	Timeout  time.Duration     `json:"timeout,omitempty"` // whole job; 0 means the runner's default
-	Labels   []string          `json:"labels,omitempty"`  // runner selection: all must match
-	When     When              `json:"when,omitzero"`     // whether the pipeline runs at all
-	Services []Service         `json:"services,omitempty"`
-	Steps    []Step            `json:"steps"`
+	Name    string            `json:"name,omitempty"`
+	Image   string            `json:"image,omitempty"` // default image of steps without one
+	Env     map[string]string `json:"env,omitempty"`
+	Timeout time.Duration     `json:"timeout,omitempty"` // whole job; 0 means the runner's default
+	Labels  []string          `json:"labels,omitempty"`  // runner selection: all must match
+	When    When              `json:"when,omitzero"`     // whether the pipeline runs at all
+	// CancelSuperseded says whether a newer job of the same branch (push) or
+	// pull request cancels this pipeline's older unfinished jobs; nil leaves
+	// it to the deployment (on for pull requests).
+	CancelSuperseded *bool     `json:"cancel_superseded,omitempty"`
+	Services         []Service `json:"services,omitempty"`
+	Steps            []Step    `json:"steps"`
 }
 
 // Step is one unit of work: commands run by `/bin/sh -e` in a container.
@@ -53,11 +57,22 @@ type Service struct {
 }
 
 // When filters a pipeline or step. Each list is a set of alternatives; an empty
-// list matches everything. Branch entries are path.Match globs.
+// list matches everything. Branch entries are path.Match globs; Ref and Path
+// entries are doublestar globs ("**" crosses "/").
 type When struct {
-	Branch []string `json:"branch,omitempty"`
-	Event  []string `json:"event,omitempty"`  // push, pull_request, manual
-	Status []string `json:"status,omitempty"` // steps only: success, failure, always
+	Branch []string    `json:"branch,omitempty"`
+	Event  []string    `json:"event,omitempty"`  // push, pull_request, tag, manual
+	Ref    []string    `json:"ref,omitempty"`    // refs/heads/main, refs/tags/v*
+	Path   *PathFilter `json:"path,omitempty"`   // the files the push or pull request changed
+	Status []string    `json:"status,omitempty"` // steps only: success, failure, always
+}
+
+// PathFilter matches the files a push or pull request changed: some changed
+// file must match an Include pattern (any file when Include is empty) and
+// no Exclude pattern.
+type PathFilter struct {
+	Include []string `json:"include,omitempty"`
+	Exclude []string `json:"exclude,omitempty"`
 }
 
 // Pos is a place in a file, 1-based.

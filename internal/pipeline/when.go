@@ -5,29 +5,61 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/bmatcuk/doublestar/v4"
 	"gopkg.in/yaml.v3"
 )
 
 // Values of When.Event and When.Status.
 var (
-	events   = []string{"push", "pull_request", "manual"}
+	events   = []string{"push", "pull_request", "tag", "manual"}
 	statuses = []string{"success", "failure", "always"}
-	whenKeys = []string{"branch", "event", "status"}
+	whenKeys = []string{"branch", "event", "ref", "path", "status"}
+	pathKeys = []string{"include", "exclude"}
 )
 
-// Match reports whether a pipeline or step with this filter runs for a
-// build of branch caused by event. Each non-empty list must contain a match:
-// Branch by path.Match glob (so "*" does not cross "/"), Event exactly. For a
-// pull_request, branch is the branch the pull request targets.
-func (w When) Match(branch, event string) bool {
-	if len(w.Event) > 0 && !slices.Contains(w.Event, event) {
+// Build is what a when filter is matched against.
+type Build struct {
+	Branch string // the branch; for a pull request the branch it targets
+	Event  string // push, pull_request, tag, manual
+	Ref    string // refs/heads/main, refs/tags/v1.0, refs/pull/7/head
+	// Files are the files the push or pull request changed, when
+	// FilesKnown; unknown files match every path filter.
+	Files      []string
+	FilesKnown bool
+}
+
+// Match reports whether a pipeline or step with this filter runs for b. Each
+// non-empty list must contain a match: Branch by path.Match glob (so "*" does
+// not cross "/"), Event exactly, Ref by doublestar glob, and Path as
+// PathFilter.Match says.
+func (w When) Match(b Build) bool {
+	switch {
+	case len(w.Event) > 0 && !slices.Contains(w.Event, b.Event),
+		len(w.Branch) > 0 && !anyMatch(path.Match, w.Branch, b.Branch),
+		len(w.Ref) > 0 && !anyMatch(doublestar.Match, w.Ref, b.Ref):
 		return false
 	}
-	if len(w.Branch) == 0 {
-		return true
+	return w.Path == nil || !b.FilesKnown || w.Path.Match(b.Files)
+}
+
+// Match reports whether some file matches an Include pattern (or Include is
+// empty) and no Exclude pattern. Patterns are doublestar globs matched
+// against the whole path from the repository root: "*" stays within one
+// directory, "**" crosses "/", so "docs/**" matches every file under docs/.
+func (f PathFilter) Match(files []string) bool {
+	for _, file := range files {
+		if (len(f.Include) == 0 || anyMatch(doublestar.Match, f.Include, file)) &&
+			!anyMatch(doublestar.Match, f.Exclude, file) {
+			return true
+		}
 	}
-	for _, pattern := range w.Branch {
-		if ok, _ := path.Match(pattern, branch); ok {
+	return false
+}
+
+// anyMatch reports whether name matches one of patterns.
+func anyMatch(match func(pattern, name string) (bool, error), patterns []string, name string) bool {
+	for _, p := range patterns {
+		if ok, _ := match(p, name); ok {
 			return true
 		}
 	}
@@ -71,6 +103,10 @@ func (p *parser) when(v *yaml.Node, owner string) When {
 			w.Branch = p.branches(e.val)
 		case "event":
 			w.Event = p.oneOf(e.val, "when.event", "an event", events)
+		case "ref":
+			w.Ref = p.globs(e.val, "when.ref", "a ref pattern")
+		case "path":
+			w.Path = p.pathFilter(e.val)
 		case "status":
 			if owner == "" {
 				p.errorf(e.key, "when.status is only allowed in steps, not for the whole pipeline")
@@ -82,6 +118,37 @@ func (p *parser) when(v *yaml.Node, owner string) When {
 		}
 	}
 	return w
+}
+
+// pathFilter reads when.path: a list of patterns (the include list) or a
+// mapping of include and exclude lists.
+func (p *parser) pathFilter(v *yaml.Node) *PathFilter {
+	if v.Kind != yaml.MappingNode {
+		return &PathFilter{Include: p.globs(v, "when.path", "a path pattern")}
+	}
+	var f PathFilter
+	for _, e := range p.fields(v) {
+		switch e.key.Value {
+		case "include":
+			f.Include = p.globs(e.val, "when.path.include", "a path pattern")
+		case "exclude":
+			f.Exclude = p.globs(e.val, "when.path.exclude", "a path pattern")
+		default:
+			p.unknownKey(e.key, "in when.path", pathKeys)
+		}
+	}
+	return &f
+}
+
+// globs reads doublestar patterns and checks that each is valid.
+func (p *parser) globs(v *yaml.Node, key, what string) []string {
+	pats := p.list(v, key, what)
+	for _, pat := range pats {
+		if !doublestar.ValidatePattern(pat.Value) {
+			p.errorf(pat, "%s: %q is not a valid pattern", key, pat.Value)
+		}
+	}
+	return texts(pats)
 }
 
 // branches reads branch globs and checks that each is a valid pattern.

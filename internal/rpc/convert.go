@@ -16,7 +16,8 @@ func jobToPB(j Job) *runnerpb.RunRequest {
 		Sha: j.SHA, Ref: j.Ref, Branch: j.Branch, Event: string(j.Event), Pr: int64(j.PR),
 		Fork: j.Fork, Labels: j.Labels, Secrets: j.Secrets, CloneToken: j.CloneToken,
 		WithheldSecrets: j.Withheld, Registries: registriesToPB(j.Registries),
-		Resume: resumeToPB(j.Resume),
+		Resume:       resumeToPB(j.Resume),
+		ChangedFiles: j.ChangedFiles, ChangedKnown: j.ChangedKnown,
 	}
 }
 
@@ -40,8 +41,9 @@ func jobFromPB(r *runnerpb.RunRequest) Job {
 		SHA: r.GetSha(), Ref: r.GetRef(), Branch: r.GetBranch(), Event: ci.Event(r.GetEvent()),
 		PR: int(r.GetPr()), Fork: r.GetFork(), Labels: r.GetLabels(), Secrets: r.GetSecrets(),
 		CloneToken: r.GetCloneToken(), Withheld: r.GetWithheldSecrets(),
-		Registries: registriesFromPB(r.GetRegistries()),
-		Resume:     resumeFromPB(r.GetResume()),
+		Registries:   registriesFromPB(r.GetRegistries()),
+		Resume:       resumeFromPB(r.GetResume()),
+		ChangedFiles: r.GetChangedFiles(), ChangedKnown: r.GetChangedKnown(),
 	}
 }
 

@@ -30,6 +30,7 @@ func fullJob() Job {
 		Withheld:   []string{"PROD_KEY"},
 		Registries: []RegistryAuth{{Host: "127.0.0.1:5001", Username: "puller", Password: "r3gistry"}},
 		Resume:     &ci.Resume{From: "test", Done: map[string]string{"build": "succeeded in job p"}, Snapshot: "snapshots/p/1/build.tar.zst"},
+		ChangedFiles: []string{"src/main.go", "docs/a b.md"}, ChangedKnown: true,
 	}
 }
 

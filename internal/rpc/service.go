@@ -75,6 +75,10 @@ type Job struct {
 	// Resume, for a re-run from a step: restore its snapshot instead of
 	// cloning, and do not run its done steps again.
 	Resume *ci.Resume
+	// ChangedFiles are the files the push or pull request changed, for the
+	// steps' when.path, when ChangedKnown (ci.Changes).
+	ChangedFiles []string
+	ChangedKnown bool
 }
 
 // Secret is a secret's value and whether jobs of fork pull requests may
@@ -99,6 +103,7 @@ func JobFromCI(j ci.Job, secrets map[string]Secret, cloneToken string) Job {
 		ID: j.ID, Attempt: j.Attempt, Repo: j.Repo, CloneURL: j.CloneURL, SHA: j.SHA,
 		Ref: j.Ref, Branch: j.Branch, Event: j.Event, PR: j.PR, Fork: j.Fork,
 		Labels: j.Labels, CloneToken: cloneToken, Resume: j.Resume,
+		ChangedFiles: j.Changes.Files, ChangedKnown: j.Changes.Known,
 	}
 	for _, name := range slices.Sorted(maps.Keys(secrets)) {
 		s := secrets[name]

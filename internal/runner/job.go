@@ -80,9 +80,10 @@ func (r *Runner) runJob(j *job) {
 	j.plan.Store(plan(p))
 	r.reporter.send(r.jobEvent(j, ci.StatusRunning, ""))
 	ej := engine.Job{
-		ID: j.spec.ID, Branch: j.spec.Branch, Event: string(j.spec.Event), Workspace: dir,
+		ID: j.spec.ID, Branch: j.spec.Branch, Event: string(j.spec.Event), Ref: j.spec.Ref, Workspace: dir,
 		Pipeline: p, Env: ciEnv(r.cfg.ID, j.spec), Secrets: j.spec.Secrets, Masked: cloneMasks(j.spec),
 		Withheld: j.spec.Withheld, Registries: registries(j.spec.Registries),
+		ChangedFiles: j.spec.ChangedFiles, ChangedKnown: j.spec.ChangedKnown,
 		AfterSuccess: r.saver(j, dir),
 	}
 	if j.spec.Resume != nil {
@@ -220,7 +221,9 @@ func (r *Runner) remove(dir string) error {
 	return workspace.Remove(dir)
 }
 
-// ciEnv is the environment the runner adds to every step of job; the engine
+// ciEnv is the environment the runner adds to every step of job (CI_REPO,
+// CI_COMMIT_SHA, CI_COMMIT_REF, CI_JOB_ATTEMPT, CI_RUNNER_ID; CI_PR for a pull
+// request, CI_COMMIT_TAG, the tag's name, for a tag job); the engine
 // adds CI, CI_JOB_ID, CI_COMMIT_BRANCH, CI_EVENT, CI_STEP_NAME, CI_WORKSPACE.
 func ciEnv(runnerID string, job rpc.Job) map[string]string {
 	env := map[string]string{
@@ -234,6 +237,9 @@ func ciEnv(runnerID string, job rpc.Job) map[string]string {
 	}
 	if job.PR > 0 {
 		env["CI_PR"] = strconv.Itoa(job.PR)
+	}
+	if tag, ok := strings.CutPrefix(job.Ref, "refs/tags/"); ok && job.Event == ci.EventTag {
+		env["CI_COMMIT_TAG"] = tag
 	}
 	return env
 }

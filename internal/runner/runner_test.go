@@ -242,12 +242,8 @@ steps:
 		t.Fatal(ok, err)
 	}
 	g.out.final(t, "env")
-	var env map[string]string
-	for _, c := range g.exec.Calls() {
-		if c.Op == fake.OpRun {
-			env = c.Step.Env
-		}
-	}
+	runs := g.runs()
+	env := runs[len(runs)-1].Step.Env
 	want := map[string]string{"CI_REPO": "acme/app", "CI_COMMIT_SHA": job.SHA, "CI_COMMIT_REF": "refs/heads/main",
 		"CI_COMMIT_BRANCH": "main", "CI_PR": "7", "CI_JOB_ATTEMPT": "2", "CI_RUNNER_ID": "runner-7",
 		"CI_EVENT": "push", "API_KEY": "s3cr3t-value"}
@@ -259,6 +255,44 @@ steps:
 	if log, _ := g.readLog(t, logstore.LogID("env", 2)); !strings.Contains(log, "key is ****") || strings.Contains(log, "s3cr3t") {
 		t.Fatalf("secret in the log:\n%s", log)
 	}
+}
+
+// TestTagJobEnvironmentAndPaths: a tag job's steps see CI_COMMIT_TAG, and
+// a step's when.path is matched against the files the job carries.
+func TestTagJobEnvironmentAndPaths(t *testing.T) {
+	t.Parallel()
+	g := newRig(t, Config{ID: "runner-8"}, `image: busybox
+steps:
+  - name: publish
+    commands: ["publish"]
+  - name: docs
+    commands: ["make docs"]
+    when:
+      path: ["docs/**"]
+`)
+	job := testJob("tag", 1)
+	job.Event, job.Ref, job.ChangedFiles, job.ChangedKnown = ci.EventTag, "refs/tags/v3.1", []string{"src/a.go"}, true
+	if ok, _, err := g.r.Run(t.Context(), job); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	final := g.out.final(t, "tag")
+	if runs := g.runs(); len(runs) != 1 || runs[0].Step.Env["CI_COMMIT_TAG"] != "v3.1" || runs[0].Step.Env["CI_EVENT"] != "tag" {
+		t.Fatalf("runs %+v; want publish alone, with CI_COMMIT_TAG=v3.1", runs)
+	}
+	if final.Status != ci.StatusSuccess {
+		t.Errorf("final: %+v", final)
+	}
+}
+
+// runs are the executor's step runs so far.
+func (g *rig) runs() []fake.Call {
+	var runs []fake.Call
+	for _, c := range g.exec.Calls() {
+		if c.Op == fake.OpRun {
+			runs = append(runs, c)
+		}
+	}
+	return runs
 }
 
 func TestSetupFailureIsAnError(t *testing.T) {

@@ -45,7 +45,7 @@ func TestWebhookToRabbitMQ(t *testing.T) {
 	}
 	defer st.Close()
 	in := &intake.Intake{Store: st, Queue: q, Logger: slog.New(slog.DiscardHandler)}
-	r := &rig{h: NewHandler(Deps{Intake: in, Secrets: ParseSecrets(testSecret), Logger: slog.New(slog.DiscardHandler)})}
+	r := &rig{h: NewHandler(Deps{Intake: in, Secrets: SecretLines(testSecret), Logger: slog.New(slog.DiscardHandler)})}
 
 	status, body := r.post(t, delivery{event: "push", id: "d1", body: pushBody(t, sha1, "x")})
 	jobID := ci.JobID("acme/app", sha1, ci.EventPush, 0)

@@ -40,7 +40,7 @@ func BenchmarkIntakeRabbitMQ(b *testing.B) {
 	if err := q.Publish(context.Background(), ci.Message{Key: "job", ID: "warm-up", Body: []byte("{}")}); err != nil {
 		b.Fatalf("connect: %v", err)
 	}
-	benchWebhooks(b, NewHandler(Deps{Intake: in, Secrets: ParseSecrets(testSecret), Logger: log}))
+	benchWebhooks(b, NewHandler(Deps{Intake: in, Secrets: SecretLines(testSecret), Logger: log}))
 }
 
 var benchRun atomic.Int64

@@ -42,9 +42,17 @@ func TestWebhookOutcomes(t *testing.T) {
 			return delivery{event: "push", id: "d1", body: push, contentType: "application/json; charset=utf-8"}
 		}, 202, created, 1, nil},
 		{"rotated: old secret", func() delivery { return delivery{event: "push", id: "d1", body: push, secret: "old"} },
-			202, created, 1, ParseSecrets("new\nold")},
+			202, created, 1, SecretLines("new\nold")},
 		{"rotated: new secret", func() delivery { return delivery{event: "push", id: "d1", body: push, secret: "new"} },
-			202, created, 1, ParseSecrets("old,new")},
+			202, created, 1, SecretLines("old\nnew")},
+		{"secret with a comma: whole", func() delivery { return delivery{event: "push", id: "d1", body: push, secret: "pa,ss"} },
+			202, created, 1, SecretLines("pa,ss")},
+		{"secret with a comma: part", func() delivery { return delivery{event: "push", id: "d1", body: push, secret: "pa"} },
+			401, nil, 0, SecretLines("pa,ss")},
+		{"null body", func() delivery { return delivery{event: "push", id: "d1", body: []byte("null")} }, 400, nil, 0, nil},
+		{"null pull_request body", func() delivery { return delivery{event: "pull_request", id: "d1", body: []byte(" null ")} }, 400, nil, 0, nil},
+		{"list body", func() delivery { return delivery{event: "push", id: "d1", body: []byte(`[{"ref":"refs/heads/main"}]`)} }, 400, nil, 0, nil},
+		{"string body", func() delivery { return delivery{event: "ping", id: "d1", body: []byte(`"zen"`)} }, 400, nil, 0, nil},
 		{"tampered body", func() delivery {
 			d := delivery{event: "push", id: "d1", body: []byte(strings.Replace(string(push), "Add CI", "Add CJ", 1))}
 			d.sigHeader = ptr(github.Sign(push, []byte(testSecret)))

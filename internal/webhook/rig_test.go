@@ -67,7 +67,7 @@ func newRig(t testing.TB, path string, secrets SecretSource) *rig {
 	log := slog.New(slog.NewJSONHandler(buf, nil))
 	in := &intake.Intake{Store: st, Queue: q, Logger: log}
 	if secrets == nil {
-		secrets = ParseSecrets(testSecret)
+		secrets = SecretLines(testSecret)
 	}
 	h := NewHandler(Deps{Intake: in, Secrets: secrets, Logger: log})
 	return &rig{h: h, in: in, store: st, queue: q, logBuf: buf}

@@ -19,9 +19,10 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/intake"
 )
 
-// MaxBodyBytes is the largest webhook body accepted (GitHub caps payloads at
-// 25 MB; API Gateway stops at 10 MiB before the function sees one).
-const MaxBodyBytes = 25 << 20
+// MaxBodyBytes is the largest webhook body accepted: 10 MiB, where API
+// Gateway stops (GitHub itself sends up to 25 MB, but a larger body never
+// reaches the function), and `narwhal dev` stops at the same size.
+const MaxBodyBytes = 10 << 20
 
 // Acceptor makes a job request durable and queued; *intake.Intake is one.
 type Acceptor interface {

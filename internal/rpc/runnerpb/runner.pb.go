@@ -12,12 +12,11 @@
 package runnerpb
 
 import (
+	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
+	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
-
-	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
-	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 )
 
 const (
@@ -93,7 +92,7 @@ type RunRequest struct {
 	Ref string `protobuf:"bytes,6,opt,name=ref,proto3" json:"ref,omitempty"`
 	// The branch, or the pull request's base branch.
 	Branch string `protobuf:"bytes,7,opt,name=branch,proto3" json:"branch,omitempty"`
-	// push, pull_request or manual.
+	// push, pull_request, tag or manual.
 	Event string `protobuf:"bytes,8,opt,name=event,proto3" json:"event,omitempty"`
 	// The pull request number, 0 when none.
 	Pr int64 `protobuf:"varint,9,opt,name=pr,proto3" json:"pr,omitempty"`
@@ -113,7 +112,11 @@ type RunRequest struct {
 	// Credentials for pulling the images of a registry host; never for forks.
 	Registries []*RegistryAuth `protobuf:"bytes,21,rep,name=registries,proto3" json:"registries,omitempty"`
 	// Set when the job re-runs its parent from a step.
-	Resume        *Resume `protobuf:"bytes,30,opt,name=resume,proto3" json:"resume,omitempty"`
+	Resume *Resume `protobuf:"bytes,30,opt,name=resume,proto3" json:"resume,omitempty"`
+	// The files the push or pull request changed, for steps' when.path; only
+	// when changed_known is set (otherwise path filters match).
+	ChangedFiles  []string `protobuf:"bytes,22,rep,name=changed_files,json=changedFiles,proto3" json:"changed_files,omitempty"`
+	ChangedKnown  bool     `protobuf:"varint,23,opt,name=changed_known,json=changedKnown,proto3" json:"changed_known,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -258,6 +261,20 @@ func (x *RunRequest) GetResume() *Resume {
 		return x.Resume
 	}
 	return nil
+}
+
+func (x *RunRequest) GetChangedFiles() []string {
+	if x != nil {
+		return x.ChangedFiles
+	}
+	return nil
+}
+
+func (x *RunRequest) GetChangedKnown() bool {
+	if x != nil {
+		return x.ChangedKnown
+	}
+	return false
 }
 
 // RegistryAuth is a registry host's username and password.
@@ -754,7 +771,7 @@ var File_runner_proto protoreflect.FileDescriptor
 
 const file_runner_proto_rawDesc = "" +
 	"\n" +
-	"\frunner.proto\x12\x11narwhal.runner.v1\"\xbe\x04\n" +
+	"\frunner.proto\x12\x11narwhal.runner.v1\"\x88\x05\n" +
 	"\n" +
 	"RunRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x18\n" +
@@ -776,7 +793,9 @@ const file_runner_proto_rawDesc = "" +
 	"\n" +
 	"registries\x18\x15 \x03(\v2\x1f.narwhal.runner.v1.RegistryAuthR\n" +
 	"registries\x121\n" +
-	"\x06resume\x18\x1e \x01(\v2\x19.narwhal.runner.v1.ResumeR\x06resume\x1a:\n" +
+	"\x06resume\x18\x1e \x01(\v2\x19.narwhal.runner.v1.ResumeR\x06resume\x12#\n" +
+	"\rchanged_files\x18\x16 \x03(\tR\fchangedFiles\x12#\n" +
+	"\rchanged_known\x18\x17 \x01(\bR\fchangedKnown\x1a:\n" +
 	"\fSecretsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"Z\n" +

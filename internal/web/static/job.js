@@ -91,7 +91,7 @@ async function downloadLog(view) {
 }
 
 function renderJobHead(box, j) {
-  const final = ['success', 'failure', 'error', 'cancelled'].includes(j.status);
+  const final = ['success', 'failure', 'error', 'cancelled', 'skipped'].includes(j.status);
   const act = (label, path, question, cls) => {
     const b = el('button', { class: cls }, label);
     b.addEventListener('click', async () => {
@@ -253,7 +253,7 @@ async function readChunk(t, id, status, pre, following) {
     resp = await call(`/jobs/${encodeURIComponent(id)}/logs?offset=${t.offset}&limit=${LOG_LIMIT}${step}`, {});
   } catch (err) {
     if (err.status === 404) {
-      if (['success', 'failure', 'error', 'cancelled'].includes(status)) pre.textContent = 'This job has no log.';
+      if (['success', 'failure', 'error', 'cancelled', 'skipped'].includes(status)) pre.textContent = 'This job has no log.';
       return 0;
     }
     throw err;

@@ -5,7 +5,7 @@
 
 // ---- home: figures, runners, jobs ---------------------------------------
 
-const STATUSES = ['queued', 'assigned', 'running', 'success', 'failure', 'error', 'cancelled'];
+const STATUSES = ['queued', 'assigned', 'running', 'success', 'failure', 'error', 'cancelled', 'skipped'];
 
 function homeView(app, params) {
   const filters = el('form', { class: 'filters', id: 'filters' },
