@@ -184,7 +184,7 @@ func parseConfig(data []byte) PipelineConfig {
 	slices.Sort(names)
 	return PipelineConfig{Name: pl.Name, Labels: pl.Labels, Secrets: slices.Compact(names), When: pl.When,
 		CancelSuperseded: pl.CancelSuperseded,
-		Paths: pl.When.Path != nil || slices.ContainsFunc(pl.Steps, func(s pipeline.Step) bool { return s.When.Path != nil })}
+		Paths:            pl.When.Path != nil || slices.ContainsFunc(pl.Steps, func(s pipeline.Step) bool { return s.When.Path != nil })}
 }
 
 // readContents reads narwhal.yml through the contents API; nil data means

@@ -27,9 +27,9 @@ func fullJob() Job {
 		SHA: "0123456789abcdef0123456789abcdef01234567", Ref: "refs/heads/main", Branch: "main",
 		Event: ci.EventPush, PR: 7, Labels: []string{"linux", "docker"},
 		Secrets: map[string]string{"DEPLOY_KEY": "s3cret", "NPM": "t0ken"}, CloneToken: "ghs_clone",
-		Withheld:   []string{"PROD_KEY"},
-		Registries: []RegistryAuth{{Host: "127.0.0.1:5001", Username: "puller", Password: "r3gistry"}},
-		Resume:     &ci.Resume{From: "test", Done: map[string]string{"build": "succeeded in job p"}, Snapshot: "snapshots/p/1/build.tar.zst"},
+		Withheld:     []string{"PROD_KEY"},
+		Registries:   []RegistryAuth{{Host: "127.0.0.1:5001", Username: "puller", Password: "r3gistry"}},
+		Resume:       &ci.Resume{From: "test", Done: map[string]string{"build": "succeeded in job p"}, Snapshot: "snapshots/p/1/build.tar.zst"},
 		ChangedFiles: []string{"src/main.go", "docs/a b.md"}, ChangedKnown: true,
 	}
 }
