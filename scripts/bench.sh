@@ -91,9 +91,9 @@ cold() { # $1 = function dir, $2 = event file; prints milliseconds
 BIN=$PWD/bin
 for fn in agent dispatcher; do
 	d=$work/lambda-$fn; mkdir -p "$d/arm64" "$d/amd64"
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags='-s -w' -o "$d/arm64/bootstrap" ./functions/$fn
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc,grpcnotrace -trimpath -ldflags='-s -w' -o "$d/arm64/bootstrap" ./functions/$fn
 	(cd "$d/arm64" && zip -q -9 ../bootstrap.zip bootstrap)
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -tags lambda.norpc -trimpath -ldflags='-s -w' -o "$d/amd64/bootstrap" ./functions/$fn
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -tags lambda.norpc,grpcnotrace -trimpath -ldflags='-s -w' -o "$d/amd64/bootstrap" ./functions/$fn
 	row "$fn bootstrap.zip, arm64 (MB; <= 10)" "$(calc "$(stat -c %s "$d/bootstrap.zip") / 1000000")"
 done
 printf '{"version":"2.0","routeKey":"$default","rawPath":"/healthz","rawQueryString":"","headers":{},"requestContext":{"http":{"method":"GET","path":"/healthz"}},"isBase64Encoded":false}' >"$work/healthz.json"
