@@ -21,8 +21,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/narwhal-ci/narwhal/internal/api"
+	"github.com/narwhal-ci/narwhal/internal/awscount"
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/dispatch"
 	"github.com/narwhal-ci/narwhal/internal/github"
@@ -52,18 +54,20 @@ func main() {
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	ctx, cancel := context.WithTimeout(context.Background(), initTimeout)
-	h, err := build(ctx, cfg, log)
+	calls := &awscount.Counter{Indexes: dynamo.IndexKeys()}
+	h, err := build(ctx, cfg, log, calls)
 	cancel()
 	if err != nil {
 		log.Error("dispatcher start failed", "err", err)
 		os.Exit(1)
 	}
-	lambda.Start(h.Invoke)
+	lambda.Start(awscount.Logged(calls, log, h.Invoke))
 }
 
-// build makes the handler and its dependencies from cfg.
-func build(ctx context.Context, cfg config, log *slog.Logger) (*handler, error) {
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+// build makes the handler and its dependencies from cfg; calls counts
+// their AWS calls.
+func build(ctx context.Context, cfg config, log *slog.Logger, calls *awscount.Counter) (*handler, error) {
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithAPIOptions([]func(*middleware.Stack) error{calls.Register}))
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
