@@ -53,3 +53,15 @@ func TestTally(t *testing.T) {
 		t.Errorf("sum %+v", sum)
 	}
 }
+
+func TestDollars(t *testing.T) {
+	p := Prices{DynamoWriteUnit: 1, DynamoReadUnit: 10, S3Put: 100, S3Get: 1000, SecretsCall: 10000}
+	got := p.Dollars(Tally{WriteUnits: 3, ReadUnits: 0.5, Calls: map[string]int{"S3.PutObject": 2, "S3.ListObjectsV2": 1,
+		"S3.GetObject": 1, "Secrets Manager.GetSecretValue": 1, "DynamoDB.PutItem": 3}})
+	if want := 3 + 5 + 300 + 1000 + 10000.0; got != want {
+		t.Errorf("Dollars = %v, want %v", got, want)
+	}
+	if got := p.Lambda(2, 1000, 512); got != 0 {
+		t.Errorf("Lambda with no prices = %v", got)
+	}
+}

@@ -47,7 +47,7 @@ func TestBridgeDrivesDispatcher(t *testing.T) {
 
 	push := sample(t, "push.json")
 	jobID := pushJob(t, agent, push)
-	stop := runBridge(t, s, dispatcher)
+	stop := runBridge(t, s, ci.QueueJobs, dispatcher)
 
 	deadline := time.Now().Add(15 * time.Second)
 	for len(runner.calls()) == 0 || !strings.Contains(dispatcher.Logs(), "END RequestId") {
@@ -116,7 +116,7 @@ func startRunner(t *testing.T, s *services) (*fakeRunner, []byte, string) {
 
 // pushJob invokes the agent with the signed push event and returns the ID of
 // the job it accepted.
-func pushJob(t *testing.T, agent *Function, push []byte) string {
+func pushJob(t testing.TB, agent *Function, push []byte) string {
 	t.Helper()
 	out, err := agent.Call(context.Background(), push)
 	if err != nil {
@@ -153,11 +153,12 @@ func pushSHA(t *testing.T, push []byte) string {
 	return body.After
 }
 
-// runBridge consumes s's jobs queue into fn until stop is called or the
-// test ends; stop returns once the bridge has closed its connection.
-func runBridge(t *testing.T, s *services, fn *Function) (stop func()) {
+// runBridge consumes s's queue (ci.QueueJobs, ci.QueueEvents) into fn
+// until stop is called or the test ends; stop returns once the bridge has
+// closed its connection.
+func runBridge(t testing.TB, s *services, queue string, fn *Function) (stop func()) {
 	t.Helper()
-	b, err := mqbridge.New(mqbridge.Config{URL: s.amqpURL, Queue: s.prefix + ci.QueueJobs,
+	b, err := mqbridge.New(mqbridge.Config{URL: s.amqpURL, Queue: s.prefix + queue,
 		Invoker: &mqbridge.Endpoint{URL: fn.URL()}, BatchSize: 10, Window: 100 * time.Millisecond,
 		FailureDelay: 100 * time.Millisecond})
 	if err != nil {
