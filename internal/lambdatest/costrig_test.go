@@ -42,13 +42,13 @@ import (
 // functions log their AWS calls per invocation (awscount.Logged); the
 // runner's are counted in-process.
 type costRig struct {
-	s              *services
-	agent          *Function
-	jobs, events   *Function
-	runnerCalls    *awscount.Counter
-	pipe           atomic.Pointer[pipeline.Pipeline]
-	push           []byte
-	seq            int
+	s            *services
+	agent        *Function
+	jobs, events *Function
+	runnerCalls  *awscount.Counter
+	pipe         atomic.Pointer[pipeline.Pipeline]
+	push         []byte
+	seq          int
 }
 
 const costRunner = "cost-runner"
