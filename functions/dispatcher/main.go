@@ -36,6 +36,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/rpc"
 	"github.com/narwhal-ci/narwhal/internal/runnerkey"
 	"github.com/narwhal-ci/narwhal/internal/store/dynamo"
+	"github.com/narwhal-ci/narwhal/internal/store/writeback"
 )
 
 // Bounds of the cold start and of a broker connect.
@@ -85,10 +86,11 @@ func build(ctx context.Context, cfg config, log *slog.Logger, calls *awscount.Co
 		return nil, fmt.Errorf("NARWHAL_RUNNER_TOKEN: %w", err)
 	}
 	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.table)
+	pass := writeback.New(store) // a batch of runner reports writes each job once
 	q := queue.NewLazy(dialer(cfg, sm, log))
 	in := &intake.Intake{Store: store, Queue: q, Logger: log}
 	deps := dispatch.Deps{
-		Store: store, Queue: q, Logger: log,
+		Store: pass, Queue: q, Logger: log,
 		Clients: dispatch.NewPool(rpc.ClientConfig{CAPEM: ca, ServerName: cfg.runnerName, Logger: log}, fleet),
 		Sweep:   func(ctx context.Context) (int, error) { return in.Sweep(ctx, sweepAge) },
 	}
@@ -98,7 +100,7 @@ func build(ctx context.Context, cfg config, log *slog.Logger, calls *awscount.Co
 	d := dispatch.New(dispatch.Config{SelfURL: cfg.publicURL, RunnerKeys: fleet}, deps)
 	rest := api.New(api.Deps{Jobs: store, Runners: store, Ops: d, Logs: logStore(awsCfg, cfg),
 		Tokens: splitTokens(sec.apiTokens), Logger: log})
-	return &handler{core: d, api: lambdahttp.Handler(rest), prefix: cfg.amqpPrefix, log: log}, nil
+	return &handler{core: d, api: lambdahttp.Handler(rest), prefix: cfg.amqpPrefix, pass: pass, log: log}, nil
 }
 
 // secrets are the settings that may live in Secrets Manager, read once per
