@@ -130,3 +130,8 @@ while read -r line; do row "$(echo "$line" | awk '{print $1}')" "$(echo "$line" 
 printf '\n%-44s %s\n' "benchmark" "result"
 printf '%s\n' "--------------------------------------------------------------------------------"
 printf '%s\n' "${rows[@]}"
+
+# --- issue 15: scale curves, cost per job on AWS, Lambda size: a table of their own ------------
+# shellcheck source=scripts/bench-scale.sh
+source scripts/bench-scale.sh
+scale_section

@@ -158,8 +158,14 @@ func pushSHA(t *testing.T, push []byte) string {
 // closed its connection.
 func runBridge(t testing.TB, s *services, queue string, fn *Function) (stop func()) {
 	t.Helper()
+	return runBridgeWith(t, s, queue, fn, 10, 100*time.Millisecond)
+}
+
+// runBridgeWith is runBridge with the event source's batch size and window.
+func runBridgeWith(t testing.TB, s *services, queue string, fn *Function, batch int, window time.Duration) (stop func()) {
+	t.Helper()
 	b, err := mqbridge.New(mqbridge.Config{URL: s.amqpURL, Queue: s.prefix + queue,
-		Invoker: &mqbridge.Endpoint{URL: fn.URL()}, BatchSize: 10, Window: 100 * time.Millisecond,
+		Invoker: &mqbridge.Endpoint{URL: fn.URL()}, BatchSize: batch, Window: window,
 		FailureDelay: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -79,8 +79,10 @@ func newCostRig(t testing.TB) *costRig {
 	}
 	r.jobs = Start(t, rie, dir, Options{Name: "DispatcherFunction", Timeout: 30 * time.Second, Env: env})
 	r.events = Start(t, rie, dir, Options{Name: "DispatcherFunction", Timeout: 30 * time.Second, Env: env})
-	runBridge(t, r.s, ci.QueueJobs, r.jobs)
-	runBridge(t, r.s, ci.QueueEvents, r.events)
+	// The event source mappings of template.yaml: JobBatchSize (10) and
+	// 100 reports, each within a second.
+	runBridgeWith(t, r.s, ci.QueueJobs, r.jobs, 10, time.Second)
+	runBridgeWith(t, r.s, ci.QueueEvents, r.events, 100, time.Second)
 	r.startRunner(t, bucket, cert, key, runnerkey.Token(fleetKey, costRunner))
 	r.push = sample(t, "push.json")
 	return r
