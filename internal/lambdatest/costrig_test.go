@@ -18,7 +18,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/smithy-go/logging"
 
 	"github.com/narwhal-ci/narwhal/internal/awscount"
 	"github.com/narwhal-ci/narwhal/internal/ci"
@@ -116,7 +115,6 @@ func (r *costRig) startRunner(t testing.TB, bucket string, cert, key []byte, tok
 	t.Cleanup(func() { q.Close() })
 	cfg := r.s.awsCfg.Copy()
 	cfg.APIOptions = append(cfg.APIOptions, r.runnerCalls.Register)
-	cfg.Logger = logging.Nop{} // its warnings would cut through the benchmark's result lines
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

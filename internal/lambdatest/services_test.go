@@ -17,6 +17,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/narwhal-ci/narwhal/internal/store/dynamo"
 )
@@ -39,6 +40,7 @@ func newServices(t testing.TB, amqpURL string) *services {
 	if err != nil {
 		t.Fatal(err)
 	}
+	awsCfg.Logger = logging.Nop{} // the SDK's warnings about moto's answers would cut through benchmark lines
 	s := &services{id: randomID(), awsCfg: awsCfg, amqpURL: amqpURL}
 	s.table, s.prefix = "narwhal-lambdatest-"+s.id, "lambdatest-"+s.id+"."
 	db := dynamodb.NewFromConfig(awsCfg)
