@@ -16,8 +16,10 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/pipeline"
 )
 
-// maxWritesHello bounds the DynamoDB writes of one examples/hello job.
-const maxWritesHello = 100
+// maxWrites bounds the DynamoDB writes of one job: created, published,
+// assigned, running and final, the runner's tally twice, and one for
+// reports split over two batches.
+const maxWrites = 8
 
 // memoryMB is the functions' MemorySize in template.yaml.
 const memoryMB = 256
@@ -157,22 +159,27 @@ func helloPipeline(t testing.TB) *pipeline.Pipeline {
 	return parsePipeline(t, "narwhal.yml", string(raw))
 }
 
-// TestCostPerJob sends examples/hello's jobs down the AWS path and holds
-// them to the budget of docs/cost.md: after a first job that pays the cold
-// starts, no secret is read again, each job takes one webhook, one job
-// message and its runner reports, and DynamoDB sees a bounded number of
-// writes per job.
+// TestCostPerJob sends jobs of examples/hello and of 20 steps down the AWS
+// path and holds them to the budget of docs/cost.md: after a first job that
+// pays the cold starts no secret is read again, and the DynamoDB writes of a
+// job do not grow with its steps: about one per state change (created,
+// published, assigned, running, final) and the runner's tally of the
+// assign and the release, however the reports fall into batches.
 func TestCostPerJob(t *testing.T) {
 	r := newCostRig(t)
 	r.pipe.Store(helloPipeline(t))
 	r.run(t, 1)
-	m := r.mark()
-	const n = 3
-	r.run(t, n)
-	per := r.since(t, m).perJob(n, awscount.USEast1)
-	t.Logf("per job: %v", per)
-	if per["secrets/job"] != 0 || per["dynamo-writes/job"] > maxWritesHello || per["mq-msgs/job"] == 0 {
-		t.Errorf("cost per warm job %v", per)
+	for _, p := range []*pipeline.Pipeline{helloPipeline(t), stepsPipeline(t, 20)} {
+		r.pipe.Store(p)
+		m := r.mark()
+		const n = 3
+		r.run(t, n)
+		per := r.since(t, m).perJob(n, awscount.USEast1)
+		t.Logf("%d steps, per job: %v", len(p.Steps), per)
+		if per["secrets/job"] != 0 || per["dynamo-writes/job"] > maxWrites || per["lambda-invokes/job"] > 4 {
+			t.Errorf("%d steps: cost per warm job %v, want no secret, at most %d writes and 4 invocations",
+				len(p.Steps), per, maxWrites)
+		}
 	}
 }
 
