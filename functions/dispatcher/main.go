@@ -35,6 +35,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/queue/amqp"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
 	"github.com/narwhal-ci/narwhal/internal/runnerkey"
+	"github.com/narwhal-ci/narwhal/internal/secretcache"
 	"github.com/narwhal-ci/narwhal/internal/store/dynamo"
 	"github.com/narwhal-ci/narwhal/internal/store/writeback"
 )
@@ -72,7 +73,8 @@ func build(ctx context.Context, cfg config, log *slog.Logger, calls *awscount.Co
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	sm := secretsmanager.NewFromConfig(awsCfg)
+	// Every secret read goes through the cache: once per TTL per warm environment.
+	sm := secretcache.New(secretsmanager.NewFromConfig(awsCfg), secretcache.DefaultTTL)
 	sec, err := readSecrets(ctx, cfg, sm)
 	if err != nil {
 		return nil, err
@@ -104,7 +106,8 @@ func build(ctx context.Context, cfg config, log *slog.Logger, calls *awscount.Co
 }
 
 // secrets are the settings that may live in Secrets Manager, read once per
-// execution environment (a rotation reaches new environments).
+// execution environment (a rotation reaches new environments); the broker's
+// credentials are read on each connect, through the cache.
 type secrets struct{ runnerToken, githubToken, apiTokens string }
 
 func readSecrets(ctx context.Context, cfg config, sm secretsAPI) (secrets, error) {
