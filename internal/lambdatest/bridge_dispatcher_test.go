@@ -85,14 +85,7 @@ const runnerID = "bridge-runner"
 // in s's table, and returns it, its certificate and the fleet key.
 func startRunner(t *testing.T, s *services) (*fakeRunner, []byte, string) {
 	t.Helper()
-	cert, key, err := tlsgen.SelfSigned([]string{"127.0.0.1"}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fleetKey, err := tlsgen.Token()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert, key, fleetKey := newFleet(t)
 	fake := &fakeRunner{}
 	srv, err := rpc.NewServer(fake, rpc.ServerConfig{CertPEM: cert, KeyPEM: key,
 		Tokens: []string{runnerkey.Token(fleetKey, runnerID)}},
@@ -112,6 +105,20 @@ func startRunner(t *testing.T, s *services) (*fakeRunner, []byte, string) {
 		t.Fatal(err)
 	}
 	return fake, cert, fleetKey
+}
+
+// newFleet makes a runner certificate for 127.0.0.1, its key, and a fleet
+// key to derive runner tokens from.
+func newFleet(t testing.TB) (cert, key []byte, fleetKey string) {
+	t.Helper()
+	cert, key, err := tlsgen.SelfSigned([]string{"127.0.0.1"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fleetKey, err = tlsgen.Token(); err != nil {
+		t.Fatal(err)
+	}
+	return cert, key, fleetKey
 }
 
 // pushJob invokes the agent with the signed push event and returns the ID of

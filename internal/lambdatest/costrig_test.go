@@ -31,7 +31,6 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/runnerhost"
 	"github.com/narwhal-ci/narwhal/internal/runnerkey"
 	"github.com/narwhal-ci/narwhal/internal/testenv"
-	"github.com/narwhal-ci/narwhal/internal/tlsgen"
 )
 
 // costRig is the AWS path of a job, each part real but the executor: the
@@ -58,14 +57,7 @@ func newCostRig(t testing.TB) *costRig {
 	testenv.AWSEndpoint(t)
 	r := &costRig{s: newServices(t, testenv.AMQPURL(t)), runnerCalls: &awscount.Counter{}}
 	bucket := r.s.bucket(t)
-	cert, key, err := tlsgen.SelfSigned([]string{"127.0.0.1"}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fleetKey, err := tlsgen.Token()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert, key, fleetKey := newFleet(t)
 	rie := RIE(t)
 	r.agent = Start(t, rie, Build(t, "./functions/agent"), Options{Name: "AgentFunction", Env: map[string]string{
 		"NARWHAL_TABLE": r.s.table, "NARWHAL_AMQP_URL": r.s.amqpURL, "NARWHAL_AMQP_PREFIX": r.s.prefix,
