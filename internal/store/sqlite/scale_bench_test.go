@@ -22,7 +22,7 @@ func BenchmarkListScale(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	storebench.ListScale(b, st, st.bulkInsert, []int{1_000, 10_000, 100_000})
+	storebench.ListScale(b, st, st.bulkInsert, []int{1_000, 10_000, 100_000}, nil)
 }
 
 // bulkInsert writes jobs in one transaction, as CreateJob would one by one.

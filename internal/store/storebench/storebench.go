@@ -49,8 +49,9 @@ func Job(i int) ci.Job {
 // the table to N with fill between them, and reports the p50 and p99 of
 // GET /jobs?limit=PageSize for the newest page (first-p50-ms, first-p99-ms)
 // and for a page from a cursor half-way down the table (mid-p50-ms,
-// mid-p99-ms).
-func ListScale(b *testing.B, jobs api.JobReader, fill Filler, sizes []int) {
+// mid-p99-ms). units, when not nil, returns the read units the store used
+// since it was last called (awscount), reported per page (units/page).
+func ListScale(b *testing.B, jobs api.JobReader, fill Filler, sizes []int, units func() float64) {
 	h := api.New(api.Deps{Jobs: jobs, Tokens: []string{token}, Logger: slog.New(slog.DiscardHandler)})
 	have := 0
 	for _, n := range sizes {
@@ -59,6 +60,9 @@ func ListScale(b *testing.B, jobs api.JobReader, fill Filler, sizes []int) {
 			mid := Job(n / 2)
 			cursor := store.EncodeCursor(store.SortKey(mid.CreatedAt, mid.ID))
 			first, middle := make([]time.Duration, 0, b.N), make([]time.Duration, 0, b.N)
+			if units != nil {
+				units()
+			}
 			b.ResetTimer()
 			for range b.N {
 				first = append(first, get(b, h, ""))
@@ -67,6 +71,9 @@ func ListScale(b *testing.B, jobs api.JobReader, fill Filler, sizes []int) {
 			b.StopTimer()
 			report(b, "first", first)
 			report(b, "mid", middle)
+			if units != nil {
+				b.ReportMetric(units()/float64(2*b.N), "units/page")
+			}
 		})
 	}
 }
