@@ -70,7 +70,7 @@ units_curve() {
 }
 
 scale_curves() {
-	sbench ./internal/dispatch 'BenchmarkDispatchScale' 2000x >"$work/scale.dispatch"
+	sbench ./internal/dispatch 'BenchmarkDispatchScale' 1000x >"$work/scale.dispatch"
 	grep 'queued=0-' "$work/scale.dispatch" >"$work/scale.fleet" || true
 	curve "dispatch queue→accept, runners" p50-ms 10 100 1000 <"$work/scale.fleet"
 	local base loaded
@@ -80,7 +80,7 @@ scale_curves() {
 	srow "dispatch, 10 runners, 10,000 queued" "p50 $(metric "$loaded" p50-ms), p99 $(metric "$loaded" p99-ms) ms" "$g vs 0 queued" "$v"
 	sbench ./internal/store/sqlite 'BenchmarkListScale' 300x >"$work/scale.sqlite"
 	curve "GET /jobs SQLite newest page, rows" first-p50-ms 1000 10000 100000 <"$work/scale.sqlite"
-	sbench ./internal/store/dynamo 'BenchmarkListScale' 5x >"$work/scale.dynamo"
+	sbench ./internal/store/dynamo 'BenchmarkListScale' 2x >"$work/scale.dynamo"
 	local big=${NARWHAL_BENCH_ROWS:-100000}
 	units_curve "GET /jobs DynamoDB (moto), rows" 1000 10000 "$big" <"$work/scale.dynamo"
 	sbench ./internal/webhook 'BenchmarkIntakeSenders' 3000x >"$work/scale.intake"
