@@ -2,9 +2,11 @@
 // of job messages and runner reports, the once-a-minute monitor, and the
 // REST API, told apart by the shape of the event (handler.go). It only
 // wires: configuration from the environment (docs/deploy.md), the DynamoDB
-// store, a RabbitMQ queue connected on first use and kept across
+// store (with a writeback pass per batch of runner reports), secrets read
+// through a cache, a RabbitMQ queue connected on first use and kept across
 // invocations, the S3 log store, GitHub, the runner client pool, and
-// internal/dispatch, internal/api and internal/lambdahttp.
+// internal/dispatch, internal/api and internal/lambdahttp; every AWS call is
+// counted and logged per invocation (internal/awscount, docs/cost.md).
 package main
 
 import (
