@@ -41,9 +41,12 @@ lint-template: ## check the SAM template (cfn-lint comes with the machine's Pyth
 
 # Lambda binaries, for `sam build` (BuildMethod: makefile): provided.al2023, no RPC shim, for the
 # template's Architecture parameter as ARCHITECTURE says (arm64 unless set; mk/packaging.mk).
+# LAMBDA_TAGS: grpcnotrace keeps golang.org/x/net/trace out, and with it text/template, whose
+# reflective method calls stop the linker from dropping unused methods (8.0 → 5.5 MB zipped, issue 15).
 LAMBDA_GOFLAGS = CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_GOARCH)
+LAMBDA_TAGS := lambda.norpc,grpcnotrace
 build-AgentFunction:
-	$(LAMBDA_GOFLAGS) $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap ./functions/agent
+	$(LAMBDA_GOFLAGS) $(GO) build -tags $(LAMBDA_TAGS) -trimpath -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap ./functions/agent
 
 vet:
 	$(GO) vet ./...

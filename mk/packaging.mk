@@ -32,9 +32,9 @@ LAMBDA_GOARCH_arm64 := arm64
 LAMBDA_GOARCH_x86_64 := amd64
 
 # `sam build` (BuildMethod: makefile) runs this in the repository with ARTIFACTS_DIR set; like
-# build-AgentFunction: provided.al2023, for ARCHITECTURE, no RPC shim.
+# build-AgentFunction: provided.al2023, for ARCHITECTURE, LAMBDA_TAGS.
 build-DispatcherFunction:
-	CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_GOARCH) $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap ./functions/dispatcher
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_GOARCH) $(GO) build -tags $(LAMBDA_TAGS) -trimpath -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap ./functions/dispatcher
 
 rie: ## install the Lambda runtime interface emulator into bin/ (pinned version)
 	@$(GO) version -m $(BIN)/aws-lambda-rie 2>/dev/null | grep -q '$(RIE_VERSION)' || \

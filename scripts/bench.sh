@@ -91,9 +91,9 @@ cold() { # $1 = function dir, $2 = event file; prints milliseconds
 BIN=$PWD/bin
 for fn in agent dispatcher; do
 	d=$work/lambda-$fn; mkdir -p "$d/arm64" "$d/amd64"
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags='-s -w' -o "$d/arm64/bootstrap" ./functions/$fn
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc,grpcnotrace -trimpath -ldflags='-s -w' -o "$d/arm64/bootstrap" ./functions/$fn
 	(cd "$d/arm64" && zip -q -9 ../bootstrap.zip bootstrap)
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -tags lambda.norpc -trimpath -ldflags='-s -w' -o "$d/amd64/bootstrap" ./functions/$fn
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -tags lambda.norpc,grpcnotrace -trimpath -ldflags='-s -w' -o "$d/amd64/bootstrap" ./functions/$fn
 	row "$fn bootstrap.zip, arm64 (MB; <= 10)" "$(calc "$(stat -c %s "$d/bootstrap.zip") / 1000000")"
 done
 printf '{"version":"2.0","routeKey":"$default","rawPath":"/healthz","rawQueryString":"","headers":{},"requestContext":{"http":{"method":"GET","path":"/healthz"}},"isBase64Encoded":false}' >"$work/healthz.json"
@@ -130,3 +130,8 @@ while read -r line; do row "$(echo "$line" | awk '{print $1}')" "$(echo "$line" 
 printf '\n%-44s %s\n' "benchmark" "result"
 printf '%s\n' "--------------------------------------------------------------------------------"
 printf '%s\n' "${rows[@]}"
+
+# --- issue 15: scale curves, cost per job on AWS, Lambda size: a table of their own ------------
+# shellcheck source=scripts/bench-scale.sh
+source scripts/bench-scale.sh
+scale_section

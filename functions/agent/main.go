@@ -17,7 +17,9 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go/middleware"
 
+	"github.com/narwhal-ci/narwhal/internal/awscount"
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/intake"
 	"github.com/narwhal-ci/narwhal/internal/lambdahttp"
@@ -38,17 +40,19 @@ func main() {
 		os.Exit(1)
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
-	h, err := build(context.Background(), cfg, log)
+	calls := &awscount.Counter{Indexes: dynamo.IndexKeys()}
+	h, err := build(context.Background(), cfg, log, calls)
 	if err != nil {
 		log.Error("agent start failed", "err", err)
 		os.Exit(1)
 	}
-	lambda.Start(h)
+	lambda.Start(awscount.Logged(calls, log, h))
 }
 
-// build makes the handler and its dependencies from cfg.
-func build(ctx context.Context, cfg config, log *slog.Logger) (lambdahttp.AnyFunc, error) {
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+// build makes the handler and its dependencies from cfg; calls counts
+// their AWS calls.
+func build(ctx context.Context, cfg config, log *slog.Logger, calls *awscount.Counter) (lambdahttp.AnyFunc, error) {
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithAPIOptions([]func(*middleware.Stack) error{calls.Register}))
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/narwhal-ci/narwhal/internal/awscount"
 	"github.com/narwhal-ci/narwhal/internal/queue/amqp"
 	"github.com/narwhal-ci/narwhal/internal/store/dynamo"
 	"github.com/narwhal-ci/narwhal/internal/testenv"
@@ -93,7 +94,8 @@ func TestBuildOnMotoAndRabbitMQ(t *testing.T) {
 		}
 	})
 
-	h, err := build(ctx, cfg, slog.New(slog.DiscardHandler))
+	calls := &awscount.Counter{Indexes: dynamo.IndexKeys()}
+	h, err := build(ctx, cfg, slog.New(slog.DiscardHandler), calls)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +119,12 @@ func TestBuildOnMotoAndRabbitMQ(t *testing.T) {
 	j, err := store.GetJob(ctx, body.JobID)
 	if err != nil || !j.Published || j.Repo != "narwhal-ci/hello-narwhal" {
 		t.Fatalf("stored job %+v (%v)", j, err)
+	}
+	// The middleware saw the webhook's calls: the two secrets, the job
+	// created and marked published (each in the table and 5 indexes).
+	tally := calls.Take()
+	if tally.Calls["Secrets Manager.GetSecretValue"] != 2 || tally.Calls["DynamoDB.PutItem"] != 2 || tally.WriteUnits < 12 {
+		t.Errorf("AWS calls of one webhook: %+v", tally)
 	}
 }
 

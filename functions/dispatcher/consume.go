@@ -34,12 +34,7 @@ func (h *handler) batch(ctx context.Context, ev events.RabbitMQEvent) error {
 	for key, msgs := range ev.MessagesByQueue {
 		total += len(msgs)
 		queue, _, _ := strings.Cut(key, "::")
-		handle, workers, err := h.route(queue)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		errs = append(errs, each(ctx, msgs, handle, workers)...)
+		errs = append(errs, h.queue(ctx, queue, msgs)...)
 	}
 	err := errors.Join(errs...)
 	if err != nil {
@@ -48,6 +43,38 @@ func (h *handler) batch(ctx context.Context, ev events.RabbitMQEvent) error {
 	}
 	h.log.Info("batch done", "messages", total, "took", time.Since(start))
 	return nil
+}
+
+// queue handles the messages of one queue. Runner reports seen for the
+// first time are applied in one writeback pass, so that each job they
+// change is written once; a batch that comes back (redelivered) is applied
+// message by message, as is any batch without a pass.
+func (h *handler) queue(ctx context.Context, queue string, msgs []events.RabbitMQMessage) []error {
+	handle, workers, err := h.route(queue)
+	if err != nil {
+		return []error{err}
+	}
+	if h.pass == nil || queue != h.prefix+ci.QueueEvents || redelivered(msgs) {
+		return each(ctx, msgs, handle, workers)
+	}
+	h.pass.Begin()
+	errs := each(ctx, msgs, handle, workers)
+	if errors.Join(errs...) != nil {
+		h.pass.Discard()
+		return errs
+	}
+	n, err := h.pass.Flush(ctx)
+	h.log.Debug("reports written back", "messages", len(msgs), "jobs", n)
+	return []error{err}
+}
+
+func redelivered(msgs []events.RabbitMQMessage) bool {
+	for _, m := range msgs {
+		if m.Redelivered {
+			return true
+		}
+	}
+	return false
 }
 
 // route picks the handler of a queue and how many of its messages may run

@@ -14,6 +14,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/dispatch"
 	"github.com/narwhal-ci/narwhal/internal/lambdahttp"
+	"github.com/narwhal-ci/narwhal/internal/store/writeback"
 )
 
 // core is what the handler drives: the dispatcher's entry points
@@ -36,7 +37,10 @@ type handler struct {
 	core   core
 	api    lambdahttp.HandlerFunc
 	prefix string // NARWHAL_AMQP_PREFIX, in front of the queue names
-	log    *slog.Logger
+	// pass, when set, is the store core writes through: a batch of runner
+	// reports is applied in one pass of it (consume.go).
+	pass *writeback.Store
+	log  *slog.Logger
 }
 
 // sniff holds the fields that tell the events apart.

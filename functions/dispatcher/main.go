@@ -2,10 +2,13 @@
 // of job messages and runner reports, the once-a-minute monitor, and the
 // REST API, told apart by the shape of the event (handler.go). It only
 // wires: configuration from the environment (docs/deploy.md), the DynamoDB
-// store, a RabbitMQ queue connected on first use and kept across
-// invocations, the S3 log store, the repository secrets in Secrets Manager
-// (secrets/awssm), GitHub, the runner client pool, and
-// internal/dispatch, internal/api and internal/lambdahttp.
+// store (with a writeback pass per batch of runner reports), its settings'
+// secrets read through a cache, a RabbitMQ queue connected on first use and
+// kept across invocations, the S3 log store, the repository secrets in
+// Secrets Manager (secrets/awssm, read fresh: a change applies to the next
+// job), GitHub, the runner client pool, and internal/dispatch, internal/api
+// and internal/lambdahttp; every AWS call is counted and logged per
+// invocation (internal/awscount, docs/cost.md).
 package main
 
 import (
@@ -22,8 +25,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/narwhal-ci/narwhal/internal/api"
+	"github.com/narwhal-ci/narwhal/internal/awscount"
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/dispatch"
 	"github.com/narwhal-ci/narwhal/internal/ghauth"
@@ -37,7 +42,9 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/runnerkey"
 	reposecrets "github.com/narwhal-ci/narwhal/internal/secrets"
 	"github.com/narwhal-ci/narwhal/internal/secrets/awssm"
+	"github.com/narwhal-ci/narwhal/internal/secretcache"
 	"github.com/narwhal-ci/narwhal/internal/store/dynamo"
+	"github.com/narwhal-ci/narwhal/internal/store/writeback"
 )
 
 // Bounds of the cold start and of a broker connect.
@@ -56,22 +63,28 @@ func main() {
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	ctx, cancel := context.WithTimeout(context.Background(), initTimeout)
-	h, err := build(ctx, cfg, log)
+	calls := &awscount.Counter{Indexes: dynamo.IndexKeys()}
+	h, err := build(ctx, cfg, log, calls)
 	cancel()
 	if err != nil {
 		log.Error("dispatcher start failed", "err", err)
 		os.Exit(1)
 	}
-	lambda.Start(h.Invoke)
+	lambda.Start(awscount.Logged(calls, log, h.Invoke))
 }
 
-// build makes the handler and its dependencies from cfg.
-func build(ctx context.Context, cfg config, log *slog.Logger) (*handler, error) {
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+// build makes the handler and its dependencies from cfg; calls counts
+// their AWS calls.
+func build(ctx context.Context, cfg config, log *slog.Logger, calls *awscount.Counter) (*handler, error) {
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithAPIOptions([]func(*middleware.Stack) error{calls.Register}))
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	sm := secretsmanager.NewFromConfig(awsCfg)
+	// Every settings secret read goes through the cache: once per TTL per warm
+	// environment. The repository secrets do not: they are read when a job is
+	// handed over, and written by the API.
+	smClient := secretsmanager.NewFromConfig(awsCfg)
+	sm := secretcache.New(smClient, secretcache.DefaultTTL)
 	sec, err := readSecrets(ctx, cfg, sm)
 	if err != nil {
 		return nil, err
@@ -85,15 +98,16 @@ func build(ctx context.Context, cfg config, log *slog.Logger) (*handler, error) 
 		return nil, fmt.Errorf("NARWHAL_RUNNER_TOKEN: %w", err)
 	}
 	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.table)
-	vaultBackend, err := awssm.New(sm, awssm.Config{Prefix: cfg.secretsPrefix})
+	vaultBackend, err := awssm.New(smClient, awssm.Config{Prefix: cfg.secretsPrefix})
 	if err != nil {
 		return nil, fmt.Errorf("NARWHAL_SECRETS_PREFIX: %w", err)
 	}
 	vault := reposecrets.New(vaultBackend)
+	pass := writeback.New(store) // a batch of runner reports writes each job once
 	q := queue.NewLazy(dialer(cfg, sm, log))
 	in := &intake.Intake{Store: store, Queue: q, Logger: log}
 	deps := dispatch.Deps{
-		Store: store, Queue: q, Logger: log, Secrets: vault,
+		Store: pass, Queue: q, Logger: log, Secrets: vault,
 		Clients: dispatch.NewPool(rpc.ClientConfig{CAPEM: ca, ServerName: cfg.runnerName, Logger: log}, fleet),
 		Sweep:   func(ctx context.Context) (int, error) { return in.Sweep(ctx, sweepAge) },
 	}
@@ -104,11 +118,12 @@ func build(ctx context.Context, cfg config, log *slog.Logger) (*handler, error) 
 		CancelSupersededPushes: cfg.cancelSupersededPushes}, deps)
 	rest := api.New(api.Deps{Jobs: store, Runners: store, Ops: d, Logs: logStore(awsCfg, cfg), Secrets: vault,
 		Tokens: splitTokens(sec.apiTokens), Logger: log})
-	return &handler{core: d, api: lambdahttp.Handler(rest), prefix: cfg.amqpPrefix, log: log}, nil
+	return &handler{core: d, api: lambdahttp.Handler(rest), prefix: cfg.amqpPrefix, pass: pass, log: log}, nil
 }
 
 // secrets are the settings that may live in Secrets Manager, read once per
-// execution environment (a rotation reaches new environments).
+// execution environment (a rotation reaches new environments); the broker's
+// credentials are read on each connect, through the cache.
 type secrets struct{ runnerToken, githubToken, githubAppKey, apiTokens string }
 
 func readSecrets(ctx context.Context, cfg config, sm secretsAPI) (secrets, error) {

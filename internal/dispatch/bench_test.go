@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
-	"github.com/narwhal-ci/narwhal/internal/dispatch"
 	"github.com/narwhal-ci/narwhal/internal/executor"
 	"github.com/narwhal-ci/narwhal/internal/logstore/fs"
 	"github.com/narwhal-ci/narwhal/internal/pipeline"
@@ -50,25 +49,7 @@ func BenchmarkDispatch(b *testing.B) {
 	}
 	defer st.Close()
 	registerRunners(b, st, runners)
-	jobs := createJobs(b, st, b.N)
-	q := memq.New(memq.Config{})
-	defer q.Close()
-	pool := dispatch.NewPool(rpc.ClientConfig{CAPEM: runners.cert, Token: runners.token,
-		CallTimeout: 5 * time.Second}, nil)
-	defer pool.Close()
-	d := dispatch.New(dispatch.Config{}, dispatch.Deps{Store: st, Queue: q, Clients: pool, Logger: benchQuiet()})
-	var consumed sync.WaitGroup
-	consumed.Add(1)
-	go func() { defer consumed.Done(); _ = q.Consume(ctx, ci.QueueJobs, benchPrefetch, d.HandleJob) }()
-
-	b.ResetTimer()
-	start := time.Now()
-	published := publishAll(b, ctx, q, jobs, acc)
-	elapsed := time.Since(start)
-	b.StopTimer()
-	cancel()
-	consumed.Wait()
-	reportDispatch(b, jobs, published, acc, elapsed)
+	measureDispatch(b, st, runners, createJobs(b, st, b.N), acc)
 }
 
 // acceptLog records when each job was accepted by a runner.

@@ -47,7 +47,7 @@ func TestBridgeDrivesDispatcher(t *testing.T) {
 
 	push := sample(t, "push.json")
 	jobID := pushJob(t, agent, push)
-	stop := runBridge(t, s, dispatcher)
+	stop := runBridge(t, s, ci.QueueJobs, dispatcher)
 
 	deadline := time.Now().Add(15 * time.Second)
 	for len(runner.calls()) == 0 || !strings.Contains(dispatcher.Logs(), "END RequestId") {
@@ -85,14 +85,7 @@ const runnerID = "bridge-runner"
 // in s's table, and returns it, its certificate and the fleet key.
 func startRunner(t *testing.T, s *services) (*fakeRunner, []byte, string) {
 	t.Helper()
-	cert, key, err := tlsgen.SelfSigned([]string{"127.0.0.1"}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fleetKey, err := tlsgen.Token()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert, key, fleetKey := newFleet(t)
 	fake := &fakeRunner{}
 	srv, err := rpc.NewServer(fake, rpc.ServerConfig{CertPEM: cert, KeyPEM: key,
 		Tokens: []string{runnerkey.Token(fleetKey, runnerID)}},
@@ -114,9 +107,23 @@ func startRunner(t *testing.T, s *services) (*fakeRunner, []byte, string) {
 	return fake, cert, fleetKey
 }
 
+// newFleet makes a runner certificate for 127.0.0.1, its key, and a fleet
+// key to derive runner tokens from.
+func newFleet(t testing.TB) (cert, key []byte, fleetKey string) {
+	t.Helper()
+	cert, key, err := tlsgen.SelfSigned([]string{"127.0.0.1"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fleetKey, err = tlsgen.Token(); err != nil {
+		t.Fatal(err)
+	}
+	return cert, key, fleetKey
+}
+
 // pushJob invokes the agent with the signed push event and returns the ID of
 // the job it accepted.
-func pushJob(t *testing.T, agent *Function, push []byte) string {
+func pushJob(t testing.TB, agent *Function, push []byte) string {
 	t.Helper()
 	out, err := agent.Call(context.Background(), push)
 	if err != nil {
@@ -153,12 +160,19 @@ func pushSHA(t *testing.T, push []byte) string {
 	return body.After
 }
 
-// runBridge consumes s's jobs queue into fn until stop is called or the
-// test ends; stop returns once the bridge has closed its connection.
-func runBridge(t *testing.T, s *services, fn *Function) (stop func()) {
+// runBridge consumes s's queue (ci.QueueJobs, ci.QueueEvents) into fn
+// until stop is called or the test ends; stop returns once the bridge has
+// closed its connection.
+func runBridge(t testing.TB, s *services, queue string, fn *Function) (stop func()) {
 	t.Helper()
-	b, err := mqbridge.New(mqbridge.Config{URL: s.amqpURL, Queue: s.prefix + ci.QueueJobs,
-		Invoker: &mqbridge.Endpoint{URL: fn.URL()}, BatchSize: 10, Window: 100 * time.Millisecond,
+	return runBridgeWith(t, s, queue, fn, 10, 100*time.Millisecond)
+}
+
+// runBridgeWith is runBridge with the event source's batch size and window.
+func runBridgeWith(t testing.TB, s *services, queue string, fn *Function, batch int, window time.Duration) (stop func()) {
+	t.Helper()
+	b, err := mqbridge.New(mqbridge.Config{URL: s.amqpURL, Queue: s.prefix + queue,
+		Invoker: &mqbridge.Endpoint{URL: fn.URL()}, BatchSize: batch, Window: window,
 		FailureDelay: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

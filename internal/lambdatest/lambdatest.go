@@ -111,18 +111,23 @@ func lock(t testing.TB, path string) func() {
 	return func() { f.Close() }
 }
 
+// Tags are the build tags of a Lambda function, as the Makefile's
+// LAMBDA_TAGS: no RPC shim, and no gRPC request tracing (which links
+// text/template and with it every exported method; docs/deploy.md).
+const Tags = "lambda.norpc,grpcnotrace"
+
 // Build compiles the function package pkg (a path relative to the
 // repository root, "./functions/agent") as Lambda's provided runtimes want
-// it: a static `bootstrap` (CGO_ENABLED=0, GOOS=linux, -tags lambda.norpc,
-// -trimpath), for this machine's architecture so that it runs here (the
-// template ships arm64). It returns the directory holding bootstrap, which
+// it: a static `bootstrap` (CGO_ENABLED=0, GOOS=linux, Tags, -trimpath),
+// for this machine's architecture so that it runs here (the template ships
+// arm64). It returns the directory holding bootstrap, which
 // is removed when the test ends; the Go build cache makes a rebuild cheap.
 func Build(t testing.TB, pkg string) string {
 	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath",
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", Tags, "-trimpath",
 		"-o", filepath.Join(dir, "bootstrap"), pkg)
 	cmd.Dir = RepoRoot(t)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)

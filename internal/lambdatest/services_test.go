@@ -17,6 +17,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/narwhal-ci/narwhal/internal/store/dynamo"
 )
@@ -32,13 +33,14 @@ type services struct {
 	prefix  string
 }
 
-func newServices(t *testing.T, amqpURL string) *services {
+func newServices(t testing.TB, amqpURL string) *services {
 	t.Helper()
 	ctx := context.Background()
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	awsCfg.Logger = logging.Nop{} // the SDK's warnings about moto's answers would cut through benchmark lines
 	s := &services{id: randomID(), awsCfg: awsCfg, amqpURL: amqpURL}
 	s.table, s.prefix = "narwhal-lambdatest-"+s.id, "lambdatest-"+s.id+"."
 	db := dynamodb.NewFromConfig(awsCfg)
@@ -54,7 +56,7 @@ func newServices(t *testing.T, amqpURL string) *services {
 }
 
 // secret stores value in Secrets Manager and returns its ARN.
-func (s *services) secret(t *testing.T, name, value string) string {
+func (s *services) secret(t testing.TB, name, value string) string {
 	t.Helper()
 	sm := secretsmanager.NewFromConfig(s.awsCfg)
 	out, err := sm.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
@@ -103,7 +105,7 @@ func (s *services) depth(t *testing.T, name string) int {
 }
 
 // sample reads a file of events/.
-func sample(t *testing.T, name string) []byte {
+func sample(t testing.TB, name string) []byte {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(RepoRoot(t), "events", name))
 	if err != nil {
@@ -120,7 +122,7 @@ func randomID() string {
 
 // deleteTopology removes what amqp.New declared under prefix; names that
 // were never declared are no error.
-func deleteTopology(t *testing.T, url, prefix string) {
+func deleteTopology(t testing.TB, url, prefix string) {
 	if err := narwhalamqp.DeleteTopology(narwhalamqp.Config{URL: url, Prefix: prefix}); err != nil {
 		t.Errorf("delete topology: %v", err)
 	}

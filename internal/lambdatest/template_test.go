@@ -95,7 +95,7 @@ func buildPackage(t *testing.T, name string) string {
 	recipe := string(out)
 	pkg := regexp.MustCompile(`\./functions/[a-z0-9_-]+`).FindString(recipe)
 	if pkg == "" || !strings.Contains(recipe, "-o "+artifacts+"/bootstrap") ||
-		!strings.Contains(recipe, "lambda.norpc") || !strings.Contains(recipe, "CGO_ENABLED=0") {
+		!strings.Contains(recipe, "-tags "+Tags) || !strings.Contains(recipe, "CGO_ENABLED=0") {
 		t.Fatalf("build-%s does not build a static ./functions/... package into $(ARTIFACTS_DIR)/bootstrap:\n%s", name, recipe)
 	}
 	return pkg

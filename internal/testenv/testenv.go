@@ -52,7 +52,7 @@ func AMQPURL(t testing.TB) string {
 // AWSEndpoint returns the moto_server endpoint and points the AWS SDK at it for
 // the rest of the test through the standard variables, so that production code
 // needs no test branch.
-func AWSEndpoint(t *testing.T) string {
+func AWSEndpoint(t testing.TB) string {
 	t.Helper()
 	ep := reachable(t, "moto_server (NARWHAL_TEST_AWS_ENDPOINT)", os.Getenv("NARWHAL_TEST_AWS_ENDPOINT"))
 	t.Setenv("AWS_ENDPOINT_URL", ep)

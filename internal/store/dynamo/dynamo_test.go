@@ -22,7 +22,7 @@ import (
 // newClient builds the client the way production does; testenv.AWSEndpoint
 // has pointed the SDK's environment at moto_server. The one test-side change
 // is serialHTTP (below); give each table its own client.
-func newClient(t *testing.T) *dynamodb.Client {
+func newClient(t testing.TB) *dynamodb.Client {
 	t.Helper()
 	cfg, err := config.LoadDefaultConfig(context.Background())
 	if err != nil {
@@ -54,7 +54,7 @@ func (s *serialHTTP) Do(r *http.Request) (*http.Response, error) {
 }
 
 // newTable creates a table of its own for one test and deletes it afterwards.
-func newTable(t *testing.T, client *dynamodb.Client) *Store {
+func newTable(t testing.TB, client *dynamodb.Client) *Store {
 	t.Helper()
 	table := "narwhal-test-" + rand.Text()[:12]
 	st := New(client, table)

@@ -144,3 +144,13 @@ func keySchema(hash, rng string) []types.KeySchemaElement {
 func stringAttr(name string) types.AttributeDefinition {
 	return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeTypeS}
 }
+
+// IndexKeys are the key attributes of each GSI (awscount.Counter.Indexes):
+// an item holding all of an index's is written there too.
+func IndexKeys() [][]string {
+	keys := make([][]string, 0, len(indexes))
+	for _, ix := range indexes {
+		keys = append(keys, []string{ix.pk, ix.sk})
+	}
+	return keys
+}

@@ -1,0 +1,117 @@
+package dispatch_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/dispatch"
+	"github.com/narwhal-ci/narwhal/internal/queue/memq"
+	"github.com/narwhal-ci/narwhal/internal/rpc"
+	"github.com/narwhal-ci/narwhal/internal/store/sqlite"
+	"github.com/narwhal-ci/narwhal/internal/tlsgen"
+)
+
+// BenchmarkDispatchScale is BenchmarkDispatch's queue→accept path as the
+// fleet and the backlog grow (issue 15): 10, 100 and 1,000 registered
+// runners (in-process gRPC servers with TLS that accept every job at once,
+// so that the dispatcher's own cost shows), and 10 runners with 10,000
+// queued jobs already in the store. Each line reports jobs/s, p50 and p99.
+func BenchmarkDispatchScale(b *testing.B) {
+	for _, c := range []struct{ runners, queued int }{{10, 0}, {100, 0}, {1000, 0}, {10, 10_000}} {
+		b.Run(fmt.Sprintf("runners=%d/queued=%d", c.runners, c.queued), func(b *testing.B) {
+			benchScale(b, c.runners, c.queued)
+		})
+	}
+}
+
+func benchScale(b *testing.B, runners, queued int) {
+	acc := &acceptLog{at: make(map[string]time.Time, b.N), done: make(chan string, b.N)}
+	fleet := startAccepting(b, runners, acc)
+	st, err := sqlite.Open(context.Background(), benchDB(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	registerRunners(b, st, fleet)
+	backlog(b, st, queued)
+	measureDispatch(b, st, fleet, createJobs(b, st, b.N), acc)
+}
+
+// measureDispatch publishes jobs to a dispatcher on st (memq, the client
+// Pool to fleet) and reports jobs/s and the p50/p99 of queue→accept.
+func measureDispatch(b *testing.B, st *sqlite.Store, fleet benchFleet, jobs []ci.Job, acc *acceptLog) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	q := memq.New(memq.Config{})
+	defer q.Close()
+	pool := dispatch.NewPool(rpc.ClientConfig{CAPEM: fleet.cert, Token: fleet.token, CallTimeout: 5 * time.Second}, nil)
+	defer pool.Close()
+	d := dispatch.New(dispatch.Config{}, dispatch.Deps{Store: st, Queue: q, Clients: pool, Logger: benchQuiet()})
+	var consumed sync.WaitGroup
+	consumed.Add(1)
+	go func() { defer consumed.Done(); _ = q.Consume(ctx, ci.QueueJobs, benchPrefetch, d.HandleJob) }()
+
+	b.ResetTimer()
+	start := time.Now()
+	published := publishAll(b, ctx, q, jobs, acc)
+	elapsed := time.Since(start)
+	b.StopTimer()
+	cancel()
+	consumed.Wait()
+	reportDispatch(b, jobs, published, acc, elapsed)
+}
+
+// backlog stores n queued jobs of other commits that nobody publishes.
+func backlog(b *testing.B, st *sqlite.Store, n int) {
+	now := time.Now().UTC().Add(-time.Hour)
+	for i := range n {
+		repo, sha := fmt.Sprintf("acme/old%d", i%20), fmt.Sprintf("%040x", 1<<40+i)
+		j := ci.Job{ID: ci.JobID(repo, sha, ci.EventPush, 0), Repo: repo, SHA: sha,
+			CloneURL: "https://github.com/" + repo + ".git", Ref: "refs/heads/main", Branch: "main",
+			Event: ci.EventPush, Status: ci.StatusQueued, Attempt: 1, Published: true, CreatedAt: now}
+		if _, err := st.CreateJob(context.Background(), j); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// startAccepting serves n accepting runners over gRPC with TLS.
+func startAccepting(b *testing.B, n int, acc *acceptLog) benchFleet {
+	cert, key, err := tlsgen.SelfSigned(nil, time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := benchFleet{cert: cert, key: key, token: "bench-token-0123456789abcdef"}
+	for range n {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, err := rpc.NewServer(accepting{acc}, rpc.ServerConfig{CertPEM: cert, KeyPEM: key, Tokens: []string{f.token}}, benchQuiet())
+		if err != nil {
+			b.Fatal(err)
+		}
+		go s.Serve(lis)
+		b.Cleanup(s.Stop)
+		f.addrs = append(f.addrs, lis.Addr().String())
+	}
+	return f
+}
+
+// accepting is a runner that accepts every job at once and runs nothing.
+type accepting struct{ acc *acceptLog }
+
+var _ rpc.RunnerService = accepting{}
+
+func (a accepting) Run(_ context.Context, j rpc.Job) (bool, string, error) {
+	a.acc.accept(j.ID)
+	return true, "", nil
+}
+func (accepting) Cancel(context.Context, string) error       { return nil }
+func (accepting) Drain(context.Context, time.Duration) error { return nil }
+func (accepting) Stats(context.Context) (rpc.Stats, error)   { return rpc.Stats{}, nil }

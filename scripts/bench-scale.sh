@@ -1,0 +1,138 @@
+# bench-scale.sh: the scale curves, the cost per job on AWS and the Lambda size of issue 15, as
+# a table of their own after bench.sh's. bench.sh sources it and calls scale_section, which uses
+# bench.sh's $work, calc, median and cold (and the runner certificate and events it made there).
+#
+#   scale curves  dispatch p50/p99 with 10, 100, 1,000 runners and with 10,000 jobs queued;
+#                 GET /jobs with 1k/10k/100k jobs in SQLite and in DynamoDB (moto); intake with
+#                 1, 8, 64 senders. Each line after the first shows cost growth ÷ work growth:
+#                 above 1.2 is flagged as faster than linear; a list page must not grow at all.
+#   cost per job  BenchmarkCostPerJob (internal/lambdatest): requests per job and dollars per
+#                 1,000 jobs at on-demand list prices of us-east-1 (docs/cost.md)
+#   lambda size   the dispatcher's zip as `make build-DispatcherFunction` ships it, and its cold
+#                 start under the emulator interleaved with an empty Go function's
+# NARWHAL_BENCH_ROWS sets the largest DynamoDB table (moto answers a GSI Query by scanning the
+# whole table, so 100,000 rows take minutes there; see docs/cost.md).
+
+scale_failed=0
+scale_rows=()
+srow() { scale_rows+=("$(printf '%-46s %-30s %-18s %s' "$1" "$2" "$3" "$4")"); }
+
+# sbench PKG REGEXP BENCHTIME: the benchmark's result lines; a failed run marks the section failed.
+sbench() {
+	local out
+	if ! out=$(go test -run '^$' -bench "$2" -benchtime "$3" -timeout 60m "$1" 2>&1); then
+		echo "bench-scale: $1 $2 failed:" >&2; echo "$out" | tail -20 >&2
+		scale_failed=1
+	fi
+	echo "$out" | grep -E '^Benchmark' || true
+}
+
+# metric LINE UNIT: the value reported with UNIT on a benchmark line ("" when absent).
+metric() { echo "$1" | awk -v u="$2" '{for (i = 2; i < NF; i++) if ($(i+1) == u) {print $i; exit}}'; }
+
+# growth PREV CUR WORKRATIO LIMIT: "×c ÷ ×w = r" and a verdict, r = (CUR/PREV) / WORKRATIO.
+growth() {
+	awk -v p="$1" -v c="$2" -v w="$3" -v lim="$4" 'BEGIN {
+		if (p <= 0 || c == "") { print "n/a\tn/a"; exit }
+		g = c / p; r = g / w
+		printf "×%.2f for ×%g work (%.2f)\t%s\n", g, w, r, (r > lim ? "FASTER THAN LINEAR" : "ok") }'
+}
+
+# curve NAME UNIT WORK... < lines: one row per benchmark line, growth against the previous one.
+curve() {
+	local name=$1 unit=$2; shift 2
+	local prev="" prevw="" line w i=0 works=("$@")
+	while read -r line; do
+		w=${works[$i]}; i=$((i + 1))
+		local p50 p99; p50=$(metric "$line" "$unit"); p99=$(metric "$line" "${unit/p50/p99}")
+		if [ -z "$prev" ]; then
+			srow "$name, $w" "p50 $p50, p99 $p99 ms" "-" "-"
+		else
+			local lim=1.2; [ "$unit" = first-p50-ms ] && lim=$(calc "1.5 / ($w / $prevw)")
+			IFS=$'\t' read -r g v < <(growth "$prev" "$p50" "$(calc "$w / $prevw")" "$lim")
+			srow "$name, $w" "p50 $p50, p99 $p99 ms" "$g" "$v"
+		fi
+		prev=$p50; prevw=$w
+	done
+}
+
+# units_curve NAME ROWS... < lines: DynamoDB's list pages by read units per page, which must stay
+# the same; moto's time is shown but not judged (it scans the table for a GSI Query).
+units_curve() {
+	local name=$1; shift
+	local first="" line u i=0 rows=("$@")
+	while read -r line; do
+		u=$(metric "$line" units/page); first=${first:-$u}
+		srow "$name, ${rows[$i]}" "RCU/page $u; moto p50 $(metric "$line" first-p50-ms) ms" "×$(calc "$u / $first") units" \
+			"$(awk -v u="$u" -v f="$first" 'BEGIN {print (u <= f ? "ok (flat)" : "GROWS WITH THE TABLE")}')"
+		i=$((i + 1))
+	done
+}
+
+scale_curves() {
+	sbench ./internal/dispatch 'BenchmarkDispatchScale' 1000x >"$work/scale.dispatch"
+	grep 'queued=0-' "$work/scale.dispatch" >"$work/scale.fleet" || true
+	curve "dispatch queue→accept, runners" p50-ms 10 100 1000 <"$work/scale.fleet"
+	local base loaded
+	base=$(grep 'runners=10/queued=0-' "$work/scale.dispatch" || true)
+	loaded=$(grep 'queued=10000-' "$work/scale.dispatch" || true)
+	IFS=$'\t' read -r g v < <(growth "$(metric "$base" p50-ms)" "$(metric "$loaded" p50-ms)" 1 1.5)
+	srow "dispatch, 10 runners, 10,000 queued" "p50 $(metric "$loaded" p50-ms), p99 $(metric "$loaded" p99-ms) ms" "$g vs 0 queued" "$v"
+	sbench ./internal/store/sqlite 'BenchmarkListScale' 300x >"$work/scale.sqlite"
+	curve "GET /jobs SQLite newest page, rows" first-p50-ms 1000 10000 100000 <"$work/scale.sqlite"
+	sbench ./internal/store/dynamo 'BenchmarkListScale' 2x >"$work/scale.dynamo"
+	local big=${NARWHAL_BENCH_ROWS:-100000}
+	units_curve "GET /jobs DynamoDB (moto), rows" 1000 10000 "$big" <"$work/scale.dynamo"
+	sbench ./internal/webhook 'BenchmarkIntakeSenders' 3000x >"$work/scale.intake"
+	curve "intake SQLite+memq, senders" p50-ms 1 8 64 <"$work/scale.intake"
+}
+
+# cost_table: per-job figures of BenchmarkCostPerJob, one row per pipeline.
+cost_table() {
+	local line name
+	sbench ./internal/lambdatest 'BenchmarkCostPerJob' 10x >"$work/scale.cost"
+	while read -r line; do
+		name=$(echo "$line" | sed -E 's/^BenchmarkCostPerJob\/pipeline=([^ -]+(-steps)?).*/\1/')
+		local w; w=$(metric "$line" dynamo-writes/job)
+		srow "cost/job $name: DynamoDB req, writes" "$(metric "$line" dynamo-reqs/job), $w (WCU $(metric "$line" wcu/job), RCU $(metric "$line" rcu/job))" \
+			"writes ≤ 7 (5 + 2)" "$(awk -v w="$w" 'BEGIN {print (w != "" && w <= 7 ? "met" : "NOT MET")}')"
+		srow "cost/job $name: S3 PUT, GET+LIST" "$(metric "$line" s3-put/job), $(metric "$line" s3-get+list/job)" "" ""
+		srow "cost/job $name: secrets warm (cold start)" "$(metric "$line" secrets/job) ($(metric "$line" cold-secrets))" "0 warm" "$(awk -v s="$(metric "$line" secrets/job)" 'BEGIN {print (s == 0 ? "met" : "NOT MET")}')"
+		srow "cost/job $name: Lambda invokes, MQ msgs" "$(metric "$line" lambda-invokes/job), $(metric "$line" mq-msgs/job)" "" ""
+		srow "cost $name: USD per 1,000 jobs" "$(metric "$line" usd/1k-jobs)" "us-east-1 on-demand" ""
+	done <"$work/scale.cost"
+}
+
+# lambda_size: the shipped dispatcher zip and its cold start beside an empty function's, interleaved.
+lambda_size() {
+	local d=$work/scale-lambda; mkdir -p "$d/ship" "$d/run" "$d/floor"
+	make -s build-DispatcherFunction ARTIFACTS_DIR="$d/ship" >/dev/null
+	(cd "$d/ship" && zip -q -9 ../dispatcher.zip bootstrap)
+	local mb; mb=$(calc "$(stat -c %s "$d/dispatcher.zip") / 1000000")
+	srow "dispatcher zip as shipped, arm64 (MB)" "$mb" "≤ 6" "$(awk -v m="$mb" 'BEGIN {print (m <= 6 ? "met" : "NOT MET")}')"
+	make -s build-DispatcherFunction ARTIFACTS_DIR="$d/run" ARCHITECTURE=x86_64 >/dev/null
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -tags lambda.norpc,grpcnotrace -trimpath -ldflags='-s -w' \
+		-o "$d/floor/bootstrap" ./internal/lambdatest/testdata/fixture
+	local env=(NARWHAL_TABLE=bench NARWHAL_LOG_BUCKET=bench "NARWHAL_RUNNER_CA=$(cat "$work/cert/runner.crt")"
+		NARWHAL_RUNNER_TOKEN=benchbenchbenchbench NARWHAL_AMQP_URL=amqp://narwhal:narwhal@127.0.0.1:5682/
+		NARWHAL_API_TOKENS=benchbenchbenchbench AWS_REGION=us-east-1)
+	: >"$d/cold.fn"; : >"$d/cold.floor"
+	for _ in $(seq 15); do
+		LAMBDA_ENV=("${env[@]}"); cold "$d/run" "$work/healthz.json" >>"$d/cold.fn"
+		LAMBDA_ENV=(AWS_REGION=us-east-1); cold "$d/floor" "$work/echo.json" >>"$d/cold.floor"
+	done
+	local fn fl; fn=$(median <"$d/cold.fn"); fl=$(median <"$d/cold.floor")
+	local diff; diff=$(calc "$fn - $fl")
+	srow "dispatcher cold start − empty function (ms)" "$(printf '%.0f − %.0f = %.0f' "$fn" "$fl" "$diff")" "≤ 20" "$(awk -v x="$diff" 'BEGIN {print (x <= 20 ? "met" : "NOT MET")}')"
+}
+
+scale_section() {
+	scale_curves
+	cost_table
+	lambda_size
+	printf '\n%-46s %-30s %-18s %s\n' "issue 15: scale, cost, Lambda" "figure" "growth / target" "verdict"
+	printf '%s\n' "--------------------------------------------------------------------------------------------------------------"
+	printf '%s\n' "${scale_rows[@]}"
+	echo "prices: us-east-1 on-demand list prices (internal/awscount.USEast1, docs/cost.md)"
+	return "$scale_failed"
+}
