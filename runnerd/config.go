@@ -20,23 +20,24 @@ import (
 // error), after the environment overrides of env.go. docs/runnerd.md is its
 // reference; infra/runnerd.example.yaml an example.
 type Config struct {
-	ID            string         `yaml:"id"`
-	Labels        []string       `yaml:"labels"`
-	Capacity      int            `yaml:"capacity"`
-	Listen        string         `yaml:"listen"`
-	Advertise     string         `yaml:"advertise"`
-	TLS           TLSConfig      `yaml:"tls"`
-	Tokens        []string       `yaml:"tokens"`
-	TokenFile     string         `yaml:"token_file"`
-	Executor      ExecutorConfig `yaml:"executor"`
-	WorkDir       string         `yaml:"work_dir"`
-	Heartbeat     time.Duration  `yaml:"heartbeat"`
-	DrainTimeout  time.Duration  `yaml:"drain_timeout"`
-	JobTimeout    time.Duration  `yaml:"job_timeout"`
-	Report        ReportConfig   `yaml:"report"`
-	Logs          LogsConfig     `yaml:"logs"`
-	MetricsListen string         `yaml:"metrics_listen"`
-	LogLevel      string         `yaml:"log_level"`
+	ID            string          `yaml:"id"`
+	Labels        []string        `yaml:"labels"`
+	Capacity      int             `yaml:"capacity"`
+	Listen        string          `yaml:"listen"`
+	Advertise     string          `yaml:"advertise"`
+	TLS           TLSConfig       `yaml:"tls"`
+	Tokens        []string        `yaml:"tokens"`
+	TokenFile     string          `yaml:"token_file"`
+	Executor      ExecutorConfig  `yaml:"executor"`
+	WorkDir       string          `yaml:"work_dir"`
+	Heartbeat     time.Duration   `yaml:"heartbeat"`
+	DrainTimeout  time.Duration   `yaml:"drain_timeout"`
+	JobTimeout    time.Duration   `yaml:"job_timeout"`
+	Report        ReportConfig    `yaml:"report"`
+	Logs          LogsConfig      `yaml:"logs"`
+	Snapshots     SnapshotsConfig `yaml:"snapshots"`
+	MetricsListen string          `yaml:"metrics_listen"`
+	LogLevel      string          `yaml:"log_level"`
 	// GitCAFile is a PEM file of the certificates git trusts for https
 	// clones instead of the system's (a GitHub Enterprise Server with a
 	// private CA); "" uses the system's, or GIT_SSL_CAINFO when runnerd's
@@ -80,6 +81,17 @@ type LogsConfig struct {
 	Dir      string `yaml:"dir"`
 	S3Bucket string `yaml:"s3_bucket"`
 	S3Prefix string `yaml:"s3_prefix"`
+}
+
+// SnapshotsConfig says where the workspace snapshots of re-runs from a step
+// go (docs/runnerd.md): S3 when S3Bucket is set, which every runner of a
+// fleet can reach; else Dir, which serves only the re-runs that land on this
+// runner. Off keeps none.
+type SnapshotsConfig struct {
+	Dir      string `yaml:"dir"`
+	S3Bucket string `yaml:"s3_bucket"`
+	S3Prefix string `yaml:"s3_prefix"`
+	Off      bool   `yaml:"off"`
 }
 
 // Defaults of the configuration.
@@ -143,6 +155,7 @@ func (c *Config) complete() error {
 	c.DrainTimeout = or(c.DrainTimeout, 5*time.Minute)
 	c.Report.File = or(c.Report.File, filepath.Join(c.WorkDir, "reports.jsonl"))
 	c.Logs.Dir = or(c.Logs.Dir, filepath.Join(c.WorkDir, "logs"))
+	c.Snapshots.Dir = or(c.Snapshots.Dir, filepath.Join(c.WorkDir, "snapshots"))
 	if c.MetricsListen == "" {
 		c.MetricsListen = defaultMetricsListen
 	}

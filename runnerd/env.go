@@ -39,6 +39,10 @@ var envOverrides = []envOverride{
 	{"NARWHAL_LOGS_BUCKET", func(c *Config, v string) error { c.Logs.S3Bucket = v; return nil }},
 	{"NARWHAL_LOGS_PREFIX", func(c *Config, v string) error { c.Logs.S3Prefix = v; return nil }},
 	{"NARWHAL_RUNNER_GIT_CA_FILE", func(c *Config, v string) error { c.GitCAFile = v; return nil }},
+	{"NARWHAL_SNAPSHOTS_DIR", func(c *Config, v string) error { c.Snapshots.Dir = v; return nil }},
+	{"NARWHAL_SNAPSHOTS_BUCKET", func(c *Config, v string) error { c.Snapshots.S3Bucket = v; return nil }},
+	{"NARWHAL_SNAPSHOTS_PREFIX", func(c *Config, v string) error { c.Snapshots.S3Prefix = v; return nil }},
+	{"NARWHAL_SNAPSHOTS_OFF", func(c *Config, v string) error { return parseBool(v, &c.Snapshots.Off) }},
 }
 
 // applyEnv applies the overrides whose variables are set and not empty.

@@ -12,6 +12,9 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/narwhal-ci/narwhal/internal/blob"
+	blobfs "github.com/narwhal-ci/narwhal/internal/blob/fs"
+	blobs3 "github.com/narwhal-ci/narwhal/internal/blob/s3"
 	"github.com/narwhal-ci/narwhal/internal/executor/docker"
 	"github.com/narwhal-ci/narwhal/internal/executor/pick"
 	"github.com/narwhal-ci/narwhal/internal/logstore"
@@ -60,7 +63,12 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger) (d *daemon, err e
 	if err != nil {
 		return nil, err
 	}
-	if d.host, err = runnerhost.Open(ctx, hc, runnerhost.Deps{NewExec: d.executor, Send: send, Logs: logs, Logger: log}); err != nil {
+	snaps, err := d.snapshotStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if d.host, err = runnerhost.Open(ctx, hc, runnerhost.Deps{NewExec: d.executor, Send: send, Logs: logs,
+		Snapshots: snaps, Logger: log}); err != nil {
 		return nil, err
 	}
 	reg := d.host.Runner().Registry()
@@ -122,16 +130,42 @@ func (d *daemon) logStore(ctx context.Context) (logstore.Store, error) {
 		}
 		return reservedLogs{Store: fs.New(l.Dir), spare: reserve.Open(l.Dir, 0, d.log)}, nil
 	}
+	client, err := s3Client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s3.New(client, l.S3Bucket, l.S3Prefix), nil
+}
+
+// snapshotStore builds the workspace snapshot store (SnapshotsConfig): nil
+// when off, S3 when a bucket is configured, else a directory.
+func (d *daemon) snapshotStore(ctx context.Context) (blob.Store, error) {
+	c := d.cfg.Snapshots
+	switch {
+	case c.Off:
+		return nil, nil
+	case c.S3Bucket == "":
+		return blobfs.New(c.Dir), nil
+	}
+	client, err := s3Client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return blobs3.New(client, c.S3Bucket, c.S3Prefix), nil
+}
+
+// s3Client is the S3 client of the logs and snapshots, configured from the
+// environment.
+func s3Client(ctx context.Context) (*awss3.Client, error) {
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
-	client := awss3.NewFromConfig(awsCfg, func(o *awss3.Options) {
+	return awss3.NewFromConfig(awsCfg, func(o *awss3.Options) {
 		// A configured endpoint (LocalStack, moto, MinIO) has no bucket
 		// subdomains.
 		o.UsePathStyle = os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
-	})
-	return s3.New(client, l.S3Bucket, l.S3Prefix), nil
+	}), nil
 }
 
 // release closes what build made that the host does not own, in reverse

@@ -70,7 +70,9 @@ func (r *Runner) restore(ctx context.Context, j *job, dir string) (*pipeline.Pip
 	start := time.Now()
 	n, err := snapshot.Get(ctx, r.deps.Snapshots, res.Snapshot, dir, r.deps.SnapshotLimits)
 	if errors.Is(err, ci.ErrNotFound) {
-		return nil, fmt.Errorf("re-run from step %s: the workspace snapshot %s is gone (expired?); re-run the whole job", res.From, res.Snapshot)
+		return nil, fmt.Errorf("re-run from step %s: the workspace snapshot %s is not in this runner's store "+
+			"(expired, or kept by another runner: give the fleet one S3 bucket, docs/runnerd.md); re-run the whole job",
+			res.From, res.Snapshot)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("re-run from step %s: %w", res.From, err)
