@@ -203,6 +203,7 @@ type Dispatcher struct {
 	selector Selector
 	sweep    func(ctx context.Context) (int, error)
 	changed  func(ctx context.Context, job ci.Job)
+	tally    *tally
 	order    statusOrder
 	log      *slog.Logger
 	now      func() time.Time
@@ -214,6 +215,7 @@ func New(cfg Config, deps Deps) *Dispatcher {
 	d := &Dispatcher{cfg: cfg, fleet: runnerkey.Fleet(cfg.RunnerKeys), store: deps.Store, queue: deps.Queue, clients: deps.Clients,
 		status: deps.Status, config: deps.Config, selector: deps.Selector, sweep: deps.Sweep,
 		changed: deps.Changed, log: deps.Logger, now: deps.Now}
+	d.tally = newTally(d.writeLoad)
 	if d.clients == nil {
 		d.clients = NewPool(rpc.ClientConfig{CAPEM: cfg.RunnerCAPEM}, d.fleet)
 	}

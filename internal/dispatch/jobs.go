@@ -30,6 +30,23 @@ func (d *Dispatcher) update(ctx context.Context, id string, change func(*ci.Job)
 	return j, true, nil
 }
 
+// updateKnown is update starting from cur, the job as this handler read it:
+// when nobody changed it since, that saves a read. A lost race (or a change
+// that does not apply to cur) goes through update, which reads it again.
+func (d *Dispatcher) updateKnown(ctx context.Context, cur ci.Job, change func(*ci.Job) error) (ci.Job, bool, error) {
+	j := cur
+	if change(&j) == nil {
+		updated, err := d.store.UpdateJob(ctx, j)
+		switch {
+		case err == nil:
+			return updated, true, nil
+		case !errors.Is(err, ci.ErrConflict) && !errors.Is(err, ci.ErrTooLarge):
+			return j, false, fmt.Errorf("update job %s: %w", cur.ID, err)
+		}
+	}
+	return d.update(ctx, cur.ID, change)
+}
+
 // requeueSame moves an assigned job back to queued for another runner of the
 // same attempt. Job.Move(queued) counts a new attempt and marks the job
 // unpublished, which is right when a runner was lost; a runner that refused
