@@ -204,6 +204,7 @@ type Dispatcher struct {
 	sweep    func(ctx context.Context) (int, error)
 	changed  func(ctx context.Context, job ci.Job)
 	tally    *tally
+	reads    registryReads
 	order    statusOrder
 	log      *slog.Logger
 	now      func() time.Time

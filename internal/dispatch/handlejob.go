@@ -56,8 +56,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, log *slog.Logger, job ci.Job)
 	labels, why := d.labels(ctx, log, job)
 	if why == "" {
 		job.Labels = labels
-		mark := d.tally.mark()
-		runners, err := d.store.ListRunners(ctx)
+		mark, runners, err := d.listRunners(ctx)
 		if err != nil {
 			return fmt.Errorf("list runners: %w", err)
 		}

@@ -46,7 +46,15 @@ func TestTallyWritesEveryChange(t *testing.T) {
 	for i := range n {
 		wg.Go(func() { tl.add(t.Context(), fmt.Sprintf("r%d", i%3), load{placed: 1}) })
 	}
-	waitFor(t, func() bool { tl.mu.Lock(); defer tl.mu.Unlock(); return len(tl.pending) == 3 && tl.next })
+	waitFor(t, func() bool { // all n pending, one handler waiting to write them
+		tl.mu.Lock()
+		defer tl.mu.Unlock()
+		sum := 0
+		for _, l := range tl.pending {
+			sum += l.placed
+		}
+		return sum == n && tl.next
+	})
 	close(w.gate)
 	wg.Wait()
 	if got := w.placed["r0"] + w.placed["r1"] + w.placed["r2"]; got != n+1 || w.placed["r1"] != n/3 {
