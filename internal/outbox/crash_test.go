@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"testing"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
@@ -27,22 +26,14 @@ func enqueueBurst(ctx context.Context, dir string, ack func(string)) error {
 	if err != nil {
 		return err
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for w := range 16 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				id := fmt.Sprintf("w%d-%d", w, i)
-				if err := o.Enqueue(ctx, msg(id)); err != nil {
-					errs <- err
-					return
-				}
-				ack(id)
-			}
-		})
-	}
-	wg.Wait()
-	return <-errs
+	return testenv.Burst(16, func(w, i int) error {
+		id := fmt.Sprintf("w%d-%d", w, i)
+		if err := o.Enqueue(ctx, msg(id)); err != nil {
+			return err
+		}
+		ack(id)
+		return nil
+	})
 }
 
 // Issue 15: no report whose Enqueue returned is lost when runnerd dies

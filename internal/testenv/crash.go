@@ -87,3 +87,23 @@ func CrashAfter(t *testing.T, name, dir string, n int) []string {
 	}
 	return acks
 }
+
+// Burst runs writers goroutines, each calling write(w, 0), write(w, 1) and
+// so on until a call fails, and returns the first failure: a crash child's
+// burst, which runs until the process is killed.
+func Burst(writers int, write func(w, i int) error) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				if err := write(w, i); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return <-errs
+}

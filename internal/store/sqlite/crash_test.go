@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
@@ -28,20 +27,9 @@ func writeBurst(ctx context.Context, dir string, ack func(string)) error {
 	if err != nil {
 		return err
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for w := range 16 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				if err := createAndUpdate(ctx, s, fmt.Sprintf("w%d-%d", w, i), ack); err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return <-errs
+	return testenv.Burst(16, func(w, i int) error {
+		return createAndUpdate(ctx, s, fmt.Sprintf("w%d-%d", w, i), ack)
+	})
 }
 
 func createAndUpdate(ctx context.Context, s *Store, id string, ack func(string)) error {
