@@ -80,3 +80,42 @@ func TestConcurrentEnqueuesShareABatch(t *testing.T) {
 		t.Errorf("batch file left after delivery: %v", left)
 	}
 }
+
+// Queue takes a message's place at once: messages queued one after the
+// other are delivered in that order, whatever the order of their waits.
+func TestQueueOrdersBeforeTheWait(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var sent []string
+	o, err := Open(context.Background(), t.TempDir(), func(_ context.Context, m ci.Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		sent = append(sent, m.ID)
+		return nil
+	}, Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	var waits []func() error
+	for i := range 5 {
+		waits = append(waits, o.Queue(context.Background(), ci.Message{Key: "k", ID: fmt.Sprint(i)}))
+	}
+	var wg sync.WaitGroup
+	for i := len(waits) - 1; i >= 0; i-- {
+		wg.Go(func() {
+			if err := waits[i](); err != nil {
+				t.Errorf("wait %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := o.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(sent) != "[0 1 2 3 4]" {
+		t.Errorf("delivered %v, want [0 1 2 3 4]", sent)
+	}
+}

@@ -160,26 +160,38 @@ func Open(ctx context.Context, dir string, send Send, opts Options, logger *slog
 // back after a delivery once the disk has room again. After Close it fails
 // with ci.ErrClosed.
 func (o *Outbox) Enqueue(ctx context.Context, m ci.Message) error {
+	return o.Queue(ctx, m)()
+}
+
+// Queue is Enqueue in two steps: it takes m's place in the queue at once,
+// behind every message queued before, so that a caller that serialises its
+// calls of Queue (under a lock of its own) orders its messages without
+// waiting for each to be on disk; the returned wait then returns what
+// Enqueue would, once m is on disk. wait must be called, once: the writing
+// of a batch may be its turn.
+func (o *Outbox) Queue(ctx context.Context, m ci.Message) (wait func() error) {
 	if err := context.Cause(ctx); err != nil {
-		return fmt.Errorf("enqueue message %s: %w", m.ID, err)
+		return func() error { return fmt.Errorf("enqueue message %s: %w", m.ID, err) }
 	}
 	e := &enqueue{m: m, done: make(chan error, 1)}
 	o.enqMu.Lock()
 	if o.isClosed() {
 		o.enqMu.Unlock()
-		return fmt.Errorf("enqueue message %s: %w", m.ID, ci.ErrClosed)
+		return func() error { return fmt.Errorf("enqueue message %s: %w", m.ID, ci.ErrClosed) }
 	}
 	o.waiting = append(o.waiting, e)
 	lead := !o.writing
 	o.writing = true
 	o.enqMu.Unlock()
-	if !lead {
-		if err := <-e.done; err != errLead {
-			return err
+	return func() error {
+		if !lead {
+			if err := <-e.done; err != errLead {
+				return err
+			}
 		}
+		o.writeBatch()
+		return <-e.done
 	}
-	o.writeBatch()
-	return <-e.done
 }
 
 // writeBatch writes the gathered Enqueues as one batch file, answers them,
