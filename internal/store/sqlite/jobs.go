@@ -67,7 +67,13 @@ func (s *Store) UpdateJob(ctx context.Context, j ci.Job) (ci.Job, error) {
 		return ci.Job{}, fmt.Errorf("update job %s: %w", j.ID, err)
 	}
 	err = s.writes.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.StmtContext(ctx, s.st.updateJob).ExecContext(ctx,
+		res, err := tx.StmtContext(ctx, s.st.updateState).ExecContext(ctx,
+			next.Status, next.Published, next.Version, doc,
+			j.ID, j.Version, next.Repo, next.Branch, store.TimeKey(next.CreatedAt))
+		if err := written(res, err); !errors.Is(err, errNoRow) {
+			return err
+		}
+		res, err = tx.StmtContext(ctx, s.st.updateJob).ExecContext(ctx, // the repo, branch or time changed too
 			next.Repo, next.Status, next.Branch, store.TimeKey(next.CreatedAt), next.Published, next.Version, doc,
 			j.ID, j.Version)
 		return conditional(res, err, func() error { return s.missOrConflict(ctx, tx, j.ID) })

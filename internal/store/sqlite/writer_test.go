@@ -165,3 +165,25 @@ func TestGroupCommitCloseDrains(t *testing.T) {
 		t.Fatalf("after reopening: %v", err)
 	}
 }
+
+// An update that changes the job's branch (not only its state) moves it in
+// the listings by branch too.
+func TestUpdateBranchMovesTheColumns(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openT(t, filepath.Join(t.TempDir(), "narwhal.db"))
+	j, err := s.CreateJob(ctx, newJob("moved"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Branch = "dev"
+	if _, err := s.UpdateJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	for branch, want := range map[string]int{"dev": 1, "main": 0} {
+		page, err := s.ListJobs(ctx, ci.JobFilter{Branch: branch})
+		if err != nil || len(page.Jobs) != want {
+			t.Errorf("branch %s: %d jobs, %v; want %d", branch, len(page.Jobs), err, want)
+		}
+	}
+}
