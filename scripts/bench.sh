@@ -9,7 +9,8 @@
 #                   RSS, next to a 50 MB run to show RSS does not grow with the log (target >= 100 MB/s)
 #   lambdas         zipped bootstrap size and cold start under the emulator, next to an empty function
 #   Go benchmarks   job network paths (default bridge, per-slot network) vs docker run; log writer throughput; intake webhooks/s and latency (SQLite+memq, RabbitMQ);
-#                   dispatch queue→accept over gRPC to 10 runners; webhook→first step in narwhal dev;
+#                   dispatch queue→accept over gRPC+TLS to 10 no-op runners and to one real runner.Runner;
+#                   webhook→first step in narwhal dev;
 #                   runnerd Run throughput, idle RSS and the 20,000-job leak check (several minutes)
 #
 # Each row is a measure, its result, its target and a verdict (met, NOT MET, no figure, or - when
