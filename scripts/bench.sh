@@ -9,8 +9,19 @@
 #                   RSS, next to a 50 MB run to show RSS does not grow with the log (target >= 100 MB/s)
 #   lambdas         zipped bootstrap size and cold start under the emulator, next to an empty function
 #   Go benchmarks   job network paths (default bridge, per-slot network) vs docker run; log writer throughput; intake webhooks/s and latency (SQLite+memq, RabbitMQ);
-#                   dispatch queue→accept over gRPC to 10 runners; webhook→first step in narwhal dev;
+#                   dispatch queue→accept over gRPC+TLS to 10 no-op runners and to one real runner.Runner;
+#                   webhook→first step in narwhal dev;
 #                   runnerd Run throughput, idle RSS and the 20,000-job leak check (several minutes)
+#
+# Each row is a measure, its result, its target and a verdict (met, NOT MET, no figure, or - when
+# there is no target). The script exits non-zero when a benchmark failed to run (a Go benchmark
+# that failed, or printed no result); targets not met are reported, not failed.
+#
+# Adding a line: a shell measure calls `row LABEL RESULT [TARGET]`; a Go benchmark is one more
+# `gobench PACKAGE REGEXP [BENCHTIME]` line in the list below, and its target, if it has one, an
+# entry of `target` keyed by the benchmark's name without the -GOMAXPROCS suffix. A TARGET is
+# "OP VALUE" (checked against the first number of the result) or "UNIT OP VALUE; ..." (checked
+# against the number before each UNIT in the result), OP being >= or <=.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-15}
@@ -18,7 +29,30 @@ IMAGE=${NARWHAL_TEST_IMAGE:-narwhal-test/busybox:1}
 NARWHAL=$PWD/bin/narwhal
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 rows=()
-row() { rows+=("$(printf '%-44s %s' "$1" "$2")"); }
+failed=0
+row() { # $1 = label, $2 = result, $3 = target (optional)
+	rows+=("$(printf '%-44s %-64s %-30s %s' "$1" "$2" "${3:--}" "$(verdict "$2" "${3:-}")")")
+}
+
+# verdict prints whether result meets target (see the header): met, NOT MET, no figure, or -.
+verdict() {
+	[ -n "$2" ] || { echo "-"; return; }
+	awk -v res="$1" -v checks="$2" 'BEGIN {
+		n = split(res, tok, " "); m = split(checks, cs, ";"); ok = 1
+		for (i = 1; i <= m; i++) {
+			k = split(cs[i], c, " ")
+			if (k == 3) { unit = c[1]; op = c[2]; want = c[3] } else { unit = ""; op = c[1]; want = c[2] }
+			got = ""
+			for (j = 1; j <= n && got == ""; j++) {
+				if (unit == "" && tok[j] ~ /^-?[0-9.]+$/) got = tok[j]
+				if (unit != "" && tok[j] == unit && j > 1) got = tok[j-1]
+			}
+			if (got == "") { ok = -1; break }
+			if ((op == ">=" && !(got + 0 >= want + 0)) || (op == "<=" && !(got + 0 <= want + 0))) ok = 0
+		}
+		print (ok == 1 ? "met" : ok == 0 ? "NOT MET" : "no figure")
+	}'
+}
 
 now() { date +%s.%N; }
 calc() { awk "BEGIN { print $* }"; }
@@ -39,7 +73,7 @@ done
 e=$(median <"$work/exec.t"); d=$(median <"$work/docker.t")
 row "exec one-step true, median of $RUNS (s)" "$(printf '%.3f' "$e")"
 row "docker run --rm true, median of $RUNS (s)" "$(printf '%.3f' "$d")"
-row "ratio exec / docker run (target <= 1.15)" "$(printf '%.2f' "$(calc "$e / $d")")"
+row "ratio exec / docker run" "$(printf '%.2f' "$(calc "$e / $d")")" "<= 1.15"
 
 # --- log throughput --------------------------------------------------------------------------
 logrun() { # $1 = bytes; prints "seconds rss_kib"
@@ -61,7 +95,7 @@ read -r s200 rss200 < <(logrun 200000000)
 read -r s50 rss50 < <(logrun 50000000)
 t0=$(now); docker run --rm "$IMAGE" sh -c 'yes 0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijk | head -c 200000000' >/dev/null; t1=$(now)
 raw=$(calc "$t1 - $t0")
-row "200 MB step through exec: MB/s (>= 100)" "$(printf '%.0f' "$(calc "200 / $s200")")"
+row "200 MB step through exec: MB/s" "$(printf '%.0f' "$(calc "200 / $s200")")" ">= 150"
 row "200 MB via docker run > /dev/null: MB/s" "$(printf '%.0f' "$(calc "200 / $raw")")"
 row "peak RSS of exec, 50 MB log (MiB)" "$(calc "int($rss50 / 1024)")"
 row "peak RSS of exec, 200 MB log (MiB)" "$(calc "int($rss200 / 1024)")"
@@ -94,7 +128,7 @@ for fn in agent dispatcher; do
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc,grpcnotrace -trimpath -ldflags='-s -w' -o "$d/arm64/bootstrap" ./functions/$fn
 	(cd "$d/arm64" && zip -q -9 ../bootstrap.zip bootstrap)
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -tags lambda.norpc,grpcnotrace -trimpath -ldflags='-s -w' -o "$d/amd64/bootstrap" ./functions/$fn
-	row "$fn bootstrap.zip, arm64 (MB; <= 10)" "$(calc "$(stat -c %s "$d/bootstrap.zip") / 1000000")"
+	row "$fn bootstrap.zip, arm64 (MB)" "$(calc "$(stat -c %s "$d/bootstrap.zip") / 1000000")" "<= 10"
 done
 printf '{"version":"2.0","routeKey":"$default","rawPath":"/healthz","rawQueryString":"","headers":{},"requestContext":{"http":{"method":"GET","path":"/healthz"}},"isBase64Encoded":false}' >"$work/healthz.json"
 LAMBDA_ENV=(NARWHAL_TABLE=bench NARWHAL_AMQP_URL=amqp://narwhal:narwhal@127.0.0.1:5682/ NARWHAL_WEBHOOK_SECRET=narwhal-test-secret AWS_REGION=us-east-1)
@@ -109,29 +143,51 @@ CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -tags lambda.norpc -trimpath -ldf
 echo '{"echo": 1}' >"$work/echo.json"; LAMBDA_ENV=(AWS_REGION=us-east-1)
 : >"$work/cold.floor"; for _ in $(seq 10); do cold "$work/lambda-floor" "$work/echo.json" >>"$work/cold.floor"; done
 row "empty Go function cold start, median (ms)" "$(printf '%.0f' "$(median <"$work/cold.floor")")"
-row "agent cold start, median of 10 (ms; <= 50)" "$(printf '%.0f' "$(median <"$work/cold.agent")")"
-row "dispatcher cold start, median of 10 (ms; <= 50)" "$(printf '%.0f' "$(median <"$work/cold.dispatcher")")"
+row "agent cold start, median of 10 (ms)" "$(printf '%.0f' "$(median <"$work/cold.agent")")" "<= 50"
+row "dispatcher cold start, median of 10 (ms)" "$(printf '%.0f' "$(median <"$work/cold.dispatcher")")" "<= 50"
 
 # --- Go benchmarks ---------------------------------------------------------------------------
-gobench() { # $1 = package, $2 = benchmark regexp, $3 = benchtime (default $BENCHTIME or 2s)
-	go test -run '^$' -bench "$2" -benchtime "${3:-${BENCHTIME:-2s}}" -timeout 40m "$1" 2>&1 | grep -E '^Benchmark' || true
-}
-while read -r line; do row "$(echo "$line" | awk '{print $1}')" "$(echo "$line" | cut -d' ' -f2- | tr -s ' \t' ' ')"; done < <(
-	gobench ./internal/executor/docker 'BenchmarkJobNetwork' 15x # issue 10: bridge/run and slot/run
-	gobench ./internal/engine 'BenchmarkSchedule' # issue 10: the scheduler, linear in steps
-	gobench ./internal/logsink 'BenchmarkLogThroughput'
-	gobench ./internal/intake/... 'BenchmarkIntake'
-	gobench ./internal/webhook 'BenchmarkIntake'
-	gobench ./internal/dispatch 'BenchmarkDispatch' 5000x
-	gobench ./internal/devstack 'BenchmarkWebhookToFirstStep' 10x
-	gobench ./runnerd 'BenchmarkRunnerd' 1x
+# Targets of the Go benchmarks, by name (see the header).
+declare -A target=(
+	[BenchmarkIntakeSQLiteMemq]="webhooks/s >= 10000; p99-ms <= 5"
+	[BenchmarkIntakeRabbitMQ]="webhooks/s >= 8000"
+	[BenchmarkDispatch/runners=10-nop]="jobs/s >= 15000; p99-ms <= 20"
+	[BenchmarkRunnerdAccept]="done-jobs/s >= 2000"
 )
 
-printf '\n%-44s %s\n' "benchmark" "result"
-printf '%s\n' "--------------------------------------------------------------------------------"
+# gobench runs the benchmarks of $1 matching $2 for $3 (default $BENCHTIME or 2s) and adds a row
+# per result line; when the run fails or prints no result, a FAILED row, its output on stderr,
+# and a non-zero exit at the end.
+gobench() {
+	local out rc=0 lines line name
+	out=$(go test -run '^$' -bench "$2" -benchtime "${3:-${BENCHTIME:-2s}}" -timeout 40m "$1" 2>&1) || rc=$?
+	lines=$(grep -E '^Benchmark' <<<"$out" || true)
+	if [ "$rc" -ne 0 ] || [ -z "$lines" ]; then
+		rows+=("$(printf '%-44s %-64s %-30s %s' "$2 in $1" "did not run (exit $rc)" - FAILED)")
+		printf 'bench: %s %s failed to run:\n%s\n' "$1" "$2" "$(tail -30 <<<"$out")" >&2
+		failed=1
+	fi
+	while read -r line; do
+		[ -n "$line" ] || continue
+		name=$(awk '{sub(/-[0-9]+$/, "", $1); print $1}' <<<"$line")
+		row "$name" "$(awk '{$1 = ""; print substr($0, 2)}' <<<"$line")" "${target[$name]:-}"
+	done <<<"$lines"
+}
+gobench ./internal/executor/docker 'BenchmarkJobNetwork' 15x # issue 10: bridge/run and slot/run
+gobench ./internal/engine 'BenchmarkSchedule'                 # issue 10: the scheduler, linear in steps
+gobench ./internal/logsink 'BenchmarkLogThroughput'
+gobench ./internal/webhook 'BenchmarkIntake'
+gobench ./internal/dispatch 'BenchmarkDispatch' 5000x # issue 15: 10 no-op runners beside one real runner
+gobench ./internal/devstack 'BenchmarkWebhookToFirstStep' 10x
+gobench ./runnerd 'BenchmarkRunnerd' 1x
+
+printf '\n%-44s %-64s %-30s %s\n' "benchmark" "result" "target" "verdict"
+printf '%s\n' "$(printf '%.0s-' {1..150})"
 printf '%s\n' "${rows[@]}"
 
 # --- issue 15: scale curves, cost per job on AWS, Lambda size: a table of their own ------------
 # shellcheck source=scripts/bench-scale.sh
 source scripts/bench-scale.sh
-scale_section
+scale_section || scale_failed=1
+
+exit $((failed || scale_failed))

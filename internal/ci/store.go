@@ -82,6 +82,21 @@ func Update(ctx context.Context, s Store, id string, change func(*Job) error) (J
 	return ended, err
 }
 
+// UpdateFrom is Update starting from cur, the job as the caller last read or
+// wrote it: when nobody changed it since, that saves the read. A lost race
+// (or a change that does not apply to cur) goes through Update, which reads
+// it again.
+func UpdateFrom(ctx context.Context, s Store, cur Job, change func(*Job) error) (Job, error) {
+	j := cur
+	if change(&j) == nil {
+		updated, err := s.UpdateJob(ctx, j)
+		if err == nil || !errors.Is(err, ErrConflict) && !errors.Is(err, ErrTooLarge) {
+			return updated, err
+		}
+	}
+	return Update(ctx, s, cur.ID, change)
+}
+
 // update is Update without the ErrTooLarge handling.
 func update(ctx context.Context, s Store, id string, change func(*Job) error) (Job, error) {
 	for attempt := 0; ; attempt++ {

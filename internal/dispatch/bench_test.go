@@ -24,31 +24,45 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/tlsgen"
 )
 
-// Benchmark shape: 10 runners, 64 jobs in flight (published, not yet
-// accepted), 64 concurrent handlers.
+// Benchmark shape: 64 jobs in flight (published, not yet accepted), 64
+// concurrent handlers. The no-op runners have room for every job.
 const (
-	benchRunners  = 10
 	benchInFlight = 64
 	benchPrefetch = 64
+	benchNopSlots = 1 << 20
 )
 
 // BenchmarkDispatch measures the dispatch path from a published job message
 // to the Run call accepted by a runner: memq, HandleJob on SQLite (a file),
-// the real client Pool, gRPC with TLS and a token on loopback, and a real
-// runner.Runner on a no-op executor. The publisher keeps benchInFlight jobs
-// published but not yet accepted, so the latency is that of a saturated but
-// bounded queue. It reports jobs/s and the p50/p99 of queue→accept in ms.
+// the real client Pool, gRPC with TLS and a token on loopback. Two fleets
+// side by side: 10 no-op runners (a RunnerService that accepts at once: the
+// scheduler's own cost) and one real runner.Runner on a no-op executor (the
+// runner's slot, workspace and log bookkeeping in the same process too). The
+// publisher keeps benchInFlight jobs published but not yet accepted, so the
+// latency is that of a saturated but bounded queue. It reports jobs/s and the
+// p50/p99 of queue→accept in ms.
 func BenchmarkDispatch(b *testing.B) {
+	b.Run("runners=10-nop", func(b *testing.B) {
+		benchDispatch(b, func(acc *acceptLog) rpc.RunnerService { return nopRunner{acc} }, 10, benchNopSlots)
+	})
+	b.Run("runners=1-real", func(b *testing.B) {
+		benchDispatch(b, func(acc *acceptLog) rpc.RunnerService { return realRunner(b, acc) }, 1, benchNopSlots)
+	})
+}
+
+// benchDispatch dispatches b.N jobs to n runners made by newRunner, each
+// registered with slots.
+func benchDispatch(b *testing.B, newRunner func(*acceptLog) rpc.RunnerService, n, slots int) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	acc := &acceptLog{at: make(map[string]time.Time, b.N), done: make(chan string, b.N)}
-	runners := startBenchRunners(b, ctx, acc)
+	runners := startBenchRunners(b, n, func() rpc.RunnerService { return newRunner(acc) })
 	st, err := sqlite.Open(ctx, benchDB(b))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	registerRunners(b, st, runners)
+	registerRunners(b, st, runners, slots)
 	measureDispatch(b, st, runners, createJobs(b, st, b.N), acc)
 }
 
@@ -71,6 +85,18 @@ func (a *acceptLog) accept(id string) {
 	}
 }
 
+// nopRunner is a RunnerService that accepts every job at once and runs
+// nothing.
+type nopRunner struct{ acc *acceptLog }
+
+func (n nopRunner) Run(_ context.Context, j rpc.Job) (bool, string, error) {
+	n.acc.accept(j.ID)
+	return true, "", nil
+}
+func (nopRunner) Cancel(context.Context, string) error       { return nil }
+func (nopRunner) Drain(context.Context, time.Duration) error { return nil }
+func (nopRunner) Stats(context.Context) (rpc.Stats, error)   { return rpc.Stats{}, nil }
+
 // timedRunner is a runner.Runner that stamps the moment it accepts a job.
 type timedRunner struct {
 	*runner.Runner
@@ -85,6 +111,23 @@ func (t timedRunner) Run(ctx context.Context, j rpc.Job) (bool, string, error) {
 	return ok, why, err
 }
 
+// realRunner starts a runner.Runner on a no-op executor, dropping its
+// reports, with room for every job.
+func realRunner(b *testing.B, acc *acceptLog) rpc.RunnerService {
+	dir := b.TempDir()
+	r, err := runner.New(runner.Config{ID: "r0", Capacity: benchNopSlots, WorkDir: filepath.Join(dir, "work")},
+		runner.Deps{Exec: nopExec{}, Reports: dropReports{}, Logs: fs.New(filepath.Join(dir, "logs")),
+			Checkout: stubCheckout{}, Logger: benchQuiet()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = r.Close(context.Background()) })
+	return timedRunner{r, acc}
+}
+
 // benchFleet is the runners' addresses and credentials.
 type benchFleet struct {
 	cert, key []byte
@@ -92,36 +135,25 @@ type benchFleet struct {
 	addrs     []string
 }
 
-// startBenchRunners serves benchRunners real runners over gRPC with TLS.
-func startBenchRunners(b *testing.B, ctx context.Context, acc *acceptLog) benchFleet {
+// startBenchRunners serves n runners made by newRunner over gRPC with TLS.
+func startBenchRunners(b *testing.B, n int, newRunner func() rpc.RunnerService) benchFleet {
 	cert, key, err := tlsgen.SelfSigned(nil, time.Hour)
 	if err != nil {
 		b.Fatal(err)
 	}
 	f := benchFleet{cert: cert, key: key, token: "bench-token-0123456789abcdef"}
-	for i := range benchRunners {
-		f.addrs = append(f.addrs, startBenchRunner(b, ctx, f, fmt.Sprintf("r%d", i), acc))
+	for range n {
+		f.addrs = append(f.addrs, serveBenchRunner(b, f, newRunner()))
 	}
 	return f
 }
 
-func startBenchRunner(b *testing.B, ctx context.Context, f benchFleet, id string, acc *acceptLog) string {
-	dir := b.TempDir()
-	r, err := runner.New(runner.Config{ID: id, Capacity: 1000, WorkDir: filepath.Join(dir, "work")},
-		runner.Deps{Exec: nopExec{}, Reports: dropReports{}, Logs: fs.New(filepath.Join(dir, "logs")),
-			Checkout: stubCheckout{}, Logger: benchQuiet()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := r.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = r.Close(context.Background()) })
+func serveBenchRunner(b *testing.B, f benchFleet, svc rpc.RunnerService) string {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := rpc.NewServer(timedRunner{r, acc}, rpc.ServerConfig{CertPEM: f.cert, KeyPEM: f.key,
+	s, err := rpc.NewServer(svc, rpc.ServerConfig{CertPEM: f.cert, KeyPEM: f.key,
 		Tokens: []string{f.token}}, benchQuiet())
 	if err != nil {
 		b.Fatal(err)
@@ -131,10 +163,10 @@ func startBenchRunner(b *testing.B, ctx context.Context, f benchFleet, id string
 	return lis.Addr().String()
 }
 
-func registerRunners(b *testing.B, st *sqlite.Store, f benchFleet) {
+func registerRunners(b *testing.B, st *sqlite.Store, f benchFleet, slots int) {
 	now := time.Now().UTC()
 	for i, addr := range f.addrs {
-		r := ci.Runner{ID: fmt.Sprintf("r%d", i), Address: addr, Capacity: 1000, State: ci.RunnerActive,
+		r := ci.Runner{ID: fmt.Sprintf("r%d", i), Address: addr, Capacity: slots, State: ci.RunnerActive,
 			LastHeartbeat: now, ExpiresAt: now.Add(time.Hour)}
 		if err := st.PutRunner(context.Background(), r); err != nil {
 			b.Fatal(err)

@@ -249,6 +249,8 @@ type Dispatcher struct {
 	selector Selector
 	sweep    func(ctx context.Context) (int, error)
 	changed  func(ctx context.Context, job ci.Job)
+	tally    *tally
+	reads    registryReads
 	order    statusOrder
 	log      *slog.Logger
 	now      func() time.Time
@@ -261,6 +263,7 @@ func New(cfg Config, deps Deps) *Dispatcher {
 		status: deps.Status, config: deps.Config, secrets: deps.Secrets, names: deps.SecretNames,
 		creds: deps.Credentials, filter: deps.Filter, selector: deps.Selector, sweep: deps.Sweep,
 		changed: deps.Changed, log: deps.Logger, now: deps.Now}
+	d.tally = newTally(d.writeLoad)
 	if d.clients == nil {
 		d.clients = NewPool(rpc.ClientConfig{CAPEM: cfg.RunnerCAPEM}, d.fleet)
 	}

@@ -139,7 +139,7 @@ func (d *Dispatcher) jobReport(ctx context.Context, ev ci.RunnerEvent) error {
 	}
 	d.report(ctx, job)
 	if job.Status != ci.StatusRunning {
-		d.adjustRunner(ctx, ev.RunnerID, jobLeft(job.Status))
+		d.tally.add(ctx, ev.RunnerID, jobLeft(job.Status))
 	}
 	return nil
 }
@@ -184,13 +184,12 @@ func applyRunning(j *ci.Job, ev ci.RunnerEvent, at time.Time) error {
 	return errUnchanged
 }
 
-// jobLeft updates a runner's record when a job left it: a free slot until
-// the next heartbeat says so, and a success lowers its failure count.
-func jobLeft(s ci.Status) func(*ci.Runner) {
-	return func(r *ci.Runner) {
-		r.Running = max(r.Running-1, 0)
-		if s == ci.StatusSuccess {
-			r.Failures = max(r.Failures-1, 0)
-		}
+// jobLeft is the change of a runner's record when a job left it: a free
+// slot until the next heartbeat says so, and a success lowers its failure
+// count.
+func jobLeft(s ci.Status) load {
+	if s == ci.StatusSuccess {
+		return load{left: 1, succeeded: 1}
 	}
+	return load{left: 1}
 }

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
@@ -82,11 +81,11 @@ func (d *Dispatcher) dispatch(ctx context.Context, log *slog.Logger, job ci.Job)
 // took the job or it moved on; otherwise why says why
 // it waits.
 func (d *Dispatcher) place(ctx context.Context, log *slog.Logger, job ci.Job) (done bool, why string, err error) {
-	runners, err := d.store.ListRunners(ctx)
+	mark, runners, err := d.listRunners(ctx)
 	if err != nil {
 		return false, "", fmt.Errorf("list runners: %w", err)
 	}
-	candidates, reason := d.selector.Pick(job, runners, d.now())
+	candidates, reason := d.selector.Pick(job, d.tally.view(mark, runners), d.now())
 	if len(candidates) == 0 && reason != "" {
 		return false, reason, nil
 	}
@@ -134,7 +133,7 @@ func (d *Dispatcher) offer(ctx context.Context, log *slog.Logger, job ci.Job, g 
 // try assigns job to r and calls Run. done is true when r took the job or the
 // job moved on; otherwise the job is queued again and reason says why.
 func (d *Dispatcher) try(ctx context.Context, log *slog.Logger, job ci.Job, g grant, r ci.Runner) (done bool, reason string, err error) {
-	assigned, ok, err := d.update(ctx, job.ID, func(j *ci.Job) error {
+	assigned, ok, err := d.updateKnown(ctx, job, func(j *ci.Job) error {
 		if j.Status != ci.StatusQueued || j.Attempt != job.Attempt {
 			return errGone
 		}
@@ -262,7 +261,7 @@ func (d *Dispatcher) accepted(ctx context.Context, log *slog.Logger, job ci.Job,
 	if rec, ok := d.selector.(recorder); ok {
 		rec.Ran(job.Repo, r.ID)
 	}
-	d.adjustRunner(ctx, r.ID, func(r *ci.Runner) { r.Running, r.RPCFailedAt = r.Running+1, time.Time{} })
+	d.tally.add(ctx, r.ID, load{placed: 1, accepted: true})
 	cur, err := d.store.GetJob(ctx, job.ID)
 	switch {
 	case err != nil:

@@ -21,6 +21,18 @@ var (
 // wrote: errGone and errUnchanged from change mean no write and no error.
 func (d *Dispatcher) update(ctx context.Context, id string, change func(*ci.Job) error) (ci.Job, bool, error) {
 	j, err := ci.Update(ctx, d.store, id, change)
+	return updated(id, j, err)
+}
+
+// updateKnown is update from cur, the job as this handler read it, with
+// ci.UpdateFrom: when nobody changed it since, that saves a read.
+func (d *Dispatcher) updateKnown(ctx context.Context, cur ci.Job, change func(*ci.Job) error) (ci.Job, bool, error) {
+	j, err := ci.UpdateFrom(ctx, d.store, cur, change)
+	return updated(cur.ID, j, err)
+}
+
+// updated is the outcome of update and updateKnown.
+func updated(id string, j ci.Job, err error) (ci.Job, bool, error) {
 	switch {
 	case errors.Is(err, errGone) || errors.Is(err, errUnchanged):
 		return j, false, nil

@@ -37,7 +37,7 @@ func benchScale(b *testing.B, runners, queued int) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	registerRunners(b, st, fleet)
+	registerRunners(b, st, fleet, benchNopSlots)
 	backlog(b, st, queued)
 	measureDispatch(b, st, fleet, createJobs(b, st, b.N), acc)
 }

@@ -143,7 +143,7 @@ var errUnchanged = errors.New("unchanged")
 // markPublished sets Published on the stored job, unless it is set already
 // or the job has moved to another attempt (whose message is not ours).
 func (in *Intake) markPublished(ctx context.Context, published ci.Job) error {
-	_, err := ci.Update(ctx, in.Store, published.ID, func(j *ci.Job) error {
+	_, err := ci.UpdateFrom(ctx, in.Store, published, func(j *ci.Job) error {
 		if j.Published || j.Attempt != published.Attempt {
 			return errUnchanged
 		}

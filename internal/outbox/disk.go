@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,8 +17,10 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/ci"
 )
 
-// On disk, message seq is the file <20-digit seq>.msg holding one JSON
-// record; names sort like numbers, so a directory listing is the queue.
+// On disk, a batch of messages enqueued together is the file <20-digit seq of
+// its first message>.msg holding their JSON records one after the other, in
+// order, separated by newlines (a batch of one is one record); names sort like
+// numbers, so a directory listing is the queue.
 const (
 	seqDigits  = 20 // enough for any uint64
 	msgSuffix  = ".msg"
@@ -43,14 +46,22 @@ type record struct {
 
 func fileName(seq uint64) string { return fmt.Sprintf("%0*d%s", seqDigits, seq, msgSuffix) }
 
-// scan returns the sequence numbers of the messages in dir, oldest first,
-// and removes temporary files left by a crash in the middle of a write.
-func scan(dir string, logger *slog.Logger) ([]uint64, error) {
+// batchFile is one file of the queue: the seq of its first message and how
+// many messages it holds.
+type batchFile struct {
+	seq uint64
+	n   int
+}
+
+// scan returns the message files in dir, oldest first, and removes
+// temporary files left by a crash in the middle of a write. A file that
+// cannot be decoded counts as one message (delivery moves it aside).
+func scan(dir string, logger *slog.Logger) ([]batchFile, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	var seqs []uint64
+	var files []batchFile
 	for _, e := range entries {
 		name := e.Name()
 		switch {
@@ -62,20 +73,29 @@ func scan(dir string, logger *slog.Logger) ([]uint64, error) {
 			if err != nil {
 				return nil, fmt.Errorf("message file %s: %w", name, err)
 			}
-			seqs = append(seqs, seq)
+			msgs, _ := readMessages(dir, seq)
+			files = append(files, batchFile{seq: seq, n: max(len(msgs), 1)})
 		}
 	}
-	slices.Sort(seqs)
-	return seqs, nil
+	slices.SortFunc(files, func(a, b batchFile) int { return cmp.Compare(a.seq, b.seq) })
+	return files, nil
 }
 
-// writeMessage stores m as message seq: written to a temporary file, synced,
-// renamed into place and the directory synced, so that the message is either
-// absent or whole, and present after a crash once this returns nil.
-func writeMessage(dir string, seq uint64, m ci.Message) error {
-	data, err := json.Marshal(record{V: version, Key: m.Key, ID: m.ID, Body: m.Body, Headers: m.Headers})
-	if err != nil {
-		return fmt.Errorf("encode: %w", err)
+// writeMessages stores msgs as the batch file of their first seq: written to
+// a temporary file, synced, renamed into place and the directory synced, so
+// that the batch is either absent or whole, and present after a crash once
+// this returns nil. Two syncs for the whole batch, whatever its size.
+func writeMessages(dir string, seq uint64, msgs []ci.Message) error {
+	var data []byte
+	for i, m := range msgs {
+		rec, err := json.Marshal(record{V: version, Key: m.Key, ID: m.ID, Body: m.Body, Headers: m.Headers})
+		if err != nil {
+			return fmt.Errorf("encode message %s: %w", m.ID, err)
+		}
+		if i > 0 {
+			data = append(data, '\n')
+		}
+		data = append(data, rec...)
 	}
 	f, err := os.CreateTemp(dir, tempPrefix+"*")
 	if err != nil {
@@ -99,20 +119,34 @@ func writeMessage(dir string, seq uint64, m ci.Message) error {
 	return syncDir(dir)
 }
 
-// readMessage loads message seq. A file that does not decode is errCorrupt.
-func readMessage(dir string, seq uint64) (ci.Message, error) {
+// readMessages loads the batch file of seq. A file that does not decode,
+// whole, is errCorrupt.
+func readMessages(dir string, seq uint64) ([]ci.Message, error) {
 	data, err := os.ReadFile(filepath.Join(dir, fileName(seq)))
 	if err != nil {
-		return ci.Message{}, err
+		return nil, err
 	}
-	var r record
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil || dec.More() {
-		return ci.Message{}, fmt.Errorf("%s: %w: %v", fileName(seq), errCorrupt, err)
+	var msgs []ci.Message
+	for len(msgs) == 0 || dec.More() {
+		m, err := decodeRecord(dec)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", fileName(seq), err)
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, nil
+}
+
+// decodeRecord decodes the next record of a batch file.
+func decodeRecord(dec *json.Decoder) (ci.Message, error) {
+	var r record
+	if err := dec.Decode(&r); err != nil {
+		return ci.Message{}, fmt.Errorf("%w: %v", errCorrupt, err)
 	}
 	if r.V != version {
-		return ci.Message{}, fmt.Errorf("%s: %w: version %d", fileName(seq), errCorrupt, r.V)
+		return ci.Message{}, fmt.Errorf("%w: version %d", errCorrupt, r.V)
 	}
 	return ci.Message{Key: r.Key, ID: r.ID, Body: r.Body, Headers: r.Headers}, nil
 }
@@ -129,7 +163,7 @@ func moveAside(dir string, seq uint64) error {
 	return syncDir(dir)
 }
 
-// removeMessage deletes a delivered message. Losing the removal in a crash
+// removeMessage deletes a delivered batch file. Losing the removal in a crash
 // only means sending the message again.
 func removeMessage(dir string, seq uint64) error {
 	err := os.Remove(filepath.Join(dir, fileName(seq)))

@@ -17,7 +17,7 @@ import (
 func TestFileFormat(t *testing.T) {
 	dir := t.TempDir()
 	m := ci.Message{Key: "event.job", ID: "x", Body: []byte(`{}`), Headers: map[string]string{"a": "b"}}
-	if err := writeMessage(dir, 7, m); err != nil {
+	if err := writeMessages(dir, 7, []ci.Message{m}); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(filepath.Join(dir, "00000000000000000007.msg"))
@@ -27,9 +27,12 @@ func TestFileFormat(t *testing.T) {
 	if want := `{"v":1,"key":"event.job","id":"x","body":"e30=","headers":{"a":"b"}}`; string(data) != want {
 		t.Errorf("file = %s, want %s", data, want)
 	}
-	got, err := readMessage(dir, 7)
-	if err != nil || got.Key != m.Key || got.ID != m.ID || string(got.Body) != "{}" || got.Headers["a"] != "b" {
-		t.Errorf("readMessage = %+v, %v", got, err)
+	msgs, err := readMessages(dir, 7)
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("readMessages = %+v, %v; want one message", msgs, err)
+	}
+	if got := msgs[0]; got.Key != m.Key || got.ID != m.ID || string(got.Body) != "{}" || got.Headers["a"] != "b" {
+		t.Errorf("readMessages = %+v", got)
 	}
 }
 
@@ -45,8 +48,8 @@ func TestReadMessageCorrupt(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, fileName(1)), []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := readMessage(dir, 1); !errors.Is(err, errCorrupt) {
-			t.Errorf("readMessage(%q) = %v, want errCorrupt", content, err)
+		if _, err := readMessages(dir, 1); !errors.Is(err, errCorrupt) {
+			t.Errorf("readMessages(%q) = %v, want errCorrupt", content, err)
 		}
 	}
 }

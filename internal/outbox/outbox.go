@@ -2,7 +2,8 @@
 // ci.Message delivered in order, one at a time, to a send function (in
 // runnerd, the queue's Publish) that is retried with backoff until it
 // succeeds. A message is on disk, synced, before Enqueue returns, and is
-// removed only after send returned nil, so reports survive broker outages
+// removed only after send returned nil (with the rest of its batch: the
+// messages enqueued together share one file and one sync, see Enqueue), so reports survive broker outages
 // and runnerd restarts. Delivery is at least once: a crash between a
 // successful send and the removal sends the message again after the restart,
 // and consumers dedup by message ID. docs/logs.md describes the guarantees.
@@ -10,6 +11,7 @@ package outbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -71,13 +73,17 @@ type Outbox struct {
 	unlock func() // releases the directory lock
 	spare  *reserve.Reserve
 
-	enqMu   sync.Mutex // serialises Enqueue, so sequence order is queue order
-	nextSeq uint64     // guarded by enqMu
+	enqMu   sync.Mutex // guards the batch being gathered and nextSeq
+	enqCond *sync.Cond // signalled when writing ends
+	nextSeq uint64     // the seq of the next message written
+	waiting []*enqueue // gathered for the next batch
+	writing bool       // an Enqueue is writing a batch, or about to
 
-	mu      sync.Mutex
-	queue   []uint64      // pending sequence numbers, oldest first; queue[0] may be in flight
-	closed  bool          // Close was called
-	changed chan struct{} // closed and replaced whenever the queue shrinks
+	mu        sync.Mutex
+	queue     []item         // pending messages, oldest first; queue[0] may be in flight
+	remaining map[uint64]int // batch file → its messages not delivered yet
+	closed    bool           // Close was called
+	changed   chan struct{}  // closed and replaced whenever the queue shrinks
 
 	wake   chan struct{} // capacity 1: a message was enqueued
 	ctx    context.Context
@@ -86,6 +92,18 @@ type Outbox struct {
 
 	closeOnce sync.Once
 }
+
+// item is a pending message: its seq and the batch file holding it.
+type item struct{ seq, file uint64 }
+
+// enqueue is one Enqueue waiting for its batch to be written.
+type enqueue struct {
+	m    ci.Message
+	done chan error // errLead: write the next batch
+}
+
+// errLead tells a waiting Enqueue to write the next batch.
+var errLead = errors.New("write the next batch")
 
 // Open opens the outbox in dir, creating the directory if needed, and starts
 // delivering the messages pending there (left by an earlier process too) in
@@ -107,7 +125,7 @@ func Open(ctx context.Context, dir string, send Send, opts Options, logger *slog
 	if err != nil {
 		return nil, fmt.Errorf("open outbox %s: %w", dir, err)
 	}
-	seqs, err := scan(dir, logger)
+	files, err := scan(dir, logger)
 	if err != nil {
 		unlock()
 		return nil, fmt.Errorf("open outbox %s: %w", dir, err)
@@ -115,11 +133,15 @@ func Open(ctx context.Context, dir string, send Send, opts Options, logger *slog
 	o := &Outbox{
 		dir: dir, send: send, opts: opts.withDefaults(), log: logger, unlock: unlock,
 		spare:   reserve.Open(dir, opts.Reserve, logger),
-		nextSeq: 1, queue: seqs, changed: make(chan struct{}),
+		nextSeq: 1, remaining: map[uint64]int{}, changed: make(chan struct{}),
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}
-	if n := len(seqs); n > 0 {
-		o.nextSeq = seqs[n-1] + 1
+	o.enqCond = sync.NewCond(&o.enqMu)
+	for _, f := range files {
+		o.queued(f.seq, f.n)
+		o.nextSeq = f.seq + uint64(f.n)
+	}
+	if n := len(o.queue); n > 0 {
 		logger.Info("outbox: resuming delivery of pending messages", "pending", n)
 	}
 	o.ctx, o.cancel = context.WithCancel(ctx)
@@ -129,36 +151,109 @@ func Open(ctx context.Context, dir string, send Send, opts Options, logger *slog
 
 // Enqueue writes m to disk durably (a temporary file, fsync, rename, fsync
 // of the directory) and queues it behind every message enqueued before. When
-// Enqueue returns nil the message survives a crash. A write that fails for
-// want of space releases the outbox's reserved space and is tried once more;
-// the reserve is taken back after a delivery once the disk has room again.
-// After Close it fails with ci.ErrClosed.
+// Enqueue returns nil the message survives a crash. Concurrent Enqueues go
+// to disk together: one writes a batch while the others gather for the next,
+// which the first of them writes, so a burst of n reports costs two fsyncs
+// per batch instead of two per report, each Enqueue still returning only once
+// its own message is synced. A write that fails for want of space releases
+// the outbox's reserved space and is tried once more; the reserve is taken
+// back after a delivery once the disk has room again. After Close it fails
+// with ci.ErrClosed.
 func (o *Outbox) Enqueue(ctx context.Context, m ci.Message) error {
+	return o.Queue(ctx, m)()
+}
+
+// Queue is Enqueue in two steps: it takes m's place in the queue at once,
+// behind every message queued before, so that a caller that serialises its
+// calls of Queue (under a lock of its own) orders its messages without
+// waiting for each to be on disk; the returned wait then returns what
+// Enqueue would, once m is on disk. wait must be called, once: the writing
+// of a batch may be its turn.
+func (o *Outbox) Queue(ctx context.Context, m ci.Message) (wait func() error) {
 	if err := context.Cause(ctx); err != nil {
-		return fmt.Errorf("enqueue message %s: %w", m.ID, err)
+		return func() error { return fmt.Errorf("enqueue message %s: %w", m.ID, err) }
+	}
+	e := &enqueue{m: m, done: make(chan error, 1)}
+	o.enqMu.Lock()
+	if o.isClosed() {
+		o.enqMu.Unlock()
+		return func() error { return fmt.Errorf("enqueue message %s: %w", m.ID, ci.ErrClosed) }
+	}
+	o.waiting = append(o.waiting, e)
+	lead := !o.writing
+	o.writing = true
+	o.enqMu.Unlock()
+	return func() error {
+		if !lead {
+			if err := <-e.done; err != errLead {
+				return err
+			}
+		}
+		o.writeBatch()
+		return <-e.done
+	}
+}
+
+// writeBatch writes the gathered Enqueues as one batch file, answers them,
+// and hands the writing on to the first Enqueue gathered meanwhile.
+func (o *Outbox) writeBatch() {
+	o.enqMu.Lock()
+	batch, seq := o.waiting, o.nextSeq
+	o.waiting = nil
+	o.nextSeq += uint64(len(batch))
+	o.enqMu.Unlock()
+	err := o.write(seq, batch)
+	for _, e := range batch {
+		if err != nil {
+			e.done <- fmt.Errorf("enqueue message %s: %w", e.m.ID, err)
+		} else {
+			e.done <- nil
+		}
 	}
 	o.enqMu.Lock()
 	defer o.enqMu.Unlock()
-	if o.isClosed() {
-		return fmt.Errorf("enqueue message %s: %w", m.ID, ci.ErrClosed)
+	if len(o.waiting) > 0 {
+		o.waiting[0].done <- errLead
+		return
 	}
-	seq := o.nextSeq
-	o.nextSeq++
-	err := writeMessage(o.dir, seq, m)
+	o.writing = false
+	o.enqCond.Broadcast()
+}
+
+// write stores batch as message seq onwards and queues it; after Close it
+// writes nothing and fails with ci.ErrClosed.
+func (o *Outbox) write(seq uint64, batch []*enqueue) error {
+	if o.isClosed() {
+		return ci.ErrClosed
+	}
+	msgs := make([]ci.Message, len(batch))
+	for i, e := range batch {
+		msgs[i] = e.m
+	}
+	err := writeMessages(o.dir, seq, msgs)
 	if err != nil && reserve.NoSpace(err) && o.spare.Release() {
-		err = writeMessage(o.dir, seq, m)
+		err = writeMessages(o.dir, seq, msgs)
 	}
 	if err != nil {
-		return fmt.Errorf("enqueue message %s: %w", m.ID, err)
+		return err
 	}
 	o.mu.Lock()
-	o.queue = append(o.queue, seq)
+	o.queued(seq, len(msgs))
 	o.mu.Unlock()
 	select {
 	case o.wake <- struct{}{}:
 	default:
 	}
 	return nil
+}
+
+// queued appends the n messages of batch file seq to the queue; o.mu is held
+// (or the outbox not shared yet).
+func (o *Outbox) queued(seq uint64, n int) {
+	for i := range n {
+		o.queue = append(o.queue, item{seq: seq + uint64(i), file: seq})
+	}
+	o.remaining[seq] = n
 }
 
 // Pending returns how many messages are not delivered yet, the one being sent
@@ -201,10 +296,13 @@ func (o *Outbox) Flush(ctx context.Context) error {
 // on disk for the next Open. Close is idempotent.
 func (o *Outbox) Close() error {
 	o.closeOnce.Do(func() {
-		o.enqMu.Lock() // no Enqueue is writing once closed is set
+		o.enqMu.Lock() // no batch is written once closed is set and writing is over
 		o.mu.Lock()
 		o.closed = true
 		o.mu.Unlock()
+		for o.writing {
+			o.enqCond.Wait()
+		}
 		o.enqMu.Unlock()
 		o.cancel()
 		<-o.done

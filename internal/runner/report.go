@@ -19,8 +19,11 @@ const (
 )
 
 // reporter numbers the runner's reports, signs them with the runner's token
-// and enqueues them to the outbox in that order: one report at a time, so the
-// outbox (which publishes in order) holds them by increasing Seq.
+// and enqueues them to the outbox in that order, so the outbox (which
+// publishes in order) holds them by increasing Seq. With an outbox that can
+// queue a message before it is on disk (queuer, as *outbox.Outbox), only the
+// queueing is one report at a time: the reports of concurrent jobs then wait
+// for the disk together, in one batch of the outbox.
 type reporter struct {
 	runnerID string
 	token    string // signs every report; "" sends them unsigned
@@ -42,36 +45,64 @@ func newReporter(runnerID, token string, out Reports, log *slog.Logger) *reporte
 		out: out, log: log, stopped: ctx, stop: cancel}
 }
 
+// queuer is an outbox that can queue a message in order at once and wait
+// for it to be on disk after (outbox.Outbox.Queue).
+type queuer interface {
+	Queue(ctx context.Context, m ci.Message) (wait func() error)
+}
+
 // send enqueues ev, numbered, stamped and signed.
 func (p *reporter) send(ev ci.RunnerEvent) { p.sendWith(ev, nil) }
 
 // sendWith enqueues ev with extra message headers. A final job report (a
 // final status, or a job handed back) the outbox refuses is retried with
 // backoff until the outbox takes it or the reporter stops (mustDeliver);
-// later reports wait behind it. Any other report the outbox cannot take is
-// logged and lost; its Seq is used by the next one, so consumers see no gap.
+// the caller's later reports wait behind it. Any other report the outbox
+// cannot take is logged and lost, leaving a gap in Seq (message IDs stay
+// unique).
 func (p *reporter) sendWith(ev ci.RunnerEvent, headers map[string]string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	ev.RunnerID, ev.Seq, ev.Time = p.runnerID, p.seq+1, time.Now().UTC()
-	m, err := ci.NewEventMessage(ev, p.boot)
+	m, wait, err := p.number(ev, headers)
 	if err == nil {
-		for k, v := range headers {
-			m.Headers[k] = v
-		}
-		if p.token != "" {
-			m.Headers[runnerkey.Header] = runnerkey.Sign(p.token, m.Body)
-		}
-		err = p.enqueue(m)
+		err = wait()
 		if err != nil && mustDeliver(ev) {
 			err = p.retry(ev, m, err)
 		}
 	}
 	if err != nil {
 		p.log.Error("report lost: outbox refused it", "kind", ev.Kind, "job_id", ev.JobID, "err", err)
-		return
 	}
+}
+
+// number stamps ev with the next Seq, signs its message and queues it, in
+// the order of the calls; wait waits until the message is on disk.
+func (p *reporter) number(ev ci.RunnerEvent, headers map[string]string) (m ci.Message, wait func() error, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.seq++
+	ev.RunnerID, ev.Seq, ev.Time = p.runnerID, p.seq, time.Now().UTC()
+	if m, err = ci.NewEventMessage(ev, p.boot); err != nil {
+		return m, nil, err
+	}
+	for k, v := range headers {
+		m.Headers[k] = v
+	}
+	if p.token != "" {
+		m.Headers[runnerkey.Header] = runnerkey.Sign(p.token, m.Body)
+	}
+	return m, p.queue(m), nil
+}
+
+// queue queues m in the outbox: at once with a queuer, waiting for the disk
+// after; with any other outbox, by enqueueing it now.
+func (p *reporter) queue(m ci.Message) (wait func() error) {
+	ctx, cancel := context.WithTimeout(context.Background(), ReportTimeout)
+	if q, ok := p.out.(queuer); ok {
+		w := q.Queue(ctx, m)
+		return func() error { defer cancel(); return w() }
+	}
+	defer cancel()
+	err := p.out.Enqueue(ctx, m)
+	return func() error { return err }
 }
 
 // mustDeliver reports whether ev is a report without which a job would stay

@@ -26,13 +26,12 @@ func (s *Store) CreateJob(ctx context.Context, j ci.Job) (ci.Job, error) {
 	if err != nil {
 		return ci.Job{}, fmt.Errorf("create job %s: %w", j.ID, err)
 	}
-	res, err := s.w.ExecContext(ctx, `INSERT INTO jobs (id, repo, status, branch, created_at, published, version, doc)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-		j.ID, j.Repo, j.Status, j.Branch, store.TimeKey(j.CreatedAt), j.Published, j.Version, doc)
-	if err := written(res, err); err != nil {
-		if errors.Is(err, errNoRow) {
-			err = ci.ErrExists
-		}
+	err = s.writes.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, s.st.createJob).ExecContext(ctx,
+			j.ID, j.Repo, j.Status, j.Branch, store.TimeKey(j.CreatedAt), j.Published, j.Version, doc)
+		return conditional(res, err, func() error { return ci.ErrExists })
+	})
+	if err != nil {
 		return ci.Job{}, fmt.Errorf("create job %s: %w", j.ID, err)
 	}
 	return j, nil
@@ -44,7 +43,7 @@ func (s *Store) GetJob(ctx context.Context, id string) (ci.Job, error) {
 		return ci.Job{}, err
 	}
 	var doc []byte
-	err := s.r.QueryRowContext(ctx, `SELECT doc FROM jobs WHERE id = ?`, id).Scan(&doc)
+	err := s.st.getJob.QueryRowContext(ctx, id).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ci.ErrNotFound
 	}
@@ -67,14 +66,19 @@ func (s *Store) UpdateJob(ctx context.Context, j ci.Job) (ci.Job, error) {
 	if err != nil {
 		return ci.Job{}, fmt.Errorf("update job %s: %w", j.ID, err)
 	}
-	res, err := s.w.ExecContext(ctx, `UPDATE jobs SET repo = ?, status = ?, branch = ?, created_at = ?,
-		published = ?, version = ?, doc = ? WHERE id = ? AND version = ?`,
-		next.Repo, next.Status, next.Branch, store.TimeKey(next.CreatedAt), next.Published, next.Version, doc,
-		j.ID, j.Version)
-	if err := written(res, err); err != nil {
-		if errors.Is(err, errNoRow) {
-			err = s.missOrConflict(ctx, j.ID)
+	err = s.writes.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, s.st.updateState).ExecContext(ctx,
+			next.Status, next.Published, next.Version, doc,
+			j.ID, j.Version, next.Repo, next.Branch, store.TimeKey(next.CreatedAt))
+		if err := written(res, err); !errors.Is(err, errNoRow) {
+			return err
 		}
+		res, err = tx.StmtContext(ctx, s.st.updateJob).ExecContext(ctx, // the repo, branch or time changed too
+			next.Repo, next.Status, next.Branch, store.TimeKey(next.CreatedAt), next.Published, next.Version, doc,
+			j.ID, j.Version)
+		return conditional(res, err, func() error { return s.missOrConflict(ctx, tx, j.ID) })
+	})
+	if err != nil {
 		return ci.Job{}, fmt.Errorf("update job %s: %w", j.ID, err)
 	}
 	return next, nil
@@ -82,9 +86,9 @@ func (s *Store) UpdateJob(ctx context.Context, j ci.Job) (ci.Job, error) {
 
 // missOrConflict tells why a conditional update matched no row. Jobs are
 // never deleted, so a row that exists now existed then.
-func (s *Store) missOrConflict(ctx context.Context, id string) error {
+func (s *Store) missOrConflict(ctx context.Context, tx *sql.Tx, id string) error {
 	var one int
-	err := s.w.QueryRowContext(ctx, `SELECT 1 FROM jobs WHERE id = ?`, id).Scan(&one)
+	err := tx.StmtContext(ctx, s.st.jobExists).QueryRowContext(ctx, id).Scan(&one)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return ci.ErrNotFound
@@ -191,6 +195,15 @@ func decodeJob(doc []byte) (ci.Job, error) {
 		return ci.Job{}, fmt.Errorf("decode job: %w", err)
 	}
 	return j, nil
+}
+
+// conditional is the outcome of a conditional write: its statement's error,
+// or miss() when it matched no row.
+func conditional(res sql.Result, err error, miss func() error) error {
+	if err := written(res, err); !errors.Is(err, errNoRow) {
+		return err
+	}
+	return miss()
 }
 
 // errNoRow says a conditional write matched no row.

@@ -32,8 +32,10 @@ func (s *Store) PutRunner(ctx context.Context, r ci.Runner) error {
 	if !r.ExpiresAt.IsZero() {
 		expires = store.TimeKey(r.ExpiresAt)
 	}
-	_, err = s.w.ExecContext(ctx, `INSERT INTO runners (id, expires_at, doc) VALUES (?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at, doc = excluded.doc`, r.ID, expires, doc)
+	err = s.writes.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.StmtContext(ctx, s.st.putRunner).ExecContext(ctx, r.ID, expires, doc)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("put runner %s: %w", r.ID, err)
 	}
@@ -46,8 +48,7 @@ func (s *Store) GetRunner(ctx context.Context, id string) (ci.Runner, error) {
 		return ci.Runner{}, err
 	}
 	var doc []byte
-	err := s.r.QueryRowContext(ctx, `SELECT doc FROM runners WHERE id = ? AND `+visible,
-		id, store.TimeKey(s.now())).Scan(&doc)
+	err := s.st.getRunner.QueryRowContext(ctx, id, store.TimeKey(s.now())).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ci.ErrNotFound
 	}
@@ -62,7 +63,7 @@ func (s *Store) ListRunners(ctx context.Context) ([]ci.Runner, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT doc FROM runners WHERE `+visible+` ORDER BY id`, store.TimeKey(s.now()))
+	rows, err := s.st.listRunners.QueryContext(ctx, store.TimeKey(s.now()))
 	if err != nil {
 		return nil, fmt.Errorf("list runners: %w", err)
 	}
@@ -90,7 +91,11 @@ func (s *Store) DeleteRunner(ctx context.Context, id string) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	if _, err := s.w.ExecContext(ctx, `DELETE FROM runners WHERE id = ?`, id); err != nil {
+	err := s.writes.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.StmtContext(ctx, s.st.deleteRunner).ExecContext(ctx, id)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("delete runner %s: %w", id, err)
 	}
 	return nil

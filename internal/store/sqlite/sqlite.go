@@ -10,7 +10,9 @@
 // Concurrency: a file database runs in WAL mode, so readers never wait for the
 // writer; every write goes through one connection, so writers of this process
 // queue in Go instead of failing with SQLITE_BUSY, and busy_timeout covers
-// other processes sharing the file.
+// other processes sharing the file. The writes queued while a transaction
+// commits go together into the next one (group commit, see writer), each
+// caller still getting its own result.
 package sqlite
 
 import (
@@ -39,6 +41,8 @@ const pragmas = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=imm
 type Store struct {
 	w      *sql.DB // the single writer connection (and everything, for Memory)
 	r      *sql.DB // the reader pool; the same as w for Memory
+	st     *stmts
+	writes *writer
 	now    func() time.Time
 	closed atomic.Bool
 }
@@ -57,6 +61,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	if s.st, err = prepareAll(ctx, s.w, s.r); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s.writes = newWriter(s.w)
 	return s, nil
 }
 
@@ -75,7 +84,7 @@ func open(path string) (*Store, error) {
 	if path == "" || strings.ContainsRune(path, '?') {
 		return nil, errors.New("the path must be non-empty and without '?'") // '?' starts the DSN's parameters
 	}
-	dsn := path + "?" + pragmas + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	dsn := path + "?" + pragmas + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(10000)"
 	w, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
@@ -95,6 +104,9 @@ func open(path string) (*Store, error) {
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
+	}
+	if s.writes != nil {
+		s.writes.close()
 	}
 	err := s.w.Close()
 	if s.r != s.w {

@@ -1,0 +1,156 @@
+package dispatch
+
+import (
+	"context"
+	"sync"
+
+	"github.com/narwhal-ci/narwhal/internal/ci"
+)
+
+// keepFlushes is how many written flushes a tally remembers for view.
+const keepFlushes = 16
+
+// tally is the group commit of the runner registry's load. Each accepted Run
+// (one more job on the runner, its RPC penalty over) and each job that left a
+// runner (one fewer; on success one failure fewer) changes the runner's
+// record. Instead of a read and a write of the record per job, the changes
+// made while one flush writes are summed per runner and written together by
+// the next flush: one read and one write per runner per flush, the writes of
+// one flush concurrent so that the store commits them together.
+//
+// Who writes: the handler whose change finds no flush under way flushes at
+// once; the first whose change finds one under way waits for it and flushes
+// next; every other handler returns at once, its change in the flush of that
+// waiting handler. So a change is written before the last handler that made
+// one returns (a Lambda invocation leaves nothing behind), and no handler
+// writes more than one flush.
+//
+// Until it is written, a change is still part of the selector's input: view
+// adds to the runners read from the store the jobs this dispatcher placed
+// that the read may not show, so that concurrent handlers do not over-commit
+// a runner the store still shows free. Jobs that left are not counted before
+// they are written (a slot freed a moment late, never one too many). Other
+// dispatchers' accepts are in the store once written; the runner itself
+// refuses a job beyond its capacity.
+type tally struct {
+	write func(ctx context.Context, changes map[string]load) // writes one flush
+
+	mu       sync.Mutex
+	cond     *sync.Cond      // signalled when a flush ends
+	pending  map[string]load // for the next flush
+	inflight map[string]load // being written
+	flushing bool
+	next     bool      // a handler waits to write the next flush
+	gen      uint64    // flushes written
+	recent   []flushed // the last keepFlushes of them
+}
+
+// load is the change of one runner's record.
+type load struct {
+	placed, left int  // jobs placed on it, jobs that left it
+	succeeded    int  // of those that left, how many succeeded
+	accepted     bool // it accepted a Run: the RPC penalty is over
+}
+
+// flushed is a written flush, for the reads that began before it.
+type flushed struct {
+	gen     uint64
+	changes map[string]load
+}
+
+func newTally(write func(context.Context, map[string]load)) *tally {
+	t := &tally{write: write, pending: map[string]load{}}
+	t.cond = sync.NewCond(&t.mu)
+	return t
+}
+
+func (l load) plus(o load) load {
+	return load{placed: l.placed + o.placed, left: l.left + o.left, succeeded: l.succeeded + o.succeeded,
+		accepted: l.accepted || o.accepted}
+}
+
+// apply changes a runner's record by l.
+func (l load) apply(r *ci.Runner) {
+	r.Running = max(r.Running+l.placed-l.left, 0)
+	r.Failures = max(r.Failures-l.succeeded, 0)
+	if l.accepted {
+		r.RPCFailedAt = ci.Runner{}.RPCFailedAt
+	}
+}
+
+// add records change c of runner id, and writes the pending changes when
+// it is this handler's turn (see tally).
+func (t *tally) add(ctx context.Context, id string, c load) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.pending[id] = t.pending[id].plus(c)
+	switch {
+	case !t.flushing:
+	case t.next:
+		return // the waiting handler writes c
+	default:
+		t.next = true
+		for t.flushing {
+			t.cond.Wait()
+		}
+		t.next = false
+	}
+	t.flush(ctx)
+}
+
+// flush writes every pending change; t.mu is held, and released meanwhile.
+func (t *tally) flush(ctx context.Context) {
+	if len(t.pending) == 0 {
+		return
+	}
+	batch := t.pending
+	t.pending, t.inflight, t.flushing = map[string]load{}, batch, true
+	t.mu.Unlock()
+	t.write(context.WithoutCancel(ctx), batch)
+	t.mu.Lock()
+	t.gen++
+	t.recent = append(t.recent, flushed{gen: t.gen, changes: batch})
+	if len(t.recent) > keepFlushes {
+		t.recent = t.recent[1:]
+	}
+	t.inflight, t.flushing = nil, false
+	t.cond.Broadcast()
+}
+
+// mark is taken before reading the runners from the store, for view.
+func (t *tally) mark() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.gen
+}
+
+// view adds to runners, read from the store after mark returned m, the jobs
+// placed on them that the read may miss: those not written yet and those
+// written by flushes that ended after m (they may have committed after the
+// read). It changes runners in place and returns them.
+func (t *tally) view(m uint64, runners []ci.Runner) []ci.Runner {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := range runners {
+		id := runners[i].ID
+		n := t.pending[id].placed + t.inflight[id].placed
+		for _, f := range t.recent {
+			if f.gen > m {
+				n += f.changes[id].placed
+			}
+		}
+		runners[i].Running += n
+	}
+	return runners
+}
+
+// writeLoad is the tally's write: each runner's change, concurrently.
+func (d *Dispatcher) writeLoad(ctx context.Context, changes map[string]load) {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.RPCTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for id, l := range changes {
+		wg.Go(func() { d.adjustRunner(ctx, id, l.apply) })
+	}
+	wg.Wait()
+}

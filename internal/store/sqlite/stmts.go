@@ -1,0 +1,58 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// The statements run on every job or runner change, prepared once when the
+// store opens: parsing is a good part of a small statement's cost in SQLite.
+const (
+	sqlCreateJob = `INSERT INTO jobs (id, repo, status, branch, created_at, published, version, doc)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+	sqlUpdateJob = `UPDATE jobs SET repo = ?, status = ?, branch = ?, created_at = ?,
+		published = ?, version = ?, doc = ? WHERE id = ? AND version = ?`
+	// sqlUpdateState is sqlUpdateJob for the usual change, which leaves the
+	// job's repo, branch and creation time alone: SQLite rewrites the index
+	// entries of every column a SET names, so naming fewer leaves the
+	// indexes by creation time and by repository untouched.
+	sqlUpdateState = `UPDATE jobs SET status = ?, published = ?, version = ?, doc = ?
+		WHERE id = ? AND version = ? AND repo = ? AND branch = ? AND created_at = ?`
+	sqlJobExists = `SELECT 1 FROM jobs WHERE id = ?`
+	sqlGetJob    = `SELECT doc FROM jobs WHERE id = ?`
+	sqlPutRunner = `INSERT INTO runners (id, expires_at, doc) VALUES (?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at, doc = excluded.doc`
+	sqlGetRunner    = `SELECT doc FROM runners WHERE id = ? AND ` + visible
+	sqlListRunners  = `SELECT doc FROM runners WHERE ` + visible + ` ORDER BY id`
+	sqlDeleteRunner = `DELETE FROM runners WHERE id = ?`
+)
+
+// stmts are the prepared statements: writes on the writer connection,
+// reads on the reader pool.
+type stmts struct {
+	createJob, updateJob, updateState, jobExists, putRunner, deleteRunner *sql.Stmt
+	getJob, getRunner, listRunners                                        *sql.Stmt
+}
+
+// prepareAll prepares the statements; the schema must be migrated.
+func prepareAll(ctx context.Context, w, r *sql.DB) (*stmts, error) {
+	var st stmts
+	for _, p := range []struct {
+		db  *sql.DB
+		dst **sql.Stmt
+		q   string
+	}{
+		{w, &st.createJob, sqlCreateJob}, {w, &st.updateJob, sqlUpdateJob}, {w, &st.updateState, sqlUpdateState},
+		{w, &st.jobExists, sqlJobExists},
+		{w, &st.putRunner, sqlPutRunner}, {w, &st.deleteRunner, sqlDeleteRunner},
+		{r, &st.getJob, sqlGetJob}, {r, &st.getRunner, sqlGetRunner}, {r, &st.listRunners, sqlListRunners},
+	} {
+		stmt, err := p.db.PrepareContext(ctx, p.q)
+		if err != nil {
+			return nil, fmt.Errorf("prepare statements: %w", err)
+		}
+		*p.dst = stmt
+	}
+	return &st, nil
+}
