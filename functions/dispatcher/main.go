@@ -40,9 +40,9 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/queue/amqp"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
 	"github.com/narwhal-ci/narwhal/internal/runnerkey"
+	"github.com/narwhal-ci/narwhal/internal/secretcache"
 	reposecrets "github.com/narwhal-ci/narwhal/internal/secrets"
 	"github.com/narwhal-ci/narwhal/internal/secrets/awssm"
-	"github.com/narwhal-ci/narwhal/internal/secretcache"
 	"github.com/narwhal-ci/narwhal/internal/store/dynamo"
 	"github.com/narwhal-ci/narwhal/internal/store/writeback"
 )

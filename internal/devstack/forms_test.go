@@ -119,3 +119,48 @@ func wantStored(t *testing.T, s *Stack, value string) {
 		t.Errorf("registries after the form: %+v, %v", regs, err)
 	}
 }
+
+// TestRerunFromStepInBrowser clicks "Re-run from here" on the failed step of
+// a finished job: the page moves to a new job that re-runs the first from
+// that step, its dependency done, not run again.
+func TestRerunFromStepInBrowser(t *testing.T) {
+	t.Parallel()
+	ctx := browser(t)
+	ex := fake.New()
+	ex.Script("test", fake.Outcome{ExitCode: 1})
+	cfg := testConfig(t)
+	cfg.Exec = ex
+	s, _ := startStack(t, cfg)
+	id, err := s.Trigger(context.Background(), newRepo(t, map[string]string{"narwhal.yml": twoSteps}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := waitJob(t, s, id, 20*time.Second); j.Status != "failure" {
+		t.Fatalf("job %s", j.Status)
+	}
+	type css = chromedp.CSS
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(s.Info().URL+"#/jobs/"+id),
+		chromedp.WaitVisible(css(`button[data-rerun="test"]`)),
+		chromedp.Click(css(`button[data-rerun="test"]`)),
+		chromedp.WaitNotPresent(css(`button[data-rerun="test"]`)), // the new job's page
+	)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	next, err := chromedp.Run(ctx, chromedp.Text(css(`#job-id`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var j struct {
+		ParentID string `json:"parent_id"`
+		Resume   *struct {
+			From string            `json:"from"`
+			Done map[string]string `json:"done"`
+		} `json:"resume"`
+	}
+	apiGet(t, s, "/jobs/"+strings.TrimSpace(next), &j)
+	if j.ParentID != id || j.Resume == nil || j.Resume.From != "test" || j.Resume.Done["build"] == "" {
+		t.Fatalf("the button made job %s: %+v (resume %+v)", next, j, j.Resume)
+	}
+}

@@ -13,6 +13,7 @@
 'use strict';
 
 const POLL_MS = 1500;
+const FINAL = ['success', 'failure', 'error', 'cancelled', 'skipped']; // job states that do not change
 const LOG_LIMIT = 256 * 1024;
 
 const state = {
@@ -72,6 +73,21 @@ async function call(path, opts = {}) {
 
 const getJSON = async (path) => (await call(path)).json();
 const post = (path) => call(path, { method: 'POST' });
+
+// changed reports whether v differs from what memo keeps under key, and
+// keeps it: views re-render only what changed, so that a poll does not
+// replace the button a person is about to click.
+function changed(memo, key, v) {
+  const text = JSON.stringify(v);
+  if (memo[key] === text) return false;
+  memo[key] = text;
+  return true;
+}
+
+// sendJSON sends method with a JSON body.
+const sendJSON = (method, path, body) => call(path, {
+  method, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+});
 
 function showError(err) {
   const box = document.getElementById('error');

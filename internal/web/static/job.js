@@ -19,13 +19,20 @@ function jobView(app, id, params) {
   app.replaceChildren(el('p', {}, el('a', { href: '#/' }, '← all jobs')), head,
     el('h3', {}, 'Steps'), graph, timeline, el('h3', {}, 'Log ', follow), tabs, tools, log);
   const tail = newLogTail(id, view.step, log, () => follow.firstChild.checked, () => view.q);
+  const shown = {};
   poll(async (current) => {
     const job = await getJSON(`/jobs/${encodeURIComponent(id)}`);
     if (!current()) return;
-    renderJobHead(head, job);
-    renderGraph(graph, job, view);
-    renderTimeline(timeline, job, view);
-    renderTabs(tabs, job, view);
+    // A finished job re-renders when its record changes or its relative
+    // times are 30 s old; a running one on every poll (its times move).
+    const stale = Date.now() - (shown.at || 0) > 30000;
+    if (changed(shown, 'job', job) || !FINAL.includes(job.status) || stale) {
+      shown.at = Date.now();
+      renderJobHead(head, job);
+      renderGraph(graph, job, view);
+      renderTimeline(timeline, job, view);
+      renderTabs(tabs, job, view);
+    }
     await tail.pull(job.status, current);
   });
 }
@@ -91,7 +98,7 @@ async function downloadLog(view) {
 }
 
 function renderJobHead(box, j) {
-  const final = ['success', 'failure', 'error', 'cancelled', 'skipped'].includes(j.status);
+  const final = FINAL.includes(j.status);
   const act = (label, path, question, cls) => {
     const b = el('button', { class: cls }, label);
     b.addEventListener('click', async () => {
@@ -221,8 +228,31 @@ function renderTimeline(box, j, view) {
     return el('div', { class: 'step', 'data-step': s.name, 'data-status': s.status },
       el('a', { class: 'name' + (s.name === view.step ? ' selected' : ''), href: paneLink(view, s.name, view.q) }, s.name),
       el('div', { class: 'track' }, bar),
-      el('span', { class: 'step-status' }, badge(s.status), s.exit_code ? el('span', { class: 'muted' }, ` exit ${s.exit_code}`) : null, ' ', took));
+      el('span', { class: 'step-status' }, badge(s.status), s.exit_code ? el('span', { class: 'muted' }, ` exit ${s.exit_code}`) : null, ' ', took,
+        rerunButton(j, s)));
   }));
+}
+
+// rerunButton offers, on a failed or cancelled step of a finished job, to
+// re-run the job from that step: the steps before it are not run again, and
+// the run starts from the workspace they left. When that cannot be (no
+// snapshot: a fork, too large, expired), the error says so, and the job's
+// Re-run button above runs it whole.
+function rerunButton(j, s) {
+  if (!FINAL.includes(j.status) || !['failure', 'cancelled'].includes(s.status)) return null;
+  const b = el('button', { class: 'small', 'data-rerun': s.name, title: `re-run this job from ${s.name}, keeping what the steps before it did` }, 'Re-run from here');
+  b.addEventListener('click', async () => {
+    if (!confirm(`Re-run this job from step ${s.name}?`)) return;
+    b.disabled = true;
+    try {
+      const next = await (await sendJSON('POST', `/jobs/${encodeURIComponent(j.id)}/resubmit`, { from_step: s.name })).json();
+      if (next.id) location.hash = `#/jobs/${next.id}`;
+    } catch (err) {
+      showError(err);
+      b.disabled = false;
+    }
+  });
+  return b;
 }
 
 // newLogTail follows a job's log by offset: each pull reads what was written
@@ -253,7 +283,7 @@ async function readChunk(t, id, status, pre, following) {
     resp = await call(`/jobs/${encodeURIComponent(id)}/logs?offset=${t.offset}&limit=${LOG_LIMIT}${step}`, {});
   } catch (err) {
     if (err.status === 404) {
-      if (['success', 'failure', 'error', 'cancelled', 'skipped'].includes(status)) pre.textContent = 'This job has no log.';
+      if (FINAL.includes(status)) pre.textContent = 'This job has no log.';
       return 0;
     }
     throw err;

@@ -24,10 +24,13 @@ function repoSettings(repo) {
   const base = '/repos/' + repo.split('/').map(encodeURIComponent).join('/');
   const secrets = el('tbody', { id: 'secrets' });
   const registries = el('tbody', { id: 'registries' });
+  const shown = {};
   const refresh = async () => {
     const [s, r] = await Promise.all([getJSON(base + '/secrets'), getJSON(base + '/registries')]);
-    renderSecrets(secrets, base, asList(s, 'secrets'), refresh);
-    renderRegistries(registries, base, asList(r, 'registries'), refresh);
+    // Re-render only what changed: a poll must not replace the button a
+    // person is about to click.
+    if (changed(shown, 'secrets', s)) renderSecrets(secrets, base, asList(s, 'secrets'), refresh);
+    if (changed(shown, 'registries', r)) renderRegistries(registries, base, asList(r, 'registries'), refresh);
   };
   return {
     refresh,
@@ -79,9 +82,7 @@ function deleteButton(what, path, refresh) {
 }
 
 // putJSON sends a PUT with a JSON body.
-const putJSON = (path, body) => call(path, {
-  method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
-});
+const putJSON = (path, body) => sendJSON('PUT', path, body);
 
 // submit runs a change, shows its error if any, and refreshes the lists.
 async function submit(change, refresh) {
