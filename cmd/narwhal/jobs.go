@@ -105,7 +105,7 @@ func printJobs(w io.Writer, jobs []ci.Job, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATUS\tREPO\tBRANCH\tCOMMIT\tCREATED\tDURATION")
 	for _, j := range jobs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Status, j.Repo, cmp.Or(j.Branch, "-"),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Status, build(j), cmp.Or(j.Branch, "-"),
 			shortSHA(j.SHA), relTime(j.CreatedAt, now), elapsed(j.StartedAt, j.FinishedAt, now))
 	}
 	tw.Flush()
@@ -113,7 +113,8 @@ func printJobs(w io.Writer, jobs []ci.Job, now time.Time) {
 
 const jobHelp = `Usage: narwhal job [flags] ID
 
-ID is a job's whole ID or a unique prefix of it (at least 6 characters).
+ID is a job's whole ID, a unique prefix of it (at least 6 characters), or its
+repository and build number, OWNER/NAME#N.
 
 Shows one job: state, commit, runner, attempts, why it waits, its parent, and
 its steps.
@@ -154,6 +155,14 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
+// build is the job's repository and build number: acme/app #42.
+func build(j ci.Job) string {
+	if j.Number == 0 {
+		return j.Repo
+	}
+	return fmt.Sprintf("%s #%d", j.Repo, j.Number)
+}
+
 // printJob writes the fields of j that are set, then its steps.
 func printJob(w io.Writer, j ci.Job, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -163,7 +172,7 @@ func printJob(w io.Writer, j ci.Job, now time.Time) {
 		commit = fmt.Sprintf("%s, pull request #%d", commit, j.PR)
 	}
 	message, _, _ := strings.Cut(j.Message, "\n")
-	for _, f := range [][2]string{{"job", j.ID}, {"status", status}, {"repo", j.Repo}, {"commit", commit},
+	for _, f := range [][2]string{{"job", j.ID}, {"status", status}, {"repo", build(j)}, {"commit", commit},
 		{"message", message}, {"author", j.Author}, {"runner", j.RunnerID}, {"waiting", j.Waiting},
 		{"parent", j.ParentID}, {"error", j.Error}, {"created", stamp(j.CreatedAt, now)},
 		{"started", stamp(j.StartedAt, now)}, {"finished", stamp(j.FinishedAt, now)}} {
@@ -186,7 +195,8 @@ func printJob(w io.Writer, j ci.Job, now time.Time) {
 
 const logsHelp = `Usage: narwhal logs [flags] ID
 
-ID is a job's whole ID or a unique prefix of it (at least 6 characters).
+ID is a job's whole ID, a unique prefix of it (at least 6 characters), or its
+repository and build number, OWNER/NAME#N.
 
 Prints the log of a job. With -f it keeps printing as the job writes more,
 until the log is complete (the job ended), then prints how the job ended on
@@ -312,7 +322,8 @@ func copyLog(ctx context.Context, c *apiclient.Client, id, step string, follow b
 
 const resubmitHelp = `Usage: narwhal resubmit [flags] ID
 
-ID is a job's whole ID or a unique prefix of it (at least 6 characters).
+ID is a job's whole ID, a unique prefix of it (at least 6 characters), or its
+repository and build number, OWNER/NAME#N.
 
 Runs a job's commit again as a new job (its parent is ID) and prints the new
 job's ID. With --from-step, the new job re-runs ID from that step: the steps
@@ -350,7 +361,8 @@ func runResubmit(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 const cancelHelp = `Usage: narwhal cancel [flags] ID
 
-ID is a job's whole ID or a unique prefix of it (at least 6 characters).
+ID is a job's whole ID, a unique prefix of it (at least 6 characters), or its
+repository and build number, OWNER/NAME#N.
 
 Cancels a job that has not finished. Cancelling a finished job is an error
 (409).

@@ -30,9 +30,9 @@ func TestJobsTable(t *testing.T) {
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "ID ") || !strings.Contains(lines[0], "CREATED") {
 		t.Fatalf("table:\n%s", out)
 	}
-	if f := strings.Fields(lines[1]); len(f) < 7 || f[0] != "job01" || f[1] != "failure" || f[4] != "6f1d0c3" ||
-		!strings.Contains(lines[1], "3m ago") {
-		t.Errorf("row %q: want job01 failure ... 6f1d0c3 3m ago", lines[1])
+	if f := strings.Fields(lines[1]); len(f) < 8 || f[0] != "job01" || f[1] != "failure" || f[2]+" "+f[3] != "acme/app #1" ||
+		f[5] != "6f1d0c3" || !strings.Contains(lines[1], "3m ago") {
+		t.Errorf("row %q: want job01 failure acme/app #1 ... 6f1d0c3 3m ago", lines[1])
 	}
 
 	out, _, err = r.cli(t, runJobs, "--repo", "acme/lib", "--json")

@@ -22,7 +22,14 @@ func TestShortIDsResolve(t *testing.T) {
 			t.Errorf("job %s: %v\n%s", args[0], err, out)
 		}
 	}
-	out, _, err := r.cli(t, runCancel, "9e8d7c")
+	out, _, err := r.cli(t, runJob, "acme/app#2") // the second created
+	if err != nil || !strings.Contains(out, "3f2a9c77aa11bb22cc33") || !strings.Contains(out, "acme/app #2") {
+		t.Errorf("job acme/app#2: %v\n%s", err, out)
+	}
+	if _, _, err := r.cli(t, runJob, "acme/app#9"); err == nil || !strings.Contains(err.Error(), "acme/app has no job #9") {
+		t.Errorf("job acme/app#9: %v", err)
+	}
+	out, _, err = r.cli(t, runCancel, "9e8d7c")
 	if err != nil || !strings.Contains(out, "job 9e8d7c6b5a4f3e2d1c0b is cancelled") {
 		t.Errorf("cancel 9e8d7c: %v\n%s", err, out)
 	}

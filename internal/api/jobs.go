@@ -1,6 +1,7 @@
 package api
 
 import (
+	"math"
 	"context"
 	"errors"
 	"fmt"
@@ -19,7 +20,7 @@ type jobLister interface {
 	ListJobs(ctx context.Context, f ci.JobFilter) (ci.JobPage, error)
 }
 
-// listJobs is GET /jobs?repo=&status=&branch=&id_prefix=&limit=&cursor=: one page of
+// listJobs is GET /jobs?repo=&status=&branch=&id_prefix=&number=&limit=&cursor=: one page of
 // jobs, newest first, as a ci.JobPage.
 func listJobs(jobs jobLister) http.Handler {
 	return apiFunc(func(r *http.Request) (reply, error) {
@@ -43,7 +44,7 @@ func listJobs(jobs jobLister) http.Handler {
 
 // jobFilter reads the query of GET /jobs.
 func jobFilter(raw string) (ci.JobFilter, error) {
-	q, err := parseQuery(raw, "repo", "status", "branch", "id_prefix", "limit", "cursor")
+	q, err := parseQuery(raw, "repo", "status", "branch", "id_prefix", "number", "limit", "cursor")
 	if err != nil {
 		return ci.JobFilter{}, err
 	}
@@ -51,12 +52,18 @@ func jobFilter(raw string) (ci.JobFilter, error) {
 	if err != nil {
 		return ci.JobFilter{}, err
 	}
+	number, err := q.intIn("number", 0, 1, math.MaxInt32)
+	if err != nil {
+		return ci.JobFilter{}, err
+	}
 	f := ci.JobFilter{Repo: q.str("repo"), Status: ci.Status(q.str("status")), Branch: q.str("branch"),
-		IDPrefix: q.str("id_prefix"), Limit: int(limit), Cursor: q.str("cursor")}
+		IDPrefix: q.str("id_prefix"), Number: int(number), Limit: int(limit), Cursor: q.str("cursor")}
 	switch {
 	case f.Status != "" && !f.Status.Valid():
 		return ci.JobFilter{}, fail(http.StatusBadRequest,
 			fmt.Sprintf("unknown status %q: want one of %s", f.Status, statusList()), nil)
+	case f.Number > 0 && f.Repo == "":
+		return ci.JobFilter{}, fail(http.StatusBadRequest, "number needs repo: a build number counts within its repository", nil)
 	case f.IDPrefix != "" && !ci.ValidJobID(f.IDPrefix):
 		return ci.JobFilter{}, fail(http.StatusBadRequest,
 			fmt.Sprintf("id_prefix %q: a job ID has letters, digits, '.', '_' and '-' only", f.IDPrefix), nil)

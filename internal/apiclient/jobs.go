@@ -22,6 +22,9 @@ func (c *Client) Jobs(ctx context.Context, f ci.JobFilter) (ci.JobPage, error) {
 	if f.Limit > 0 {
 		q.Set("limit", fmt.Sprint(f.Limit))
 	}
+	if f.Number > 0 {
+		q.Set("number", fmt.Sprint(f.Number))
+	}
 	var page ci.JobPage
 	return page, c.call(ctx, http.MethodGet, q, Timeout, &page, "jobs")
 }

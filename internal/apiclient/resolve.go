@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
@@ -18,12 +19,16 @@ const MinPrefix = 6
 // prefix may come as short pages with a cursor (docs/api.md).
 const maxResolvePages = 100
 
-// ResolveJob turns what a person typed into a job ID: a whole ID is
+// ResolveJob turns what a person typed into a job ID: OWNER/NAME#N is the
+// repository's build number N (GET /jobs?repo=&number=); a whole ID is
 // returned as it is; otherwise a prefix of at least MinPrefix characters is
 // looked up (GET /jobs?id_prefix=) and must match exactly one job. An
-// unknown ID or prefix gives an *Error with status 404, an ambiguous one an
-// error naming the matches.
+// unknown ID, number or prefix gives an *Error with status 404, an
+// ambiguous prefix an error naming the matches.
 func (c *Client) ResolveJob(ctx context.Context, arg string) (string, error) {
+	if repo, num, ok := strings.Cut(arg, "#"); ok {
+		return c.byNumber(ctx, repo, num)
+	}
 	if !ci.ValidJobID(arg) {
 		return "", fmt.Errorf("%q is not a job ID", arg)
 	}
@@ -46,6 +51,30 @@ func (c *Client) ResolveJob(ctx context.Context, arg string) (string, error) {
 		return "", fmt.Errorf("%s is ambiguous: it starts %s and more; type more of the ID", arg, strings.Join(matches, ", "))
 	}
 	return matches[0], nil
+}
+
+// byNumber finds build number num of repo, following the cursors of a
+// sparse DynamoDB listing (docs/api.md).
+func (c *Client) byNumber(ctx context.Context, repo, num string) (string, error) {
+	n, err := strconv.Atoi(num)
+	if err != nil || n < 1 || strings.Count(repo, "/") != 1 {
+		return "", fmt.Errorf("%q: want OWNER/NAME#NUMBER, such as acme/app#42", repo+"#"+num)
+	}
+	f := ci.JobFilter{Repo: repo, Number: n, Limit: 1}
+	for range maxResolvePages {
+		page, err := c.Jobs(ctx, f)
+		if err != nil {
+			return "", err
+		}
+		if len(page.Jobs) > 0 {
+			return page.Jobs[0].ID, nil
+		}
+		if page.Cursor == "" {
+			break
+		}
+		f.Cursor = page.Cursor
+	}
+	return "", &Error{Status: http.StatusNotFound, Message: fmt.Sprintf("%s has no job #%d", repo, n)}
 }
 
 // idsWithPrefix lists up to two IDs that start with prefix.

@@ -49,6 +49,9 @@ type Job struct {
 	Status   Status `json:"status"`
 	Attempt  int    `json:"attempt"`             // 1 for the first run, +1 per requeue
 	ParentID string `json:"parent_id,omitempty"` // the job this one re-submits
+	// Number is the job's build number in its repository (acme/app #42): the
+	// store assigns it at creation, one more than the repository's last.
+	Number int `json:"number,omitempty"`
 	// Resume, for a re-run from a step, says which steps not to run again and
 	// the workspace snapshot to start from (see PlanResume).
 	Resume *Resume `json:"resume,omitempty"`

@@ -15,7 +15,10 @@ import (
 //   - All methods are safe for concurrent use and honour ctx cancellation.
 //   - CreateJob is conditional: when the ID exists it stores nothing and
 //     returns an error matching ErrExists. On success the stored job has
-//     Version 1 and CreatedAt/UpdatedAt set when they were zero.
+//     Version 1, CreatedAt/UpdatedAt set when they were zero, and Number one
+//     more than the last its repository was given (1 for the first),
+//     whatever j.Number was: numbers of a repository only grow, and a create
+//     refused with ErrExists takes none. UpdateJob keeps a job's Number.
 //   - UpdateJob is a compare-and-swap on Version: it writes j only when the
 //     stored version equals j.Version, and returns the stored job with Version
 //     incremented and UpdatedAt set. A stale version gives ErrConflict; an
@@ -50,6 +53,8 @@ type JobFilter struct {
 	// IDPrefix keeps the jobs whose ID starts with it: how a short ID that a
 	// person typed is resolved (the CLI asks for two and wants exactly one).
 	IDPrefix string
+	// Number, with Repo, keeps the job of that build number (REPO#N).
+	Number int
 	Limit    int    // 0 means 50; implementations cap it at 200
 	Cursor   string // from a previous JobPage
 }

@@ -34,6 +34,8 @@ const (
 	attrVersion    = "version"     // N, the compare-and-swap counter
 	attrDoc        = "doc"         // JSON of the whole ci.Job or ci.Runner
 	attrTTL        = "ttl"         // runners: ExpiresAt in epoch seconds (DynamoDB TTL)
+	attrNumber     = "number"      // the job's build number; also the FilterExpression of REPO#N
+	attrLast       = "last"        // a repository's counter item: the last build number given
 	attrOldSortKey = "gsisk"       // the first layout's sort key: marks an item not yet migrated
 )
 
@@ -43,6 +45,9 @@ const (
 	jobSK     = "JOB"
 	runnerPK  = "RUNNER"
 	jobKind   = "job"
+	// A repository's build number counter: pk "REPO#<repo>", sk "NUMBER".
+	repoPrefix = "REPO#"
+	numberSK   = "NUMBER"
 )
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
@@ -88,6 +93,9 @@ func jobItem(j ci.Job) (map[string]types.AttributeValue, error) {
 		put(attrFinishedAt, store.TimeKey(j.FinishedAt))
 	}
 	item[attrAttempt] = n(int64(j.Attempt))
+	if j.Number > 0 {
+		item[attrNumber] = n(int64(j.Number))
+	}
 	put(attrCreatedID, store.SortKey(j.CreatedAt, j.ID))
 	put(attrKind, jobKind)
 	if j.Repo != "" {

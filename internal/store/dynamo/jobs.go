@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -20,6 +21,9 @@ func (st *Store) CreateJob(ctx context.Context, j ci.Job) (ci.Job, error) {
 	j, err := store.PrepareCreate(j, st.now())
 	if err != nil {
 		return ci.Job{}, err
+	}
+	if j.Number, err = st.number(ctx, j); err != nil {
+		return ci.Job{}, fmt.Errorf("create job %s: %w", j.ID, err)
 	}
 	item, err := jobItem(j)
 	if err != nil {
@@ -47,6 +51,39 @@ func (st *Store) CreateJob(ctx context.Context, j ci.Job) (ci.Job, error) {
 		return ci.Job{}, fmt.Errorf("create job %s: %w", j.ID, err)
 	}
 	return j, nil
+}
+
+// number takes the build number of new job j: a job that exists already is
+// ErrExists before one is taken (a strongly consistent read of its key), so
+// redeliveries leave no gap; only two creates of one ID racing can. The
+// counter is one item per repository, raised with an atomic ADD.
+func (st *Store) number(ctx context.Context, j ci.Job) (int, error) {
+	got, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: jobKey(j.ID),
+		ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("#pk"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK}})
+	switch {
+	case err != nil:
+		return 0, err
+	case len(got.Item) > 0:
+		return 0, ci.ErrExists
+	}
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &st.table,
+		Key:                       map[string]types.AttributeValue{attrPK: s(repoPrefix + j.Repo), attrSK: s(numberSK)},
+		UpdateExpression:          aws.String("ADD #last :one"),
+		ExpressionAttributeNames:  map[string]string{"#last": attrLast},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1)},
+		ReturnValues:              types.ReturnValueUpdatedNew,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("build number of %s: %w", j.Repo, err)
+	}
+	v, ok := out.Attributes[attrLast].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0, fmt.Errorf("build number of %s: counter without a number", j.Repo)
+	}
+	num, err := strconv.Atoi(v.Value)
+	return num, err
 }
 
 // GetJob reads the job with that ID, strongly consistent; see ci.Store.

@@ -66,7 +66,7 @@ func listQuery(table string, f ci.JobFilter, limit, batch int) (*dynamodb.QueryI
 	return in, nil
 }
 
-// listFilter adds the names and values of f's branch and ID prefix filters
+// listFilter adds the names and values of f's branch, number and ID prefix filters
 // to in and returns the FilterExpression that applies them ("" for none).
 func listFilter(in *dynamodb.QueryInput, f ci.JobFilter) string {
 	var conds []string
@@ -74,6 +74,11 @@ func listFilter(in *dynamodb.QueryInput, f ci.JobFilter) string {
 		conds = append(conds, "#branch = :branch")
 		in.ExpressionAttributeNames["#branch"] = attrBranch
 		in.ExpressionAttributeValues[":branch"] = s(f.Branch)
+	}
+	if f.Number > 0 {
+		conds = append(conds, "#num = :num")
+		in.ExpressionAttributeNames["#num"] = attrNumber
+		in.ExpressionAttributeValues[":num"] = n(int64(f.Number))
 	}
 	if f.IDPrefix != "" {
 		conds = append(conds, "begins_with(#id, :id)")

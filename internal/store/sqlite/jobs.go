@@ -22,19 +22,35 @@ func (s *Store) CreateJob(ctx context.Context, j ci.Job) (ci.Job, error) {
 	if err != nil {
 		return ci.Job{}, err
 	}
-	doc, err := json.Marshal(j)
-	if err != nil {
-		return ci.Job{}, fmt.Errorf("create job %s: %w", j.ID, err)
-	}
 	err = s.writes.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.StmtContext(ctx, s.st.createJob).ExecContext(ctx,
-			j.ID, j.Repo, j.Status, j.Branch, store.TimeKey(j.CreatedAt), j.Published, j.Version, doc)
-		return conditional(res, err, func() error { return ci.ErrExists })
+		return s.insertJob(ctx, tx, &j)
 	})
 	if err != nil {
 		return ci.Job{}, fmt.Errorf("create job %s: %w", j.ID, err)
 	}
 	return j, nil
+}
+
+// insertJob stores j, numbered, in tx: a job that exists is ErrExists
+// before a number is taken, so a duplicate leaves no gap.
+func (s *Store) insertJob(ctx context.Context, tx *sql.Tx, j *ci.Job) error {
+	var one int
+	switch err := tx.StmtContext(ctx, s.st.jobExists).QueryRowContext(ctx, j.ID).Scan(&one); {
+	case err == nil:
+		return ci.ErrExists
+	case !errors.Is(err, sql.ErrNoRows):
+		return err
+	}
+	if err := tx.StmtContext(ctx, s.st.nextNumber).QueryRowContext(ctx, j.Repo).Scan(&j.Number); err != nil {
+		return fmt.Errorf("build number: %w", err)
+	}
+	doc, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	res, err := tx.StmtContext(ctx, s.st.createJob).ExecContext(ctx,
+		j.ID, j.Repo, j.Status, j.Branch, store.TimeKey(j.CreatedAt), j.Published, j.Version, j.Number, doc)
+	return conditional(res, err, func() error { return ci.ErrExists })
 }
 
 // GetJob returns the job with that ID; see ci.Store.
@@ -134,6 +150,9 @@ func jobFilter(f ci.JobFilter) (string, []any, error) {
 	}
 	if f.Branch != "" {
 		add("branch = ?", f.Branch)
+	}
+	if f.Number > 0 {
+		add("number = ?", f.Number)
 	}
 	if f.IDPrefix != "" {
 		// A range on the key rather than LIKE (which folds case): every ID

@@ -34,6 +34,14 @@ var migrations = []string{
 		expires_at TEXT,
 		doc        TEXT NOT NULL
 	);`,
+	// Build numbers (ci.Job.Number): the last given per repository, and the
+	// column that finds a job by it. Jobs from before have none (0).
+	`ALTER TABLE jobs ADD COLUMN number INTEGER NOT NULL DEFAULT 0;
+	CREATE INDEX jobs_by_number ON jobs (repo, number);
+	CREATE TABLE repo_numbers (
+		repo TEXT PRIMARY KEY,
+		last INTEGER NOT NULL
+	);`,
 }
 
 // migrate applies the migrations the database lacks, in one transaction that

@@ -9,8 +9,11 @@ import (
 // The statements run on every job or runner change, prepared once when the
 // store opens: parsing is a good part of a small statement's cost in SQLite.
 const (
-	sqlCreateJob = `INSERT INTO jobs (id, repo, status, branch, created_at, published, version, doc)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+	sqlCreateJob = `INSERT INTO jobs (id, repo, status, branch, created_at, published, version, number, doc)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+	// sqlNextNumber takes the repository's next build number.
+	sqlNextNumber = `INSERT INTO repo_numbers (repo, last) VALUES (?, 1)
+		ON CONFLICT (repo) DO UPDATE SET last = last + 1 RETURNING last`
 	sqlUpdateJob = `UPDATE jobs SET repo = ?, status = ?, branch = ?, created_at = ?,
 		published = ?, version = ?, doc = ? WHERE id = ? AND version = ?`
 	// sqlUpdateState is sqlUpdateJob for the usual change, which leaves the
@@ -31,7 +34,7 @@ const (
 // stmts are the prepared statements: writes on the writer connection,
 // reads on the reader pool.
 type stmts struct {
-	createJob, updateJob, updateState, jobExists, putRunner, deleteRunner *sql.Stmt
+	createJob, nextNumber, updateJob, updateState, jobExists, putRunner, deleteRunner *sql.Stmt
 	getJob, getRunner, listRunners                                        *sql.Stmt
 }
 
@@ -43,7 +46,8 @@ func prepareAll(ctx context.Context, w, r *sql.DB) (*stmts, error) {
 		dst **sql.Stmt
 		q   string
 	}{
-		{w, &st.createJob, sqlCreateJob}, {w, &st.updateJob, sqlUpdateJob}, {w, &st.updateState, sqlUpdateState},
+		{w, &st.createJob, sqlCreateJob}, {w, &st.nextNumber, sqlNextNumber},
+		{w, &st.updateJob, sqlUpdateJob}, {w, &st.updateState, sqlUpdateState},
 		{w, &st.jobExists, sqlJobExists},
 		{w, &st.putRunner, sqlPutRunner}, {w, &st.deleteRunner, sqlDeleteRunner},
 		{r, &st.getJob, sqlGetJob}, {r, &st.getRunner, sqlGetRunner}, {r, &st.listRunners, sqlListRunners},

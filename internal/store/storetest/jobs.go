@@ -37,14 +37,14 @@ func fullJob(id string) ci.Job {
 func testRoundTrip(t *testing.T, s ci.Store) {
 	want := fullJob("job-full")
 	got := create(t, s, want)
-	want.Version = 1
+	want.Version, want.Number = 1, 1 // the first of its repository
 	sameJob(t, "CreateJob result", got, want)
 	sameJob(t, "GetJob", get(t, s, want.ID), want)
 
 	bare := newJob("job-bare", "octo/bare", "dev", ci.StatusQueued, at(1))
 	bare.Deliveries, bare.Labels, bare.Steps = []string{}, nil, []ci.Step{}
 	create(t, s, bare)
-	bare.Version = 1
+	bare.Version, bare.Number = 1, 1
 	sameJob(t, "GetJob of a job with empty slices", get(t, s, bare.ID), bare)
 }
 

@@ -13,6 +13,7 @@
 //     has passed is gone for GetRunner and ListRunners.
 //   - Every method returns an error matching context.Canceled when ctx is
 //     cancelled.
+//   - Build numbers are per repository, from 1, with no gap for a duplicate.
 package storetest
 
 import (
@@ -52,6 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ci.Store) {
 		{"Runners", testRunners},
 		{"RunnerExpired", testRunnerExpired},
 		{"Cancelled", testCancelled},
+		{"BuildNumbers", testNumbers},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

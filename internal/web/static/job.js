@@ -117,7 +117,8 @@ function renderJobHead(box, j) {
   };
   const row = (k, v) => (v ? [el('dt', {}, k), el('dd', {}, v)] : []);
   box.replaceChildren(
-    el('h2', {}, badge(j.status, 'job-status'), ' ', el('a', { href: `#/repos/${j.repo}`, class: 'repo-link' }, j.repo), el('span', { class: 'muted' }, ` @ ${j.branch || j.ref || ''}`)),
+    el('h2', {}, badge(j.status, 'job-status'), ' ', el('a', { href: `#/repos/${j.repo}`, class: 'repo-link' }, j.repo),
+      j.number ? el('span', { id: 'build-number' }, ` #${j.number}`) : null, el('span', { class: 'muted' }, ` @ ${j.branch || j.ref || ''}`)),
     el('p', { class: 'message' }, firstLine(j.message)),
     el('dl', { class: 'meta' },
       row('job', el('span', { class: 'mono', id: 'job-id' }, j.id)),
