@@ -1,10 +1,10 @@
 package api
 
 import (
-	"math"
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 

@@ -55,8 +55,8 @@ type JobFilter struct {
 	IDPrefix string
 	// Number, with Repo, keeps the job of that build number (REPO#N).
 	Number int
-	Limit    int    // 0 means 50; implementations cap it at 200
-	Cursor   string // from a previous JobPage
+	Limit  int    // 0 means 50; implementations cap it at 200
+	Cursor string // from a previous JobPage
 }
 
 // JobPage is one page of ListJobs.

@@ -35,7 +35,7 @@ const (
 // reads on the reader pool.
 type stmts struct {
 	createJob, nextNumber, updateJob, updateState, jobExists, putRunner, deleteRunner *sql.Stmt
-	getJob, getRunner, listRunners                                        *sql.Stmt
+	getJob, getRunner, listRunners                                                    *sql.Stmt
 }
 
 // prepareAll prepares the statements; the schema must be migrated.
