@@ -26,16 +26,8 @@ func TestDashboardStepLogPanes(t *testing.T) {
 	ex := fake.New()
 	ex.Script("build", fake.Outcome{Output: fake.Lines("compiling", "linked narwhal")})
 	ex.Script("test", fake.Outcome{Output: fake.Lines("ok  narwhal/engine", "ok  narwhal/runner")})
-	cfg := testConfig(t)
-	cfg.Exec = ex
-	s, _ := startStack(t, cfg)
-	id, err := s.Trigger(context.Background(), newRepo(t, map[string]string{"narwhal.yml": twoSteps}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if j := waitJob(t, s, id, 20*time.Second); j.Status != ci.StatusSuccess {
-		t.Fatalf("job %s", j.Status)
-	}
+	s, job := finishedJob(t, ex, twoSteps, ci.StatusSuccess)
+	id := job.ID
 	jobLog(t, s, id)
 	page := func(query, shot string) string {
 		return string(chromium(t, s.Info().URL+"#/jobs/"+id+query, "--dump-dom", "--screenshot="+artefact(t, shot)))

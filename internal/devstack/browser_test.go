@@ -34,16 +34,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	ex := fake.New()
 	ex.Script("build", fake.Outcome{Output: fake.Lines("compiling", browserLine)})
-	cfg := testConfig(t)
-	cfg.Exec = ex
-	s, _ := startStack(t, cfg)
-	id, err := s.Trigger(context.Background(), newRepo(t, map[string]string{"narwhal.yml": twoSteps}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if j := waitJob(t, s, id, 20*time.Second); j.Status != ci.StatusSuccess {
-		t.Fatalf("job %s", j.Status)
-	}
+	s, job := finishedJob(t, ex, twoSteps, ci.StatusSuccess)
+	id := job.ID
 	jobLog(t, s, id) // the log is complete before the browser reads it
 
 	home := dumpDOM(t, s.Info().URL+"#/")

@@ -102,16 +102,7 @@ func TestAPINeedsToken(t *testing.T) {
 // queue wait, dispatch and duration observed once.
 func TestMetrics(t *testing.T) {
 	t.Parallel()
-	cfg := testConfig(t)
-	cfg.Exec = fake.New()
-	s, _ := startStack(t, cfg)
-	id, err := s.Trigger(context.Background(), newRepo(t, map[string]string{"narwhal.yml": twoSteps}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if j := waitJob(t, s, id, 20*time.Second); j.Status != ci.StatusSuccess {
-		t.Fatalf("job %s", j.Status)
-	}
+	s, _ := finishedJob(t, fake.New(), twoSteps, ci.StatusSuccess)
 	want := map[string]func(float64) bool{
 		`narwhal_queue_depth`:                                  func(v float64) bool { return v == 0 },
 		`narwhal_queue_wait_seconds_count`:                     func(v float64) bool { return v == 1 },

@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/narwhal-ci/narwhal/internal/apiclient"
+	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/executor/fake"
 	"github.com/narwhal-ci/narwhal/internal/testenv"
 )
@@ -128,18 +129,10 @@ func TestRerunFromStepInBrowser(t *testing.T) {
 	ctx := browser(t)
 	ex := fake.New()
 	ex.Script("test", fake.Outcome{ExitCode: 1})
-	cfg := testConfig(t)
-	cfg.Exec = ex
-	s, _ := startStack(t, cfg)
-	id, err := s.Trigger(context.Background(), newRepo(t, map[string]string{"narwhal.yml": twoSteps}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if j := waitJob(t, s, id, 20*time.Second); j.Status != "failure" {
-		t.Fatalf("job %s", j.Status)
-	}
+	s, job := finishedJob(t, ex, twoSteps, ci.StatusFailure)
+	id := job.ID
 	type css = chromedp.CSS
-	err = chromedp.Do(ctx,
+	err := chromedp.Do(ctx,
 		chromedp.Navigate(s.Info().URL+"#/jobs/"+id),
 		chromedp.WaitVisible(css(`button[data-rerun="test"]`)),
 		chromedp.Click(css(`button[data-rerun="test"]`)),

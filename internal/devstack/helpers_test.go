@@ -15,6 +15,7 @@ import (
 
 	"github.com/narwhal-ci/narwhal/internal/api"
 	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/executor/fake"
 	"github.com/narwhal-ci/narwhal/internal/github"
 	"github.com/narwhal-ci/narwhal/internal/testenv"
 )
@@ -83,6 +84,25 @@ func apiGet(t *testing.T, s *Stack, path string, v any) {
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: status %d, %v", path, resp.StatusCode, err)
 	}
+}
+
+// finishedJob starts a stack whose runners use ex, pushes a repository
+// holding narwhal.yml yml, and returns the stack and the job once it ended
+// with status want.
+func finishedJob(t *testing.T, ex *fake.Executor, yml string, want ci.Status) (*Stack, ci.Job) {
+	t.Helper()
+	cfg := testConfig(t)
+	cfg.Exec = ex
+	s, _ := startStack(t, cfg)
+	id, err := s.Trigger(context.Background(), newRepo(t, map[string]string{"narwhal.yml": yml}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := waitJob(t, s, id, 20*time.Second)
+	if j.Status != want {
+		t.Fatalf("job %s: %s (%s), want %s", id, j.Status, j.Error, want)
+	}
+	return s, j
 }
 
 // waitJob polls the API until job id is final, and returns it.
