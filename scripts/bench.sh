@@ -153,6 +153,7 @@ declare -A target=(
 	[BenchmarkIntakeRabbitMQ]="webhooks/s >= 8000"
 	[BenchmarkDispatch/runners=10-nop]="jobs/s >= 15000; p99-ms <= 20"
 	[BenchmarkRunnerdAccept]="done-jobs/s >= 2000"
+	[BenchmarkRerunFromLastStep]="ratio <= 0.8"
 )
 
 # gobench runs the benchmarks of $1 matching $2 for $3 (default $BENCHTIME or 2s) and adds a row
@@ -179,6 +180,7 @@ gobench ./internal/logsink 'BenchmarkLogThroughput'
 gobench ./internal/webhook 'BenchmarkIntake'
 gobench ./internal/dispatch 'BenchmarkDispatch' 5000x # issue 15: 10 no-op runners beside one real runner
 gobench ./internal/devstack 'BenchmarkWebhookToFirstStep' 10x
+gobench ./internal/devstack 'BenchmarkRerunFromLastStep' 5x # issue 17: examples/hello from report vs whole
 gobench ./runnerd 'BenchmarkRunnerd' 1x
 
 printf '\n%-44s %-64s %-30s %s\n' "benchmark" "result" "target" "verdict"

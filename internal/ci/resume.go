@@ -27,8 +27,9 @@ var (
 
 // PlanResume plans the re-run of parent from step from at time now, for
 // snapshots kept for keep after the parent finished. The steps before from
-// are its dependencies, direct or not; each must have succeeded in parent
-// (or been done already, when parent was itself such a re-run). The
+// are its dependencies, direct or not; each must have succeeded in parent,
+// or failed with allow_failure (which lets its dependents run), or been done
+// already, when parent was itself such a re-run. The
 // workspace to start from is the snapshot saved after the last of them to
 // finish: the shared workspace then holds what all of them wrote.
 //
@@ -49,19 +50,27 @@ func PlanResume(parent Job, from string, now time.Time, keep time.Duration) (*Re
 	for _, s := range before {
 		switch {
 		case parent.Resume != nil && parent.Resume.Done[s.Name] != "" && s.Status == StepSkipped:
-		case s.Status != StepSuccess:
+		case s.Status != StepSuccess && !s.AllowedFailure:
 			return nil, fmt.Errorf("%w: step %s, which %s depends on, did not succeed in job %s (%s)",
 				ErrCannotResume, s.Name, from, parent.ID, s.Status)
 		case last == nil || s.FinishedAt.After(last.FinishedAt):
 			last = &s
 		}
-		done[s.Name] = fmt.Sprintf("succeeded in job %s; the workspace it left was restored", parent.ID)
+		done[s.Name] = fmt.Sprintf("%s in job %s; the workspace it left was restored", outcome(s), parent.ID)
 	}
 	snap, err := startingPoint(parent, last, now, keep)
 	if err != nil {
 		return nil, err
 	}
 	return &Resume{From: from, Done: done, Snapshot: snap}, nil
+}
+
+// outcome says how a done step ended, for its skip reason.
+func outcome(s Step) string {
+	if s.AllowedFailure {
+		return "failed (allowed)"
+	}
+	return "succeeded"
 }
 
 // startingPoint is the snapshot after last, or, when every step before was

@@ -42,6 +42,16 @@ func TestPlanResume(t *testing.T) {
 	if _, err := PlanResume(noSnap, "test", now, keep); !errors.Is(err, ErrNoSnapshot) || !strings.Contains(err.Error(), "after step build") {
 		t.Errorf("without a snapshot: %v", err)
 	}
+	// A dependency that failed with allow_failure lets its dependents run,
+	// so a re-run may start after it too.
+	allowed := parent
+	allowed.Steps = append([]Step(nil), parent.Steps...)
+	allowed.Steps[2].Status, allowed.Steps[2].AllowedFailure, allowed.Steps[2].FinishedAt = StepFailure, true, at(29)
+	allowed.Steps[3].Status = StepSuccess
+	if r, err := PlanResume(allowed, "report", now, keep); err != nil || r.Snapshot != "snapshots/p1/1/lint.tar.zst" ||
+		r.Done["lint"] != "failed (allowed) in job p1; the workspace it left was restored" {
+		t.Errorf("after an allowed failure: %+v, %v", r, err)
+	}
 	// The re-run itself failed at test again: re-running it from test once
 	// more starts from the same snapshot, its done steps standing in.
 	child := Job{ID: "c1", Status: StatusFailure, FinishedAt: at(50), Resume: want, Steps: []Step{

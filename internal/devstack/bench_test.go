@@ -185,3 +185,57 @@ func median(v []float64) float64 {
 	}
 	return s[len(s)/2]
 }
+
+// BenchmarkRerunFromLastStep measures, on Docker with one runner, what a
+// re-run of examples/hello from its last step (report: build, test and lint
+// not run again, the workspace restored) takes against a whole re-run of the
+// same job, each from the resubmit to the job's end. It reports the p50 of
+// both, in ms, and their ratio.
+func BenchmarkRerunFromLastStep(b *testing.B) {
+	testenv.Image(b) // the test stack also seeds examples/hello's busybox:1.36
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := filepath.Join(b.TempDir(), ".narwhal")
+	s, err := Start(ctx, Config{Addr: "127.0.0.1:0", Dir: dir, Executor: ExecDocker, Runners: 1,
+		RunnerName: fmt.Sprintf("rerun%d", os.Getpid())})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { cancel(); _ = s.Wait() }()
+	commit, err := DemoRepo(ctx, dir, filepath.Join("..", "..", "examples", "hello"), false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	first, err := s.Trigger(ctx, commit)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := s.Client()
+	if err != nil {
+		b.Fatal(err)
+	}
+	waitFinal(b, s, first, 2*time.Minute)
+	var whole, fromLast []float64
+	b.ResetTimer()
+	for range b.N {
+		whole = append(whole, rerun(b, s, c, first, ""))
+		fromLast = append(fromLast, rerun(b, s, c, first, "report"))
+	}
+	b.StopTimer()
+	pw, pl := median(whole), median(fromLast)
+	b.ReportMetric(pw, "whole-rerun-p50-ms")
+	b.ReportMetric(pl, "from-last-step-p50-ms")
+	b.ReportMetric(pl/pw, "ratio")
+}
+
+// rerun resubmits job id (from step from, or whole) and returns the ms from
+// the resubmit to the new job's successful end.
+func rerun(b *testing.B, s *Stack, c *apiclient.Client, id, from string) float64 {
+	start := time.Now()
+	j, err := c.ResubmitFrom(context.Background(), id, from)
+	if err != nil {
+		b.Fatal(err)
+	}
+	waitFinal(b, s, j.ID, 2*time.Minute)
+	return float64(time.Since(start).Microseconds()) / 1000
+}

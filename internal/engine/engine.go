@@ -73,7 +73,8 @@ type Job struct {
 	// already succeeded. They are reported skipped with that reason, and
 	// their dependents run as after a success.
 	Done map[string]string
-	// AfterSuccess, when set, is called after each step that succeeded, before
+	// AfterSuccess, when set, is called after each step that succeeded (or
+	// failed with allow_failure, which does not stop its dependents), before
 	// its dependents start (steps running beside it go on): where the runner
 	// saves the workspace for a later re-run from a step.
 	AfterSuccess func(ctx context.Context, step string)

@@ -59,7 +59,7 @@ func (r *jobRun) schedule(ctx context.Context) {
 		}
 		d := <-r.done
 		r.running--
-		if d.r.Status == StepSuccess && r.job.AfterSuccess != nil && ctx.Err() == nil {
+		if (d.r.Status == StepSuccess || d.r.AllowedFailure) && r.job.AfterSuccess != nil && ctx.Err() == nil {
 			r.job.AfterSuccess(ctx, d.r.Name)
 		}
 		r.finish(d.i, d.r)
