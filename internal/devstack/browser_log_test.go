@@ -165,7 +165,7 @@ func TestDashboardRepoPageAndPages(t *testing.T) {
 		t.Error("the older page shows the newest job, or a further page")
 	}
 
-	repo := string(chromium(t, s.Info().URL+"#/repos/acme/app", "--dump-dom", "--screenshot="+artefact(t, "dashboard-repo.png")))
+	repo := string(chromium(t, s.Info().URL+"#/repos/acme/app", "--dump-dom", "--screenshot="+artefact(t, "dashboard-repo-branches.png")))
 	mustMatch(t, "build numbers", home, `<a href="#/jobs/`+newest.ID+`" class="build-number"> #54</a>`)
 	mustMatch(t, "repository page", repo, `<h2><span class="mono" id="repo-name">acme/app</span></h2>`,
 		`<tr data-branch="main" data-status="failure">`, `<tr data-branch="#7" data-status="error">`,
