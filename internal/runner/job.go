@@ -84,7 +84,7 @@ func (r *Runner) runJob(j *job) {
 		Pipeline: p, Env: ciEnv(r.cfg.ID, j.spec), Secrets: j.spec.Secrets, Masked: cloneMasks(j.spec),
 		Withheld: j.spec.Withheld, Registries: registries(j.spec.Registries),
 		ChangedFiles: j.spec.ChangedFiles, ChangedKnown: j.spec.ChangedKnown,
-		AfterSuccess: r.saver(j, dir),
+		AfterSuccess: r.saver(j, dir, p),
 	}
 	if j.spec.Resume != nil {
 		ej.Done = j.spec.Resume.Done

@@ -82,15 +82,26 @@ func (r *Runner) restore(ctx context.Context, j *job, dir string) (*pipeline.Pip
 	return ParsePipeline(dir)
 }
 
-// saver is the engine's AfterSuccess for job j: it saves the workspace as the
-// snapshot of the step that just succeeded, and notes it in the step's log.
-// nil when no snapshot is kept: no store, or a pull request from a fork (its
-// workspace is the fork's to shape, and its re-runs start over).
-func (r *Runner) saver(j *job, dir string) func(ctx context.Context, step string) {
+// saver is the engine's AfterSuccess for job j of pipeline p: it saves the
+// workspace as the snapshot of the step that just succeeded, and notes it in
+// the step's log. A step no other step depends on is never one a re-run
+// starts after, so it is not saved. nil when no snapshot is kept: no store,
+// or a pull request from a fork (its workspace is the fork's to shape, and
+// its re-runs start over).
+func (r *Runner) saver(j *job, dir string, p *pipeline.Pipeline) func(ctx context.Context, step string) {
 	if r.deps.Snapshots == nil || j.spec.Fork {
 		return nil
 	}
+	needed := map[string]bool{}
+	for _, s := range p.Steps {
+		for _, d := range p.Deps(s.Name) {
+			needed[d] = true
+		}
+	}
 	return func(ctx context.Context, step string) {
+		if !needed[step] {
+			return
+		}
 		key := snapshot.Key(j.spec.ID, int(j.attempt.Load()), step)
 		start := time.Now()
 		n, size, err := snapshot.Put(ctx, r.deps.Snapshots, key, dir, r.cfg.WorkDir, r.deps.SnapshotLimits)
