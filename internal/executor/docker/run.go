@@ -56,7 +56,7 @@ func (e *Executor) run(ctx context.Context, job *executor.Job, step *executor.St
 		return res, err
 	}
 	if res.ExitCode != 0 {
-		if res.OOMKilled, err = e.oomKilled(ctx, id); err != nil {
+		if res.OOMKilled, err = e.oomKilled(ctx, id, res.ExitCode); err != nil {
 			return res, err
 		}
 	}
@@ -153,12 +153,26 @@ func (e *Executor) stop(ctx context.Context, id string) {
 	}
 }
 
+// oomSettle bounds how long a SIGKILL exit waits for the daemon to record
+// an OOM kill.
+const oomSettle = 750 * time.Millisecond
+
 // oomKilled reports whether the kernel killed a process of the container for
-// exceeding its memory limit.
-func (e *Executor) oomKilled(ctx context.Context, id string) (bool, error) {
-	info, err := e.api.ContainerInspect(context.WithoutCancel(ctx), id)
-	if err != nil {
-		return false, fmt.Errorf("inspect container: %w", err)
+// exceeding its memory limit. The daemon learns of an OOM kill from an event
+// of its own, which on a loaded machine can come after the container's exit:
+// an exit by SIGKILL (137) is inspected again for up to oomSettle.
+func (e *Executor) oomKilled(ctx context.Context, id string, exit int) (bool, error) {
+	ctx = context.WithoutCancel(ctx)
+	deadline := time.Now().Add(oomSettle)
+	for {
+		info, err := e.api.ContainerInspect(ctx, id)
+		if err != nil {
+			return false, fmt.Errorf("inspect container: %w", err)
+		}
+		oom := info.State != nil && info.State.OOMKilled
+		if oom || exit != 137 || time.Now().After(deadline) {
+			return oom, nil
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	return info.State != nil && info.State.OOMKilled, nil
 }
