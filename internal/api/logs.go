@@ -28,6 +28,13 @@ type LogChunk struct {
 	Data     string `json:"data"`
 	Offset   int64  `json:"offset"`
 	Complete bool   `json:"complete"`
+	// Times, with ?times=1, is for each line of Data (a cut last line
+	// included) when it was logged: the Unix time in milliseconds at which
+	// its chunk was stored, which the runner does at most a second after
+	// the chunk's first line (to the second on S3). 0 when not known.
+	Times []int64 `json:"times,omitempty"`
+
+	logID string // which log the data came from (an attempt's), for Times
 }
 
 // followConfig is how ?follow=1 waits: up to wait, re-reading every poll.
@@ -42,6 +49,7 @@ type logRequest struct {
 	follow bool
 	step   string // only this step's lines ("" for all)
 	raw    bool   // the whole log as text/plain, for download
+	times  bool   // LogChunk.Times
 }
 
 // jobLogs is GET /jobs/{id}/logs?offset=&limit=&follow=&step=, and with
@@ -75,7 +83,7 @@ func jobLogs(jobs jobGetter, logs LogReader, fc followConfig) http.Handler {
 }
 
 func parseLogRequest(raw string) (logRequest, error) {
-	q, err := parseQuery(raw, "offset", "limit", "follow", "step", "raw")
+	q, err := parseQuery(raw, "offset", "limit", "follow", "step", "raw", "times")
 	if err != nil {
 		return logRequest{}, err
 	}
@@ -84,6 +92,9 @@ func parseLogRequest(raw string) (logRequest, error) {
 		return logRequest{}, fail(http.StatusBadRequest, "step: not a step name", nil)
 	}
 	if req.raw, err = q.boolean("raw"); err != nil {
+		return logRequest{}, err
+	}
+	if req.times, err = q.boolean("times"); err != nil {
 		return logRequest{}, err
 	}
 	if req.offset, err = q.intIn("offset", 0, 0, 1<<62); err != nil {
@@ -103,7 +114,7 @@ func parseLogRequest(raw string) (logRequest, error) {
 // while queued, say). An incomplete chunk does not end inside a UTF-8
 // character: the partial character is left for the next read.
 func readLog(ctx context.Context, logs LogReader, j ci.Job, req logRequest) (LogChunk, error) {
-	data, complete, err := readAttemptLog(ctx, logs, j, req)
+	id, data, complete, err := readAttemptLog(ctx, logs, j, req)
 	if errors.Is(err, ci.ErrNotFound) {
 		return LogChunk{Offset: req.offset, Complete: j.Status.Final()}, nil
 	}
@@ -113,7 +124,7 @@ func readLog(ctx context.Context, logs LogReader, j ci.Job, req logRequest) (Log
 	if t := trimPartialRune(data); !complete && len(t) > 0 {
 		data = t // (a read of fewer bytes than one character keeps them: no livelock)
 	}
-	return LogChunk{Data: string(data), Offset: req.offset + int64(len(data)), Complete: complete}, nil
+	return LogChunk{Data: string(data), Offset: req.offset + int64(len(data)), Complete: complete, logID: id}, nil
 }
 
 // trimPartialRune drops the start of a multi-byte UTF-8 character cut off at
@@ -164,11 +175,12 @@ func follow(ctx context.Context, fc followConfig, offset int64, read func(contex
 // readAttemptLog reads the log of j's latest attempt that has one. A runner
 // that was offered a job again while still running it keeps writing the log
 // it started, under the earlier attempt's ID.
-func readAttemptLog(ctx context.Context, logs LogReader, j ci.Job, req logRequest) ([]byte, bool, error) {
+func readAttemptLog(ctx context.Context, logs LogReader, j ci.Job, req logRequest) (string, []byte, bool, error) {
 	for a := max(j.Attempt, 1); ; a-- {
-		data, complete, err := logs.Read(ctx, logstore.LogID(j.ID, a), req.offset, req.limit)
+		id := logstore.LogID(j.ID, a)
+		data, complete, err := logs.Read(ctx, id, req.offset, req.limit)
 		if !errors.Is(err, ci.ErrNotFound) || a <= 1 {
-			return data, complete, err
+			return id, data, complete, err
 		}
 	}
 }

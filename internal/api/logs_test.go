@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"testing"
 	"time"
 
@@ -48,7 +49,7 @@ func TestLogs(t *testing.T) {
 		if tt.want.Data == "\xe2" { // JSON carries invalid UTF-8 as U+FFFD
 			tt.want.Data = "\ufffd"
 		}
-		if got != tt.want {
+		if !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("%s = %+v, want %+v", tt.target, got, tt.want)
 		}
 	}
@@ -88,7 +89,7 @@ func TestLogsFollowReturnsWhenDataArrives(t *testing.T) {
 	expect(t, resp, http.StatusOK)
 	var got api.LogChunk
 	resp.decode(t, &got)
-	if want := (api.LogChunk{Data: "two\n", Offset: 8}); got != want {
+	if want := (api.LogChunk{Data: "two\n", Offset: 8}); !reflect.DeepEqual(got, want) {
 		t.Fatalf("follow = %+v, want %+v", got, want)
 	}
 	if elapsed < 100*time.Millisecond || elapsed > 1500*time.Millisecond {
@@ -108,7 +109,7 @@ func TestLogsFollowReturnsWhenLogCompletes(t *testing.T) {
 	resp := r.do(t, "GET", "/jobs/job01/logs?offset=4&follow") // a bare follow is true
 	var got api.LogChunk
 	resp.decode(t, &got)
-	if want := (api.LogChunk{Offset: 4, Complete: true}); got != want {
+	if want := (api.LogChunk{Offset: 4, Complete: true}); !reflect.DeepEqual(got, want) {
 		t.Fatalf("follow = %+v, want %+v", got, want)
 	}
 }
@@ -122,7 +123,7 @@ func TestLogsFollowTimesOutEmpty(t *testing.T) {
 	elapsed := time.Since(start)
 	var got api.LogChunk
 	resp.decode(t, &got)
-	if got != (api.LogChunk{}) {
+	if !reflect.DeepEqual(got, api.LogChunk{}) {
 		t.Errorf("follow = %+v, want an empty, incomplete chunk at 0", got)
 	}
 	if elapsed < 200*time.Millisecond || elapsed > time.Second {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/logstore"
 )
 
 // maxStepName bounds the step parameter; pipeline step names are shorter.
@@ -17,17 +18,43 @@ const maxStepName = 128
 const MaxRawLog = 5 << 20
 
 // readStepLog reads one chunk like readLog, keeping only req.step's lines
-// (all lines when req.step is empty). The offset stays that of the whole
-// log, so a client follows a step exactly as it follows the job.
+// (all lines when req.step is empty), with their times when req.times. The
+// offset stays that of the whole log, so a client follows a step exactly as
+// it follows the job.
 func readStepLog(ctx context.Context, logs LogReader, j ci.Job, req logRequest) (LogChunk, error) {
 	chunk, err := readLog(ctx, logs, j, req)
-	if err != nil || req.step == "" {
+	if err != nil || (req.step == "" && !req.times) {
 		return chunk, err
 	}
-	data := wholeLines([]byte(chunk.Data), chunk.Complete, req.limit)
-	chunk.Offset = req.offset + int64(len(data))
-	chunk.Data = string(stepLines(data, req.step, true))
+	data := []byte(chunk.Data)
+	if req.step != "" {
+		data = wholeLines(data, chunk.Complete, req.limit)
+		chunk.Offset = req.offset + int64(len(data))
+	}
+	var times []int64
+	if req.times && len(data) > 0 {
+		if times, err = lineTimes(ctx, logs, chunk.logID, req.offset, data); err != nil {
+			return LogChunk{}, err
+		}
+	}
+	if req.step != "" {
+		data, times = stepLines(data, req.step, true, times)
+	}
+	chunk.Data, chunk.Times = string(data), times
 	return chunk, nil
+}
+
+// lineTimes is logstore.LineTimes of data read at offset of log id, when
+// the store knows its chunks' times (logstore.Timed); zeros otherwise.
+func lineTimes(ctx context.Context, logs LogReader, id string, offset int64, data []byte) ([]int64, error) {
+	var chunks []logstore.Chunk
+	if timed, ok := logs.(logstore.Timed); ok {
+		var err error
+		if chunks, err = timed.Chunks(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	return logstore.LineTimes(chunks, offset, data), nil
 }
 
 // wholeLines is data up to its last newline, unless the log is complete:
@@ -46,22 +73,27 @@ func wholeLines(data []byte, complete bool, limit int) []byte {
 
 // stepLines returns the lines of log that belong to step, with their
 // "<step> | " prefix when keepPrefix is set (docs/logs.md: the format is
-// fixed, so a line's step is what comes before its first " | ").
-func stepLines(log []byte, step string, keepPrefix bool) []byte {
+// fixed, so a line's step is what comes before its first " | "), and the
+// times of those lines when times holds one per line of log.
+func stepLines(log []byte, step string, keepPrefix bool, times []int64) ([]byte, []int64) {
 	prefix := []byte(step + " | ")
 	var out []byte
-	for len(log) > 0 {
+	var kept []int64
+	for i := 0; len(log) > 0; i++ {
 		line, rest, _ := bytes.Cut(log, []byte("\n"))
 		log = rest
 		if !bytes.HasPrefix(line, prefix) {
 			continue
+		}
+		if i < len(times) {
+			kept = append(kept, times[i])
 		}
 		if !keepPrefix {
 			line = line[len(prefix):]
 		}
 		out = append(append(out, line...), '\n')
 	}
-	return out
+	return out, kept
 }
 
 // rawLog writes j's log, or step's lines without their prefix, as a
@@ -103,7 +135,7 @@ func readWhole(ctx context.Context, logs LogReader, j ci.Job, step string) (body
 		data := []byte(chunk.Data) // a running job's last line, cut or not, is in the snapshot
 		next := chunk.Offset
 		if step != "" {
-			data = stepLines(data, step, false)
+			data, _ = stepLines(data, step, false, nil)
 		}
 		if len(body)+len(data) > MaxRawLog {
 			return append(body, data[:MaxRawLog-len(body)]...), true, nil

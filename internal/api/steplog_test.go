@@ -2,8 +2,10 @@ package api_test
 
 import (
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/api"
 	"github.com/narwhal-ci/narwhal/internal/ci"
@@ -32,7 +34,7 @@ func TestStepLogs(t *testing.T) {
 		expect(t, resp, http.StatusOK)
 		var got api.LogChunk
 		resp.decode(t, &got)
-		if got != want {
+		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s = %+v, want %+v", target, got, want)
 		}
 	}
@@ -52,4 +54,34 @@ func TestStepLogs(t *testing.T) {
 		expect(t, r.do(t, "GET", target), http.StatusBadRequest)
 	}
 	expect(t, r.do(t, "GET", "/jobs/job09/logs?raw=1"), http.StatusNotFound)
+}
+
+// TestLogTimes: ?times=1 gives each line the time its chunk was stored,
+// with or without a step filter; without it there are none.
+func TestLogTimes(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, nil)
+	seedJob(t, r.store, 1, func(j *ci.Job) { j.Status = ci.StatusSuccess })
+	before := time.Now().Add(-time.Second).UnixMilli()
+	r.putLog(t, "job01", true, "build | a\ntest | b\n", "build | c\n")
+	after := time.Now().Add(time.Second).UnixMilli()
+	for target, lines := range map[string]int{"/jobs/job01/logs?times=1": 3, "/jobs/job01/logs?times=1&step=build": 2} {
+		var got api.LogChunk
+		resp := r.do(t, "GET", target)
+		expect(t, resp, http.StatusOK)
+		resp.decode(t, &got)
+		if len(got.Times) != lines {
+			t.Fatalf("%s: %d times for %q", target, len(got.Times), got.Data)
+		}
+		for _, ms := range got.Times {
+			if ms < before || ms > after {
+				t.Errorf("%s: time %d outside [%d, %d]", target, ms, before, after)
+			}
+		}
+	}
+	var plain api.LogChunk
+	r.do(t, "GET", "/jobs/job01/logs").decode(t, &plain)
+	if plain.Times != nil {
+		t.Errorf("times without ?times=1: %v", plain.Times)
+	}
 }

@@ -14,7 +14,8 @@ import (
 )
 
 // TestDashboardStepLogPanes loads the job page in headless Chromium in its
-// three log states: all steps (numbered lines of both), one step's pane
+// three log states: all steps (numbered lines of both, each with the time it
+// was logged for the hover), one step's pane
 // (only its lines, numbered from 1, its tab selected), and a search (only the
 // matching line shown, with a count). Each state leaves a screenshot under
 // $NARWHAL_ARTEFACTS.
@@ -36,8 +37,8 @@ func TestDashboardStepLogPanes(t *testing.T) {
 	all := page("", "dashboard-log-all.png")
 	mustMatch(t, "all steps", all, `<a href="#/jobs/`+id+`" class="tab selected" data-tab="all">all</a>`,
 		`data-tab="build" data-status="success">build</a>`, `data-tab="test" data-status="success">test</a>`,
-		`<span class="line" data-n="\d+" data-step="build"><span class="st c\d">build</span> linked narwhal`,
-		`<span class="line" data-n="\d+" data-step="test"><span class="st c\d">test</span> ok  narwhal/runner`)
+		`<span class="line" data-n="\d+" data-step="build" title="logged by [^"]+" data-at="\d{13}"><span class="st c\d">build</span> linked narwhal`,
+		`<span class="line" data-n="\d+" data-step="test" title="logged by [^"]+" data-at="\d{13}"><span class="st c\d">test</span> ok  narwhal/runner`)
 
 	one := page("?step=test", "dashboard-log-step.png")
 	mustMatch(t, "test pane", one, `<pre class="log" id="log" data-step="test">`,
@@ -52,7 +53,7 @@ func TestDashboardStepLogPanes(t *testing.T) {
 
 	found := page("?q=RUNNER", "dashboard-log-search.png")
 	mustMatch(t, "search", found, `<span class="muted" id="log-count">1 of \d+ lines</span>`,
-		`<span class="line" data-n="\d+" data-step="test">`+`<span class="st c\d">test</span> ok  narwhal/runner`)
+		`<span class="line" data-n="\d+" data-step="test"[^>]*>`+`<span class="st c\d">test</span> ok  narwhal/runner`)
 	if !strings.Contains(found, `hidden="">`) {
 		t.Error("the search hides no line")
 	}

@@ -1,9 +1,54 @@
 package logstore
 
-// Chunk describes one stored chunk of a log: its number and its size.
+import (
+	"context"
+	"time"
+)
+
+// Chunk describes one stored chunk of a log: its number, its size and when
+// it was stored (the Shipper seals a chunk at most FlushEvery after its first
+// line, so that is when its lines were logged, to about a second).
 type Chunk struct {
-	Seq  int
-	Size int64
+	Seq     int
+	Size    int64
+	Written time.Time
+}
+
+// Timed is a Store that can list a log's chunks with their times; both of
+// ours are. The API answers ?times=1 with it (the dashboard's time on a
+// line's hover).
+type Timed interface {
+	Chunks(ctx context.Context, jobID string) ([]Chunk, error)
+}
+
+// LineTimes returns, for each line of data (the log read at offset; a last
+// line without its newline counts), the time its first byte's chunk was
+// written, in Unix milliseconds.
+func LineTimes(chunks []Chunk, offset int64, data []byte) []int64 {
+	var times []int64
+	var start int64 // offset of chunk i in the log
+	i := 0
+	at := offset
+	for len(data) > 0 {
+		for i < len(chunks) && start+chunks[i].Size <= at {
+			start += chunks[i].Size
+			i++
+		}
+		var ms int64
+		if i < len(chunks) {
+			ms = chunks[i].Written.UnixMilli()
+		}
+		times = append(times, ms)
+		n := len(data)
+		for j, b := range data {
+			if b == '\n' {
+				n = j + 1
+				break
+			}
+		}
+		data, at = data[n:], at+int64(n)
+	}
+	return times
 }
 
 // Span is the part of one chunk that a Read returns: Len bytes from byte Off

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestPlan checks the offset arithmetic at every offset and several limits
@@ -40,7 +41,7 @@ func TestPlan(t *testing.T) {
 }
 
 func TestPlanSpans(t *testing.T) {
-	chunks := []Chunk{{0, 4}, {1, 4}, {2, 4}}
+	chunks := []Chunk{{Seq: 0, Size: 4}, {Seq: 1, Size: 4}, {Seq: 2, Size: 4}}
 	spans, _ := Plan(chunks, 2, 7)
 	want := []Span{{Seq: 0, Off: 2, Len: 2}, {Seq: 1, Off: 0, Len: 4}, {Seq: 2, Off: 0, Len: 1}}
 	if !slices.Equal(spans, want) {
@@ -88,5 +89,20 @@ func TestChunkNames(t *testing.T) {
 	}
 	if ChunkName(1) >= ChunkName(10) || ChunkName(99) >= CompleteName {
 		t.Error("chunk names do not sort by seq, or not before the completion marker")
+	}
+}
+
+// TestLineTimes: each line gets the time of the chunk its first byte is in,
+// a read that starts inside a chunk included, and a cut last line counts.
+func TestLineTimes(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	chunks := []Chunk{{Seq: 0, Size: 8, Written: t0}, {Seq: 1, Size: 6, Written: t0.Add(time.Second)}}
+	log := "a | 1\nb\nc | 22\n" // lines start at 0, 6 and 8; chunk 1 starts at 8
+	ms := func(d time.Duration) int64 { return t0.Add(d).UnixMilli() }
+	if got, want := LineTimes(chunks, 0, []byte(log)), []int64{ms(0), ms(0), ms(time.Second)}; !slices.Equal(got, want) {
+		t.Errorf("from 0: %v, want %v", got, want)
+	}
+	if got, want := LineTimes(chunks, 6, []byte(log[6:11])), []int64{ms(0), ms(time.Second)}; !slices.Equal(got, want) {
+		t.Errorf("from 6: %v, want %v", got, want)
 	}
 }

@@ -42,6 +42,18 @@ func (s *Store) Read(ctx context.Context, jobID string, offset int64, limit int)
 	return data, logstore.Complete(finished, offset, len(data), total), nil
 }
 
+// Chunks lists the job's chunks with their sizes and file times; see
+// logstore.Timed.
+func (s *Store) Chunks(ctx context.Context, jobID string) ([]logstore.Chunk, error) {
+	if err := logstore.CheckJobID(jobID); err != nil {
+		return nil, err
+	}
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	return list(filepath.Join(s.dir, jobID))
+}
+
 // list returns the chunks in jobDir in seq order; a missing directory has none.
 func list(jobDir string) ([]logstore.Chunk, error) {
 	entries, err := os.ReadDir(jobDir)
@@ -61,7 +73,7 @@ func list(jobDir string) ([]logstore.Chunk, error) {
 		if err != nil {
 			return nil, err
 		}
-		chunks = append(chunks, logstore.Chunk{Seq: seq, Size: info.Size()})
+		chunks = append(chunks, logstore.Chunk{Seq: seq, Size: info.Size(), Written: info.ModTime()})
 	}
 	sort.Slice(chunks, func(i, j int) bool { return chunks[i].Seq < chunks[j].Seq })
 	return chunks, nil

@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ConcurrentJobs", testConcurrentJobs},
 		{"Shipper", testShipper},
 		{"ShipperReadableDuringRun", testShipperReadableDuringRun},
+		{"ChunkTimes", testChunkTimes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -39,6 +39,16 @@ func (s *Store) Read(ctx context.Context, jobID string, offset int64, limit int)
 	return data, logstore.Complete(finished, offset, len(data), total), nil
 }
 
+// Chunks lists the job's chunks with their sizes and LastModified times
+// (whole seconds); see logstore.Timed.
+func (s *Store) Chunks(ctx context.Context, jobID string) ([]logstore.Chunk, error) {
+	if err := logstore.CheckJobID(jobID); err != nil {
+		return nil, err
+	}
+	chunks, _, err := s.list(ctx, jobID)
+	return chunks, err
+}
+
 // list returns the job's chunks in seq order and whether it is finished.
 func (s *Store) list(ctx context.Context, jobID string) ([]logstore.Chunk, bool, error) {
 	p := s.jobPrefix(jobID)
@@ -56,7 +66,7 @@ func (s *Store) list(ctx context.Context, jobID string) ([]logstore.Chunk, bool,
 		for _, o := range page.Contents {
 			name := strings.TrimPrefix(aws.ToString(o.Key), p)
 			if seq, ok := logstore.ParseChunkName(name); ok {
-				chunks = append(chunks, logstore.Chunk{Seq: seq, Size: aws.ToInt64(o.Size)})
+				chunks = append(chunks, logstore.Chunk{Seq: seq, Size: aws.ToInt64(o.Size), Written: aws.ToTime(o.LastModified)})
 			}
 			finished = finished || name == logstore.CompleteName
 		}

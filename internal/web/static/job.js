@@ -259,7 +259,7 @@ function rerunButton(j, s) {
 // newLogTail follows a job's log by offset: each pull reads what was written
 // since the last one and appends whole lines ("<step> | <text>").
 function newLogTail(id, step, pre, following) {
-  const t = { offset: 0, complete: false, partial: '', busy: false, empty: true, step, n: 0 };
+  const t = { offset: 0, complete: false, partial: '', partialTime: 0, busy: false, empty: true, step, n: 0 };
   pre.textContent = 'Waiting for the log…';
   t.pull = async (status, current) => {
     if (t.complete || t.busy) return;
@@ -281,7 +281,7 @@ async function readChunk(t, id, status, pre, following) {
   let resp;
   try {
     const step = t.step ? `&step=${encodeURIComponent(t.step)}` : '';
-    resp = await call(`/jobs/${encodeURIComponent(id)}/logs?offset=${t.offset}&limit=${LOG_LIMIT}${step}`, {});
+    resp = await call(`/jobs/${encodeURIComponent(id)}/logs?offset=${t.offset}&limit=${LOG_LIMIT}&times=1${step}`, {});
   } catch (err) {
     if (err.status === 404) {
       if (FINAL.includes(status)) pre.textContent = 'This job has no log.';
@@ -289,25 +289,32 @@ async function readChunk(t, id, status, pre, following) {
     }
     throw err;
   }
-  const { text, next, complete } = await decodeLog(resp, t.offset);
+  const { text, next, complete, times } = await decodeLog(resp, t.offset);
   t.offset = next;
   t.complete = complete;
-  appendLog(t, pre, text, complete, following());
+  appendLog(t, pre, text, complete, following(), times);
   return text.length;
 }
 
 // decodeLog reads an answer of GET /jobs/{id}/logs (api.LogChunk): {data,
-// offset (the next one to ask for), complete}.
+// offset (the next one to ask for), complete, times (?times=1: when each
+// line was logged, ms)}.
 async function decodeLog(resp, offset) {
   const b = await resp.json();
-  return { text: b.data || '', next: typeof b.offset === 'number' ? b.offset : offset, complete: !!b.complete };
+  return { text: b.data || '', next: typeof b.offset === 'number' ? b.offset : offset, complete: !!b.complete,
+    times: Array.isArray(b.times) ? b.times : [] };
 }
 
-function appendLog(t, pre, text, complete, follow) {
+// appendLog adds the whole lines of text, each with the time it was logged
+// (times[i] is that of the i-th line of text; a line continuing the piece
+// kept from the last read has that piece's time).
+function appendLog(t, pre, text, complete, follow, times) {
   const all = t.partial + text;
+  const at = t.partial ? [t.partialTime, ...times.slice(1)] : times;
   const cut = complete ? all.length : all.lastIndexOf('\n') + 1;
-  t.partial = all.slice(cut);
   const lines = all.slice(0, cut).split('\n').filter((l, i, a) => l !== '' || i < a.length - 1);
+  t.partial = all.slice(cut);
+  t.partialTime = t.partial ? at[lines.length] : 0;
   if (!lines.length) {
     if (complete && t.empty) pre.textContent = 'The log is empty.';
     return;
@@ -317,7 +324,7 @@ function appendLog(t, pre, text, complete, follow) {
     t.empty = false;
   }
   const frag = document.createDocumentFragment();
-  for (const line of lines) frag.append(logLine(line, ++t.n));
+  lines.forEach((line, i) => frag.append(logLine(line, ++t.n, at[i])));
   pre.append(frag);
   pre.dispatchEvent(new Event('narwhal:lines'));
   if (follow) pre.scrollTop = pre.scrollHeight;
@@ -327,13 +334,15 @@ function appendLog(t, pre, text, complete, follow) {
 const stepColours = new Map();
 
 // logLine is line n of the pane: its number (shown by the style sheet, not
-// part of the text, so a copy holds only the log), its step and its text.
-function logLine(line, n) {
+// part of the text, so a copy holds only the log), its step and its text,
+// and when it was logged (ms, 0 unknown) in the title a hover shows.
+function logLine(line, n, ms) {
+  const when = ms ? { title: 'logged by ' + new Date(ms).toLocaleTimeString(), 'data-at': ms } : {};
   const i = line.indexOf(' | ');
-  if (i < 0) return el('span', { class: 'line', 'data-n': n }, line + '\n');
+  if (i < 0) return el('span', { class: 'line', 'data-n': n, ...when }, line + '\n');
   const step = line.slice(0, i);
   if (!stepColours.has(step)) stepColours.set(step, stepColours.size % 6);
   const text = line.slice(i + 3);
-  return el('span', { class: 'line' + (text.startsWith('[narwhal]') ? ' note' : ''), 'data-n': n, 'data-step': step },
+  return el('span', { class: 'line' + (text.startsWith('[narwhal]') ? ' note' : ''), 'data-n': n, 'data-step': step, ...when },
     el('span', { class: `st c${stepColours.get(step)}` }, step), ' ', text + '\n');
 }
