@@ -41,7 +41,7 @@ func (c *Client) ResolveJob(ctx context.Context, arg string) (string, error) {
 		return "", &Error{Status: http.StatusNotFound,
 			Message: fmt.Sprintf("job %s not found (a short ID needs at least %d characters)", arg, MinPrefix)}
 	}
-	matches, err := c.idsWithPrefix(ctx, arg)
+	matches, err := c.findIDs(ctx, ci.JobFilter{IDPrefix: arg, Limit: 2})
 	switch {
 	case err != nil:
 		return "", err
@@ -53,33 +53,26 @@ func (c *Client) ResolveJob(ctx context.Context, arg string) (string, error) {
 	return matches[0], nil
 }
 
-// byNumber finds build number num of repo, following the cursors of a
-// sparse DynamoDB listing (docs/api.md).
+// byNumber finds build number num of repo.
 func (c *Client) byNumber(ctx context.Context, repo, num string) (string, error) {
 	n, err := strconv.Atoi(num)
 	if err != nil || n < 1 || strings.Count(repo, "/") != 1 {
 		return "", fmt.Errorf("%q: want OWNER/NAME#NUMBER, such as acme/app#42", repo+"#"+num)
 	}
-	f := ci.JobFilter{Repo: repo, Number: n, Limit: 1}
-	for range maxResolvePages {
-		page, err := c.Jobs(ctx, f)
-		if err != nil {
-			return "", err
-		}
-		if len(page.Jobs) > 0 {
-			return page.Jobs[0].ID, nil
-		}
-		if page.Cursor == "" {
-			break
-		}
-		f.Cursor = page.Cursor
+	ids, err := c.findIDs(ctx, ci.JobFilter{Repo: repo, Number: n, Limit: 1})
+	switch {
+	case err != nil:
+		return "", err
+	case len(ids) == 0:
+		return "", &Error{Status: http.StatusNotFound, Message: fmt.Sprintf("%s has no job #%d", repo, n)}
 	}
-	return "", &Error{Status: http.StatusNotFound, Message: fmt.Sprintf("%s has no job #%d", repo, n)}
+	return ids[0], nil
 }
 
-// idsWithPrefix lists up to two IDs that start with prefix.
-func (c *Client) idsWithPrefix(ctx context.Context, prefix string) ([]string, error) {
-	f := ci.JobFilter{IDPrefix: prefix, Limit: 2}
+// findIDs lists the IDs of up to f.Limit jobs that f selects, following
+// the cursors of a sparse DynamoDB listing (docs/api.md), for at most
+// maxResolvePages pages.
+func (c *Client) findIDs(ctx context.Context, f ci.JobFilter) ([]string, error) {
 	var ids []string
 	for range maxResolvePages {
 		page, err := c.Jobs(ctx, f)
@@ -89,10 +82,10 @@ func (c *Client) idsWithPrefix(ctx context.Context, prefix string) ([]string, er
 		for _, j := range page.Jobs {
 			ids = append(ids, j.ID)
 		}
-		if len(ids) >= 2 || page.Cursor == "" {
-			return ids, nil
+		if len(ids) >= f.Limit || page.Cursor == "" {
+			break
 		}
 		f.Cursor = page.Cursor
 	}
-	return ids, nil
+	return ids[:min(len(ids), f.Limit)], nil
 }
