@@ -34,7 +34,7 @@ type LogChunk struct {
 	// the chunk's first line (to the second on S3). 0 when not known.
 	Times []int64 `json:"times,omitempty"`
 
-	logID string // which log the data came from (an attempt's), for Times
+	chunks []logstore.Chunk // of the log read, when asked for times
 }
 
 // followConfig is how ?follow=1 waits: up to wait, re-reading every poll.
@@ -114,7 +114,7 @@ func parseLogRequest(raw string) (logRequest, error) {
 // while queued, say). An incomplete chunk does not end inside a UTF-8
 // character: the partial character is left for the next read.
 func readLog(ctx context.Context, logs LogReader, j ci.Job, req logRequest) (LogChunk, error) {
-	id, data, complete, err := readAttemptLog(ctx, logs, j, req)
+	data, complete, chunks, err := readAttemptLog(ctx, logs, j, req)
 	if errors.Is(err, ci.ErrNotFound) {
 		return LogChunk{Offset: req.offset, Complete: j.Status.Final()}, nil
 	}
@@ -124,7 +124,7 @@ func readLog(ctx context.Context, logs LogReader, j ci.Job, req logRequest) (Log
 	if t := trimPartialRune(data); !complete && len(t) > 0 {
 		data = t // (a read of fewer bytes than one character keeps them: no livelock)
 	}
-	return LogChunk{Data: string(data), Offset: req.offset + int64(len(data)), Complete: complete, logID: id}, nil
+	return LogChunk{Data: string(data), Offset: req.offset + int64(len(data)), Complete: complete, chunks: chunks}, nil
 }
 
 // trimPartialRune drops the start of a multi-byte UTF-8 character cut off at
@@ -175,12 +175,24 @@ func follow(ctx context.Context, fc followConfig, offset int64, read func(contex
 // readAttemptLog reads the log of j's latest attempt that has one. A runner
 // that was offered a job again while still running it keeps writing the log
 // it started, under the earlier attempt's ID.
-func readAttemptLog(ctx context.Context, logs LogReader, j ci.Job, req logRequest) (string, []byte, bool, error) {
+//
+// With req.times, a store that is a logstore.Timed also gives the chunks it
+// listed for the read (nil otherwise): the lines' times.
+func readAttemptLog(ctx context.Context, logs LogReader, j ci.Job, req logRequest) ([]byte, bool, []logstore.Chunk, error) {
 	for a := max(j.Attempt, 1); ; a-- {
-		id := logstore.LogID(j.ID, a)
-		data, complete, err := logs.Read(ctx, id, req.offset, req.limit)
+		data, complete, chunks, err := readOne(ctx, logs, logstore.LogID(j.ID, a), req)
 		if !errors.Is(err, ci.ErrNotFound) || a <= 1 {
-			return id, data, complete, err
+			return data, complete, chunks, err
 		}
 	}
+}
+
+// readOne reads log id; with req.times, through ReadTimed when the store
+// has it.
+func readOne(ctx context.Context, logs LogReader, id string, req logRequest) ([]byte, bool, []logstore.Chunk, error) {
+	if timed, ok := logs.(logstore.Timed); ok && req.times {
+		return timed.ReadTimed(ctx, id, req.offset, req.limit)
+	}
+	data, complete, err := logs.Read(ctx, id, req.offset, req.limit)
+	return data, complete, nil, err
 }

@@ -32,29 +32,14 @@ func readStepLog(ctx context.Context, logs LogReader, j ci.Job, req logRequest) 
 		chunk.Offset = req.offset + int64(len(data))
 	}
 	var times []int64
-	if req.times && len(data) > 0 {
-		if times, err = lineTimes(ctx, logs, chunk.logID, req.offset, data); err != nil {
-			return LogChunk{}, err
-		}
+	if req.times {
+		times = logstore.LineTimes(chunk.chunks, req.offset, data)
 	}
 	if req.step != "" {
 		data, times = stepLines(data, req.step, true, times)
 	}
 	chunk.Data, chunk.Times = string(data), times
 	return chunk, nil
-}
-
-// lineTimes is logstore.LineTimes of data read at offset of log id, when
-// the store knows its chunks' times (logstore.Timed); zeros otherwise.
-func lineTimes(ctx context.Context, logs LogReader, id string, offset int64, data []byte) ([]int64, error) {
-	var chunks []logstore.Chunk
-	if timed, ok := logs.(logstore.Timed); ok {
-		var err error
-		if chunks, err = timed.Chunks(ctx, id); err != nil {
-			return nil, err
-		}
-	}
-	return logstore.LineTimes(chunks, offset, data), nil
 }
 
 // wholeLines is data up to its last newline, unless the log is complete:

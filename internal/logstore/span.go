@@ -14,11 +14,11 @@ type Chunk struct {
 	Written time.Time
 }
 
-// Timed is a Store that can list a log's chunks with their times; both of
-// ours are. The API answers ?times=1 with it (the dashboard's time on a
-// line's hover).
+// Timed is a Store whose Read can also give the log's chunks, with their
+// times, from the listing the read makes anyway; both of ours are. The API
+// answers ?times=1 with it (the dashboard's time on a line's hover).
 type Timed interface {
-	Chunks(ctx context.Context, jobID string) ([]Chunk, error)
+	ReadTimed(ctx context.Context, jobID string, offset int64, limit int) (data []byte, complete bool, chunks []Chunk, err error)
 }
 
 // LineTimes returns, for each line of data (the log read at offset; a last

@@ -16,42 +16,37 @@ import (
 // logstore.Store). It checks the completion marker before listing the
 // chunks, so a log seen complete is seen with all of its chunks.
 func (s *Store) Read(ctx context.Context, jobID string, offset int64, limit int) ([]byte, bool, error) {
+	data, complete, _, err := s.ReadTimed(ctx, jobID, offset, limit)
+	return data, complete, err
+}
+
+// ReadTimed is Read that also returns the chunks it listed, with their file
+// times; see logstore.Timed.
+func (s *Store) ReadTimed(ctx context.Context, jobID string, offset int64, limit int) ([]byte, bool, []logstore.Chunk, error) {
 	if err := logstore.CheckRead(jobID, offset, limit); err != nil {
-		return nil, false, err
+		return nil, false, nil, err
 	}
 	if err := context.Cause(ctx); err != nil {
-		return nil, false, err
+		return nil, false, nil, err
 	}
 	jobDir := filepath.Join(s.dir, jobID)
 	finished, err := exists(filepath.Join(jobDir, logstore.CompleteName))
 	if err != nil {
-		return nil, false, fmt.Errorf("read log of %s: %w", jobID, err)
+		return nil, false, nil, fmt.Errorf("read log of %s: %w", jobID, err)
 	}
 	chunks, err := list(jobDir)
 	if err != nil {
-		return nil, false, fmt.Errorf("read log of %s: %w", jobID, err)
+		return nil, false, nil, fmt.Errorf("read log of %s: %w", jobID, err)
 	}
 	if !finished && len(chunks) == 0 {
-		return nil, false, fmt.Errorf("log of %s: %w", jobID, ci.ErrNotFound)
+		return nil, false, nil, fmt.Errorf("log of %s: %w", jobID, ci.ErrNotFound)
 	}
 	spans, total := logstore.Plan(chunks, offset, limit)
 	data, err := readSpans(jobDir, spans)
 	if err != nil {
-		return nil, false, fmt.Errorf("read log of %s: %w", jobID, err)
+		return nil, false, nil, fmt.Errorf("read log of %s: %w", jobID, err)
 	}
-	return data, logstore.Complete(finished, offset, len(data), total), nil
-}
-
-// Chunks lists the job's chunks with their sizes and file times; see
-// logstore.Timed.
-func (s *Store) Chunks(ctx context.Context, jobID string) ([]logstore.Chunk, error) {
-	if err := logstore.CheckJobID(jobID); err != nil {
-		return nil, err
-	}
-	if err := context.Cause(ctx); err != nil {
-		return nil, err
-	}
-	return list(filepath.Join(s.dir, jobID))
+	return data, logstore.Complete(finished, offset, len(data), total), chunks, nil
 }
 
 // list returns the chunks in jobDir in seq order; a missing directory has none.

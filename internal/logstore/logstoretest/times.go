@@ -8,9 +8,9 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/logstore"
 )
 
-// testChunkTimes: a Timed store lists a log's chunks in order with their
-// sizes and a write time within the test's span (to the second: S3's
-// LastModified has whole seconds); an unknown job has none.
+// testChunkTimes: a Timed store's ReadTimed reads as Read does and lists the
+// log's chunks in order with their sizes and a write time within the test's
+// span (to the second: S3's LastModified has whole seconds).
 func testChunkTimes(t *testing.T, s logstore.Store) {
 	timed, ok := s.(logstore.Timed)
 	if !ok {
@@ -19,17 +19,14 @@ func testChunkTimes(t *testing.T, s logstore.Store) {
 	before := time.Now().Add(-time.Second).Truncate(time.Second)
 	Put(t, s, "job-timed", "first\n", "second line\n")
 	after := time.Now().Add(time.Second)
-	chunks, err := timed.Chunks(context.Background(), "job-timed")
-	if err != nil || len(chunks) != 2 {
-		t.Fatalf("Chunks = %+v, %v", chunks, err)
+	data, complete, chunks, err := timed.ReadTimed(context.Background(), "job-timed", 0, 100)
+	if err != nil || string(data) != "first\nsecond line\n" || complete || len(chunks) != 2 {
+		t.Fatalf("ReadTimed = %q, %v, %+v, %v", data, complete, chunks, err)
 	}
 	for i, c := range chunks {
 		if c.Seq != i || c.Size != int64(len([]string{"first\n", "second line\n"}[i])) ||
 			c.Written.Before(before) || c.Written.After(after) {
 			t.Errorf("chunk %d: %+v, want seq %d written between %v and %v", i, c, i, before, after)
 		}
-	}
-	if chunks, err := timed.Chunks(context.Background(), "job-none"); err != nil || len(chunks) != 0 {
-		t.Errorf("Chunks of an unknown job = %+v, %v", chunks, err)
 	}
 }

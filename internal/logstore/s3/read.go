@@ -17,36 +17,33 @@ import (
 // completion marker, in key order, so a listing that shows the marker shows
 // every chunk), maps the offset onto the chunks and GETs the byte ranges.
 func (s *Store) Read(ctx context.Context, jobID string, offset int64, limit int) ([]byte, bool, error) {
+	data, complete, _, err := s.ReadTimed(ctx, jobID, offset, limit)
+	return data, complete, err
+}
+
+// ReadTimed is Read that also returns the chunks it listed, with their
+// LastModified times (whole seconds); see logstore.Timed.
+func (s *Store) ReadTimed(ctx context.Context, jobID string, offset int64, limit int) ([]byte, bool, []logstore.Chunk, error) {
 	if err := logstore.CheckRead(jobID, offset, limit); err != nil {
-		return nil, false, err
+		return nil, false, nil, err
 	}
 	chunks, finished, err := s.list(ctx, jobID)
 	if err != nil {
-		return nil, false, fmt.Errorf("read log of %s: %w", jobID, err)
+		return nil, false, nil, fmt.Errorf("read log of %s: %w", jobID, err)
 	}
 	if !finished && len(chunks) == 0 {
-		return nil, false, fmt.Errorf("log of %s: %w", jobID, ci.ErrNotFound)
+		return nil, false, nil, fmt.Errorf("log of %s: %w", jobID, ci.ErrNotFound)
 	}
 	spans, total := logstore.Plan(chunks, offset, limit)
 	var data []byte
 	for _, sp := range spans {
 		part, err := s.readSpan(ctx, jobID, sp)
 		if err != nil {
-			return nil, false, fmt.Errorf("read log of %s: %w", jobID, err)
+			return nil, false, nil, fmt.Errorf("read log of %s: %w", jobID, err)
 		}
 		data = append(data, part...)
 	}
-	return data, logstore.Complete(finished, offset, len(data), total), nil
-}
-
-// Chunks lists the job's chunks with their sizes and LastModified times
-// (whole seconds); see logstore.Timed.
-func (s *Store) Chunks(ctx context.Context, jobID string) ([]logstore.Chunk, error) {
-	if err := logstore.CheckJobID(jobID); err != nil {
-		return nil, err
-	}
-	chunks, _, err := s.list(ctx, jobID)
-	return chunks, err
+	return data, logstore.Complete(finished, offset, len(data), total), chunks, nil
 }
 
 // list returns the job's chunks in seq order and whether it is finished.
