@@ -3,7 +3,6 @@ package devstack
 import (
 	"context"
 	"log/slog"
-	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/executor/docker"
 	"github.com/narwhal-ci/narwhal/internal/executor/pick"
@@ -16,21 +15,6 @@ const (
 	ExecHost   = pick.Host   // steps on this machine, no isolation, no services
 	ExecCustom = "custom"    // Config.Exec (tests)
 )
-
-// releaseExecutor removes what a runner's executor may have left (best
-// effort) and closes it.
-func releaseExecutor(b pick.Built, log *slog.Logger) {
-	if b.Sweep != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if n, err := b.Sweep(ctx); err != nil {
-			log.Warn("sweep executor", "err", err)
-		} else if n > 0 {
-			log.Info("removed leftovers of the executor", "count", n)
-		}
-		cancel()
-	}
-	b.Close()
-}
 
 // chooseExecutor resolves Config.Executor to the kind every runner uses
 // (pick.Build with a probe runner ID): auto becomes docker when a daemon
