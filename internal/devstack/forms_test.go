@@ -121,6 +121,22 @@ func wantStored(t *testing.T, s *Stack, value string) {
 	}
 }
 
+// shownJob waits until the page shows a job other than id, and returns it.
+func shownJob(t *testing.T, ctx context.Context, id string) string {
+	t.Helper()
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		var shown string // a read may meet the node as the page re-renders it: read again
+		if shown, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#job-id`))); err == nil {
+			if shown = strings.TrimSpace(shown); shown != "" && shown != id {
+				return shown
+			}
+		}
+	}
+	t.Fatalf("the page still shows job %s (last read: %v)", id, err)
+	return ""
+}
+
 // TestRerunFromStepInBrowser clicks "Re-run from here" on the failed step of
 // a finished job: the page moves to a new job that re-runs the first from
 // that step, its dependency done, not run again.
@@ -136,15 +152,11 @@ func TestRerunFromStepInBrowser(t *testing.T) {
 		chromedp.Navigate(s.Info().URL+"#/jobs/"+id),
 		chromedp.WaitVisible(css(`button[data-rerun="test"]`)),
 		chromedp.Click(css(`button[data-rerun="test"]`)),
-		chromedp.WaitNotPresent(css(`button[data-rerun="test"]`)), // the new job's page
 	)
 	if err != nil {
 		t.Fatalf("browser: %v", err)
 	}
-	next, err := chromedp.Run(ctx, chromedp.Text(css(`#job-id`)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	next := shownJob(t, ctx, id) // the new job's page (which may end with its own button)
 	var j struct {
 		ParentID string `json:"parent_id"`
 		Resume   *struct {
@@ -152,7 +164,7 @@ func TestRerunFromStepInBrowser(t *testing.T) {
 			Done map[string]string `json:"done"`
 		} `json:"resume"`
 	}
-	apiGet(t, s, "/jobs/"+strings.TrimSpace(next), &j)
+	apiGet(t, s, "/jobs/"+next, &j)
 	if j.ParentID != id || j.Resume == nil || j.Resume.From != "test" || j.Resume.Done["build"] == "" {
 		t.Fatalf("the button made job %s: %+v (resume %+v)", next, j, j.Resume)
 	}
