@@ -114,6 +114,10 @@ type Step struct {
 	// runner without snapshot storage): what a re-run from a later step
 	// restores.
 	Snapshot string `json:"snapshot,omitempty"`
+	// Caches is what the step did with its cache, and Artifacts the files
+	// it uploaded (see CacheUse, Artifact).
+	Caches    []CacheUse `json:"caches,omitempty"`
+	Artifacts []Artifact `json:"artifacts,omitempty"`
 }
 
 // JobIDPattern is what a job ID must look like, wherever it names something

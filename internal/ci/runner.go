@@ -21,8 +21,15 @@ type Runner struct {
 	Running  int         `json:"running"`
 	State    RunnerState `json:"state"`
 	// Failures counts recent lost or errored jobs, to break ties in scheduling.
-	Failures      int       `json:"failures"`
-	FreeDiskBytes int64     `json:"free_disk_bytes"`
+	Failures      int   `json:"failures"`
+	FreeDiskBytes int64 `json:"free_disk_bytes"`
+	// DiskUsedPercent is how full the fullest of the runner's filesystems
+	// (work dir, cache, Docker's data) is, 0-100, as of its last heartbeat.
+	DiskUsedPercent float64 `json:"disk_used_percent,omitempty"`
+	// DiskPressure, when set, says for people why the runner takes no jobs
+	// for now ("/var/lib/docker 91% full, above the 85% high watermark;
+	// evicting"): selection passes it over until it clears.
+	DiskPressure  string    `json:"disk_pressure,omitempty"`
 	Version       string    `json:"version,omitempty"`
 	LastHeartbeat time.Time `json:"last_heartbeat"`
 	// BootID names the runnerd process that sent the last register or

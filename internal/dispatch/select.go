@@ -23,7 +23,8 @@ type Selector interface {
 
 // LeastLoaded is the default Selector. A runner is a candidate when it is
 // healthy (state active and a heartbeat within Lease of now), has every
-// label of the job, and has a free slot (Running < Capacity). Candidates are
+// label of the job, is not under disk pressure (ci.Runner.DiskPressure), and
+// has a free slot (Running < Capacity). Candidates are
 // ordered by load (Running/Capacity, lowest first), then by fewer recent
 // Failures, then the runner that last ran the job's repository (Affinity)
 // first, then by ID, so the order is deterministic. A runner to which a Run
@@ -49,6 +50,7 @@ const (
 	reasonLabels    = "no runner with labels %v"
 	reasonOffline   = "all %d matching runners offline or draining"
 	reasonBusy      = "all %d matching runners busy"
+	reasonDisk      = "all %d matching runners under disk pressure (%s: %s)"
 )
 
 // Pick implements Selector.
@@ -64,9 +66,13 @@ func (s *LeastLoaded) Pick(job ci.Job, runners []ci.Runner, now time.Time) ([]ci
 	if len(healthy) == 0 {
 		return nil, fmt.Sprintf(reasonOffline, len(matching))
 	}
-	free := filter(healthy, func(r ci.Runner) bool { return r.Running < r.Capacity })
+	roomy := filter(healthy, func(r ci.Runner) bool { return r.DiskPressure == "" })
+	if len(roomy) == 0 {
+		return nil, fmt.Sprintf(reasonDisk, len(healthy), healthy[0].ID, healthy[0].DiskPressure)
+	}
+	free := filter(roomy, func(r ci.Runner) bool { return r.Running < r.Capacity })
 	if len(free) == 0 {
-		return nil, fmt.Sprintf(reasonBusy, len(healthy))
+		return nil, fmt.Sprintf(reasonBusy, len(roomy))
 	}
 	last := s.Affinity.Last(job.Repo)
 	slices.SortFunc(free, func(a, b ci.Runner) int { return compareRunners(a, b, last) })

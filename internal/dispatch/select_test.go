@@ -54,6 +54,12 @@ func TestPick(t *testing.T) {
 		{name: "only healthy runners with free slots", job: job, runners: []ci.Runner{
 			rn("a", 2, 2), with(rn("b", 0, 2), func(r *ci.Runner) { r.State = ci.RunnerDraining }), rn("c", 1, 2)},
 			want: []string{"c"}},
+		{name: "disk pressure passes a runner over", job: job, runners: []ci.Runner{
+			with(rn("a", 0, 2), func(r *ci.Runner) { r.DiskPressure = "disk 91% full" }), rn("b", 1, 2)},
+			want: []string{"b"}},
+		{name: "all under disk pressure", job: job, runners: []ci.Runner{
+			with(rn("a", 0, 2), func(r *ci.Runner) { r.DiskPressure = "/work 91% full, above the 85% high watermark" })},
+			reason: "all 1 matching runners under disk pressure (a: /work 91% full, above the 85% high watermark)"},
 		{name: "lowest load first", job: job, runners: []ci.Runner{rn("a", 3, 4), rn("b", 1, 4), rn("c", 1, 2)},
 			want: []string{"b", "c", "a"}},
 		{name: "load is relative to capacity", job: job, runners: []ci.Runner{rn("a", 1, 2), rn("b", 2, 8)},

@@ -78,9 +78,22 @@ type Job struct {
 	// its dependents start (steps running beside it go on): where the runner
 	// saves the workspace for a later re-run from a step.
 	AfterSuccess func(ctx context.Context, step string)
+	// Hooks, when set, wrap every step that runs (see StepHooks): where the
+	// runner restores and saves caches and uploads artifacts.
+	Hooks StepHooks
 	// Masked are more values to mask in every step's log, which no step
 	// gets (the job's clone token).
 	Masked []string
+}
+
+// StepHooks wrap each step that runs, in the step's goroutine: BeforeStep
+// before its first attempt, AfterStep after its last, with its result, before
+// the step is reported finished and before its dependents start. note writes
+// a line to the step's log (masked, like the step's own output). Neither can
+// fail the step: a hook says what went wrong in the step's log.
+type StepHooks interface {
+	BeforeStep(ctx context.Context, step *pipeline.Step, note func(string))
+	AfterStep(ctx context.Context, step *pipeline.Step, res StepResult, note func(string))
 }
 
 // build is what when filters are matched against.

@@ -15,11 +15,18 @@ import (
 func (r *jobRun) runStep(ctx context.Context, i int, started time.Time) stepDone {
 	ps := &r.job.Pipeline.Steps[i]
 	w := r.sink.Writer(ps.Name)
+	defer w.Close()
+	hooks := r.job.Hooks
+	if hooks != nil {
+		hooks.BeforeStep(ctx, ps, w.Note)
+	}
 	res := r.attempts(ctx, ps, w)
-	w.Close()
+	res.AllowedFailure = res.Status == StepFailure && ps.AllowFailure
+	if hooks != nil {
+		hooks.AfterStep(ctx, ps, res, w.Note)
+	}
 	res.Name, res.StartedAt, res.FinishedAt = ps.Name, started, time.Now()
 	res.Duration = res.FinishedAt.Sub(started)
-	res.AllowedFailure = res.Status == StepFailure && ps.AllowFailure
 	return stepDone{i: i, r: res}
 }
 

@@ -17,9 +17,11 @@ type Pipeline struct {
 	// CancelSuperseded says whether a newer job of the same branch (push) or
 	// pull request cancels this pipeline's older unfinished jobs; nil leaves
 	// it to the deployment (on for pull requests).
-	CancelSuperseded *bool     `json:"cancel_superseded,omitempty"`
-	Services         []Service `json:"services,omitempty"`
-	Steps            []Step    `json:"steps"`
+	CancelSuperseded *bool `json:"cancel_superseded,omitempty"`
+	// Cache is the default cache of steps without a cache of their own.
+	Cache    *Cache    `json:"cache,omitempty"`
+	Services []Service `json:"services,omitempty"`
+	Steps    []Step    `json:"steps"`
 }
 
 // Step is one unit of work: commands run by `/bin/sh -e` in a container.
@@ -42,6 +44,12 @@ type Step struct {
 	Retry        int           `json:"retry,omitempty"` // extra attempts after a failure
 	AllowFailure bool          `json:"allow_failure,omitempty"`
 	WorkingDir   string        `json:"working_dir,omitempty"` // relative to the workspace
+	// Cache is restored before the step and saved after it succeeded when
+	// its key was missed; nil: no cache (Parse fills it from
+	// Pipeline.Cache unless the step says cache: false).
+	Cache *Cache `json:"cache,omitempty"`
+	// Artifacts are uploaded after the step; nil: none.
+	Artifacts *Artifacts `json:"artifacts,omitempty"`
 
 	// Pos is where the step is defined, for messages.
 	Pos Pos `json:"-"`
@@ -74,6 +82,37 @@ type PathFilter struct {
 	Include []string `json:"include,omitempty"`
 	Exclude []string `json:"exclude,omitempty"`
 }
+
+// Cache is a step's cache: the workspace paths saved under a key and
+// restored before the step when the key, or one of the fallback prefixes,
+// has an entry in the repository's cache.
+type Cache struct {
+	// Key is a template: text with {{ checksum "FILE" }} (the sha256 of a
+	// workspace file), {{ arch }} and {{ os }} (the runner's), rendered on
+	// the runner before the step. Rendered, it is a valid blob key segment.
+	Key string `json:"key"`
+	// Paths are workspace-relative directories or files to save: never
+	// absolute, never through "..".
+	Paths []string `json:"paths"`
+	// RestoreKeys are key prefixes (templates too) tried in order, newest
+	// entry first, when Key itself has no entry.
+	RestoreKeys []string `json:"restore_keys,omitempty"`
+}
+
+// Artifacts are the files a step uploads after it ran.
+type Artifacts struct {
+	// Paths are workspace-relative doublestar globs ("dist/*.tar.gz").
+	Paths []string `json:"paths"`
+	// ExpireIn is how long the artifacts are kept; 0 means
+	// DefaultArtifactExpiry.
+	ExpireIn time.Duration `json:"expire_in,omitempty"`
+}
+
+// Bounds of artifacts.
+const (
+	DefaultArtifactExpiry = 7 * 24 * time.Hour
+	MaxArtifactExpiry     = 90 * 24 * time.Hour
+)
 
 // Pos is a place in a file, 1-based.
 type Pos struct {
