@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/api"
-	"github.com/narwhal-ci/narwhal/internal/ci"
 	blobfs "github.com/narwhal-ci/narwhal/internal/blob/fs"
+	"github.com/narwhal-ci/narwhal/internal/ci"
 )
 
 // artifact is one file of the test job, its content and whether its blob is
