@@ -215,7 +215,9 @@ func newBucket(t *testing.T, blobs api.ArtifactReader) *bucket {
 	return b
 }
 
-func (b *bucket) Open(ctx context.Context, key string) (io.ReadCloser, error) { return b.blobs.Open(ctx, key) }
+func (b *bucket) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	return b.blobs.Open(ctx, key)
+}
 
 func (b *bucket) PresignGet(_ context.Context, key string, ttl time.Duration) (string, error) {
 	return fmt.Sprintf("%s/%s?X-Amz-Expires=%d&X-Amz-Signature=sig", b.srv.URL, key, int(ttl.Seconds())), nil
