@@ -126,6 +126,21 @@ function fmtDuration(ms) {
   return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
 }
 
+// fmtBytes is a size in decimal units, as console.Bytes writes it: "812 B",
+// "3.4 kB", "812 MB".
+function fmtBytes(n) {
+  if (!(n >= 1000)) return `${n || 0} B`;
+  let i = -1;
+  do { n /= 1000; i++; } while (n >= 1000 && i < 5);
+  return `${n >= 100 ? n.toFixed(0) : n.toFixed(1)} ${'kMGTPE'[i]}B`;
+}
+
+// fmtUntil is how long until s: "in 6d 23h" style, '' when past or unset.
+function fmtUntil(s) {
+  const t = time(s);
+  return isNaN(t) || t <= Date.now() ? '' : 'in ' + fmtDuration(t - Date.now());
+}
+
 function fmtAgo(s) {
   const t = time(s);
   if (isNaN(t) || t <= 0) return '';
