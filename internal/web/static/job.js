@@ -33,7 +33,9 @@ function jobView(app, id, params) {
       renderJobHead(head, job);
       renderGraph(graph, job, view);
       renderTimeline(timeline, job, view);
-      renderArtifacts(artifacts, job);
+      // The artifacts only when they changed: a poll must not replace the
+      // link a person is about to click.
+      if (changed(shown, 'artifacts', (job.steps || []).map((s) => s.artifacts)) || stale) renderArtifacts(artifacts, job);
       renderTabs(tabs, job, view);
     }
     await tail.pull(job.status, current);
