@@ -19,6 +19,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/api/apitest"
 	blobfs "github.com/narwhal-ci/narwhal/internal/blob/fs"
 	"github.com/narwhal-ci/narwhal/internal/ci"
+	logfs "github.com/narwhal-ci/narwhal/internal/logstore/fs"
 	"github.com/narwhal-ci/narwhal/internal/store/sqlite"
 	"github.com/narwhal-ci/narwhal/internal/testenv"
 	"github.com/narwhal-ci/narwhal/internal/web"
@@ -44,17 +45,17 @@ func browser(t *testing.T) context.Context {
 }
 
 // dashboard serves the page at / and the REST API (over SQLite and a
-// directory artifact store) at /api, as narwhal dev does.
+// directory log and artifact stores) at /api, as narwhal dev does.
 func dashboard(t *testing.T) (*httptest.Server, *sqlite.Store, *blobfs.Store) {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), sqlite.Memory)
 	if err != nil {
 		t.Fatal(err)
 	}
-	blobs := blobfs.New(t.TempDir())
+	blobs, logs := blobfs.New(t.TempDir()), logfs.New(t.TempDir())
 	const token = "browser-test-token"
 	mux := http.NewServeMux()
-	mux.Handle("/api/", http.StripPrefix("/api", api.New(api.Deps{Jobs: st, Runners: st, Ops: apitest.New(st),
+	mux.Handle("/api/", http.StripPrefix("/api", api.New(api.Deps{Jobs: st, Runners: st, Ops: apitest.New(st), Logs: logs,
 		Artifacts: blobs, Tokens: []string{token}, Logger: slog.New(slog.DiscardHandler)})))
 	mux.Handle("/", web.Handler(web.Config{API: "/api", Token: token}))
 	srv := httptest.NewServer(mux)
@@ -144,7 +145,8 @@ func TestJobPageArtifactsAndCaches(t *testing.T) {
 	if href != "/api/jobs/job01/artifacts/dist/app.tar.gz" {
 		t.Errorf("the link goes to %q", href)
 	}
-	for _, want := range []string{`<tr data-artifact-row="old/report.txt" class="expired">`, `<td>build</td><td>19 B</td>`, `>expired</span>`} {
+	for _, want := range []string{`<tr data-artifact-row="old/report.txt" class="expired">`, `<td>build</td><td>19 B</td>`,
+		`>expired</span>`, `>in 7d</td>`} {
 		if !strings.Contains(artifacts, want) {
 			t.Errorf("the artifacts lack %s:\n%s", want, artifacts)
 		}
@@ -157,6 +159,10 @@ func TestJobPageArtifactsAndCaches(t *testing.T) {
 		if !strings.Contains(timeline, want) {
 			t.Errorf("the timeline lacks %s:\n%s", want, timeline)
 		}
+	}
+	if hidden, err := evaluate[bool](ctx, `document.getElementById('error').hidden`); err != nil || !hidden {
+		shown, _ := evaluate[string](ctx, `document.getElementById('error').textContent`)
+		t.Errorf("the page shows an error: %q (%v)", shown, err)
 	}
 	clickDownloads(t, ctx)
 }

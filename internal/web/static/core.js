@@ -135,10 +135,11 @@ function fmtBytes(n) {
   return `${n >= 100 ? n.toFixed(0) : n.toFixed(1)} ${'kMGTPE'[i]}B`;
 }
 
-// fmtUntil is how long until s: "in 6d 23h" style, '' when past or unset.
+// fmtUntil is how long until s ("in 7d", "in 5h 2m"), '' when past or unset.
 function fmtUntil(s) {
-  const t = time(s);
-  return isNaN(t) || t <= Date.now() ? '' : 'in ' + fmtDuration(t - Date.now());
+  const ms = time(s) - Date.now();
+  if (!(ms > 0)) return '';
+  return 'in ' + (ms >= 2 * 86400000 ? `${Math.round(ms / 86400000)}d` : fmtDuration(ms));
 }
 
 function fmtAgo(s) {
