@@ -138,10 +138,10 @@ func downloadAll(ctx context.Context, c *apiclient.Client, id string, list []api
 			continue
 		}
 		if err := saveArtifact(ctx, c, root, id, a); err != nil {
-			fmt.Fprintf(stderr, "narwhal artifacts: %s: %v\n", a.Name, interrupted(ctx, err))
 			if ctx.Err() != nil {
-				return exitError(130)
+				return interrupted(ctx, ctx.Err())
 			}
+			fmt.Fprintf(stderr, "narwhal artifacts: %s: %v\n", a.Name, err)
 			failed++
 			continue
 		}

@@ -153,10 +153,13 @@ func stream(r *http.Request, store ArtifactReader, a ci.Artifact) (reply, error)
 	if err != nil {
 		return reply{}, fmt.Errorf("open artifact %s: %w", a.Name, err)
 	}
-	return reply{raw: func(w http.ResponseWriter, _ *http.Request) {
+	return reply{raw: func(w http.ResponseWriter, r *http.Request) {
 		defer rc.Close()
 		setDownloadHeaders(w.Header(), a)
 		w.WriteHeader(http.StatusOK)
+		if r.Method == http.MethodHead {
+			return
+		}
 		if _, err := io.Copy(w, rc); err != nil {
 			if c, ok := w.(causeSetter); ok {
 				c.setCause(fmt.Errorf("stream artifact %s: %w", a.Name, err))

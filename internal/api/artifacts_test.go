@@ -141,6 +141,13 @@ func TestArtifactStreamed(t *testing.T) {
 	if d := resp.header.Get("Digest"); !strings.HasPrefix(d, "sha-256=") {
 		t.Errorf("Digest = %q", d)
 	}
+	head := r.do(t, http.MethodHead, "/jobs/job01/artifacts/dist/app%20v1.tar.gz")
+	if head.status != http.StatusOK || len(head.body) != 0 || head.header.Get("Content-Length") != fmt.Sprint(len(want.content)) {
+		t.Errorf("HEAD: %d, %d bytes, Content-Length %q", head.status, len(head.body), head.header.Get("Content-Length"))
+	}
+	if strings.Contains(r.log.String(), `"error"`) {
+		t.Errorf("a download logged an error: %s", r.log.String())
+	}
 	req, _ := http.NewRequest(http.MethodGet, "/jobs/job01/artifacts/coverage.out", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("If-None-Match", `"`+job.Steps[1].Artifacts[0].SHA256+`"`)
