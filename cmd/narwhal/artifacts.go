@@ -169,12 +169,12 @@ func saveArtifact(ctx context.Context, c *apiclient.Client, root *os.Root, id st
 	}
 	name := filepath.FromSlash(a.Name)
 	if err := root.MkdirAll(filepath.Dir(name), 0o755); err != nil {
-		return err
+		return fmt.Errorf("write into the download directory: %w", err) // "path escapes from parent" through a link
 	}
 	tmp := filepath.Join(filepath.Dir(name), ".narwhal-download-"+randomSuffix())
 	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return err
+		return fmt.Errorf("write into the download directory: %w", err)
 	}
 	defer root.Remove(tmp) // fails harmlessly once renamed
 	err = c.DownloadArtifact(ctx, id, a, f)
@@ -184,7 +184,10 @@ func saveArtifact(ctx context.Context, c *apiclient.Client, root *os.Root, id st
 	if err != nil {
 		return err
 	}
-	return root.Rename(tmp, name)
+	if err := root.Rename(tmp, name); err != nil {
+		return fmt.Errorf("write into the download directory: %w", err)
+	}
+	return nil
 }
 
 // localName reports whether an artifact's name is a relative, clean,
