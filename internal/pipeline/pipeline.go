@@ -1,6 +1,7 @@
 // Package pipeline is narwhal.yml: its schema, a strict parser that reports
-// errors as file:line:column, validation, and the step graph. It is pure: no
-// I/O beyond the bytes it is given.
+// errors as file:line:column, validation, and the step graph. Parsing is
+// pure: no I/O beyond the bytes it is given (ReadFile reads the file, and
+// EscapingLinks looks at a checkout for what the bytes cannot show).
 package pipeline
 
 import "time"
