@@ -24,9 +24,13 @@ var (
 // pipelineCache reads the top-level cache, the default of every step that
 // does not name its own.
 func (p *parser) pipelineCache(v *yaml.Node) *Cache {
-	if v.Kind == yaml.ScalarNode && v.ShortTag() == tagBool {
-		p.errorf(v, "cache: %s is only for steps (cache: false turns the pipeline's cache off in one step); "+
-			"at the top level write a mapping with key and paths, or leave the key out", v.Value)
+	switch on, isBool := boolValue(v); {
+	case isBool && on:
+		p.errorf(v, "cache: %s is not a cache: write a mapping with key and paths", v.Value)
+		return nil
+	case isBool:
+		p.errorf(v, "cache: false is only for steps (it turns the pipeline's cache off in one step); "+
+			"at the top level leave the key out for no cache")
 		return nil
 	}
 	return p.cache(v, "in cache")
@@ -35,15 +39,30 @@ func (p *parser) pipelineCache(v *yaml.Node) *Cache {
 // stepCache reads the cache of the step named label: a mapping, or false
 // for none (not even the pipeline's), which is nil.
 func (p *parser) stepCache(v *yaml.Node, label string) *Cache {
-	if v.Kind == yaml.ScalarNode && v.ShortTag() == tagBool {
-		var on bool
-		if err := v.Decode(&on); err != nil || on {
-			p.errorf(v, "cache: %s is not a cache: write a mapping with key and paths, "+
-				"or leave the key out to use the pipeline's cache (cache: false turns it off)", v.Value)
-		}
+	switch on, isBool := boolValue(v); {
+	case isBool && on:
+		p.errorf(v, "cache: %s is not a cache: write a mapping with key and paths, "+
+			"or leave the key out to use the pipeline's cache (cache: false turns it off)", v.Value)
+		return nil
+	case isBool:
+		return nil
+	case v.Kind != yaml.MappingNode:
+		p.errorf(v, "cache: expected a mapping with key and paths, or false, got %s", kindName(v))
 		return nil
 	}
 	return p.cache(v, "in cache of "+label)
+}
+
+// boolValue reports whether v is a boolean (isBool) and whether it is true;
+// one that does not decode counts as true, never as false.
+func boolValue(v *yaml.Node) (on, isBool bool) {
+	if v.Kind != yaml.ScalarNode || v.ShortTag() != tagBool {
+		return false, false
+	}
+	if err := v.Decode(&on); err != nil {
+		return true, true
+	}
+	return on, true
 }
 
 // cache reads a cache mapping; where places it in messages ("in cache of

@@ -76,7 +76,11 @@ func TestCacheErrors(t *testing.T) {
 	}, {
 		"cache false at the top",
 		"image: x\ncache: false\n" + head[9:],
-		`f.yml:2:8: cache: false is only for steps (cache: false turns the pipeline's cache off in one step); at the top level write a mapping with key and paths, or leave the key out`,
+		`f.yml:2:8: cache: false is only for steps (it turns the pipeline's cache off in one step); at the top level leave the key out for no cache`,
+	}, {
+		"cache true at the top",
+		"image: x\ncache: true\n" + head[9:],
+		`f.yml:2:8: cache: true is not a cache: write a mapping with key and paths`,
 	}, {
 		"cache true in a step",
 		head + "    cache: true\n",
