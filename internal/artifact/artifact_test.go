@@ -70,7 +70,9 @@ func TestFS(t *testing.T) {
 
 func TestS3(t *testing.T) {
 	client := s3bucket.Client(t)
-	stores(t, func(t *testing.T) blob.Store { return blobs3.New(client, s3bucket.New(t, client, "artifacts"), "narwhal") })
+	stores(t, func(t *testing.T) blob.Store {
+		return blobs3.New(client, s3bucket.New(t, client, "artifacts"), "narwhal")
+	})
 }
 
 func stores(t *testing.T, open func(t *testing.T) blob.Store) {
