@@ -201,8 +201,8 @@ func TestCacheAcrossJobs(t *testing.T) {
 
 	// 4: another repository misses.
 	checkout.set(goCheckout{files: map[string]string{"go.sum": "v1"}, cache: c, commands: []string{"test ! -e .cache/x"}})
-	_, log = runJob(t, g, "cache4", "acme/other", true)
-	wantLog(t, log, "cache miss "+key("v1"))
+	_, log = runJob(t, g, "cache4", "acme/other", false)
+	wantLog(t, log, "cache miss "+key("v1"), "cache not saved: ", "none of the cache's paths exist (.cache)")
 
 	es, err := cache.Entries(t.Context(), g.cache)
 	if err != nil {
@@ -214,6 +214,26 @@ func TestCacheAcrossJobs(t *testing.T) {
 	entry := restoreEntry(t, g.cache, es[0].Blob)
 	if data, err := os.ReadFile(filepath.Join(entry, ".cache/x")); err != nil || string(data) != "hello\n" {
 		t.Errorf("the entry holds %q, %v", data, err)
+	}
+}
+
+// TestDamagedCacheEntry: an entry that cannot be restored leaves the
+// workspace as it was and the step runs; its success saves a good entry
+// over the damaged one.
+func TestDamagedCacheEntry(t *testing.T) {
+	checkout := &switchable{}
+	g := newDockerRig(t, checkout)
+	blobtest.Put(t, g.cache, "cache/acme/app/k-1", "not an archive")
+	checkout.set(goCheckout{cache: &pipeline.Cache{Key: "k-1", Paths: []string{".cache"}},
+		commands: []string{"test ! -e .cache", "! ls -a | grep -q narwhal-cache", "mkdir .cache && echo ok > .cache/x"}})
+	step, log := runJob(t, g, "dmg1", "acme/app", false)
+	wantLog(t, log, "cache not restored: restore cache k-1: ", "cache saved k-1 (")
+	if len(step.Caches) != 1 || step.Caches[0].Hit || step.Caches[0].Error == "" || !step.Caches[0].Saved {
+		t.Errorf("caches %+v", step.Caches)
+	}
+	entry := restoreEntry(t, g.cache, "cache/acme/app/k-1")
+	if data, err := os.ReadFile(filepath.Join(entry, ".cache/x")); err != nil || string(data) != "ok\n" {
+		t.Errorf("the new entry holds %q, %v", data, err)
 	}
 }
 
