@@ -33,7 +33,7 @@ type Limits struct {
 
 // Defaults of Limits.
 const (
-	DefaultFiles = 1000
+	DefaultFiles = 200     // each is a line of the job's record
 	DefaultBytes = 2 << 30 // 2 GiB
 )
 

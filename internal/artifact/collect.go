@@ -27,6 +27,10 @@ type Collected struct {
 	Notes []string
 }
 
+// matchesPerFile bounds a glob's matches (files, directories, links) to a
+// multiple of the files allowed.
+const matchesPerFile = 10
+
 // maxLinkNotes bounds the links named in a note.
 const maxLinkNotes = 5
 
@@ -75,8 +79,8 @@ func (c *collector) glob(pattern string) error {
 	var matches []string
 	err := doublestar.GlobWalk(c.root.FS(), clean, func(name string, _ fs.DirEntry) error {
 		matches = append(matches, name)
-		if len(matches) > c.lim.files() {
-			return tooLarge("files", c.lim.files())
+		if len(matches) > matchesPerFile*c.lim.files() { // directories match too
+			return tooLarge("matches", matchesPerFile*c.lim.files())
 		}
 		return c.ctx.Err()
 	}, doublestar.WithNoFollow()) // a directory it cannot read (a link out: the os.Root refuses it) matches nothing
