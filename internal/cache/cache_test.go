@@ -49,6 +49,7 @@ func suite(t *testing.T, open func(t *testing.T) blob.Store) {
 		{"HostileArchive", testHostileArchive},
 		{"NothingToSave", testNothingToSave},
 		{"EntriesAndRemove", testEntriesAndRemove},
+		{"TouchesOnlyOldEntries", testTouchAfter},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -97,7 +98,7 @@ func testRestoreKeysOrder(t *testing.T, s blob.Store) {
 	restore := func(key string, restoreKeys ...string) Restored {
 		t.Helper()
 		ws := t.TempDir()
-		res, err := Restore(t.Context(), s, "acme/app", ws, Spec{Key: key, RestoreKeys: restoreKeys, Paths: []string{"c"}}, snapshot.Limits{})
+		res, err := restore(t.Context(), s, "acme/app", ws, Spec{Key: key, RestoreKeys: restoreKeys, Paths: []string{"c"}}, snapshot.Limits{}, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -166,7 +167,7 @@ func testEviction(t *testing.T, s blob.Store) {
 		save(t, s, "acme/app", randomWorkspace(t), Spec{Key: k, Paths: []string{"c"}}, cap)
 		tick()
 	}
-	if _, err := Restore(t.Context(), s, "acme/app", t.TempDir(), Spec{Key: "k-a", Paths: []string{"c"}}, snapshot.Limits{}); err != nil {
+	if _, err := restore(t.Context(), s, "acme/app", t.TempDir(), Spec{Key: "k-a", Paths: []string{"c"}}, snapshot.Limits{}, 0); err != nil {
 		t.Fatal(err)
 	}
 	tick()
@@ -304,6 +305,34 @@ func testEntriesAndRemove(t *testing.T, s blob.Store) {
 	}
 	if got := keys(t, s); !slices.Equal(got, []string{"acme/app k-2"}) {
 		t.Errorf("entries after Remove: %v", got)
+	}
+}
+
+// testTouchAfter: a restore touches its entry only when its last use is
+// TouchAfter old (here: always, or never).
+func testTouchAfter(t *testing.T, s blob.Store) {
+	spec := Spec{Key: "k-1", Paths: []string{"c"}}
+	save(t, s, "acme/app", workspace(t, map[string]string{"c/x": "1"}), spec, 0)
+	used := func() time.Time {
+		es, err := Entries(t.Context(), s)
+		if err != nil || len(es) != 1 {
+			t.Fatalf("Entries = %+v, %v", es, err)
+		}
+		return es[0].Used
+	}
+	saved := used()
+	tick()
+	if _, err := Restore(t.Context(), s, "acme/app", t.TempDir(), spec, snapshot.Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	if !used().Equal(saved) {
+		t.Errorf("an entry used %v ago was touched", time.Since(saved))
+	}
+	if _, err := restore(t.Context(), s, "acme/app", t.TempDir(), spec, snapshot.Limits{}, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if !used().After(saved) {
+		t.Errorf("an entry used %v ago, more than a second, was not touched", time.Since(saved))
 	}
 }
 

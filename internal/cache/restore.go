@@ -11,6 +11,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/blob"
 	"github.com/narwhal-ci/narwhal/internal/ci"
@@ -30,17 +31,29 @@ type Restored struct {
 	Kept []string
 }
 
+// TouchAfter is how old an entry's last use must be for a restore to
+// Touch it: on S3 a Touch copies the object onto itself, which is not worth
+// doing on every hit; eviction orders entries used within the hour as if
+// used at its start.
+const TouchAfter = time.Hour
+
 // Restore restores the cache spec of repo into the workspace dir: the entry
 // of spec.Key when there is one, else for each of spec.RestoreKeys in order
 // the most recently used entry whose key starts with it; a miss is no error.
-// The entry restored is Touched (a failed Touch only makes eviction a little
-// less exact). lim bounds the archive's content.
+// The entry restored is Touched when its last use is older than TouchAfter
+// (a failed Touch only makes eviction a little less exact). lim bounds the
+// archive's content.
 //
 // The archive goes to a new directory inside dir, confined to it by an
 // os.Root, and each of spec.Paths found there is renamed into place where dir
 // has nothing at that path or an empty directory; any error leaves dir as it
 // was (but for that directory's removal, which Restore does too).
 func Restore(ctx context.Context, store blob.Store, repo, dir string, spec Spec, lim snapshot.Limits) (Restored, error) {
+	return restore(ctx, store, repo, dir, spec, lim, TouchAfter)
+}
+
+// restore is Restore, touching what was last used touchAfter ago or more.
+func restore(ctx context.Context, store blob.Store, repo, dir string, spec Spec, lim snapshot.Limits, touchAfter time.Duration) (Restored, error) {
 	if err := spec.check(); err != nil {
 		return Restored{}, err
 	}
@@ -48,57 +61,65 @@ func Restore(ctx context.Context, store blob.Store, repo, dir string, spec Spec,
 	if err != nil {
 		return Restored{}, err
 	}
-	key, r, err := find(ctx, store, prefix, spec)
+	e, r, err := find(ctx, store, prefix, spec)
 	if err != nil || r == nil {
 		return Restored{}, err
 	}
 	defer r.Close()
-	res := Restored{Key: key, Hit: key == spec.Key}
+	res := Restored{Key: e.Key, Hit: e.Key == spec.Key}
 	cr := &countingReader{r: r}
 	res.Kept, err = unpack(ctx, cr, dir, spec.Paths, lim)
 	res.Size = cr.n
 	if err != nil {
-		return Restored{}, fmt.Errorf("restore cache %s: %w", key, err)
+		return Restored{}, fmt.Errorf("restore cache %s: %w", e.Key, err)
 	}
-	_ = store.Touch(ctx, prefix+"/"+key)
+	if time.Since(e.Used) >= touchAfter {
+		_ = store.Touch(ctx, e.Blob)
+	}
 	return res, nil
 }
 
-// find opens the entry to restore: spec.Key's, or the newest matching a
-// restore key. It returns a nil reader on a miss.
-func find(ctx context.Context, store blob.Store, prefix string, spec Spec) (string, io.ReadCloser, error) {
-	r, err := store.Open(ctx, prefix+"/"+spec.Key)
-	if err == nil {
-		return spec.Key, r, nil
-	}
-	if !errors.Is(err, ci.ErrNotFound) {
-		return "", nil, fmt.Errorf("restore cache %s: %w", spec.Key, err)
-	}
-	if len(spec.RestoreKeys) == 0 {
-		return "", nil, nil
-	}
+// find opens the entry to restore: spec.Key's, or the most recently used
+// one matching a restore key, from one listing of the repository's entries
+// (and, when that listing was cut short, an Open of spec.Key's). It returns
+// a nil reader on a miss.
+func find(ctx context.Context, store blob.Store, prefix string, spec Spec) (Entry, io.ReadCloser, error) {
 	objs, err := store.List(ctx, prefix)
-	if err != nil && !errors.Is(err, blob.ErrTruncated) {
-		return "", nil, fmt.Errorf("restore cache %s: %w", spec.Key, err)
+	truncated := errors.Is(err, blob.ErrTruncated)
+	if err != nil && !truncated {
+		return Entry{}, nil, fmt.Errorf("restore cache %s: %w", spec.Key, err)
 	}
 	byUse := entries(objs)
 	slices.Reverse(byUse) // most recently used first
-	for _, rk := range spec.RestoreKeys {
-		for _, e := range byUse {
-			if !strings.HasPrefix(e.Key, rk) {
-				continue
+	exact := Entry{Key: spec.Key, Blob: prefix + "/" + spec.Key}
+	if i := slices.IndexFunc(byUse, func(e Entry) bool { return e.Key == spec.Key }); i >= 0 {
+		exact = byUse[i]
+	} else if !truncated {
+		exact = Entry{}
+	}
+	candidates := func(yield func(Entry) bool) {
+		if exact.Key != "" && !yield(exact) {
+			return
+		}
+		for _, rk := range spec.RestoreKeys {
+			for _, e := range byUse {
+				if strings.HasPrefix(e.Key, rk) && !yield(e) {
+					return
+				}
 			}
-			r, err := store.Open(ctx, e.Blob)
-			if errors.Is(err, ci.ErrNotFound) { // evicted meanwhile
-				continue
-			}
-			if err != nil {
-				return "", nil, fmt.Errorf("restore cache %s: %w", e.Key, err)
-			}
-			return e.Key, r, nil
 		}
 	}
-	return "", nil, nil
+	for e := range candidates {
+		r, err := store.Open(ctx, e.Blob)
+		if errors.Is(err, ci.ErrNotFound) { // evicted meanwhile
+			continue
+		}
+		if err != nil {
+			return Entry{}, nil, fmt.Errorf("restore cache %s: %w", e.Key, err)
+		}
+		return e, r, nil
+	}
+	return Entry{}, nil, nil
 }
 
 // stagingPrefix names the directory a restore unpacks into, inside the
