@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -344,4 +345,29 @@ func (s *switchable) set(c goCheckout) { s.c = c }
 
 func (s *switchable) Checkout(ctx context.Context, dir string, job rpc.Job) (*pipeline.Pipeline, error) {
 	return s.c.Checkout(ctx, dir, job)
+}
+
+// TestRenderCacheConfined: checksums read workspace files only: a link out,
+// a directory, a missing file or one past MaxChecksumBytes is an error.
+func TestRenderCacheConfined(t *testing.T) {
+	ws := t.TempDir()
+	os.WriteFile(filepath.Join(ws, "go.sum"), []byte("v1"), 0o644)
+	os.Symlink("/etc/passwd", filepath.Join(ws, "passwd"))
+	os.Symlink("go.sum", filepath.Join(ws, "inside"))
+	os.Mkdir(filepath.Join(ws, "dir"), 0o755)
+	big, _ := os.Create(filepath.Join(ws, "big"))
+	big.Truncate(MaxChecksumBytes + 1)
+	big.Close()
+	sum := sha256.Sum256([]byte("v1"))
+	c := &pipeline.Cache{Key: `go-{{ checksum "go.sum" }}-{{ os }}`, RestoreKeys: []string{`go-{{ checksum "inside" }}`, "go-"}, Paths: []string{".cache"}}
+	spec, err := renderCache(c, ws)
+	want := "go-" + hex.EncodeToString(sum[:])
+	if err != nil || spec.Key != want+"-"+runtime.GOOS || !slices.Equal(spec.RestoreKeys, []string{want, "go-"}) {
+		t.Errorf("renderCache = %+v, %v", spec, err)
+	}
+	for _, file := range []string{"passwd", "dir", "missing", "big"} {
+		if _, err := renderCache(&pipeline.Cache{Key: `k-{{ checksum "` + file + `" }}`, Paths: []string{"x"}}, ws); err == nil {
+			t.Errorf("checksum of %s: no error", file)
+		}
+	}
 }
