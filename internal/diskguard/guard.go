@@ -54,7 +54,8 @@ type Guard struct {
 }
 
 // New checks opts and returns a Guard that has measured its filesystems
-// once (Status is meaningful at once); nothing runs until Check or Run.
+// once (Status is meaningful at once, and OnChange is not called for it);
+// nothing runs until Check or Run.
 func New(opts Options) (*Guard, error) {
 	opts.High = cmp.Or(opts.High, DefaultHigh)
 	opts.Low = cmp.Or(opts.Low, DefaultLow)
@@ -71,7 +72,7 @@ func New(opts Options) (*Guard, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	g := &Guard{opts: opts, log: opts.Logger}
-	g.settle(g.measure())
+	g.settle(g.measure(), false)
 	return g, nil
 }
 
@@ -107,7 +108,7 @@ func (g *Guard) Run(ctx context.Context) {
 // evictor's failure is logged, not returned; the error is ctx's.
 func (g *Guard) Check(ctx context.Context) error {
 	fss := g.measure()
-	if !g.settle(fss) {
+	if !g.settle(fss, true) {
 		return nil
 	}
 	over := map[uint64]fsUse{}
@@ -130,7 +131,7 @@ func (g *Guard) Check(ctx context.Context) error {
 			delete(over, dev)
 		}
 	}
-	g.settle(g.measure())
+	g.settle(g.measure(), true)
 	return ctx.Err()
 }
 
@@ -182,9 +183,9 @@ func (g *Guard) measure() []fsUse {
 
 // settle records the measurement: the fullest filesystem's use and the
 // pressure, which starts above High and ends only when every filesystem is
-// under Low. It calls OnChange when the pressure starts or ends, and
-// reports whether the guard is under pressure.
-func (g *Guard) settle(fss []fsUse) bool {
+// under Low. When notify is set, it calls OnChange if the pressure starts
+// or ends. It reports whether the guard is under pressure.
+func (g *Guard) settle(fss []fsUse, notify bool) bool {
 	var top fsUse
 	above := false
 	for _, f := range fss {
@@ -202,7 +203,7 @@ func (g *Guard) settle(fss []fsUse) bool {
 	}
 	text := g.pressure
 	g.mu.Unlock()
-	if now != was {
+	if now != was && notify {
 		g.changed(text, top)
 	}
 	return now
