@@ -183,8 +183,8 @@ func (g *Guard) measure() []fsUse {
 
 // settle records the measurement: the fullest filesystem's use and the
 // pressure, which starts above High and ends only when every filesystem is
-// under Low. When notify is set, it calls OnChange if the pressure starts
-// or ends. It reports whether the guard is under pressure.
+// under Low. It logs a start or end of the pressure and, when notify is
+// set, tells OnChange. It reports whether the guard is under pressure.
 func (g *Guard) settle(fss []fsUse, notify bool) bool {
 	var top fsUse
 	above := false
@@ -203,8 +203,8 @@ func (g *Guard) settle(fss []fsUse, notify bool) bool {
 	}
 	text := g.pressure
 	g.mu.Unlock()
-	if now != was && notify {
-		g.changed(text, top)
+	if now != was {
+		g.changed(text, top, notify)
 	}
 	return now
 }
@@ -218,14 +218,14 @@ func (g *Guard) describe(top fsUse) string {
 	return fmt.Sprintf("%s %.0f%% full, not yet under the %g%% low watermark", top.path, top.percent, g.opts.Low)
 }
 
-// changed logs a change of pressure and tells OnChange.
-func (g *Guard) changed(pressure string, top fsUse) {
+// changed logs a change of pressure and, with notify, tells OnChange.
+func (g *Guard) changed(pressure string, top fsUse, notify bool) {
 	if pressure != "" {
 		g.log.Warn("disk pressure: evicting", "pressure", pressure)
 	} else {
 		g.log.Info("disk pressure over", "path", top.path, "used_percent", top.percent)
 	}
-	if g.opts.OnChange != nil {
+	if notify && g.opts.OnChange != nil {
 		g.opts.OnChange(pressure)
 	}
 }
