@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 
 	"github.com/narwhal-ci/narwhal/internal/diskguard"
@@ -15,8 +16,12 @@ import (
 type diskGuard struct {
 	guard  *diskguard.Guard
 	docker *dockerevict.Docker // nil without the Docker executor
-	stop   context.CancelFunc
-	done   chan struct{}
+	// reclaim is the executor's Reclaim (set while the host is built, read
+	// only by passes after start): leftover workspaces are leftovers
+	// because a plain removal failed.
+	reclaim func(ctx context.Context, dir string) error
+	stop    context.CancelFunc
+	done    chan struct{}
 }
 
 // newDiskGuard builds the guard of d's configuration; nil when it is off.
@@ -32,7 +37,8 @@ func (d *daemon) newDiskGuard(ctx context.Context) (*diskGuard, error) {
 	if !c.Snapshots.Off && c.Snapshots.S3Bucket == "" {
 		paths = append(paths, c.Snapshots.Dir)
 	}
-	evictors := []diskguard.Evictor{diskguard.Workspaces{Root: filepath.Join(c.WorkDir, jobsDir), Running: d.runningJobs}}
+	evictors := []diskguard.Evictor{diskguard.Workspaces{Root: filepath.Join(c.WorkDir, jobsDir),
+		Running: d.runningJobs, Reclaim: dg.reclaimDir}}
 	if c.Executor.Kind == "docker" {
 		dk, err := dockerevict.Open(ctx, d.log)
 		if err != nil {
@@ -57,6 +63,22 @@ func (d *daemon) newDiskGuard(ctx context.Context) (*diskGuard, error) {
 func (d *daemon) runningJobs(ctx context.Context) ([]string, error) {
 	st, err := d.host.Runner().Stats(ctx)
 	return st.Running, err
+}
+
+// useReclaim gives the workspace evictor the executor's Reclaim (nil when
+// the executor leaves nothing the runner cannot remove).
+func (dg *diskGuard) useReclaim(reclaim func(ctx context.Context, dir string) error) {
+	if dg != nil {
+		dg.reclaim = reclaim
+	}
+}
+
+// reclaimDir is the executor's Reclaim of dir, when it has one.
+func (dg *diskGuard) reclaimDir(ctx context.Context, dir string) error {
+	if dg.reclaim == nil {
+		return errors.New("the executor cannot reclaim what the runner cannot remove")
+	}
+	return dg.reclaim(ctx, dir)
 }
 
 // status is the guard's Status; nil (off) reports nothing.

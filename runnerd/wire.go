@@ -122,6 +122,7 @@ func (d *daemon) executor(ctx context.Context) (pick.Built, runner.Checkout, err
 	if err != nil {
 		return pick.Built{}, nil, err
 	}
+	d.disk.useReclaim(ex.Reclaim)
 	return ex, runner.GitCheckout{CAFile: d.cfg.GitCAFile}, nil
 }
 

@@ -2,6 +2,7 @@ package diskguard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -73,8 +74,8 @@ func (w Workspaces) remove(ctx context.Context, dir string) error {
 	if err == nil || w.Reclaim == nil {
 		return err
 	}
-	if err := w.Reclaim(ctx, dir); err != nil {
-		return fmt.Errorf("remove workspace %s: reclaim: %w", dir, err)
+	if rerr := w.Reclaim(ctx, dir); rerr != nil {
+		return fmt.Errorf("remove workspace %s: %w", dir, errors.Join(err, rerr))
 	}
 	return workspace.Remove(dir)
 }

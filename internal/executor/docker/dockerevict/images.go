@@ -75,7 +75,7 @@ func (d *Docker) removeImage(ctx context.Context, img image.Summary) error {
 	if len(inUse) > 0 {
 		return fmt.Errorf("remove image %s: %w", imageName(img), errInUse)
 	}
-	refs := img.RepoTags
+	refs := tags(img)
 	if len(refs) == 0 {
 		refs = []string{img.ID}
 	}
@@ -87,12 +87,21 @@ func (d *Docker) removeImage(ctx context.Context, img image.Summary) error {
 	return nil
 }
 
-// imageName is the first tag of img, else its ID.
-func imageName(img image.Summary) string {
+// tags are img's tags, without the "<none>:<none>" of older engines.
+func tags(img image.Summary) []string {
+	var out []string
 	for _, t := range img.RepoTags {
 		if t != "<none>:<none>" {
-			return t + " (" + shortID(img.ID) + ")"
+			out = append(out, t)
 		}
+	}
+	return out
+}
+
+// imageName is the first tag of img, else its ID.
+func imageName(img image.Summary) string {
+	if ts := tags(img); len(ts) > 0 {
+		return ts[0] + " (" + shortID(img.ID) + ")"
 	}
 	return img.ID
 }
