@@ -108,9 +108,17 @@ func (g *Guard) Run(ctx context.Context) {
 // evictor's failure is logged, not returned; the error is ctx's.
 func (g *Guard) Check(ctx context.Context) error {
 	fss := g.measure()
-	if !g.settle(fss, true) {
-		return nil
+	if g.settle(fss, true) {
+		g.evictUntilUnderLow(ctx, fss)
+		g.settle(g.measure(), true)
 	}
+	return ctx.Err()
+}
+
+// evictUntilUnderLow evicts candidates oldest first from the filesystems
+// of fss at or above the low watermark, measuring each again after each
+// eviction from it, until none is left above it or no candidate is left.
+func (g *Guard) evictUntilUnderLow(ctx context.Context, fss []fsUse) {
 	over := map[uint64]fsUse{}
 	for _, f := range fss {
 		if f.percent >= g.opts.Low {
@@ -131,8 +139,6 @@ func (g *Guard) Check(ctx context.Context) error {
 			delete(over, dev)
 		}
 	}
-	g.settle(g.measure(), true)
-	return ctx.Err()
 }
 
 // candidates merges the candidates of every evictor, oldest first.

@@ -216,3 +216,33 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// Only the filesystems over the low watermark are evicted from: the
+// oldest entry, on a roomy filesystem, stays. Two watched paths on one
+// filesystem count once, named by the first.
+func TestPassEvictsOnlyFromFullFilesystems(t *testing.T) {
+	t.Parallel()
+	full, roomy := testenv.Tmpfs(t, "16m"), testenv.Tmpfs(t, "16m")
+	jobs := filepath.Join(full, "jobs")
+	write(t, filepath.Join(roomy, "cache", "oldest"), 1, 10*time.Hour)
+	write(t, filepath.Join(jobs, "left-1", "f"), 15, time.Hour)
+	none := func(context.Context) ([]string, error) { return nil, nil }
+	g, err := New(Options{Paths: []string{full, jobs, roomy},
+		Evictors: []Evictor{dirCache(filepath.Join(roomy, "cache")), Workspaces{Root: jobs, Running: none}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fss := g.measure(); len(fss) != 2 || fss[0].path != full || fss[1].path != roomy {
+		t.Fatalf("measured %+v, want %s and %s once each", fss, full, roomy)
+	}
+	if _, p := g.Status(); !strings.HasPrefix(p, full+" ") {
+		t.Fatalf("pressure %q, want it to name %s", p, full)
+	}
+	if err := g.Check(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if exists(filepath.Join(jobs, "left-1")) || !exists(filepath.Join(roomy, "cache", "oldest")) {
+		t.Errorf("after a pass: workspace there %v (want gone), entry on the roomy disk there %v (want kept)",
+			exists(filepath.Join(jobs, "left-1")), exists(filepath.Join(roomy, "cache", "oldest")))
+	}
+}
