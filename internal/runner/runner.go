@@ -118,6 +118,12 @@ type Deps struct {
 	// Logger receives the runner's logs; the caller attaches runner_id to
 	// it, the runner adds job_id, repo, sha and attempt per job. nil: discard.
 	Logger *slog.Logger
+	// DiskStatus, when set, says how full the runner's disks are and, while
+	// they are under pressure, why (a diskguard.Guard's Status): register
+	// and heartbeat reports carry both, and Run refuses jobs under pressure.
+	// Call DiskChanged when the pressure starts or ends. nil: reports say how
+	// full the work dir's filesystem is, and never pressure.
+	DiskStatus func() (usedPercent float64, pressure string)
 }
 
 // state is the runner's mutable settings and mode.
