@@ -95,7 +95,14 @@ func open(path string) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
+	// Keep every reader open: database/sql keeps 2 idle by default, so under
+	// load the others were closed and reopened, each reopening paying for
+	// the connection, the schema and the prepared statements again.
+	readers := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(readers)
+	r.SetMaxIdleConns(readers)
+	r.SetConnMaxIdleTime(0)
+	r.SetConnMaxLifetime(0)
 	return &Store{w: w, r: r, now: time.Now}, nil
 }
 
