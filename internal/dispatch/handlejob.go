@@ -274,7 +274,7 @@ func (d *Dispatcher) accepted(ctx context.Context, log *slog.Logger, job ci.Job,
 		rec.Ran(job.Repo, r.ID)
 	}
 	d.tally.add(ctx, r.ID, load{placed: 1, accepted: true})
-	cur, err := d.store.GetJob(ctx, job.ID)
+	cur, err := d.reread(ctx, job)
 	switch {
 	case err != nil:
 		log.Warn("reread assigned job", "err", err)
