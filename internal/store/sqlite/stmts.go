@@ -26,7 +26,7 @@ const (
 	sqlGetJob    = `SELECT doc FROM jobs WHERE id = ?`
 	// sqlJobVersion reads the version column alone: no document to decode.
 	sqlJobVersion = `SELECT version FROM jobs WHERE id = ?`
-	sqlPutRunner = `INSERT INTO runners (id, expires_at, doc) VALUES (?, ?, ?)
+	sqlPutRunner  = `INSERT INTO runners (id, expires_at, doc) VALUES (?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at, doc = excluded.doc`
 	sqlGetRunner    = `SELECT doc FROM runners WHERE id = ? AND ` + visible
 	sqlListRunners  = `SELECT doc FROM runners WHERE ` + visible + ` ORDER BY id`
