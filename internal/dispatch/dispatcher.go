@@ -92,6 +92,12 @@ type Config struct {
 	// RPCTimeout. A Run it accepts ends the penalty. Default
 	// DefaultRPCPenalty (2m).
 	RPCPenalty time.Duration
+	// RegistryTTL is how long one read of the runner registry serves the
+	// jobs placed after it (see registryReads): the copy is dropped sooner
+	// when this dispatcher hears of a runner's change, and a job it has no
+	// place for reads afresh. Negative reads the registry for every job.
+	// Default DefaultRegistryTTL.
+	RegistryTTL time.Duration
 	// CancelSupersededPushes makes a new push job of a branch cancel the
 	// older unfinished push jobs of that branch, for pipelines that do not
 	// set cancel_superseded themselves. (Pull requests do it by default.)
@@ -137,6 +143,7 @@ func (c Config) withDefaults() Config {
 	c.DeliveryLimit = cmp.Or(c.DeliveryLimit, queue.DefaultDeliveryLimit)
 	c.RPCTimeout = cmp.Or(c.RPCTimeout, DefaultRPCTimeout)
 	c.RPCPenalty = cmp.Or(c.RPCPenalty, DefaultRPCPenalty)
+	c.RegistryTTL = cmp.Or(c.RegistryTTL, DefaultRegistryTTL)
 	c.FetchTimeout = cmp.Or(c.FetchTimeout, DefaultRPCTimeout)
 	c.SelfURL = strings.TrimSuffix(c.SelfURL, "/")
 	c.StatusAttempts = cmp.Or(c.StatusAttempts, 3)
