@@ -62,7 +62,13 @@ type Deps struct {
 	// Snapshots keeps workspace snapshots for re-runs from a step (see
 	// runner.Deps); nil keeps none.
 	Snapshots blob.Store
-	Logger    *slog.Logger
+	// Cache keeps the repositories' caches, at most CacheMaxBytes per
+	// repository, and Artifacts the jobs' artifacts (see runner.Deps); nil
+	// keeps none.
+	Cache         blob.Store
+	CacheMaxBytes int64
+	Artifacts     blob.Store
+	Logger        *slog.Logger
 }
 
 // Host is one assembled runner.
