@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/narwhal-ci/narwhal/internal/api"
 	"github.com/narwhal-ci/narwhal/internal/apiclient"
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/console"
@@ -116,8 +117,8 @@ const jobHelp = `Usage: narwhal job [flags] ID
 ID is a job's whole ID, a unique prefix of it (at least 6 characters), or its
 repository and build number, OWNER/NAME#N.
 
-Shows one job: state, commit, runner, attempts, why it waits, its parent, and
-its steps.
+Shows one job: state, commit, runner, attempts, why it waits, its parent, its
+steps, what each step did with its cache and the artifacts it left.
 
 Flags:
   --json            print the job as JSON
@@ -144,7 +145,7 @@ func runJob(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	j, err := c.Job(ctx, id)
+	j, err := c.JobView(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -163,8 +164,10 @@ func build(j ci.Job) string {
 	return fmt.Sprintf("%s #%d", j.Repo, j.Number)
 }
 
-// printJob writes the fields of j that are set, then its steps.
-func printJob(w io.Writer, j ci.Job, now time.Time) {
+// printJob writes the fields of j that are set, then its steps, then what
+// they did with caches and the artifacts they left.
+func printJob(w io.Writer, v api.JobView, now time.Time) {
+	j := v.Job
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	status := fmt.Sprintf("%s (attempt %d)", j.Status, j.Attempt)
 	commit := fmt.Sprintf("%s on %s (%s)", shortSHA(j.SHA), cmp.Or(j.Branch, j.Ref), j.Event)
@@ -181,16 +184,17 @@ func printJob(w io.Writer, j ci.Job, now time.Time) {
 		}
 	}
 	tw.Flush()
-	if len(j.Steps) == 0 {
+	if len(v.Steps) == 0 {
 		return
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tSTATUS\tEXIT\tDURATION")
-	for _, s := range j.Steps {
+	for _, s := range v.Steps {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Name, s.Status, console.Exit(string(s.Status), s.ExitCode), elapsed(s.StartedAt, s.FinishedAt, now))
 	}
 	tw.Flush()
+	printStepStorage(w, v.Steps, now)
 }
 
 const logsHelp = `Usage: narwhal logs [flags] ID

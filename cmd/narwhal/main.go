@@ -29,6 +29,7 @@ func commands() []command {
 		{"jobs", "list jobs (filters: repo, status, branch)", runJobs},
 		{"job", "show one job and its steps", runJob},
 		{"logs", "print or follow (-f) a job's log", runLogs},
+		{"artifacts", "list a job's artifacts, or download them (--download DIR)", runArtifacts},
 		{"resubmit", "run a job's commit again as a new job", runResubmit},
 		{"cancel", "cancel a job", runCancel},
 		{"runners", "list runners with load, capacity and state", runRunners},

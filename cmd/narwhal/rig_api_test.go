@@ -13,6 +13,7 @@ import (
 
 	"github.com/narwhal-ci/narwhal/internal/api"
 	"github.com/narwhal-ci/narwhal/internal/api/apitest"
+	blobfs "github.com/narwhal-ci/narwhal/internal/blob/fs"
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	logfs "github.com/narwhal-ci/narwhal/internal/logstore/fs"
 	"github.com/narwhal-ci/narwhal/internal/secrets"
@@ -30,9 +31,16 @@ type apiRig struct {
 	store   *sqlite.Store
 	logs    *logfs.Store
 	secrets *secrets.Store
+	blobs   *blobfs.Store // the artifacts
 }
 
 func newAPIRig(t *testing.T) *apiRig {
+	t.Helper()
+	return newAPIRigWith(t, nil)
+}
+
+// newAPIRigWith is newAPIRig with change applied to the API's dependencies.
+func newAPIRigWith(t *testing.T, change func(*api.Deps)) *apiRig {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), sqlite.Memory)
 	if err != nil {
@@ -44,10 +52,14 @@ func newAPIRig(t *testing.T) *apiRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sb.Close() })
-	r := &apiRig{store: st, logs: logfs.New(t.TempDir()), secrets: secrets.New(sb)}
-	r.srv = httptest.NewServer(api.New(api.Deps{Jobs: st, Runners: st, Ops: apitest.New(st), Logs: r.logs, Secrets: r.secrets,
+	r := &apiRig{store: st, logs: logfs.New(t.TempDir()), secrets: secrets.New(sb), blobs: blobfs.New(t.TempDir())}
+	d := api.Deps{Jobs: st, Runners: st, Ops: apitest.New(st), Logs: r.logs, Secrets: r.secrets, Artifacts: r.blobs,
 		Tokens: []string{apiTestToken}, Logger: slog.New(slog.DiscardHandler),
-		FollowWait: time.Second, FollowPoll: 10 * time.Millisecond}))
+		FollowWait: time.Second, FollowPoll: 10 * time.Millisecond}
+	if change != nil {
+		change(&d)
+	}
+	r.srv = httptest.NewServer(api.New(d))
 	t.Cleanup(func() { r.srv.Close(); st.Close() })
 	return r
 }

@@ -11,12 +11,15 @@ import (
 
 	"github.com/narwhal-ci/narwhal/internal/api"
 	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/console"
 )
 
 const runnersHelp = `Usage: narwhal runners [flags]
 
-Lists the registered runners: state, busy and total job slots, labels,
-version, and when each last reported.
+Lists the registered runners: state, busy and total job slots, disk use,
+labels, version, and when each last reported. A runner under disk pressure
+(its disk above the high watermark: it takes no jobs while it frees space)
+is marked "pressure" in the DISK column, with its reason below the table.
 
 Flags:
   --json            print {"runners": [...]} for scripts
@@ -58,13 +61,35 @@ func printRunners(w io.Writer, rs []ci.Runner, now time.Time) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tJOBS\tLABELS\tVERSION\tHEARTBEAT\tADDRESS")
+	fmt.Fprintln(tw, "ID\tSTATE\tJOBS\tDISK\tLABELS\tVERSION\tHEARTBEAT\tADDRESS")
 	for _, r := range rs {
 		labels := cmp.Or(strings.Join(r.Labels, ","), "-")
-		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\n", r.ID, r.State, r.Running, r.Capacity, labels,
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.State, r.Running, r.Capacity, disk(r), labels,
 			cmp.Or(r.Version, "-"), relTime(r.LastHeartbeat, now), r.Address)
 	}
 	tw.Flush()
+	for _, r := range rs {
+		if r.DiskPressure != "" {
+			fmt.Fprintf(w, "%s: disk pressure, takes no jobs: %s\n", r.ID, r.DiskPressure)
+		}
+	}
+}
+
+// disk is the DISK column: how full the runner's fullest filesystem is,
+// with its free space, and "pressure" while it takes no jobs because of it
+// (the reason follows the table); "-" from a runner that does not report.
+func disk(r ci.Runner) string {
+	if r.DiskUsedPercent <= 0 && r.DiskPressure == "" {
+		return "-"
+	}
+	s := fmt.Sprintf("%.0f%%", r.DiskUsedPercent)
+	if r.FreeDiskBytes > 0 {
+		s += " (" + console.Bytes(r.FreeDiskBytes) + " free)"
+	}
+	if r.DiskPressure != "" {
+		s += " pressure"
+	}
+	return s
 }
 
 const drainHelp = `Usage: narwhal drain [flags] RUNNER_ID

@@ -40,7 +40,7 @@ func TestRunnersAndDrain(t *testing.T) {
 	if err != nil || len(lines) != 3 {
 		t.Fatalf("runners: %v\n%s", err, out)
 	}
-	if f := strings.Fields(lines[1]); strings.Join(f, " ") != "r1 active 1/4 linux,docker v0.3.0 20s ago 10.0.0.1:7443" {
+	if f := strings.Fields(lines[1]); strings.Join(f, " ") != "r1 active 1/4 - linux,docker v0.3.0 20s ago 10.0.0.1:7443" {
 		t.Errorf("row %q", lines[1])
 	}
 	if f := strings.Fields(lines[2]); len(f) < 3 || f[0] != "r2" || f[1] != "draining" || f[2] != "0/2" {
@@ -65,7 +65,7 @@ var apiCommands = []struct {
 }{
 	{"jobs", runJobs, nil}, {"job", runJob, []string{"job01"}}, {"logs", runLogs, []string{"job01"}},
 	{"resubmit", runResubmit, []string{"job01"}}, {"cancel", runCancel, []string{"job01"}},
-	{"runners", runRunners, nil}, {"drain", runDrain, []string{"r1"}},
+	{"runners", runRunners, nil}, {"drain", runDrain, []string{"r1"}}, {"artifacts", runArtifacts, []string{"job01"}},
 }
 
 func TestAPICommandsHelpAndUsage(t *testing.T) {

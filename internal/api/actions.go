@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 )
@@ -63,7 +64,7 @@ func resubmit(jobs jobGetter, ops resubmitter) http.Handler {
 		if err != nil {
 			return reply{}, failure("resubmit job "+id, err)
 		}
-		return reply{status: http.StatusCreated, body: j, location: "/jobs/" + url.PathEscape(j.ID)}, nil
+		return reply{status: http.StatusCreated, body: viewJob(j, time.Now()), location: "/jobs/" + url.PathEscape(j.ID)}, nil
 	})
 }
 
@@ -114,7 +115,7 @@ func cancel(ops canceller) http.Handler {
 		if err != nil {
 			return reply{}, failure("job "+id, err)
 		}
-		return reply{status: http.StatusOK, body: j}, nil
+		return reply{status: http.StatusOK, body: viewJob(j, time.Now())}, nil
 	})
 }
 

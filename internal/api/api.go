@@ -1,6 +1,6 @@
 // Package api is the dispatcher's REST API as a plain net/http handler: jobs,
 // their logs, resubmit and cancel, runners and drain, stats and a health
-// check. It knows nothing of Lambda or API Gateway: functions/dispatcher puts
+// check, and the jobs' artifacts. It knows nothing of Lambda or API Gateway: functions/dispatcher puts
 // it behind internal/lambdahttp, and `narwhal dev` serves it directly.
 //
 // Every endpoint is built from exactly the dependencies it uses, each a small
@@ -86,6 +86,10 @@ type Deps struct {
 	Logs    LogReader
 	Queue   QueueDepth
 	Secrets SecretStore
+	// Artifacts is where the runners keep the jobs' artifacts (a
+	// blob.Store). Optional: without it the artifacts are still listed, and
+	// a download answers 501 saying that artifacts are not configured.
+	Artifacts ArtifactReader
 
 	// Tokens are the accepted bearer tokens (empty strings are ignored).
 	// Without any, every authenticated route answers 401 unless Insecure.
@@ -125,6 +129,8 @@ func New(deps Deps) http.Handler {
 	mux.Handle("GET /jobs", need(listJobs(d.Jobs), d.Jobs))
 	mux.Handle("GET /jobs/{id}", need(getJob(d.Jobs), d.Jobs))
 	mux.Handle("GET /jobs/{id}/logs", need(jobLogs(d.Jobs, d.Logs, followConfig{d.FollowWait, d.FollowPoll}), d.Jobs, d.Logs))
+	mux.Handle("GET /jobs/{id}/artifacts", need(listArtifacts(d.Jobs), d.Jobs))
+	mux.Handle("GET /jobs/{id}/artifacts/{name...}", need(downloadArtifact(d.Jobs, d.Artifacts), d.Jobs))
 	mux.Handle("POST /jobs/{id}/resubmit", need(resubmit(d.Jobs, d.Ops), d.Jobs, d.Ops))
 	mux.Handle("POST /jobs/{id}/cancel", need(cancel(d.Ops), d.Ops))
 	mux.Handle("GET /runners", need(listRunners(d.Runners), d.Runners))

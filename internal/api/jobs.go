@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/store"
@@ -21,7 +22,7 @@ type jobLister interface {
 }
 
 // listJobs is GET /jobs?repo=&status=&branch=&id_prefix=&number=&limit=&cursor=: one page of
-// jobs, newest first, as a ci.JobPage.
+// jobs, newest first, as a JobPageView ("jobs": [] rather than null).
 func listJobs(jobs jobLister) http.Handler {
 	return apiFunc(func(r *http.Request) (reply, error) {
 		f, err := jobFilter(r.URL.RawQuery)
@@ -35,10 +36,7 @@ func listJobs(jobs jobLister) http.Handler {
 		if err != nil {
 			return reply{}, failure("list jobs", err)
 		}
-		if page.Jobs == nil {
-			page.Jobs = []ci.Job{} // "jobs": [] rather than null
-		}
-		return reply{status: http.StatusOK, body: page}, nil
+		return reply{status: http.StatusOK, body: viewPage(page, time.Now())}, nil
 	})
 }
 
@@ -80,7 +78,7 @@ func statusList() string {
 }
 
 // getJob is GET /jobs/{id}: the job with its steps, runner, attempt, waiting
-// reason and parent.
+// reason and parent, as a JobView.
 func getJob(jobs jobGetter) http.Handler {
 	return apiFunc(func(r *http.Request) (reply, error) {
 		id := r.PathValue("id")
@@ -91,7 +89,7 @@ func getJob(jobs jobGetter) http.Handler {
 		if err != nil {
 			return reply{}, failure("job "+id, err)
 		}
-		return reply{status: http.StatusOK, body: j}, nil
+		return reply{status: http.StatusOK, body: viewJob(j, time.Now())}, nil
 	})
 }
 

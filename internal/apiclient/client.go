@@ -32,6 +32,7 @@ type Client struct {
 	base      *url.URL // may carry a path prefix, such as an API Gateway stage
 	token     string
 	hc        *http.Client
+	dl        *http.Client // of downloads: see downloadClient
 	userAgent string
 }
 
@@ -42,7 +43,7 @@ func New(base, token, userAgent string) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("API address %q: want http(s)://host[:port][/prefix]", base)
 	}
-	return &Client{base: u, token: token, hc: &http.Client{}, userAgent: userAgent}, nil
+	return &Client{base: u, token: token, hc: &http.Client{}, dl: downloadClient(), userAgent: userAgent}, nil
 }
 
 // Error is an error answer of the API: "404 job 3fa1 not found".

@@ -31,3 +31,23 @@ func TestDocExamples(t *testing.T) {
 		t.Errorf("found %d complete examples, want at least 5", n)
 	}
 }
+
+// TestDocsListEveryKey checks that docs/narwhal-yml.md names every key the
+// parser accepts, as `key` (in a table or the text).
+func TestDocsListEveryKey(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../../docs/narwhal-yml.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for place, keys := range map[string][]string{
+		"pipeline": pipelineKeys, "step": stepKeys, "service": serviceKeys, "when": whenKeys,
+		"when.path": pathKeys, "cache": cacheKeys, "artifacts": artifactKeys,
+	} {
+		for _, k := range keys {
+			if !strings.Contains(string(doc), "`"+k+"`") {
+				t.Errorf("the %s key %q is not documented", place, k)
+			}
+		}
+	}
+}

@@ -1,9 +1,11 @@
 package pipeline
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -54,14 +56,15 @@ func (es Errors) Unwrap() []error {
 // memo of flattened mappings.
 type parser struct {
 	file string
+	src  []byte // the file, for columns inside a value (see within)
 	errs Errors
 	flat map[*yaml.Node][]entry // memo of fields
 	// suggestWork counts the step names compared for suggestions so far.
 	suggestWork int
 }
 
-func newParser(file string) *parser {
-	return &parser{file: file, flat: make(map[*yaml.Node][]entry)}
+func newParser(file string, src []byte) *parser {
+	return &parser{file: file, src: src, flat: make(map[*yaml.Node][]entry)}
 }
 
 // errorf records a problem at node n (nil: the start of the file).
@@ -71,6 +74,42 @@ func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
 		e.Line, e.Column = n.Line, n.Column
 	}
 	p.errs = append(p.errs, e)
+}
+
+// errorWithin records a problem at byte off of the value of scalar n: at
+// that character when n is written plainly (unquoted) on one line, where
+// the file holds the value exactly as parsed; otherwise at n.
+func (p *parser) errorWithin(n *yaml.Node, off int, format string, args ...any) {
+	p.errorf(n, format, args...)
+	if n.Style != 0 || n.Line < 1 || n.Column < 1 || off < 0 || off > len(n.Value) {
+		return
+	}
+	line := p.sourceLine(n.Line)
+	for range n.Column - 1 { // columns count characters
+		_, size := utf8.DecodeRuneInString(line)
+		if size == 0 {
+			return
+		}
+		line = line[size:]
+	}
+	if strings.HasPrefix(line, n.Value) {
+		p.errs[len(p.errs)-1].Column += utf8.RuneCountInString(n.Value[:off])
+	}
+}
+
+// sourceLine is line k (1-based) of the file, without its line break; ""
+// beyond its end.
+func (p *parser) sourceLine(k int) string {
+	rest := p.src
+	for ; k > 1 && len(rest) > 0; k-- {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			return ""
+		}
+		rest = rest[i+1:]
+	}
+	line, _, _ := bytes.Cut(rest, []byte("\n"))
+	return strings.TrimSuffix(string(line), "\r")
 }
 
 // result returns the errors sorted by position without repeats (a node

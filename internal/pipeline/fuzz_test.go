@@ -3,8 +3,13 @@ package pipeline
 import (
 	"errors"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/narwhal-ci/narwhal/internal/cachekey"
 )
 
 // FuzzParse checks that Parse never panics, that it fails only with Errors
@@ -75,6 +80,53 @@ func checkInvariants(t *testing.T, p *Pipeline) {
 	}
 	checkAcyclic(t, p)
 	checkOrder(t, p, pos)
+	for _, s := range p.Steps {
+		checkCache(t, s.Cache)
+		checkArtifacts(t, s.Artifacts)
+	}
+}
+
+// checkCache asserts that a cache parsed has valid key templates and paths
+// inside the workspace.
+func checkCache(t *testing.T, c *Cache) {
+	t.Helper()
+	if c == nil {
+		return
+	}
+	for _, k := range append([]string{c.Key}, c.RestoreKeys...) {
+		if _, err := cachekey.Parse(k); err != nil {
+			t.Fatalf("cache key %q: %v", k, err)
+		}
+	}
+	if len(c.Paths) == 0 {
+		t.Fatalf("cache without paths: %+v", c)
+	}
+	checkInside(t, c.Paths)
+}
+
+// checkArtifacts asserts that artifacts have patterns inside the workspace
+// and an expiry within bounds.
+func checkArtifacts(t *testing.T, a *Artifacts) {
+	t.Helper()
+	if a == nil {
+		return
+	}
+	if a.ExpireIn <= 0 || a.ExpireIn > MaxArtifactExpiry || len(a.Paths) == 0 {
+		t.Fatalf("artifacts %+v", a)
+	}
+	checkInside(t, a.Paths)
+}
+
+// checkInside asserts that each path is clean, relative, not the workspace
+// itself and without a ".." component.
+func checkInside(t *testing.T, paths []string) {
+	t.Helper()
+	for _, p := range paths {
+		if p == "" || p == "." || path.IsAbs(p) || path.Clean(p) != p || strings.ContainsAny(p, "\\\x00") ||
+			slices.Contains(strings.Split(p, "/"), "..") {
+			t.Fatalf("path %q is not a clean path inside the workspace", p)
+		}
+	}
 }
 
 // checkAcyclic removes steps without pending dependencies until none are

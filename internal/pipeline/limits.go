@@ -19,6 +19,13 @@ const (
 	MaxSteps = 500
 	// MaxStepName is the longest step name, in characters.
 	MaxStepName = 100
+	// MaxCachePaths is how many paths a cache may save, and
+	// MaxRestoreKeys how many fallback prefixes it may try: each is a
+	// walk of the workspace or a listing of the store before the step.
+	MaxCachePaths  = 32
+	MaxRestoreKeys = 16
+	// MaxArtifactPaths is how many patterns a step's artifacts may have.
+	MaxArtifactPaths = 64
 )
 
 // tooManySteps reports a steps list longer than MaxSteps at its first step
@@ -29,6 +36,17 @@ func (p *parser) tooManySteps(items []*yaml.Node) bool {
 	}
 	p.errorf(items[MaxSteps], "steps: %d steps; a pipeline may have at most %d (this is step %d)",
 		len(items), MaxSteps, MaxSteps+1)
+	return true
+}
+
+// tooMany reports the items of list key when there are more than limit, at
+// the first one beyond it, and whether it did. noun names one item ("path").
+func (p *parser) tooMany(items []*yaml.Node, key, noun string, limit int) bool {
+	if len(items) <= limit {
+		return false
+	}
+	p.errorf(items[limit], "%s: %d %ss; at most %d are allowed (this is %s %d)",
+		key, len(items), noun, limit, noun, limit+1)
 	return true
 }
 

@@ -31,6 +31,7 @@ var pipelineFields = map[string]pipelineField{
 	"when":     func(p *parser, d *draftPipeline, v *yaml.Node) { d.When = p.when(v, "") },
 	"services": func(p *parser, d *draftPipeline, v *yaml.Node) { d.Services = p.services(v) },
 	"steps":    func(p *parser, d *draftPipeline, v *yaml.Node) { d.steps = p.steps(v) },
+	"cache":    func(p *parser, d *draftPipeline, v *yaml.Node) { d.Cache = p.pipelineCache(v) },
 	"cancel_superseded": func(p *parser, d *draftPipeline, v *yaml.Node) {
 		b := p.boolean(v, "cancel_superseded")
 		d.CancelSuperseded = &b
@@ -51,7 +52,7 @@ var pipelineKeys = keysOf(pipelineFields)
 // On failure the pipeline is nil and the error is an Errors listing every
 // problem found, sorted by position.
 func Parse(filename string, data []byte) (*Pipeline, error) {
-	p := newParser(filename)
+	p := newParser(filename, data)
 	root, err := document(data)
 	if err != nil {
 		return nil, Errors{documentError(filename, data, err)}

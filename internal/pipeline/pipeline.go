@@ -1,6 +1,7 @@
 // Package pipeline is narwhal.yml: its schema, a strict parser that reports
-// errors as file:line:column, validation, and the step graph. It is pure: no
-// I/O beyond the bytes it is given.
+// errors as file:line:column, validation, and the step graph. Parsing is
+// pure: no I/O beyond the bytes it is given (ReadFile reads the file, and
+// EscapingLinks looks at a checkout for what the bytes cannot show).
 package pipeline
 
 import "time"
@@ -92,7 +93,8 @@ type Cache struct {
 	// the runner before the step. Rendered, it is a valid blob key segment.
 	Key string `json:"key"`
 	// Paths are workspace-relative directories or files to save: never
-	// absolute, never through "..".
+	// absolute, never through "..", never the workspace itself; Parse
+	// cleans them ("./a/" is "a").
 	Paths []string `json:"paths"`
 	// RestoreKeys are key prefixes (templates too) tried in order, newest
 	// entry first, when Key itself has no entry.
@@ -101,9 +103,14 @@ type Cache struct {
 
 // Artifacts are the files a step uploads after it ran.
 type Artifacts struct {
-	// Paths are workspace-relative doublestar globs ("dist/*.tar.gz").
+	// Paths are workspace-relative doublestar globs ("dist/*.tar.gz"),
+	// cleaned, never absolute and never holding "..". They are meant to be
+	// matched against the files found in the workspace, never expanded
+	// into paths: a "*" or class could match ".." otherwise.
 	Paths []string `json:"paths"`
-	// ExpireIn is how long the artifacts are kept; 0 means
+	// ExpireIn is how long the artifacts are kept; Parse sets it, to
+	// DefaultArtifactExpiry when the file says nothing, and at most
+	// MaxArtifactExpiry. 0 (only in a value not made by Parse) means
 	// DefaultArtifactExpiry.
 	ExpireIn time.Duration `json:"expire_in,omitempty"`
 }

@@ -20,6 +20,7 @@ type draft struct {
 	depsKey  string       // "depends_on" or "dependencies"
 	depNodes []*yaml.Node // the items of deps, parallel to DependsOn
 	nameAt   *yaml.Node   // the name's node when the name is valid
+	cacheSet bool         // the cache key is present (a mapping or false)
 }
 
 var stepNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
@@ -42,6 +43,8 @@ var stepFields = map[string]stepField{
 	"retry":         func(p *parser, d *draft, v *yaml.Node) { d.Retry = p.integer(v, "retry", 0, maxRetry) },
 	"allow_failure": func(p *parser, d *draft, v *yaml.Node) { d.AllowFailure = p.boolean(v, "allow_failure") },
 	"working_dir":   func(p *parser, d *draft, v *yaml.Node) { d.WorkingDir = p.workingDir(v) },
+	"cache":         func(p *parser, d *draft, v *yaml.Node) { d.Cache, d.cacheSet = p.stepCache(v, d.label), true },
+	"artifacts":     func(p *parser, d *draft, v *yaml.Node) { d.Artifacts = p.artifacts(v, d.label) },
 }
 
 // stepKeys are the names of stepFields, sorted.

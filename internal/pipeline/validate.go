@@ -7,11 +7,13 @@ import (
 )
 
 // validate checks what involves more than one key: unique step names,
-// images, and the dependency graph, whose defaults it fills in.
+// images, and the dependency graph, whose defaults it fills in (and the
+// caches of steps, from the pipeline's).
 func (p *parser) validate(d *draftPipeline) {
 	p.uniqueSteps(d.steps)
 	for _, s := range d.steps {
 		p.defaultImage(d, s)
+		defaultCache(d, s)
 	}
 	resolveDeps(d.steps)
 	p.checkDeps(d)

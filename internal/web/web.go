@@ -1,8 +1,10 @@
 // Package web is narwhal's dashboard: one page of plain HTML, CSS and
 // JavaScript embedded in the binary (no build step, nothing fetched from
 // another origin) that reads the REST API of internal/api from the browser:
-// jobs with live status and filters, a job's step timeline and live log,
-// runners with a drain button, the figures of GET /stats, and a repository's
+// jobs with live status and filters, a job's step timeline with its cache
+// hits and misses, its artifacts with download links and its live log,
+// runners with their disk use and a drain button, the figures of GET /stats,
+// and a repository's
 // secrets and registry credentials by name (never a value) with add and
 // delete forms.
 //

@@ -126,6 +126,22 @@ function fmtDuration(ms) {
   return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
 }
 
+// fmtBytes is a size in decimal units, as console.Bytes writes it: "812 B",
+// "3.4 kB", "812 MB".
+function fmtBytes(n) {
+  if (!(n >= 1000)) return `${n || 0} B`;
+  let i = -1;
+  do { n /= 1000; i++; } while (n >= 1000 && i < 5);
+  return `${n >= 100 ? n.toFixed(0) : n.toFixed(1)} ${'kMGTPE'[i]}B`;
+}
+
+// fmtUntil is how long until s ("in 7d", "in 5h 2m"), '' when past or unset.
+function fmtUntil(s) {
+  const ms = time(s) - Date.now();
+  if (!(ms > 0)) return '';
+  return 'in ' + (ms >= 2 * 86400000 ? `${Math.round(ms / 86400000)}d` : fmtDuration(ms));
+}
+
 function fmtAgo(s) {
   const t = time(s);
   if (isNaN(t) || t <= 0) return '';

@@ -1,4 +1,5 @@
-// narwhal dashboard, part 3 of 4: one job, its step graph and timeline, and
+// narwhal dashboard, part 3 of 4: one job, its step graph and timeline (with
+// each step's cache hits and misses), its artifacts with download links, and
 // its log, followed by offset, all steps or one, with search and raw download.
 'use strict';
 
@@ -12,12 +13,13 @@ function jobView(app, id, params) {
   const head = el('section', { class: 'job-head' });
   const graph = el('section', { class: 'graph', id: 'graph' });
   const timeline = el('section', { class: 'timeline', id: 'timeline' });
+  const artifacts = el('section', { class: 'artifacts', id: 'artifacts' });
   const tabs = el('nav', { class: 'log-tabs', id: 'log-tabs' });
   const log = el('pre', { class: 'log', id: 'log', 'data-step': view.step || null });
   const follow = el('label', { class: 'follow' }, el('input', { type: 'checkbox', checked: true, id: 'follow' }), ' follow');
   const tools = logTools(view, log);
   app.replaceChildren(el('p', {}, el('a', { href: '#/' }, '← all jobs')), head,
-    el('h3', {}, 'Steps'), graph, timeline, el('h3', {}, 'Log ', follow), tabs, tools, log);
+    el('h3', {}, 'Steps'), graph, timeline, artifacts, el('h3', {}, 'Log ', follow), tabs, tools, log);
   const tail = newLogTail(id, view.step, log, () => follow.firstChild.checked, () => view.q);
   const shown = {};
   poll(async (current) => {
@@ -31,6 +33,9 @@ function jobView(app, id, params) {
       renderJobHead(head, job);
       renderGraph(graph, job, view);
       renderTimeline(timeline, job, view);
+      // The artifacts only when they changed: a poll must not replace the
+      // link a person is about to click.
+      if (changed(shown, 'artifacts', (job.steps || []).map((s) => s.artifacts)) || stale) renderArtifacts(artifacts, job);
       renderTabs(tabs, job, view);
     }
     await tail.pull(job.status, current);
@@ -230,7 +235,7 @@ function renderTimeline(box, j, view) {
       el('a', { class: 'name' + (s.name === view.step ? ' selected' : ''), href: paneLink(view, s.name, view.q) }, s.name),
       el('div', { class: 'track' }, bar),
       el('span', { class: 'step-status' }, badge(s.status), s.exit_code ? el('span', { class: 'muted' }, ` exit ${s.exit_code}`) : null, ' ', took,
-        rerunButton(j, s)));
+        (s.caches || []).map(cacheBadge), rerunButton(j, s)));
   }));
 }
 
@@ -345,4 +350,69 @@ function logLine(line, n, ms) {
   const text = line.slice(i + 3);
   return el('span', { class: 'line' + (text.startsWith('[narwhal]') ? ' note' : ''), 'data-n': n, 'data-step': step, ...when },
     el('span', { class: `st c${stepColours.get(step)}` }, step), ' ', text + '\n');
+}
+
+// ---- caches and artifacts ----------------------------------------------
+
+// cacheBadge is "cache hit" or "cache miss" for one cache use of a step
+// (ci.CacheUse), with what was restored and saved in its title.
+function cacheBadge(u) {
+  const partial = !u.hit && u.restored;
+  let title = u.hit ? `cache hit ${u.key} (${fmtBytes(u.restored_bytes)})` : `cache miss ${u.key}`;
+  if (partial) title += `, restored ${u.restored} (${fmtBytes(u.restored_bytes)})`;
+  if (u.saved) title += `, saved ${fmtBytes(u.saved_bytes)}`;
+  if (u.error) title += `; ${u.error}`;
+  return el('span', { class: 'cache ' + (u.hit ? 'hit' : partial ? 'partial' : 'miss'), 'data-cache': u.key, title },
+    u.hit ? 'cache hit' : partial ? 'cache partial' : 'cache miss');
+}
+
+// renderArtifacts lists the files the job's steps uploaded (api.ArtifactView),
+// each with a download link; expired ones are listed without one.
+function renderArtifacts(box, j) {
+  const list = (j.steps || []).flatMap((s) => s.artifacts || []);
+  if (!list.length) {
+    box.replaceChildren();
+    return;
+  }
+  const rows = list.map((a) => el('tr', { 'data-artifact-row': a.name, class: a.expired ? 'expired' : null },
+    el('td', { class: 'mono' }, a.expired ? a.name : artifactLink(a)),
+    el('td', {}, a.step),
+    el('td', {}, fmtBytes(a.size)),
+    el('td', { class: 'mono', title: a.sha256 }, (a.sha256 || '').slice(0, 16)),
+    el('td', { title: a.expires_at || '' }, a.expired ? el('span', { class: 'muted' }, 'expired') : (fmtUntil(a.expires_at) || 'kept'))));
+  box.replaceChildren(el('h3', {}, 'Artifacts'), el('table', { class: 'artifacts' },
+    el('thead', {}, el('tr', {}, ['artifact', 'step', 'size', 'sha256', 'expires'].map((h) => el('th', {}, h)))),
+    el('tbody', {}, rows)));
+}
+
+// artifactLink is the download link of a. The API wants the token in a
+// header, so a click asks where to download from: a pre-signed URL of the
+// store (AWS) is opened as it is; otherwise the file comes through the API.
+function artifactLink(a) {
+  const base = a.name.split('/').pop();
+  const link = el('a', { href: state.api + a.url, 'data-artifact': a.name, download: base }, a.name);
+  link.addEventListener('click', (ev) => {
+    ev.preventDefault();
+    downloadArtifact(a).catch(showError);
+  });
+  return link;
+}
+
+async function downloadArtifact(a) {
+  const where = await getJSON(a.url + '?presign=1');
+  if (where.presigned) {
+    saveLink(where.url, '');
+    return;
+  }
+  const url = URL.createObjectURL(await (await call(a.url)).blob());
+  saveLink(url, a.name.split('/').pop());
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+// saveLink follows a link to url, as a download named name when it is given.
+function saveLink(url, name) {
+  const a = el('a', { href: url, download: name || null, rel: 'noopener noreferrer' });
+  document.body.append(a);
+  a.click();
+  a.remove();
 }

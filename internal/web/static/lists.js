@@ -1,6 +1,6 @@
 // narwhal dashboard, part 2 of 4: the job list with its filters and pages,
 // the figures of GET /stats, a repository's page, and the runners with their
-// drain buttons.
+// disk use and drain buttons.
 'use strict';
 
 // ---- home: figures, runners, jobs ---------------------------------------
@@ -194,12 +194,27 @@ function renderRunners(box, list) {
       el('td', {}, r.id),
       el('td', {}, badge(r.state)),
       el('td', {}, el('meter', { min: 0, max: cap, value: r.running || 0 }), ` ${r.running || 0}/${r.capacity || 0}`),
+      diskCell(r),
       el('td', {}, (r.labels || []).join(', ')),
       el('td', { class: 'mono' }, r.address || ''),
       el('td', { title: r.last_heartbeat }, fmtAgo(r.last_heartbeat)),
       el('td', {}, drain));
   });
   box.replaceChildren(el('table', { class: 'runners' },
-    el('thead', {}, el('tr', {}, ['runner', 'state', 'load', 'labels', 'address', 'heartbeat', ''].map((h) => el('th', {}, h)))),
+    el('thead', {}, el('tr', {}, ['runner', 'state', 'load', 'disk', 'labels', 'address', 'heartbeat', ''].map((h) => el('th', {}, h)))),
     el('tbody', {}, rows)));
+}
+
+// diskCell shows how full the runner's fullest filesystem is, as a bar and
+// a percentage with the free space; red, with the reason, while the runner
+// is under disk pressure (it takes no jobs until it has freed space).
+function diskCell(r) {
+  const used = r.disk_used_percent || 0;
+  if (!used && !r.disk_pressure) return el('td', { class: 'disk muted' }, '–');
+  const fill = el('div', { class: 'fill' });
+  fill.style.width = Math.min(Math.max(used, 0), 100).toFixed(1) + '%';
+  const free = r.free_disk_bytes ? `, ${fmtBytes(r.free_disk_bytes)} free` : '';
+  return el('td', { class: 'disk' + (r.disk_pressure ? ' pressure' : ''), 'data-disk': used.toFixed(1), title: r.disk_pressure || null },
+    el('div', { class: 'diskbar' }, fill), ` ${used.toFixed(0)}%${free}`,
+    r.disk_pressure ? el('div', { class: 'pressure-reason' }, 'disk pressure: ' + r.disk_pressure) : null);
 }
