@@ -162,7 +162,8 @@ func TestExampleConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.ID != "runner-1" || c.Capacity != 4 || c.Logs.S3Bucket != "narwhal-logs" || len(c.Tokens) != 1 {
+	if c.ID != "runner-1" || c.Capacity != 4 || c.Logs.S3Bucket != "narwhal-logs" || len(c.Tokens) != 1 ||
+		c.Cache.S3Bucket != "narwhal-logs" || c.Cache.maxBytes() != 5<<30 || c.Artifacts.S3Bucket != "narwhal-logs" {
 		t.Fatalf("example: %+v", c)
 	}
 }
