@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/narwhal-ci/narwhal/internal/diskguard"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
 )
 
@@ -45,6 +46,20 @@ type Config struct {
 	// private CA); "" uses the system's, or GIT_SSL_CAINFO when runnerd's
 	// environment sets it.
 	GitCAFile string `yaml:"git_ca_file"`
+	// Disk is the disk guard (docs/runnerd.md, "Disk").
+	Disk DiskConfig `yaml:"disk"`
+}
+
+// DiskConfig is the disk guard (internal/diskguard): above HighWatermark
+// percent used, on the filesystem of the work dir, the logs, the
+// snapshots or Docker's data root, runnerd evicts (least recently used
+// first) and takes no jobs until every one is under LowWatermark. Off
+// turns it off.
+type DiskConfig struct {
+	HighWatermark float64       `yaml:"high_watermark"`
+	LowWatermark  float64       `yaml:"low_watermark"`
+	Interval      time.Duration `yaml:"interval"`
+	Off           bool          `yaml:"off"`
 }
 
 // TLSConfig names the PEM files of the gRPC server's certificate and key.
@@ -183,6 +198,9 @@ func (c *Config) complete() error {
 	c.Cache.Dir = or(c.Cache.Dir, filepath.Join(c.WorkDir, "cache"))
 	c.Cache.MaxBytesPerRepo = or(c.Cache.MaxBytesPerRepo, defaultCacheMaxBytes)
 	c.Artifacts.Dir = or(c.Artifacts.Dir, filepath.Join(c.WorkDir, "artifacts"))
+	c.Disk.HighWatermark = or(c.Disk.HighWatermark, diskguard.DefaultHigh)
+	c.Disk.LowWatermark = or(c.Disk.LowWatermark, diskguard.DefaultLow)
+	c.Disk.Interval = or(c.Disk.Interval, diskguard.DefaultInterval)
 	if c.MetricsListen == "" {
 		c.MetricsListen = defaultMetricsListen
 	}
@@ -221,6 +239,10 @@ func (c *Config) validate() error {
 		if _, err := os.Stat(c.GitCAFile); err != nil {
 			return fmt.Errorf("git_ca_file: %w", err)
 		}
+	}
+	if d := c.Disk; !(0 < d.LowWatermark && d.LowWatermark < d.HighWatermark && d.HighWatermark < 100) || d.Interval < 0 {
+		return fmt.Errorf("disk: low_watermark %g, high_watermark %g, interval %s: want 0 < low < high < 100 and a positive interval",
+			d.LowWatermark, d.HighWatermark, d.Interval)
 	}
 	if _, err := parseSize(c.Executor.Memory); err != nil {
 		return fmt.Errorf("executor.memory: %w", err)

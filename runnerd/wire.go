@@ -32,6 +32,7 @@ type daemon struct {
 	log     *slog.Logger
 	host    *runnerhost.Host
 	metrics *metricsServer
+	disk    *diskGuard    // nil when off
 	closers []func()      // released last, in reverse order
 	s3      *awss3.Client // made on first use (s3Client)
 }
@@ -68,9 +69,13 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger) (d *daemon, err e
 	if err != nil {
 		return nil, err
 	}
+	if d.disk, err = d.newDiskGuard(ctx); err != nil {
+		return nil, err
+	}
+	d.closers = append(d.closers, d.disk.close)
 	if d.host, err = runnerhost.Open(ctx, hc, runnerhost.Deps{NewExec: d.executor, Send: send, Logs: logs,
 		Snapshots: st.snapshots, Cache: st.cache, CacheMaxBytes: cfg.Cache.maxBytes(), Artifacts: st.artifacts,
-		Logger: log}); err != nil {
+		Logger: log, DiskStatus: d.disk.status()}); err != nil {
 		return nil, err
 	}
 	reg := d.host.Runner().Registry()
@@ -119,6 +124,7 @@ func (d *daemon) executor(ctx context.Context) (pick.Built, runner.Checkout, err
 	if err != nil {
 		return pick.Built{}, nil, err
 	}
+	d.disk.useReclaim(ex.Reclaim)
 	return ex, runner.GitCheckout{CAFile: d.cfg.GitCAFile}, nil
 }
 
