@@ -135,8 +135,9 @@ const (
 	defaultListen        = ":7070"
 	defaultWorkDir       = "/var/lib/narwhal-runner"
 	defaultMetricsListen = "127.0.0.1:9102"
-	// defaultCacheMaxBytes is cache.max_bytes_per_repo's default: room for
-	// a few entries of a large module's build and dependency caches.
+	// defaultCacheMaxBytes is cache.max_bytes_per_repo's default, the
+	// cache package's (cache.DefaultMaxBytes): room for a few entries of a
+	// large module's build and dependency caches.
 	defaultCacheMaxBytes = "5g"
 )
 

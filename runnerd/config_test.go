@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/cache"
 )
 
 // envMap is a getenv over a map.
@@ -180,7 +182,7 @@ func TestStoreConfigs(t *testing.T) {
 	if c.Snapshots != want.Snapshots || c.Cache != want.Cache || c.Artifacts != want.Artifacts {
 		t.Fatalf("defaults: %+v %+v %+v", c.Snapshots, c.Cache, c.Artifacts)
 	}
-	if c.Cache.maxBytes() != 5<<30 || !c.Artifacts.local() {
+	if c.Cache.maxBytes() != cache.DefaultMaxBytes || !c.Artifacts.local() {
 		t.Fatalf("default cap %d, artifacts local %v", c.Cache.maxBytes(), c.Artifacts.local())
 	}
 

@@ -35,6 +35,10 @@ type daemon struct {
 	disk    *diskGuard    // nil when off
 	closers []func()      // released last, in reverse order
 	s3      *awss3.Client // made on first use (s3Client)
+	// localArtifacts and localCache are the artifact and cache stores
+	// when they are on this runner's disk, which runnerd sweeps itself
+	// (sweepLocalArtifacts) and its disk guard watches (storeDisk); else nil.
+	localArtifacts, localCache blob.Store
 }
 
 // Layout of the work directory.
@@ -68,6 +72,12 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger) (d *daemon, err e
 	st, err := d.stores(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Artifacts.local() {
+		d.localArtifacts = st.artifacts
+	}
+	if cfg.Cache.local() {
+		d.localCache = st.cache
 	}
 	if d.disk, err = d.newDiskGuard(ctx); err != nil {
 		return nil, err

@@ -105,7 +105,8 @@ func Open(ctx context.Context, cfg Config, deps Deps) (h *Host, err error) {
 	}
 	h.exec = exec
 	if h.runner, err = runner.New(cfg.Runner, runner.Deps{Exec: exec.Executor, Sweep: exec.Sweep, Reclaim: exec.Reclaim,
-		Reports: h.outbox, Logs: deps.Logs, Checkout: checkout, Snapshots: deps.Snapshots, Logger: h.log,
+		Reports: h.outbox, Logs: deps.Logs, Checkout: checkout, Snapshots: deps.Snapshots, Cache: deps.Cache,
+		CacheMaxBytes: deps.CacheMaxBytes, Artifacts: deps.Artifacts, Logger: h.log,
 		DiskStatus: deps.DiskStatus}); err != nil {
 		return nil, err
 	}
