@@ -75,8 +75,14 @@ func TestCacheAndArtifactsAcrossRuns(t *testing.T) {
 		t.Errorf("second job's artifact: %q", got)
 	}
 
-	// The monitor (every 200 ms here) has run meanwhile and kept the
+	// The monitor (every 200 ms here, and once more now) has kept the
 	// artifacts, which expire tomorrow; its sweep two days on deletes both.
+	if res, err := s.ctl.Monitor(t.Context()); err != nil || res.ArtifactsExpired != 0 {
+		t.Fatalf("monitor today: %+v, %v; want no artifact expired", res, err)
+	}
+	if status, _ := download(t, s, first.ID, "dist/app.txt"); status != http.StatusOK {
+		t.Fatalf("download after today's monitor: %d", status)
+	}
 	n, err := s.sweepArtifacts(t.Context(), time.Now().Add(48*time.Hour))
 	if err != nil || n != 2 {
 		t.Fatalf("sweep two days on: %d deleted, %v; want the 2 artifacts", n, err)
