@@ -166,3 +166,23 @@ func jobPageListsArtifact(t *testing.T, s *Stack, id, name string) {
 		t.Errorf("artifact link %q → %q", text, href)
 	}
 }
+
+// TestCacheCapFromConfig: Config.CacheMaxBytes (--cache-max-bytes) reaches
+// the runners: under a cap smaller than any archive, nothing is saved, the
+// job's record says why, and the next run misses again.
+func TestCacheCapFromConfig(t *testing.T) {
+	t.Parallel()
+	image := testenv.Image(t)
+	cfg := testConfig(t)
+	cfg.Executor, cfg.RunnerName, cfg.CacheMaxBytes = ExecDocker, uniqueName(t, "k"), 16
+	s, _ := startStack(t, cfg)
+	repo := newLocalRepo(t)
+	files := map[string]string{"narwhal.yml": fmt.Sprintf(cached, image), "deps.lock": "left-pad 1.3.0\n"}
+	for _, c := range []github.Commit{repo.commit(files), repo.commit(map[string]string{"README": "again\n"})} {
+		j := runJob(t, s, c)
+		use := j.Steps[0].Caches
+		if len(use) != 1 || use[0].Hit || use[0].Saved || !strings.Contains(use[0].Error, "cap") {
+			t.Fatalf("job %s under a 16-byte cap: caches %+v\n%s", j.ID, use, jobLog(t, s, j.ID))
+		}
+	}
+}
