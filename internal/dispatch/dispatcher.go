@@ -227,6 +227,11 @@ type Deps struct {
 	// (e.g. func(ctx) (int, error) { return in.Sweep(ctx, time.Minute) });
 	// nil skips it.
 	Sweep func(ctx context.Context) (int, error)
+	// SweepArtifacts is run by Monitor to delete the artifacts expired at
+	// now (the monitor's clock) from the artifact store and return how many
+	// it deleted (e.g. func(ctx, now) { return artifact.SweepExpired(ctx,
+	// store, now) }); nil skips it.
+	SweepArtifacts func(ctx context.Context, now time.Time) (int, error)
 	// Changed, when set, is told of every job change the dispatcher writes
 	// that a commit status would show (queued, waiting, running, final), in
 	// the order of the changes, before the StatusReporter; it must be quick
@@ -255,6 +260,7 @@ type Dispatcher struct {
 	filter   PipelineFilter
 	selector Selector
 	sweep    func(ctx context.Context) (int, error)
+	sweepArt func(ctx context.Context, now time.Time) (int, error)
 	changed  func(ctx context.Context, job ci.Job)
 	tally    *tally
 	reads    registryReads
@@ -269,7 +275,8 @@ func New(cfg Config, deps Deps) *Dispatcher {
 	d := &Dispatcher{cfg: cfg, fleet: runnerkey.Fleet(cfg.RunnerKeys), store: deps.Store, queue: deps.Queue, clients: deps.Clients,
 		status: deps.Status, config: deps.Config, secrets: deps.Secrets, names: deps.SecretNames,
 		creds: deps.Credentials, filter: deps.Filter, selector: deps.Selector, sweep: deps.Sweep,
-		changed: deps.Changed, log: deps.Logger, now: deps.Now}
+		sweepArt: deps.SweepArtifacts,
+		changed:  deps.Changed, log: deps.Logger, now: deps.Now}
 	d.tally = newTally(d.writeLoad)
 	if d.clients == nil {
 		d.clients = NewPool(rpc.ClientConfig{CAPEM: cfg.RunnerCAPEM}, d.fleet)
