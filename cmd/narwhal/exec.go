@@ -73,7 +73,7 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	job := engine.Job{
 		ID: jobID, Branch: opts.branch, Event: opts.event, Ref: opts.ref, Workspace: dir, Pipeline: p,
-		Env: opts.env.m, Secrets: opts.secrets.m,
+		Env: opts.env.m, Secrets: opts.secrets.m, Hooks: runnerOnly{},
 	}
 	eng := &engine.Engine{Exec: ex.Executor, Logger: logger}
 	console := newConsole(stdout, p)
@@ -86,6 +86,23 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return exitError(1)
 	}
 	return nil
+}
+
+// runnerOnly are exec's step hooks: a step's cache and artifacts are kept by
+// runners (a runner's store, the job's API record), which exec has neither
+// of, so it says so in the step's log instead of ignoring them silently.
+type runnerOnly struct{}
+
+func (runnerOnly) BeforeStep(_ context.Context, s *pipeline.Step, note func(string)) {
+	if s.Cache != nil {
+		note("cache " + s.Cache.Key + ": not used by narwhal exec (runners restore and save caches)")
+	}
+}
+
+func (runnerOnly) AfterStep(_ context.Context, s *pipeline.Step, _ engine.StepResult, note func(string)) {
+	if s.Artifacts != nil {
+		note("artifacts: not uploaded by narwhal exec (runners upload them); the files stay in the workspace only")
+	}
 }
 
 func parseExecFlags(args []string, stderr io.Writer) (execOptions, error) {

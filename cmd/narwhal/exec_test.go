@@ -181,6 +181,31 @@ steps:
 	}
 }
 
+// TestExecSaysCacheAndArtifactsAreRunnersOnly: a step's cache and artifacts
+// are named in its log as not used by exec, and the step still runs.
+func TestExecSaysCacheAndArtifactsAreRunnersOnly(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "narwhal.yml"), `
+image: unused
+steps:
+  - name: build
+    commands: ["mkdir -p dist && echo ok > dist/app.txt"]
+    cache:
+      key: go-{{ arch }}
+      paths: [.cache]
+    artifacts: {paths: [dist/*.txt]}
+`)
+	stdout, stderr, code := run(t, dir, "exec", "--executor", "host")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"cache go-{{ arch }}: not used by narwhal exec", "artifacts: not uploaded by narwhal exec"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("the build log lacks %q:\n%s", want, stdout)
+		}
+	}
+}
+
 func TestValidate(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "good.yml"), "image: x\nsteps:\n  - name: a\n    commands: [true]\n")
