@@ -20,6 +20,7 @@ import (
 	blobfs "github.com/narwhal-ci/narwhal/internal/blob/fs"
 	blobs3 "github.com/narwhal-ci/narwhal/internal/blob/s3"
 	"github.com/narwhal-ci/narwhal/internal/snapshot"
+	"github.com/narwhal-ci/narwhal/internal/testenv"
 	"github.com/narwhal-ci/narwhal/internal/testenv/s3bucket"
 )
 
@@ -259,7 +260,7 @@ func testHostileArchive(t *testing.T, s blob.Store) {
 		} else if err == nil {
 			t.Errorf("%s: restored %+v", name, res)
 		}
-		if got := tree(t, ws); !slices.Equal(got, []string{"main.go"}) {
+		if got := testenv.Tree(t, ws); !slices.Equal(got, []string{"main.go"}) {
 			t.Errorf("%s: workspace after the restore: %v", name, got)
 		}
 		for _, p := range []string{filepath.Join(outside, "escaped"), filepath.Join(filepath.Dir(ws), "escaped")} {
@@ -390,31 +391,10 @@ func randomWorkspace(t *testing.T) string {
 func files(t *testing.T, dir string) []string {
 	t.Helper()
 	var out []string
-	for _, name := range tree(t, dir) {
+	for _, name := range testenv.Tree(t, dir) {
 		if data, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
 			out = append(out, name+"="+string(data))
 		}
-	}
-	return out
-}
-
-// tree lists everything under dir, directories with a trailing "/".
-func tree(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err != nil || p == dir {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if info.IsDir() {
-			rel += "/"
-		}
-		out = append(out, filepath.ToSlash(rel))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	return out
 }

@@ -277,7 +277,7 @@ func TestArtifactsAndLinks(t *testing.T) {
 	if target, err := os.Readlink(filepath.Join(entry, "dist/etc")); err != nil || target != "/etc" {
 		t.Errorf("dist/etc in the cache: %q, %v", target, err)
 	}
-	if got := tree(t, entry); !slices.Equal(got, []string{"dist/", "dist/a.txt", "dist/b.txt", "dist/etc", "dist/passwd.txt"}) {
+	if got := testenv.Tree(t, entry); !slices.Equal(got, []string{"dist/", "dist/a.txt", "dist/b.txt", "dist/etc", "dist/passwd.txt"}) {
 		t.Errorf("the cache holds %v", got)
 	}
 
@@ -313,27 +313,6 @@ func wantLog(t *testing.T, log string, parts ...string) {
 			t.Errorf("the log lacks %q:\n%s", p, log)
 		}
 	}
-}
-
-// tree lists everything under dir, directories with a trailing "/".
-func tree(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err != nil || p == dir {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if info.IsDir() {
-			rel += "/"
-		}
-		out = append(out, filepath.ToSlash(rel))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // switchable is a Checkout the test changes between jobs.

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/narwhal-ci/narwhal/internal/testenv"
 )
 
 // TestSavePaths: only the paths named (and the directories leading to
@@ -37,7 +38,7 @@ func TestSavePaths(t *testing.T) {
 	if _, err := Restore(context.Background(), &buf, dst, Limits{}); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := tree(t, dst), []string{".cache/", ".cache/go-build/", ".cache/go-build/ab/", ".cache/go-build/ab/cd",
+	if got, want := testenv.Tree(t, dst), []string{".cache/", ".cache/go-build/", ".cache/go-build/ab/", ".cache/go-build/ab/cd",
 		".cache/go-build/etc", ".cache/gomod/", ".cache/gomod/m@v1/", ".cache/gomod/m@v1/go.mod", "vendor/", "vendor/x.go"}; !slices.Equal(got, want) {
 		t.Errorf("restored %v\nwant     %v", got, want)
 	}
@@ -79,25 +80,4 @@ func TestSavePathsLimits(t *testing.T) {
 	if _, _, err := SavePaths(context.Background(), src, []string{"a/b/c"}, &bytes.Buffer{}, Limits{Bytes: 9}); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("10 bytes under a limit of 9: %v", err)
 	}
-}
-
-// tree lists everything under dir, directories with a trailing "/".
-func tree(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == dir {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if d.IsDir() {
-			rel += "/"
-		}
-		out = append(out, filepath.ToSlash(rel))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
