@@ -15,6 +15,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/blob/blobtest"
 	blobfs "github.com/narwhal-ci/narwhal/internal/blob/fs"
 	blobs3 "github.com/narwhal-ci/narwhal/internal/blob/s3"
+	"github.com/narwhal-ci/narwhal/internal/testenv"
 	"github.com/narwhal-ci/narwhal/internal/testenv/s3bucket"
 )
 
@@ -22,7 +23,7 @@ import (
 // links (out of the workspace or inside it) are left out with a note, as is
 // a glob that matches nothing.
 func TestCollect(t *testing.T) {
-	ws := workspace(t, map[string]string{"dist/a.txt": "a", "dist/b.txt": "bb", "dist/app.bin": "bin", "dist/sub/c.txt": "ccc",
+	ws := testenv.Files(t, map[string]string{"dist/a.txt": "a", "dist/b.txt": "bb", "dist/app.bin": "bin", "dist/sub/c.txt": "ccc",
 		"coverage.out": "cov", "main.go": "package main"})
 	os.Symlink("/etc", filepath.Join(ws, "dist/etc"))
 	os.Symlink("a.txt", filepath.Join(ws, "dist/link.txt"))
@@ -49,7 +50,7 @@ func TestCollect(t *testing.T) {
 // TestCollectBounds: past the limits, and for globs outside the workspace,
 // Collect fails saying why.
 func TestCollectBounds(t *testing.T) {
-	ws := workspace(t, map[string]string{"dist/a": "0123456789", "dist/b": "0123456789"})
+	ws := testenv.Files(t, map[string]string{"dist/a": "0123456789", "dist/b": "0123456789"})
 	for _, lim := range []Limits{{Files: 1}, {Bytes: 15}} {
 		if _, err := Collect(t.Context(), ws, []string{"dist/*"}, lim); !errors.Is(err, ErrTooLarge) {
 			t.Errorf("Collect with %+v: %v, want ErrTooLarge", lim, err)
@@ -84,7 +85,7 @@ func stores(t *testing.T, open func(t *testing.T) blob.Store) {
 // with its size and sha256; a file that grew since Collect is cut.
 func testUpload(t *testing.T, s blob.Store) {
 	big := strings.Repeat("narwhal ", 1<<16) // 512 KiB
-	ws := workspace(t, map[string]string{"dist/app.tar.gz": big, "coverage.out": "mode: set\n"})
+	ws := testenv.Files(t, map[string]string{"dist/app.tar.gz": big, "coverage.out": "mode: set\n"})
 	c, err := Collect(t.Context(), ws, []string{"dist/*.tar.gz", "coverage.out"}, Limits{})
 	if err != nil {
 		t.Fatal(err)
@@ -138,19 +139,4 @@ func testSweep(t *testing.T, s blob.Store) {
 	if want := []string{"artifacts/20261202/j/1/0", "artifacts/20270101/j/1/0", "artifacts/notaday/j", "snapshots/20261101/x"}; !slices.Equal(left, want) {
 		t.Errorf("left %v, want %v", left, want)
 	}
-}
-
-func workspace(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, data := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
 }

@@ -64,7 +64,7 @@ var goCache = Spec{Key: "go-1", RestoreKeys: []string{"go-"}, Paths: []string{".
 // testHitAndMiss: a saved entry is restored on a hit, only its paths; a key
 // never saved is a miss that touches nothing.
 func testHitAndMiss(t *testing.T, s blob.Store) {
-	ws := workspace(t, map[string]string{".cache/go-build/ab": "object", "vendor/m/x.go": "package x", "main.go": "package main"})
+	ws := testenv.Files(t, map[string]string{".cache/go-build/ab": "object", "vendor/m/x.go": "package x", "main.go": "package main"})
 	saved := save(t, s, "acme/app", ws, goCache, 0)
 	if saved.Size == 0 || saved.Content != int64(len("object")+len("package x")) || saved.Missing != nil {
 		t.Errorf("Saved = %+v", saved)
@@ -92,7 +92,7 @@ func testHitAndMiss(t *testing.T, s blob.Store) {
 // makes its entry the most recently used.
 func testRestoreKeysOrder(t *testing.T, s blob.Store) {
 	for _, k := range []string{"go-a", "go-b", "node-1"} {
-		ws := workspace(t, map[string]string{"c/which": k})
+		ws := testenv.Files(t, map[string]string{"c/which": k})
 		save(t, s, "acme/app", ws, Spec{Key: k, Paths: []string{"c"}}, 0)
 		tick()
 	}
@@ -133,9 +133,9 @@ func testRestoreKeysOrder(t *testing.T, s blob.Store) {
 // testPerRepository: another repository (even one whose name needs
 // escaping) sees none of a repository's entries.
 func testPerRepository(t *testing.T, s blob.Store) {
-	ws := workspace(t, map[string]string{".cache/go-build/x": "acme"})
+	ws := testenv.Files(t, map[string]string{".cache/go-build/x": "acme"})
 	save(t, s, "acme/app", ws, goCache, 0)
-	ws = workspace(t, map[string]string{".cache/go-build/x": "dot"})
+	ws = testenv.Files(t, map[string]string{".cache/go-build/x": "dot"})
 	save(t, s, "acme/.github", ws, goCache, 0)
 	for repo, want := range map[string]string{"acme/app": "acme", "acme/.github": "dot", "acme/_github": "", "acme/app2": "", "other/app": ""} {
 		dst := t.TempDir()
@@ -200,8 +200,8 @@ func testOverCap(t *testing.T, s blob.Store) {
 // testKeeps: a path the workspace already has (not empty) is left as it
 // is; an empty directory is replaced.
 func testKeeps(t *testing.T, s blob.Store) {
-	save(t, s, "acme/app", workspace(t, map[string]string{".cache/go-build/x": "cached", "vendor/y": "cached"}), goCache, 0)
-	ws := workspace(t, map[string]string{".cache/go-build/x": "mine"})
+	save(t, s, "acme/app", testenv.Files(t, map[string]string{".cache/go-build/x": "cached", "vendor/y": "cached"}), goCache, 0)
+	ws := testenv.Files(t, map[string]string{".cache/go-build/x": "mine"})
 	os.Mkdir(filepath.Join(ws, "vendor"), 0o755)
 	res, err := Restore(t.Context(), s, "acme/app", ws, goCache, snapshot.Limits{})
 	if err != nil || !slices.Equal(res.Kept, []string{".cache/go-build"}) {
@@ -215,7 +215,7 @@ func testKeeps(t *testing.T, s blob.Store) {
 // testSaveRefusesLinks: a cache path through a link (out of the workspace
 // or within it) is not saved, and what it points at is not read.
 func testSaveRefusesLinks(t *testing.T, s blob.Store) {
-	outside := workspace(t, map[string]string{"go-build/secret": "s3cr3t"})
+	outside := testenv.Files(t, map[string]string{"go-build/secret": "s3cr3t"})
 	ws := t.TempDir()
 	os.Mkdir(filepath.Join(ws, "real"), 0o755)
 	os.Symlink(outside, filepath.Join(ws, ".cache"))
@@ -250,7 +250,7 @@ func testHostileArchive(t *testing.T, s blob.Store) {
 		if err := s.Put(t.Context(), "cache/acme/app/go-1", bytes.NewReader(archive)); err != nil {
 			t.Fatal(err)
 		}
-		ws := workspace(t, map[string]string{"main.go": "package main"})
+		ws := testenv.Files(t, map[string]string{"main.go": "package main"})
 		res, err := Restore(t.Context(), s, "acme/app", ws, goCache, snapshot.Limits{})
 		if name == "link-outside" {
 			// The link stays in the staging directory: no path is placed.
@@ -273,7 +273,7 @@ func testHostileArchive(t *testing.T, s blob.Store) {
 
 // testNothingToSave: a cache none of whose paths exist is not saved.
 func testNothingToSave(t *testing.T, s blob.Store) {
-	ws := workspace(t, map[string]string{"main.go": "package main"})
+	ws := testenv.Files(t, map[string]string{"main.go": "package main"})
 	_, err := Save(t.Context(), s, "acme/app", ws, goCache, SaveOptions{Spool: t.TempDir()})
 	if !errors.Is(err, ErrNothingToSave) || !strings.Contains(err.Error(), ".cache/go-build, vendor") {
 		t.Errorf("Save of nothing: %v", err)
@@ -286,9 +286,9 @@ func testNothingToSave(t *testing.T, s blob.Store) {
 // testEntriesAndRemove: Entries lists every repository's entries, least
 // recently used first; Remove deletes one and refuses other keys.
 func testEntriesAndRemove(t *testing.T, s blob.Store) {
-	save(t, s, "acme/.github", workspace(t, map[string]string{"c/x": "1"}), Spec{Key: "k-1", Paths: []string{"c"}}, 0)
+	save(t, s, "acme/.github", testenv.Files(t, map[string]string{"c/x": "1"}), Spec{Key: "k-1", Paths: []string{"c"}}, 0)
 	tick()
-	save(t, s, "acme/app", workspace(t, map[string]string{"c/x": "2"}), Spec{Key: "k-2", Paths: []string{"c"}}, 0)
+	save(t, s, "acme/app", testenv.Files(t, map[string]string{"c/x": "2"}), Spec{Key: "k-2", Paths: []string{"c"}}, 0)
 	blobtest.Put(t, s, "snapshots/j/1/build.tar.zst", "not a cache")
 	es, err := Entries(t.Context(), s)
 	if err != nil || len(es) != 2 {
@@ -313,7 +313,7 @@ func testEntriesAndRemove(t *testing.T, s blob.Store) {
 // TouchAfter old (here: always, or never).
 func testTouchAfter(t *testing.T, s blob.Store) {
 	spec := Spec{Key: "k-1", Paths: []string{"c"}}
-	save(t, s, "acme/app", workspace(t, map[string]string{"c/x": "1"}), spec, 0)
+	save(t, s, "acme/app", testenv.Files(t, map[string]string{"c/x": "1"}), spec, 0)
 	used := func() time.Time {
 		es, err := Entries(t.Context(), s)
 		if err != nil || len(es) != 1 {
@@ -365,26 +365,11 @@ func keys(t *testing.T, s blob.Store) []string {
 	return out
 }
 
-func workspace(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, data := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
 // randomWorkspace holds c/data, 16 KiB that do not compress.
 func randomWorkspace(t *testing.T) string {
 	data := make([]byte, 16<<10)
 	rand.Read(data)
-	return workspace(t, map[string]string{"c/data": string(data)})
+	return testenv.Files(t, map[string]string{"c/data": string(data)})
 }
 
 // files lists the regular files under dir as "name=content".

@@ -1,9 +1,7 @@
 package testenv
 
 import (
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 )
 
@@ -16,16 +14,7 @@ func GitRepo(t testing.TB, files map[string]string) (dir, sha string) {
 	if _, err := exec.LookPath("git"); err != nil {
 		Missing(t, "git")
 	}
-	dir = t.TempDir()
-	for name, body := range files {
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir = Files(t, files)
 	gitIn(t, dir, "init", "-q", "-b", "main")
 	gitIn(t, dir, "add", ".")
 	gitIn(t, dir, "commit", "-q", "-m", "test")

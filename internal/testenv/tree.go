@@ -28,3 +28,20 @@ func Tree(t testing.TB, dir string) []string {
 	}
 	return out
 }
+
+// Files makes a temporary directory holding files (name → content, names
+// "/"-separated, parent directories made as needed) and returns it.
+func Files(t testing.TB, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
