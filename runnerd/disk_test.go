@@ -83,12 +83,15 @@ func TestDiskGuardOfRunnerd(t *testing.T) {
 	reports := filepath.Join(t.TempDir(), "reports.jsonl")
 	p := startRunnerd(t, daemonOpts{env: []string{"NARWHAL_RUNNER_WORKDIR=" + work,
 		"NARWHAL_REPORT_FILE=" + reports, "NARWHAL_DISK_INTERVAL=100ms"}})
+	// The filler first: alone it sits between the watermarks (72%), so the
+	// guard, which may measure while a file is being written, sees pressure
+	// only once the leftover is there too, and still after evicting it.
+	writeFile(t, filepath.Join(work, "filler"), make([]byte, 29<<20)) // nothing evicts it
 	leftover := filepath.Join(work, "jobs", "gone-123")
 	if err := os.MkdirAll(leftover, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(leftover, "f"), make([]byte, 8<<20))
-	writeFile(t, filepath.Join(work, "filler"), make([]byte, 29<<20)) // nothing evicts it
 	underPressure := func(ev ci.RunnerEvent) bool {
 		return ev.Kind == ci.EventHeartbeat && strings.Contains(ev.Runner.DiskPressure, work)
 	}
