@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/narwhal-ci/narwhal/internal/diskguard"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
 )
 
@@ -43,6 +44,20 @@ type Config struct {
 	// private CA); "" uses the system's, or GIT_SSL_CAINFO when runnerd's
 	// environment sets it.
 	GitCAFile string `yaml:"git_ca_file"`
+	// Disk is the disk guard (docs/runnerd.md, "Disk").
+	Disk DiskConfig `yaml:"disk"`
+}
+
+// DiskConfig is the disk guard (internal/diskguard): above HighWatermark
+// percent used, on the filesystem of the work dir, the logs, the
+// snapshots or Docker's data root, runnerd evicts (least recently used
+// first) and takes no jobs until every one is under LowWatermark. Off
+// turns it off.
+type DiskConfig struct {
+	HighWatermark float64       `yaml:"high_watermark"`
+	LowWatermark  float64       `yaml:"low_watermark"`
+	Interval      time.Duration `yaml:"interval"`
+	Off           bool          `yaml:"off"`
 }
 
 // TLSConfig names the PEM files of the gRPC server's certificate and key.
@@ -156,6 +171,9 @@ func (c *Config) complete() error {
 	c.Report.File = or(c.Report.File, filepath.Join(c.WorkDir, "reports.jsonl"))
 	c.Logs.Dir = or(c.Logs.Dir, filepath.Join(c.WorkDir, "logs"))
 	c.Snapshots.Dir = or(c.Snapshots.Dir, filepath.Join(c.WorkDir, "snapshots"))
+	c.Disk.HighWatermark = or(c.Disk.HighWatermark, diskguard.DefaultHigh)
+	c.Disk.LowWatermark = or(c.Disk.LowWatermark, diskguard.DefaultLow)
+	c.Disk.Interval = or(c.Disk.Interval, diskguard.DefaultInterval)
 	if c.MetricsListen == "" {
 		c.MetricsListen = defaultMetricsListen
 	}
@@ -194,6 +212,10 @@ func (c *Config) validate() error {
 		if _, err := os.Stat(c.GitCAFile); err != nil {
 			return fmt.Errorf("git_ca_file: %w", err)
 		}
+	}
+	if d := c.Disk; !(0 < d.LowWatermark && d.LowWatermark < d.HighWatermark && d.HighWatermark < 100) || d.Interval < 0 {
+		return fmt.Errorf("disk: low_watermark %g, high_watermark %g, interval %s: want 0 < low < high < 100 and a positive interval",
+			d.LowWatermark, d.HighWatermark, d.Interval)
 	}
 	_, err := parseSize(c.Executor.Memory)
 	return err

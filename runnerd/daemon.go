@@ -9,14 +9,15 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/runnerhost"
 )
 
-// start readies the runner (sweeps, register report, heartbeats) and serves
-// gRPC and metrics. The channel gets the error of a server that stops by
-// itself.
+// start readies the runner (sweeps, register report, heartbeats), starts
+// the disk guard, and serves gRPC and metrics. The channel gets the error
+// of a server that stops by itself.
 func (d *daemon) start(ctx context.Context) (<-chan error, error) {
 	hostFailed, err := d.host.Start(ctx)
 	if err != nil {
 		return nil, err
 	}
+	d.disk.run(ctx)
 	failed := make(chan error, 2)
 	go func() { failed <- <-hostFailed }()
 	go func() {
@@ -32,14 +33,15 @@ func (d *daemon) start(ctx context.Context) (<-chan error, error) {
 
 // stop drains and shuts down: health NOT_SERVING, no new jobs, running jobs
 // get the drain timeout (a second SIGTERM or SIGINT cuts it short) and are
-// then handed back for requeue, the outbox gets a few seconds to publish,
-// and the servers stop.
+// then handed back for requeue, the disk guard stops, the outbox gets a
+// few seconds to publish, and the servers stop.
 func (d *daemon) stop(sigs <-chan os.Signal) {
 	ctx := context.Background()
 	cut, done := make(chan struct{}), make(chan struct{})
 	go cutOnSignal(sigs, cut, done)
 	d.host.StopJobs(ctx, runnerhost.Stop{Drain: d.cfg.DrainTimeout, Cut: cut})
 	close(done)
+	d.disk.halt()
 	d.host.Close(ctx)
 	sctx, cancel := context.WithTimeout(ctx, runnerhost.StopTimeout)
 	d.metrics.shutdown(sctx)

@@ -43,6 +43,10 @@ var envOverrides = []envOverride{
 	{"NARWHAL_SNAPSHOTS_BUCKET", func(c *Config, v string) error { c.Snapshots.S3Bucket = v; return nil }},
 	{"NARWHAL_SNAPSHOTS_PREFIX", func(c *Config, v string) error { c.Snapshots.S3Prefix = v; return nil }},
 	{"NARWHAL_SNAPSHOTS_OFF", func(c *Config, v string) error { return parseBool(v, &c.Snapshots.Off) }},
+	{"NARWHAL_DISK_HIGH_WATERMARK", func(c *Config, v string) error { return parseFloat(v, &c.Disk.HighWatermark) }},
+	{"NARWHAL_DISK_LOW_WATERMARK", func(c *Config, v string) error { return parseFloat(v, &c.Disk.LowWatermark) }},
+	{"NARWHAL_DISK_INTERVAL", func(c *Config, v string) error { return parseDuration(v, &c.Disk.Interval) }},
+	{"NARWHAL_DISK_OFF", func(c *Config, v string) error { return parseBool(v, &c.Disk.Off) }},
 }
 
 // applyEnv applies the overrides whose variables are set and not empty.
@@ -85,6 +89,15 @@ func parseBool(v string, dst *bool) error {
 		return fmt.Errorf("not a boolean: %q", v)
 	}
 	*dst = b
+	return nil
+}
+
+func parseFloat(v string, dst *float64) error {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return fmt.Errorf("not a number: %q", v)
+	}
+	*dst = f
 	return nil
 }
 

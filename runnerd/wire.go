@@ -32,7 +32,8 @@ type daemon struct {
 	log     *slog.Logger
 	host    *runnerhost.Host
 	metrics *metricsServer
-	closers []func() // released last, in reverse order
+	disk    *diskGuard // nil when off
+	closers []func()   // released last, in reverse order
 }
 
 // Layout of the work directory.
@@ -67,8 +68,12 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger) (d *daemon, err e
 	if err != nil {
 		return nil, err
 	}
+	if d.disk, err = d.newDiskGuard(ctx); err != nil {
+		return nil, err
+	}
+	d.closers = append(d.closers, d.disk.close)
 	if d.host, err = runnerhost.Open(ctx, hc, runnerhost.Deps{NewExec: d.executor, Send: send, Logs: logs,
-		Snapshots: snaps, Logger: log}); err != nil {
+		Snapshots: snaps, Logger: log, DiskStatus: d.disk.status()}); err != nil {
 		return nil, err
 	}
 	reg := d.host.Runner().Registry()
@@ -117,6 +122,7 @@ func (d *daemon) executor(ctx context.Context) (pick.Built, runner.Checkout, err
 	if err != nil {
 		return pick.Built{}, nil, err
 	}
+	d.disk.useReclaim(ex.Reclaim)
 	return ex, runner.GitCheckout{CAFile: d.cfg.GitCAFile}, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/narwhal-ci/narwhal/internal/pipeline"
 )
@@ -40,11 +41,25 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) err
 			continue
 		}
 		fmt.Fprintf(stdout, "%s: ok (%d steps, %d services)\n", f, len(p.Steps), len(p.Services))
+		warnLinks(stderr, f, p)
 	}
 	if failed {
 		return exitError(1)
 	}
 	return nil
+}
+
+// warnLinks prints a warning, without failing, for each cache path of p that
+// is or goes through a symbolic link out of the checkout around file: the
+// runner would refuse it.
+func warnLinks(stderr io.Writer, file string, p *pipeline.Pipeline) {
+	warnings, err := pipeline.EscapingLinks(filepath.Dir(file), p)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: warning: cannot check cache paths for links: %v\n", file, err)
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", file, w)
+	}
 }
 
 // flagError turns a flag parse error into the exit status the usage implies:

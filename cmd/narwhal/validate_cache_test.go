@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -55,5 +56,30 @@ steps:
 	stdout, stderr, code = run(t, dir, "validate", "good.yml")
 	if code != 0 || stdout != "good.yml: ok (1 steps, 0 services)\n" {
 		t.Errorf("good file: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+// TestValidateWarnsOfEscapingLinks: a cache path that is a symbolic link out
+// of the checkout passes validation (the link may differ on the runner) but
+// gets a warning, since the runner would refuse it.
+func TestValidateWarnsOfEscapingLinks(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "narwhal.yml"), `image: golang
+cache:
+  key: go
+  paths: [.cache/go-build]
+steps:
+  - name: build
+    commands: [make]
+`)
+	if err := os.Symlink("/etc", filepath.Join(dir, ".cache")); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := run(t, dir, "validate")
+	if code != 0 || !strings.Contains(stdout, "narwhal.yml: ok") {
+		t.Errorf("exit %d, stdout %q; want ok", code, stdout)
+	}
+	if !strings.Contains(stderr, "narwhal.yml: warning:") || !strings.Contains(stderr, ".cache") {
+		t.Errorf("stderr %q, want a warning about .cache", stderr)
 	}
 }

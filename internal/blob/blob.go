@@ -17,8 +17,17 @@
 //     ci.ErrNotFound for a key never put or deleted. The caller closes it.
 //   - Delete removes the object; deleting a missing one is not an error.
 //   - Sweep deletes the objects below prefix (a key: "snapshots" covers
-//     "snapshots/..."; "" covers all) last put before the given time and
-//     returns how many it deleted: the retention pass.
+//     "snapshots/..."; "" covers all) last put or touched before the given
+//     time and returns how many it deleted: the retention pass.
+//   - List returns the objects below prefix (as for Sweep) in key order,
+//     with their size and when they were last put or touched; at most
+//     MaxList of them, the first ones in key order, with an error matching
+//     ErrTruncated when there are more (a caller that can work through a
+//     part, a sweep, may use what it got).
+//   - Touch marks the object used now: its Modified becomes the time of the
+//     Touch, as a Put would have set it, and its content stays (what
+//     least-recently-used eviction orders by). A missing key is an error
+//     matching ci.ErrNotFound.
 //   - All methods are safe for concurrent use and honour ctx.
 package blob
 
@@ -38,6 +47,27 @@ type Store interface {
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
 	Delete(ctx context.Context, key string) error
 	Sweep(ctx context.Context, prefix string, before time.Time) (int, error)
+	List(ctx context.Context, prefix string) ([]Object, error)
+	Touch(ctx context.Context, key string) error
+}
+
+// Object is one stored object, as List gives it.
+type Object struct {
+	Key      string
+	Size     int64     // bytes
+	Modified time.Time // the last Put or Touch
+}
+
+// MaxList bounds the objects one List returns.
+const MaxList = 100_000
+
+// ErrTruncated is the error of a List that found more than MaxList objects.
+var ErrTruncated = errors.New("blob listing truncated")
+
+// Truncated is the error a List returns along with its first MaxList
+// objects below prefix.
+func Truncated(prefix string) error {
+	return fmt.Errorf("list blobs %q: %w after %d objects", prefix, ErrTruncated, MaxList)
 }
 
 // ErrBadKey is the error of a key outside the contract.

@@ -37,7 +37,8 @@ type job struct {
 	// plan is every step of the pipeline, pending, once it is read (nil
 	// before), for the running reports.
 	plan    atomic.Pointer[[]ci.Step]
-	snaps   snapshots // the workspace saved after each step, for re-runs
+	snaps   snapshots  // the workspace saved after each step, for re-runs
+	hooks   *stepHooks // caches and artifacts of each step, once the engine runs
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
 	started time.Time
@@ -86,6 +87,8 @@ func (r *Runner) runJob(j *job) {
 		ChangedFiles: j.spec.ChangedFiles, ChangedKnown: j.spec.ChangedKnown,
 		AfterSuccess: r.saver(j, dir, p),
 	}
+	j.hooks = newStepHooks(r, j, dir)
+	ej.Hooks = j.hooks
 	if j.spec.Resume != nil {
 		ej.Done = j.spec.Resume.Done
 	}

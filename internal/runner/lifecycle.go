@@ -83,9 +83,11 @@ func (r *Runner) snapshot(state ci.RunnerState) *ci.Runner {
 	if state == "" {
 		state = stateOf(st)
 	}
+	used, pressure := r.diskStatus()
 	return &ci.Runner{
 		ID: r.cfg.ID, Address: r.cfg.Address, Labels: st.labels, Capacity: st.capacity,
 		Running: running, State: state, FreeDiskBytes: freeDisk(r.cfg.WorkDir),
+		DiskUsedPercent: used, DiskPressure: pressure,
 		Version: r.cfg.Version, LastHeartbeat: time.Now().UTC(), BootID: r.reporter.boot, Jobs: jobs,
 	}
 }

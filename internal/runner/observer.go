@@ -33,7 +33,7 @@ func (o *observer) StepFinished(step string, res engine.StepResult) {
 		Name: step, Status: res.Status, ExitCode: res.ExitCode,
 		StartedAt: res.StartedAt, FinishedAt: res.FinishedAt,
 		AllowedFailure: res.AllowedFailure, Reason: cmp.Or(res.Reason, res.Error), Attempts: res.Attempts,
-		Snapshot: o.j.snaps.get(step),
+		Snapshot: o.j.snaps.get(step), Caches: o.j.hooks.caches(step), Artifacts: o.j.hooks.artifacts(step),
 	}))
 }
 

@@ -105,9 +105,25 @@ type Deps struct {
 	// DefaultSnapshotKeep; negative, never (an S3 lifecycle rule expires
 	// them instead).
 	SnapshotKeep time.Duration
+	// Cache keeps the steps' caches (internal/cache), per repository, and
+	// gives them to the jobs of the same repository on any runner that
+	// shares the store; nil: caches are off (a job's step log says so once).
+	Cache blob.Store
+	// CacheMaxBytes caps each repository's cache entries together, least
+	// recently used evicted first; 0 means cache.DefaultMaxBytes.
+	CacheMaxBytes int64
+	// Artifacts keeps the files steps upload (internal/artifact); nil:
+	// artifacts are off (a step with artifacts says so in its log).
+	Artifacts blob.Store
 	// Logger receives the runner's logs; the caller attaches runner_id to
 	// it, the runner adds job_id, repo, sha and attempt per job. nil: discard.
 	Logger *slog.Logger
+	// DiskStatus, when set, says how full the runner's disks are and, while
+	// they are under pressure, why (a diskguard.Guard's Status): register
+	// and heartbeat reports carry both, and Run refuses jobs under pressure.
+	// Call DiskChanged when the pressure starts or ends. nil: reports say how
+	// full the work dir's filesystem is, and never pressure.
+	DiskStatus func() (usedPercent float64, pressure string)
 }
 
 // state is the runner's mutable settings and mode.

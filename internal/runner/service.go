@@ -23,8 +23,8 @@ var errDrained = errors.New("runner draining: deadline passed, job handed back f
 // Run accepts job when a slot is free and starts it in the background (see
 // rpc.RunnerService). A job the runner holds or finished with the same or a
 // later attempt is accepted again without a second run. Rejections: the
-// runner is draining, every slot is busy, or the runner lacks one of the
-// job's labels. A job that fails rpc.Job.Validate, or whose ID is not a
+// runner is draining, its disk is under pressure (Deps.DiskStatus), every
+// slot is busy, or the runner lacks one of the job's labels. A job that fails rpc.Job.Validate, or whose ID is not a
 // ci.JobIDPattern, is an rpc.ErrInvalidJob.
 func (r *Runner) Run(_ context.Context, spec rpc.Job) (bool, string, error) {
 	if err := spec.Validate(); err != nil {
@@ -34,6 +34,7 @@ func (r *Runner) Run(_ context.Context, spec rpc.Job) (bool, string, error) {
 	if !ci.ValidJobID(spec.ID) {
 		return false, "", fmt.Errorf("%w: job ID %q", rpc.ErrInvalidJob, spec.ID)
 	}
+	pressure := r.diskPressure()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch {
@@ -46,6 +47,8 @@ func (r *Runner) Run(_ context.Context, spec rpc.Job) (bool, string, error) {
 		return true, "", nil
 	case r.st.draining:
 		return false, "runner draining", nil
+	case pressure != "":
+		return false, "runner under disk pressure: " + pressure, nil
 	case len(r.active) >= r.st.capacity:
 		return false, r.full(), nil
 	}

@@ -63,6 +63,9 @@ type Deps struct {
 	// runner.Deps); nil keeps none.
 	Snapshots blob.Store
 	Logger    *slog.Logger
+	// DiskStatus is the runner's disk guard's Status (see runner.Deps); nil
+	// reports the work dir's use and never pressure.
+	DiskStatus func() (usedPercent float64, pressure string)
 }
 
 // Host is one assembled runner.
@@ -96,7 +99,8 @@ func Open(ctx context.Context, cfg Config, deps Deps) (h *Host, err error) {
 	}
 	h.exec = exec
 	if h.runner, err = runner.New(cfg.Runner, runner.Deps{Exec: exec.Executor, Sweep: exec.Sweep, Reclaim: exec.Reclaim,
-		Reports: h.outbox, Logs: deps.Logs, Checkout: checkout, Snapshots: deps.Snapshots, Logger: h.log}); err != nil {
+		Reports: h.outbox, Logs: deps.Logs, Checkout: checkout, Snapshots: deps.Snapshots, Logger: h.log,
+		DiskStatus: deps.DiskStatus}); err != nil {
 		return nil, err
 	}
 	h.grpc, err = rpc.NewServer(h.runner, rpc.ServerConfig{CertPEM: cfg.CertPEM, KeyPEM: cfg.KeyPEM,

@@ -26,21 +26,30 @@ const maxDecoderWindow = 64 << 20
 // ErrBadArchive or ErrTooLarge, and what was unpacked before stays (the
 // caller removes the workspace).
 func Restore(ctx context.Context, r io.Reader, dir string, lim Limits) (int64, error) {
-	zr, err := zstd.NewReader(r, zstd.WithDecoderMaxWindow(maxDecoderWindow), zstd.WithDecoderConcurrency(1))
-	if err != nil {
-		return 0, fmt.Errorf("restore snapshot: %w", err)
-	}
-	defer zr.Close()
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return 0, fmt.Errorf("restore snapshot: %w", err)
 	}
 	defer root.Close()
-	u := unpacker{ctx: ctx, root: root, tr: tar.NewReader(zr), lim: lim}
-	if err := u.run(); err != nil {
-		return u.bytes, fmt.Errorf("restore snapshot into %s: %w", dir, err)
+	n, err := RestoreRoot(ctx, r, root, lim)
+	if err != nil {
+		return n, fmt.Errorf("restore snapshot into %s: %w", dir, err)
 	}
-	return u.bytes, nil
+	return n, nil
+}
+
+// RestoreRoot is Restore into the directory of root, for a caller that
+// reached it through an os.Root of its own (a directory inside a
+// workspace that steps may be changing).
+func RestoreRoot(ctx context.Context, r io.Reader, root *os.Root, lim Limits) (int64, error) {
+	zr, err := zstd.NewReader(r, zstd.WithDecoderMaxWindow(maxDecoderWindow), zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		return 0, err
+	}
+	defer zr.Close()
+	u := unpacker{ctx: ctx, root: root, tr: tar.NewReader(zr), lim: lim}
+	err = u.run()
+	return u.bytes, err
 }
 
 // ErrBadArchive is the error of an archive Save would not have written.

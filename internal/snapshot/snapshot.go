@@ -8,9 +8,13 @@
 // with their permission bits and modification times; anything else (devices,
 // sockets, FIFOs) is left out, and hard links are stored as copies.
 //
+// SavePaths writes the same archive of some paths of a workspace only (a
+// step's cache: paths), refusing a path that goes through a link.
+//
 // The workspace is a hostile commit's to shape, so both directions are
-// bounded and confined: Save never follows a link out of the directory (it
-// walks with Lstat and stores links as links) and stops at Limits; Restore
+// bounded and confined: Save never follows a link (it walks with Lstat,
+// stores links as links, and reads every file through an os.Root of the
+// directory) and stops at Limits; Restore
 // writes only through an os.Root of the target, so neither a ".." in a name
 // nor a link restored earlier can reach outside it, and refuses what Save
 // would never have written.

@@ -28,6 +28,8 @@ func Run(t *testing.T, open func(t *testing.T) blob.Store) {
 		{"Delete", testDelete},
 		{"BadKeys", testBadKeys},
 		{"Sweep", testSweep},
+		{"List", testList},
+		{"Touch", testTouch},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
@@ -163,5 +165,87 @@ func testSweep(t *testing.T, s blob.Store) {
 	}
 	if n, err := s.Sweep(context.Background(), "", cut); err != nil || n != 2 {
 		t.Errorf("Sweep of everything = %d, %v; want 2", n, err)
+	}
+}
+
+// testList: every object below the prefix, in key order, with its size and
+// a time of its Put; nothing of a sibling prefix.
+func testList(t *testing.T, s blob.Store) {
+	before := time.Now().Add(-2 * time.Second) // S3's LastModified has whole seconds
+	Put(t, s, "cache/a/x", "12345")
+	Put(t, s, "cache/a-b/y", "1")
+	Put(t, s, "cache/a/deep/z", "")
+	Put(t, s, "cacheX/no", "1")
+	Put(t, s, "other", "1")
+	objs, err := s.List(context.Background(), "cache")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []blob.Object{{Key: "cache/a-b/y", Size: 1}, {Key: "cache/a/deep/z", Size: 0}, {Key: "cache/a/x", Size: 5}}
+	if len(objs) != len(want) {
+		t.Fatalf("List(cache) = %+v, want the keys of %+v", objs, want)
+	}
+	for i, o := range objs {
+		if o.Key != want[i].Key || o.Size != want[i].Size || o.Modified.Before(before) || o.Modified.After(time.Now().Add(2*time.Second)) {
+			t.Errorf("object %d = %+v, want %s of %d bytes modified about now", i, o, want[i].Key, want[i].Size)
+		}
+	}
+	for prefix, n := range map[string]int{"": 5, "cache/a": 2, "cache/a/": 2, "cache/a/x": 0, "nothing": 0} {
+		if objs, err := s.List(context.Background(), prefix); err != nil || len(objs) != n {
+			t.Errorf("List(%q) = %v, %v; want %d objects", prefix, objs, err, n)
+		}
+	}
+	if _, err := s.List(context.Background(), "../x"); !errors.Is(err, blob.ErrBadKey) {
+		t.Errorf("List(../x): %v, want ErrBadKey", err)
+	}
+}
+
+// testTouch: Touch moves an object's Modified to now, keeps its content,
+// and makes a Sweep with an earlier cut-off keep it.
+func testTouch(t *testing.T, s blob.Store) {
+	Put(t, s, "cache/o/r/old", "content")
+	Put(t, s, "cache/o/r/other", "x")
+	time.Sleep(2100 * time.Millisecond) // S3's LastModified has whole seconds
+	cut := time.Now().Add(-time.Second)
+	if err := s.Touch(context.Background(), "cache/o/r/old"); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := s.List(context.Background(), "cache/o/r")
+	if err != nil || len(objs) != 2 {
+		t.Fatalf("List = %v, %v", objs, err)
+	}
+	if !objs[0].Modified.After(cut) || !objs[1].Modified.Before(cut) {
+		t.Errorf("after a Touch of old: %+v; want old modified after %v, other before", objs, cut)
+	}
+	if objs[0].Size != int64(len("content")) {
+		t.Errorf("touched object's size %d", objs[0].Size)
+	}
+	if got := Read(t, s, "cache/o/r/old"); got != "content" {
+		t.Errorf("touched object reads %q", got)
+	}
+	if n, err := s.Sweep(context.Background(), "cache", cut); err != nil || n != 1 {
+		t.Errorf("Sweep = %d, %v; want only the untouched object", n, err)
+	}
+	if err := s.Touch(context.Background(), "cache/o/r/none"); !errors.Is(err, ci.ErrNotFound) {
+		t.Errorf("Touch of a missing key: %v, want ErrNotFound", err)
+	}
+	if err := s.Touch(context.Background(), "a//b"); !errors.Is(err, blob.ErrBadKey) {
+		t.Errorf("Touch(a//b): %v, want ErrBadKey", err)
+	}
+}
+
+// Truncated checks a store whose List stops after two objects (set so by
+// the backend's own test): the first two in key order, and ErrTruncated.
+func Truncated(t *testing.T, s blob.Store) {
+	t.Helper()
+	for _, k := range []string{"l/c", "l/a", "l/b"} {
+		Put(t, s, k, "x")
+	}
+	objs, err := s.List(context.Background(), "l")
+	if !errors.Is(err, blob.ErrTruncated) || len(objs) != 2 || objs[0].Key != "l/a" || objs[1].Key != "l/b" {
+		t.Errorf("List past its bound = %+v, %v; want l/a, l/b and ErrTruncated", objs, err)
+	}
+	if objs, err := s.List(context.Background(), "l/a"); err != nil || len(objs) != 0 {
+		t.Errorf("List(l/a) = %v, %v", objs, err)
 	}
 }

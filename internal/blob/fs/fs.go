@@ -13,7 +13,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/blob"
@@ -22,13 +24,14 @@ import (
 
 // Store is a blob.Store in a directory. It is safe for concurrent use.
 type Store struct {
-	dir string
+	dir       string
+	listLimit int // blob.MaxList; lower in tests
 }
 
 var _ blob.Store = (*Store)(nil)
 
 // New returns the store in dir, which is created on the first Put.
-func New(dir string) *Store { return &Store{dir: dir} }
+func New(dir string) *Store { return &Store{dir: dir, listLimit: blob.MaxList} }
 
 // tmpPrefix marks a Put in progress; no key segment starts with ".".
 const tmpPrefix = ".put-"
@@ -110,6 +113,112 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("delete blob %s: %w", key, err)
 	}
 	return nil
+}
+
+// Touch sets the object file's modification time to now; see blob.Store.
+func (s *Store) Touch(ctx context.Context, key string) error {
+	if err := blob.CheckKey(key); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := time.Now()
+	err := os.Chtimes(filepath.Join(s.dir, filepath.FromSlash(key)), now, now)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("touch blob %s: %w", key, ci.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("touch blob %s: %w", key, err)
+	}
+	return nil
+}
+
+// List walks the directory of prefix in key order (a directory's entries
+// sorted as the keys below them sort) and stops after listLimit objects;
+// see blob.Store. Files of Puts in progress are left out.
+func (s *Store) List(ctx context.Context, prefix string) ([]blob.Object, error) {
+	if err := blob.CheckPrefix(prefix); err != nil {
+		return nil, err
+	}
+	prefix = strings.TrimSuffix(prefix, "/")
+	l := lister{ctx: ctx, limit: s.listLimit}
+	err := l.walk(filepath.Join(s.dir, filepath.FromSlash(prefix)), prefix)
+	if errors.Is(err, errFull) {
+		return l.out, blob.Truncated(prefix)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list blobs %q: %w", prefix, err)
+	}
+	return l.out, nil
+}
+
+// lister is one List.
+type lister struct {
+	ctx   context.Context
+	limit int
+	out   []blob.Object
+}
+
+// errFull ends a walk that found more than limit objects.
+var errFull = errors.New("full")
+
+// walk adds the objects in directory path, whose key is key ("" for the
+// store's root), in key order: the entries sort by their name with a "/"
+// after a directory's, as "a-b/x" < "a/x" among keys.
+func (l *lister) walk(path, key string) error {
+	if err := l.ctx.Err(); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(path)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	sortName := func(d fs.DirEntry) string {
+		if d.IsDir() {
+			return d.Name() + "/"
+		}
+		return d.Name()
+	}
+	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(sortName(a), sortName(b)) })
+	for _, d := range entries {
+		if strings.HasPrefix(d.Name(), ".") { // a Put in progress; no key segment starts with "."
+			continue
+		}
+		if err := l.entry(filepath.Join(path, d.Name()), join(key, d.Name()), d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// entry adds the object file, or walks the directory, d.
+func (l *lister) entry(path, key string, d fs.DirEntry) error {
+	if d.IsDir() {
+		return l.walk(path, key)
+	}
+	info, err := d.Info()
+	if errors.Is(err, fs.ErrNotExist) { // deleted meanwhile
+		return nil
+	}
+	if err != nil || !info.Mode().IsRegular() {
+		return err
+	}
+	if len(l.out) == l.limit {
+		return errFull
+	}
+	l.out = append(l.out, blob.Object{Key: key, Size: info.Size(), Modified: info.ModTime()})
+	return nil
+}
+
+func join(prefix, name string) string {
+	if prefix == "" {
+		return name
+	}
+	return prefix + "/" + name
 }
 
 // Sweep removes the files under prefix modified before the given time (a

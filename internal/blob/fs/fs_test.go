@@ -34,3 +34,11 @@ func TestSweepRemovesWhatACrashedPutLeft(t *testing.T) {
 		t.Errorf("the crashed Put's file is still there: %v", err)
 	}
 }
+
+// TestListBound: a List past its bound returns the first objects and
+// ErrTruncated.
+func TestListBound(t *testing.T) {
+	s := New(t.TempDir())
+	s.listLimit = 2
+	blobtest.Truncated(t, s)
+}

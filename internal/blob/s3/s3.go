@@ -30,13 +30,16 @@ type api interface {
 	GetObject(ctx context.Context, in *awss3.GetObjectInput, opts ...func(*awss3.Options)) (*awss3.GetObjectOutput, error)
 	DeleteObject(ctx context.Context, in *awss3.DeleteObjectInput, opts ...func(*awss3.Options)) (*awss3.DeleteObjectOutput, error)
 	ListObjectsV2(ctx context.Context, in *awss3.ListObjectsV2Input, opts ...func(*awss3.Options)) (*awss3.ListObjectsV2Output, error)
+	CopyObject(ctx context.Context, in *awss3.CopyObjectInput, opts ...func(*awss3.Options)) (*awss3.CopyObjectOutput, error)
 }
 
 // Store is a blob.Store in an S3 bucket. It is safe for concurrent use.
 type Store struct {
-	s3     api
-	bucket string
-	prefix string // "" or ending in "/"
+	s3        api
+	presign   *awss3.PresignClient
+	bucket    string
+	prefix    string // "" or ending in "/"
+	listLimit int    // blob.MaxList; lower in tests
 }
 
 var _ blob.Store = (*Store)(nil)
@@ -48,7 +51,7 @@ func New(client *awss3.Client, bucket, prefix string) *Store {
 	if prefix != "" {
 		prefix += "/"
 	}
-	return &Store{s3: client, bucket: bucket, prefix: prefix}
+	return &Store{s3: client, presign: awss3.NewPresignClient(client), bucket: bucket, prefix: prefix, listLimit: blob.MaxList}
 }
 
 // Put sends r to the object with one PutObject; see blob.Store. The SDK
@@ -99,12 +102,8 @@ func (s *Store) Sweep(ctx context.Context, prefix string, before time.Time) (int
 	if err := blob.CheckPrefix(prefix); err != nil {
 		return 0, err
 	}
-	list := s.prefix
-	if prefix != "" {
-		list += strings.TrimSuffix(prefix, "/") + "/"
-	}
 	n := 0
-	p := awss3.NewListObjectsV2Paginator(s.s3, &awss3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(list)})
+	p := awss3.NewListObjectsV2Paginator(s.s3, &awss3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(s.listPrefix(prefix))})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -121,6 +120,82 @@ func (s *Store) Sweep(ctx context.Context, prefix string, before time.Time) (int
 		}
 	}
 	return n, nil
+}
+
+// Touch copies the object onto itself with its metadata replaced, which is
+// how S3 sets an object's LastModified without rewriting it from here; see
+// blob.Store. S3 copies at most 5 GB in one CopyObject, which bounds the
+// objects Touch works on.
+func (s *Store) Touch(ctx context.Context, key string) error {
+	if err := blob.CheckKey(key); err != nil {
+		return err
+	}
+	full := s.prefix + key
+	_, err := s.s3.CopyObject(ctx, &awss3.CopyObjectInput{
+		Bucket: aws.String(s.bucket), Key: aws.String(full),
+		CopySource:        aws.String(s.bucket + "/" + full), // keys are URL-safe (blob.CheckKey)
+		MetadataDirective: types.MetadataDirectiveReplace,
+		Metadata:          map[string]string{"narwhal-touched": time.Now().UTC().Format(time.RFC3339)},
+	})
+	var missing *types.NoSuchKey
+	if errors.As(err, &missing) || statusIs(err, http.StatusNotFound) {
+		return fmt.Errorf("touch blob %s: %w", key, ci.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("touch blob %s: %w", key, err)
+	}
+	return nil
+}
+
+// List pages through ListObjectsV2 below prefix (S3 answers in key order)
+// and stops after listLimit objects; see blob.Store.
+func (s *Store) List(ctx context.Context, prefix string) ([]blob.Object, error) {
+	if err := blob.CheckPrefix(prefix); err != nil {
+		return nil, err
+	}
+	var out []blob.Object
+	p := awss3.NewListObjectsV2Paginator(s.s3, &awss3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(s.listPrefix(prefix))})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list blobs %q: %w", prefix, err)
+		}
+		for _, o := range page.Contents {
+			if len(out) == s.listLimit {
+				return out, blob.Truncated(prefix)
+			}
+			out = append(out, blob.Object{Key: strings.TrimPrefix(aws.ToString(o.Key), s.prefix),
+				Size: aws.ToInt64(o.Size), Modified: aws.ToTime(o.LastModified)})
+		}
+	}
+	return out, nil
+}
+
+// listPrefix is the S3 prefix of the keys below prefix.
+func (s *Store) listPrefix(prefix string) string {
+	if prefix == "" {
+		return s.prefix
+	}
+	return s.prefix + strings.TrimSuffix(prefix, "/") + "/"
+}
+
+// PresignGet returns a URL that downloads the object with a plain GET, with
+// no credentials, for ttl (at most 7 days, S3's limit for a signature): what
+// the API redirects an artifact download to. It does not check that the
+// object exists; fetching the URL of a missing one answers 404.
+func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
+	if err := blob.CheckKey(key); err != nil {
+		return "", err
+	}
+	if ttl <= 0 || ttl > 7*24*time.Hour {
+		return "", fmt.Errorf("presign blob %s: ttl %v, want more than 0 and at most 7 days", key, ttl)
+	}
+	req, err := s.presign.PresignGetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.prefix + key)},
+		awss3.WithPresignExpires(ttl))
+	if err != nil {
+		return "", fmt.Errorf("presign blob %s: %w", key, err)
+	}
+	return req.URL, nil
 }
 
 // statusIs reports whether err is an S3 answer with the HTTP status code.

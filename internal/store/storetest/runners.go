@@ -18,6 +18,7 @@ func newRunner(id string) ci.Runner {
 		ID: id, Address: id + ".internal:7443", Labels: []string{"linux", "arm64"},
 		Capacity: 4, Running: 1, State: ci.RunnerActive, Failures: 2,
 		FreeDiskBytes: 123 << 30, Version: "v1.2.3",
+		DiskUsedPercent: 91.25, DiskPressure: "/work 91% full, above the 85% high watermark",
 		LastHeartbeat: hb, ExpiresAt: time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC),
 	}
 }
