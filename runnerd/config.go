@@ -21,24 +21,26 @@ import (
 // error), after the environment overrides of env.go. docs/runnerd.md is its
 // reference; infra/runnerd.example.yaml an example.
 type Config struct {
-	ID            string          `yaml:"id"`
-	Labels        []string        `yaml:"labels"`
-	Capacity      int             `yaml:"capacity"`
-	Listen        string          `yaml:"listen"`
-	Advertise     string          `yaml:"advertise"`
-	TLS           TLSConfig       `yaml:"tls"`
-	Tokens        []string        `yaml:"tokens"`
-	TokenFile     string          `yaml:"token_file"`
-	Executor      ExecutorConfig  `yaml:"executor"`
-	WorkDir       string          `yaml:"work_dir"`
-	Heartbeat     time.Duration   `yaml:"heartbeat"`
-	DrainTimeout  time.Duration   `yaml:"drain_timeout"`
-	JobTimeout    time.Duration   `yaml:"job_timeout"`
-	Report        ReportConfig    `yaml:"report"`
-	Logs          LogsConfig      `yaml:"logs"`
-	Snapshots     SnapshotsConfig `yaml:"snapshots"`
-	MetricsListen string          `yaml:"metrics_listen"`
-	LogLevel      string          `yaml:"log_level"`
+	ID            string         `yaml:"id"`
+	Labels        []string       `yaml:"labels"`
+	Capacity      int            `yaml:"capacity"`
+	Listen        string         `yaml:"listen"`
+	Advertise     string         `yaml:"advertise"`
+	TLS           TLSConfig      `yaml:"tls"`
+	Tokens        []string       `yaml:"tokens"`
+	TokenFile     string         `yaml:"token_file"`
+	Executor      ExecutorConfig `yaml:"executor"`
+	WorkDir       string         `yaml:"work_dir"`
+	Heartbeat     time.Duration  `yaml:"heartbeat"`
+	DrainTimeout  time.Duration  `yaml:"drain_timeout"`
+	JobTimeout    time.Duration  `yaml:"job_timeout"`
+	Report        ReportConfig   `yaml:"report"`
+	Logs          LogsConfig     `yaml:"logs"`
+	Snapshots     StoreConfig    `yaml:"snapshots"`
+	Cache         CacheConfig    `yaml:"cache"`
+	Artifacts     StoreConfig    `yaml:"artifacts"`
+	MetricsListen string         `yaml:"metrics_listen"`
+	LogLevel      string         `yaml:"log_level"`
 	// GitCAFile is a PEM file of the certificates git trusts for https
 	// clones instead of the system's (a GitHub Enterprise Server with a
 	// private CA); "" uses the system's, or GIT_SSL_CAINFO when runnerd's
@@ -98,15 +100,34 @@ type LogsConfig struct {
 	S3Prefix string `yaml:"s3_prefix"`
 }
 
-// SnapshotsConfig says where the workspace snapshots of re-runs from a step
-// go (docs/runnerd.md): S3 when S3Bucket is set, which every runner of a
-// fleet can reach; else Dir, which serves only the re-runs that land on this
-// runner. Off keeps none.
-type SnapshotsConfig struct {
+// StoreConfig says where one kind of large object goes: the workspace
+// snapshots of re-runs from a step, the repositories' caches or the jobs'
+// artifacts (docs/runnerd.md). S3 when S3Bucket is set, which every runner
+// of a fleet (and, for artifacts, the API) can reach; else Dir, on this
+// runner's disk. Off keeps none. blobStore builds the store of one.
+type StoreConfig struct {
 	Dir      string `yaml:"dir"`
 	S3Bucket string `yaml:"s3_bucket"`
 	S3Prefix string `yaml:"s3_prefix"`
 	Off      bool   `yaml:"off"`
+}
+
+// local says whether the store of c is on this runner's disk.
+func (c StoreConfig) local() bool { return !c.Off && c.S3Bucket == "" }
+
+// CacheConfig is the store of the repositories' caches (narwhal.yml's
+// cache:) and the size each repository's entries may take in it before the
+// least recently used are evicted: bytes, or a size like 512m or 10g; ""
+// is defaultCacheMaxBytes.
+type CacheConfig struct {
+	StoreConfig     `yaml:",inline"`
+	MaxBytesPerRepo string `yaml:"max_bytes_per_repo"`
+}
+
+// maxBytes is MaxBytesPerRepo in bytes (validated by loadConfig).
+func (c CacheConfig) maxBytes() int64 {
+	n, _ := parseSize(c.MaxBytesPerRepo)
+	return n
 }
 
 // Defaults of the configuration.
@@ -114,6 +135,10 @@ const (
 	defaultListen        = ":7070"
 	defaultWorkDir       = "/var/lib/narwhal-runner"
 	defaultMetricsListen = "127.0.0.1:9102"
+	// defaultCacheMaxBytes is cache.max_bytes_per_repo's default, the
+	// cache package's (cache.DefaultMaxBytes): room for a few entries of a
+	// large module's build and dependency caches.
+	defaultCacheMaxBytes = "5g"
 )
 
 // loadConfig reads the file at path ("" for none), applies the environment
@@ -171,6 +196,9 @@ func (c *Config) complete() error {
 	c.Report.File = or(c.Report.File, filepath.Join(c.WorkDir, "reports.jsonl"))
 	c.Logs.Dir = or(c.Logs.Dir, filepath.Join(c.WorkDir, "logs"))
 	c.Snapshots.Dir = or(c.Snapshots.Dir, filepath.Join(c.WorkDir, "snapshots"))
+	c.Cache.Dir = or(c.Cache.Dir, filepath.Join(c.WorkDir, "cache"))
+	c.Cache.MaxBytesPerRepo = or(c.Cache.MaxBytesPerRepo, defaultCacheMaxBytes)
+	c.Artifacts.Dir = or(c.Artifacts.Dir, filepath.Join(c.WorkDir, "artifacts"))
 	c.Disk.HighWatermark = or(c.Disk.HighWatermark, diskguard.DefaultHigh)
 	c.Disk.LowWatermark = or(c.Disk.LowWatermark, diskguard.DefaultLow)
 	c.Disk.Interval = or(c.Disk.Interval, diskguard.DefaultInterval)
@@ -217,8 +245,22 @@ func (c *Config) validate() error {
 		return fmt.Errorf("disk: low_watermark %g, high_watermark %g, interval %s: want 0 < low < high < 100 and a positive interval",
 			d.LowWatermark, d.HighWatermark, d.Interval)
 	}
-	_, err := parseSize(c.Executor.Memory)
-	return err
+	if _, err := parseSize(c.Executor.Memory); err != nil {
+		return fmt.Errorf("executor.memory: %w", err)
+	}
+	return c.validateCache()
+}
+
+// validateCache checks cache.max_bytes_per_repo: a size above zero.
+func (c *Config) validateCache() error {
+	n, err := parseSize(c.Cache.MaxBytesPerRepo)
+	switch {
+	case err != nil:
+		return fmt.Errorf("cache.max_bytes_per_repo: %w", err)
+	case n <= 0:
+		return fmt.Errorf("cache.max_bytes_per_repo %q: want a size above zero (cache.off turns the cache off)", c.Cache.MaxBytesPerRepo)
+	}
+	return nil
 }
 
 // advertiseFrom derives the address to report from the listen address: its

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/cache"
 )
 
 // envMap is a getenv over a map.
@@ -162,7 +164,73 @@ func TestExampleConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.ID != "runner-1" || c.Capacity != 4 || c.Logs.S3Bucket != "narwhal-logs" || len(c.Tokens) != 1 {
+	if c.ID != "runner-1" || c.Capacity != 4 || c.Logs.S3Bucket != "narwhal-logs" || len(c.Tokens) != 1 ||
+		c.Cache.S3Bucket != "narwhal-logs" || c.Cache.maxBytes() != 5<<30 || c.Artifacts.S3Bucket != "narwhal-logs" {
 		t.Fatalf("example: %+v", c)
+	}
+}
+
+func TestStoreConfigs(t *testing.T) {
+	t.Parallel()
+	c, err := loadConfig(writeConfig(t, minimalYAML+"work_dir: /srv/nw\n"), envMap(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{Snapshots: StoreConfig{Dir: "/srv/nw/snapshots"},
+		Cache:     CacheConfig{StoreConfig: StoreConfig{Dir: "/srv/nw/cache"}, MaxBytesPerRepo: defaultCacheMaxBytes},
+		Artifacts: StoreConfig{Dir: "/srv/nw/artifacts"}}
+	if c.Snapshots != want.Snapshots || c.Cache != want.Cache || c.Artifacts != want.Artifacts {
+		t.Fatalf("defaults: %+v %+v %+v", c.Snapshots, c.Cache, c.Artifacts)
+	}
+	if c.Cache.maxBytes() != cache.DefaultMaxBytes || !c.Artifacts.local() {
+		t.Fatalf("default cap %d, artifacts local %v", c.Cache.maxBytes(), c.Artifacts.local())
+	}
+
+	c, err = loadConfig(writeConfig(t, minimalYAML+`cache: {dir: /c, s3_bucket: b, s3_prefix: p, max_bytes_per_repo: 2g}
+artifacts: {s3_bucket: arts, s3_prefix: ci, off: true}
+`), envMap(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Cache != (CacheConfig{StoreConfig{"/c", "b", "p", false}, "2g"}) || c.Cache.maxBytes() != 2<<30 ||
+		c.Artifacts != (StoreConfig{filepath.Join(defaultWorkDir, "artifacts"), "arts", "ci", true}) || c.Artifacts.local() {
+		t.Fatalf("file: %+v %+v", c.Cache, c.Artifacts)
+	}
+
+	c, err = loadConfig(writeConfig(t, minimalYAML+"cache: {max_bytes_per_repo: 1048576}\n"), envMap(map[string]string{
+		"NARWHAL_CACHE_DIR": "/env/cache", "NARWHAL_CACHE_BUCKET": "cb", "NARWHAL_CACHE_PREFIX": "cp",
+		"NARWHAL_CACHE_OFF": "true", "NARWHAL_ARTIFACTS_DIR": "/env/arts", "NARWHAL_ARTIFACTS_BUCKET": "ab",
+		"NARWHAL_ARTIFACTS_PREFIX": "ap", "NARWHAL_ARTIFACTS_OFF": "false",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Cache != (CacheConfig{StoreConfig{"/env/cache", "cb", "cp", true}, "1048576"}) || c.Cache.maxBytes() != 1<<20 ||
+		c.Artifacts != (StoreConfig{"/env/arts", "ab", "ap", false}) {
+		t.Fatalf("env: %+v %+v", c.Cache, c.Artifacts)
+	}
+	c, err = loadConfig(writeConfig(t, minimalYAML+"cache: {max_bytes_per_repo: 1g}\n"),
+		envMap(map[string]string{"NARWHAL_CACHE_MAX_BYTES_PER_REPO": "300m"}))
+	if err != nil || c.Cache.maxBytes() != 300<<20 {
+		t.Fatalf("env cap: %v %+v", err, c)
+	}
+}
+
+func TestStoreConfigRejects(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct{ body, want string }{
+		"unknown cache key":    {minimalYAML + "cache: {max_bytes: 1g}\n", "field max_bytes not found"},
+		"unknown artifact key": {minimalYAML + "artifacts: {bucket: b}\n", "field bucket not found"},
+		"bad cap":              {minimalYAML + "cache: {max_bytes_per_repo: lots}\n", "cache.max_bytes_per_repo"},
+		"zero cap":             {minimalYAML + "cache: {max_bytes_per_repo: 0}\n", "above zero"},
+		"negative cap":         {minimalYAML + "cache: {max_bytes_per_repo: -1g}\n", "above zero"},
+	} {
+		if _, err := loadConfig(writeConfig(t, tc.body), envMap(nil)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", name, err, tc.want)
+		}
+	}
+	_, err := loadConfig(writeConfig(t, minimalYAML), envMap(map[string]string{"NARWHAL_ARTIFACTS_OFF": "sometimes"}))
+	if err == nil || !strings.Contains(err.Error(), "NARWHAL_ARTIFACTS_OFF") {
+		t.Fatalf("bad boolean: %v", err)
 	}
 }

@@ -18,6 +18,7 @@ func (d *daemon) start(ctx context.Context) (<-chan error, error) {
 		return nil, err
 	}
 	d.disk.run(ctx)
+	d.sweepLocalArtifacts()
 	failed := make(chan error, 2)
 	go func() { failed <- <-hostFailed }()
 	go func() {

@@ -48,6 +48,8 @@ func (d *daemon) newDiskGuard(ctx context.Context) (*diskGuard, error) {
 		paths = append(paths, dk.Root())
 		evictors = append(evictors, dk.Images(), dk.Volumes())
 	}
+	more, stores := d.storeDisk()
+	paths, evictors = append(paths, more...), append(evictors, stores...)
 	g, err := diskguard.New(diskguard.Options{Paths: paths, High: c.Disk.HighWatermark, Low: c.Disk.LowWatermark,
 		Interval: c.Disk.Interval, Evictors: evictors, Logger: d.log,
 		OnChange: func(string) { d.host.Runner().DiskChanged() }})

@@ -43,6 +43,15 @@ var envOverrides = []envOverride{
 	{"NARWHAL_SNAPSHOTS_BUCKET", func(c *Config, v string) error { c.Snapshots.S3Bucket = v; return nil }},
 	{"NARWHAL_SNAPSHOTS_PREFIX", func(c *Config, v string) error { c.Snapshots.S3Prefix = v; return nil }},
 	{"NARWHAL_SNAPSHOTS_OFF", func(c *Config, v string) error { return parseBool(v, &c.Snapshots.Off) }},
+	{"NARWHAL_CACHE_DIR", func(c *Config, v string) error { c.Cache.Dir = v; return nil }},
+	{"NARWHAL_CACHE_BUCKET", func(c *Config, v string) error { c.Cache.S3Bucket = v; return nil }},
+	{"NARWHAL_CACHE_PREFIX", func(c *Config, v string) error { c.Cache.S3Prefix = v; return nil }},
+	{"NARWHAL_CACHE_MAX_BYTES_PER_REPO", func(c *Config, v string) error { c.Cache.MaxBytesPerRepo = v; return nil }},
+	{"NARWHAL_CACHE_OFF", func(c *Config, v string) error { return parseBool(v, &c.Cache.Off) }},
+	{"NARWHAL_ARTIFACTS_DIR", func(c *Config, v string) error { c.Artifacts.Dir = v; return nil }},
+	{"NARWHAL_ARTIFACTS_BUCKET", func(c *Config, v string) error { c.Artifacts.S3Bucket = v; return nil }},
+	{"NARWHAL_ARTIFACTS_PREFIX", func(c *Config, v string) error { c.Artifacts.S3Prefix = v; return nil }},
+	{"NARWHAL_ARTIFACTS_OFF", func(c *Config, v string) error { return parseBool(v, &c.Artifacts.Off) }},
 	{"NARWHAL_DISK_HIGH_WATERMARK", func(c *Config, v string) error { return parseFloat(v, &c.Disk.HighWatermark) }},
 	{"NARWHAL_DISK_LOW_WATERMARK", func(c *Config, v string) error { return parseFloat(v, &c.Disk.LowWatermark) }},
 	{"NARWHAL_DISK_INTERVAL", func(c *Config, v string) error { return parseDuration(v, &c.Disk.Interval) }},
@@ -110,9 +119,9 @@ func parseDuration(v string, dst *time.Duration) error {
 	return nil
 }
 
-// parseSize reads a memory size: bytes, or a number with a suffix k, m, g
-// (powers of 1024; "KiB", "MB", "g" alike). "" is 0 (the executor's
-// default); a negative number disables the limit.
+// parseSize reads a size (executor.memory, cache.max_bytes_per_repo): bytes,
+// or a number with a suffix k, m, g (powers of 1024; "KiB", "MB", "g" alike).
+// "" is 0 (the executor's default); a negative memory disables the limit.
 func parseSize(v string) (int64, error) {
 	s := strings.ToLower(strings.TrimSpace(v))
 	if s == "" {
@@ -135,7 +144,7 @@ func parseSize(v string) (int64, error) {
 	}
 	n, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 	if err != nil {
-		return 0, fmt.Errorf("executor.memory %q: want bytes or a size like 512m or 2g", v)
+		return 0, fmt.Errorf("%q: want bytes or a size like 512m or 2g", v)
 	}
 	return int64(n * float64(mult)), nil
 }

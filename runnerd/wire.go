@@ -32,8 +32,13 @@ type daemon struct {
 	log     *slog.Logger
 	host    *runnerhost.Host
 	metrics *metricsServer
-	disk    *diskGuard // nil when off
-	closers []func()   // released last, in reverse order
+	disk    *diskGuard    // nil when off
+	closers []func()      // released last, in reverse order
+	s3      *awss3.Client // made on first use (s3Client)
+	// localArtifacts and localCache are the artifact and cache stores
+	// when they are on this runner's disk, which runnerd sweeps itself
+	// (sweepLocalArtifacts) and its disk guard watches (storeDisk); else nil.
+	localArtifacts, localCache blob.Store
 }
 
 // Layout of the work directory.
@@ -64,16 +69,23 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger) (d *daemon, err e
 	if err != nil {
 		return nil, err
 	}
-	snaps, err := d.snapshotStore(ctx)
+	st, err := d.stores(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Artifacts.local() {
+		d.localArtifacts = st.artifacts
+	}
+	if cfg.Cache.local() {
+		d.localCache = st.cache
 	}
 	if d.disk, err = d.newDiskGuard(ctx); err != nil {
 		return nil, err
 	}
 	d.closers = append(d.closers, d.disk.close)
 	if d.host, err = runnerhost.Open(ctx, hc, runnerhost.Deps{NewExec: d.executor, Send: send, Logs: logs,
-		Snapshots: snaps, Logger: log, DiskStatus: d.disk.status()}); err != nil {
+		Snapshots: st.snapshots, Cache: st.cache, CacheMaxBytes: cfg.Cache.maxBytes(), Artifacts: st.artifacts,
+		Logger: log, DiskStatus: d.disk.status()}); err != nil {
 		return nil, err
 	}
 	reg := d.host.Runner().Registry()
@@ -136,42 +148,77 @@ func (d *daemon) logStore(ctx context.Context) (logstore.Store, error) {
 		}
 		return reservedLogs{Store: fs.New(l.Dir), spare: reserve.Open(l.Dir, 0, d.log)}, nil
 	}
-	client, err := s3Client(ctx)
+	client, err := d.s3Client(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return s3.New(client, l.S3Bucket, l.S3Prefix), nil
 }
 
-// snapshotStore builds the workspace snapshot store (SnapshotsConfig): nil
-// when off, S3 when a bucket is configured, else a directory.
-func (d *daemon) snapshotStore(ctx context.Context) (blob.Store, error) {
-	c := d.cfg.Snapshots
+// stores are the blob stores of the runner (StoreConfig); nil for one
+// that is off.
+type stores struct{ snapshots, cache, artifacts blob.Store }
+
+// stores builds the snapshot, cache and artifact stores, and warns when the
+// artifacts stay on this runner's disk although it reports to a dispatcher
+// (RabbitMQ): that dispatcher's API cannot serve them.
+func (d *daemon) stores(ctx context.Context) (stores, error) {
+	var st stores
+	for _, s := range []struct {
+		name string
+		cfg  StoreConfig
+		dst  *blob.Store
+	}{
+		{"snapshots", d.cfg.Snapshots, &st.snapshots},
+		{"cache", d.cfg.Cache.StoreConfig, &st.cache},
+		{"artifacts", d.cfg.Artifacts, &st.artifacts},
+	} {
+		store, err := d.blobStore(ctx, s.cfg)
+		if err != nil {
+			return stores{}, fmt.Errorf("%s store: %w", s.name, err)
+		}
+		*s.dst = store
+	}
+	if d.cfg.Artifacts.local() && d.cfg.Report.AMQPURL != "" {
+		d.log.Warn("artifacts are kept on this runner's disk, which the dispatcher's API cannot read: "+
+			"set artifacts.s3_bucket (NARWHAL_ARTIFACTS_BUCKET) to the bucket the dispatcher serves, or artifacts.off",
+			"dir", d.cfg.Artifacts.Dir)
+	}
+	return st, nil
+}
+
+// blobStore builds the store c says (StoreConfig): nil when off, S3 when a
+// bucket is configured, else a directory.
+func (d *daemon) blobStore(ctx context.Context, c StoreConfig) (blob.Store, error) {
 	switch {
 	case c.Off:
 		return nil, nil
 	case c.S3Bucket == "":
 		return blobfs.New(c.Dir), nil
 	}
-	client, err := s3Client(ctx)
+	client, err := d.s3Client(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return blobs3.New(client, c.S3Bucket, c.S3Prefix), nil
 }
 
-// s3Client is the S3 client of the logs and snapshots, configured from the
-// environment.
-func s3Client(ctx context.Context) (*awss3.Client, error) {
+// s3Client is the S3 client of the logs and the blob stores, configured
+// from the environment, made once.
+func (d *daemon) s3Client(ctx context.Context) (*awss3.Client, error) {
+	if d.s3 != nil {
+		return d.s3, nil
+	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
-	return awss3.NewFromConfig(awsCfg, func(o *awss3.Options) {
+	d.s3 = awss3.NewFromConfig(awsCfg, func(o *awss3.Options) {
 		// A configured endpoint (LocalStack, moto, MinIO) has no bucket
 		// subdomains.
 		o.UsePathStyle = os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
-	}), nil
+	})
+	return d.s3, nil
 }
 
 // release closes what build made that the host does not own, in reverse

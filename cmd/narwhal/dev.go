@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	units "github.com/docker/go-units"
+
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/devstack"
 )
@@ -40,6 +42,9 @@ Flags:
   --webhook-secret-file FILE
                        also accept the webhook secrets in FILE, one a line (repeatable; for a
                        rotation: the state directory's webhook-secret signs, FILE keeps the old)
+  --cache-max-bytes SIZE
+                       room for each repository's caches (narwhal.yml cache:) under --dir before
+                       the least recently used are evicted: bytes or 512m, 10g (default 2g)
   --cancel-superseded-pushes
                        a new push cancels the older unfinished jobs of its branch (pull
                        requests do so by default; narwhal.yml's cancel_superseded overrides)
@@ -111,6 +116,7 @@ func parseDev(args []string, stderr io.Writer) (o devOptions, run bool, err erro
 		o.cfg.WebhookSecretFiles = append(o.cfg.WebhookSecretFiles, v)
 		return nil
 	})
+	fs.Func("cache-max-bytes", "", func(v string) error { return parseCacheMax(v, &o.cfg.CacheMaxBytes) })
 	fs.BoolVar(&o.cfg.CancelSupersededPushes, "cancel-superseded-pushes", false, "")
 	fs.BoolVar(&o.demo, "demo", false, "")
 	fs.BoolVar(&o.verbose, "v", false, "")
@@ -137,6 +143,17 @@ func parseDev(args []string, stderr io.Writer) (o devOptions, run bool, err erro
 		return o, false, exitError(2)
 	}
 	return o, true, nil
+}
+
+// parseCacheMax reads --cache-max-bytes: a size above zero, in bytes or
+// with a binary suffix (k, m, g, t; "MiB", "GB" alike).
+func parseCacheMax(v string, dst *int64) error {
+	n, err := units.RAMInBytes(v)
+	if err != nil || n <= 0 {
+		return fmt.Errorf("want a size above zero like 512m or 10g, not %q", v)
+	}
+	*dst = n
+	return nil
 }
 
 // printBanner says where everything is.

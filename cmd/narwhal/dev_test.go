@@ -22,6 +22,8 @@ func TestDevFlags(t *testing.T) {
 		{"--github-token-file", "t", "--github-app-id", "1", "--github-app-key-file", "k"},
 		{"--github-app-id", "1"},
 		{"--github-app-key-file", "k"},
+		{"--cache-max-bytes", "lots"},
+		{"--cache-max-bytes", "0"},
 	} {
 		var stderr bytes.Buffer
 		err := runDev(context.Background(), args, &bytes.Buffer{}, &stderr)
@@ -33,8 +35,10 @@ func TestDevFlags(t *testing.T) {
 			t.Errorf("%v: no usage on stderr:\n%s", args, stderr.String())
 		}
 	}
-	o, run, err := parseDev([]string{"--webhook-secret-file", "a", "--webhook-secret-file", "b,c", "--cancel-superseded-pushes"}, &bytes.Buffer{})
-	if !run || err != nil || !slices.Equal(o.cfg.WebhookSecretFiles, []string{"a", "b,c"}) || !o.cfg.CancelSupersededPushes {
+	o, run, err := parseDev([]string{"--webhook-secret-file", "a", "--webhook-secret-file", "b,c", "--cancel-superseded-pushes",
+		"--cache-max-bytes", "512m"}, &bytes.Buffer{})
+	if !run || err != nil || !slices.Equal(o.cfg.WebhookSecretFiles, []string{"a", "b,c"}) || !o.cfg.CancelSupersededPushes ||
+		o.cfg.CacheMaxBytes != 512<<20 {
 		t.Errorf("parseDev: %+v, %v, %v", o.cfg, run, err)
 	}
 	var stderr bytes.Buffer

@@ -25,6 +25,11 @@ type config struct {
 	amqpPrefix  string // NARWHAL_AMQP_PREFIX: prefix of exchange and queue names ("" in production)
 
 	logBucket, logPrefix string // NARWHAL_LOG_BUCKET, NARWHAL_LOG_PREFIX (default "logs", as runnerd)
+	// NARWHAL_ARTIFACTS_BUCKET, NARWHAL_ARTIFACTS_PREFIX: where runnerd puts
+	// the jobs' artifacts (its artifacts.s3_bucket, s3_prefix, default "");
+	// no bucket: the API lists artifacts but serves none, and the monitor
+	// sweeps none.
+	artifactBucket, artifactPrefix string
 
 	runnerToken secretSource // NARWHAL_RUNNER_TOKEN[_SECRET_ARN]: the runners' fleet key(s), comma or newline separated (runnerkey)
 	runnerCA    string       // NARWHAL_RUNNER_CA: PEM (or base64 of it) trusted for runners
@@ -58,6 +63,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		amqpURL: getenv("NARWHAL_AMQP_URL"), mqSecretARN: getenv("NARWHAL_MQ_SECRET_ARN"),
 		mqEndpoint: getenv("NARWHAL_MQ_ENDPOINT"), amqpPrefix: getenv("NARWHAL_AMQP_PREFIX"),
 		logBucket: getenv("NARWHAL_LOG_BUCKET"), logPrefix: getenv("NARWHAL_LOG_PREFIX"),
+		artifactBucket: getenv("NARWHAL_ARTIFACTS_BUCKET"), artifactPrefix: getenv("NARWHAL_ARTIFACTS_PREFIX"),
 		runnerToken: secretSource{getenv("NARWHAL_RUNNER_TOKEN"), getenv("NARWHAL_RUNNER_TOKEN_SECRET_ARN")},
 		runnerCA:    getenv("NARWHAL_RUNNER_CA"), runnerName: getenv("NARWHAL_RUNNER_SERVER_NAME"),
 		githubToken:  secretSource{getenv("NARWHAL_GITHUB_TOKEN"), getenv("NARWHAL_GITHUB_TOKEN_SECRET_ARN")},
@@ -103,6 +109,9 @@ func (c config) check() []error {
 	}
 	if c.mqSecretARN != "" && c.mqEndpoint == "" {
 		problems = append(problems, errors.New("NARWHAL_MQ_SECRET_ARN needs NARWHAL_MQ_ENDPOINT"))
+	}
+	if c.artifactPrefix != "" && c.artifactBucket == "" {
+		problems = append(problems, errors.New("NARWHAL_ARTIFACTS_PREFIX needs NARWHAL_ARTIFACTS_BUCKET"))
 	}
 	if (c.runnerToken.value == "") == (c.runnerToken.arn == "") {
 		problems = append(problems, errors.New("set exactly one of NARWHAL_RUNNER_TOKEN and NARWHAL_RUNNER_TOKEN_SECRET_ARN"))

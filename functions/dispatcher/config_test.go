@@ -54,11 +54,24 @@ func TestConfigFromEnv(t *testing.T) {
 		{with(minimal(), "NARWHAL_GITHUB_APP_ID", "1", "NARWHAL_GITHUB_APP_KEY", "k", "NARWHAL_GITHUB_TOKEN", "g"), "not both"},
 		{with(minimal(), "NARWHAL_GITHUB_APP_KEY", "k", "NARWHAL_GITHUB_APP_KEY_SECRET_ARN", "arn"), "NARWHAL_GITHUB_APP_KEY"},
 		{with(minimal(), "NARWHAL_CANCEL_SUPERSEDED_PUSHES", "sometimes"), "NARWHAL_CANCEL_SUPERSEDED_PUSHES"},
+		{with(minimal(), "NARWHAL_ARTIFACTS_PREFIX", "ci"), "NARWHAL_ARTIFACTS_BUCKET"},
 	}
 	for _, tc := range bad {
 		if _, err := configFromEnv(env(tc.env)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want an error naming %s", tc.env, err, tc.want)
 		}
+	}
+}
+
+func TestArtifactsConfig(t *testing.T) {
+	t.Parallel()
+	c, err := configFromEnv(env(minimal()))
+	if err != nil || c.artifactBucket != "" || c.artifactPrefix != "" {
+		t.Fatalf("default: %+v %v", c, err)
+	}
+	c, err = configFromEnv(env(with(minimal(), "NARWHAL_ARTIFACTS_BUCKET", "arts", "NARWHAL_ARTIFACTS_PREFIX", "ci")))
+	if err != nil || c.artifactBucket != "arts" || c.artifactPrefix != "ci" {
+		t.Fatalf("set: %+v %v", c, err)
 	}
 }
 

@@ -86,7 +86,8 @@ func (h *handler) Invoke(ctx context.Context, raw json.RawMessage) (any, error) 
 func (h *handler) monitor(ctx context.Context) (dispatch.MonitorResult, error) {
 	res, err := h.core.Monitor(ctx)
 	log := h.log.With("runners_offline", res.RunnersOffline, "jobs_requeued", res.JobsRequeued,
-		"jobs_lost", res.JobsLost, "jobs_timed_out", res.JobsTimedOut, "republished", res.Republished)
+		"jobs_lost", res.JobsLost, "jobs_timed_out", res.JobsTimedOut, "republished", res.Republished,
+		"artifacts_expired", res.ArtifactsExpired)
 	if err != nil {
 		log.Error("monitor failed", "err", err)
 		return res, fmt.Errorf("monitor: %w", err)

@@ -4,7 +4,8 @@
 // wires: configuration from the environment (docs/deploy.md), the DynamoDB
 // store (with a writeback pass per batch of runner reports), its settings'
 // secrets read through a cache, a RabbitMQ queue connected on first use and
-// kept across invocations, the S3 log store, the repository secrets in
+// kept across invocations, the S3 log store and artifact store (whose
+// expired artifacts the monitor sweeps, hourly), the repository secrets in
 // Secrets Manager (secrets/awssm, read fresh: a change applies to the next
 // job), GitHub, the runner client pool, and internal/dispatch, internal/api
 // and internal/lambdahttp; every AWS call is counted and logged per
@@ -17,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -28,7 +30,9 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/narwhal-ci/narwhal/internal/api"
+	"github.com/narwhal-ci/narwhal/internal/artifact"
 	"github.com/narwhal-ci/narwhal/internal/awscount"
+	blobs3 "github.com/narwhal-ci/narwhal/internal/blob/s3"
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/dispatch"
 	"github.com/narwhal-ci/narwhal/internal/ghauth"
@@ -106,18 +110,25 @@ func build(ctx context.Context, cfg config, log *slog.Logger, calls *awscount.Co
 	pass := writeback.New(store) // a batch of runner reports writes each job once
 	q := queue.NewLazy(dialer(cfg, sm, log))
 	in := &intake.Intake{Store: store, Queue: q, Logger: log}
+	s3c := s3Client(awsCfg)
+	arts := artifactStore(s3c, cfg)
 	deps := dispatch.Deps{
 		Store: pass, Queue: q, Logger: log, Secrets: vault,
 		Clients: dispatch.NewPool(rpc.ClientConfig{CAPEM: ca, ServerName: cfg.runnerName, Logger: log}, fleet),
 		Sweep:   func(ctx context.Context) (int, error) { return in.Sweep(ctx, sweepAge) },
+	}
+	if arts != nil {
+		deps.SweepArtifacts = (&hourly{sweep: func(ctx context.Context, now time.Time) (int, error) {
+			return artifact.SweepExpired(ctx, arts, now)
+		}}).run
 	}
 	if err := withGitHub(&deps, cfg, sec); err != nil {
 		return nil, err
 	}
 	d := dispatch.New(dispatch.Config{SelfURL: cfg.publicURL, RunnerKeys: fleet,
 		CancelSupersededPushes: cfg.cancelSupersededPushes}, deps)
-	rest := api.New(api.Deps{Jobs: store, Runners: store, Ops: d, Logs: logStore(awsCfg, cfg), Secrets: vault,
-		Tokens: splitTokens(sec.apiTokens), Logger: log})
+	rest := api.New(api.Deps{Jobs: store, Runners: store, Ops: d, Logs: s3.New(s3c, cfg.logBucket, cfg.logPrefix),
+		Secrets: vault, Artifacts: artifactReader(arts), Tokens: splitTokens(sec.apiTokens), Logger: log})
 	return &handler{core: d, api: lambdahttp.Handler(rest), prefix: cfg.amqpPrefix, pass: pass, log: log}, nil
 }
 
@@ -171,12 +182,58 @@ func githubSource(cfg config, sec secrets) (ghauth.Source, error) {
 	return nil, nil
 }
 
-// logStore reads job logs from S3, path-style when an endpoint is
-// configured (LocalStack, moto).
-func logStore(awsCfg aws.Config, cfg config) *s3.Store {
+// s3Client is the client of the job logs and the artifacts, path-style
+// when an endpoint is configured (LocalStack, moto).
+func s3Client(awsCfg aws.Config) *awss3.Client {
 	local := awsCfg.BaseEndpoint != nil || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
-	client := awss3.NewFromConfig(awsCfg, func(o *awss3.Options) { o.UsePathStyle = local })
-	return s3.New(client, cfg.logBucket, cfg.logPrefix)
+	return awss3.NewFromConfig(awsCfg, func(o *awss3.Options) { o.UsePathStyle = local })
+}
+
+// artifactStore is where the runners upload the jobs' artifacts
+// (NARWHAL_ARTIFACTS_BUCKET, _PREFIX), nil without a bucket.
+func artifactStore(client *awss3.Client, cfg config) *blobs3.Store {
+	if cfg.artifactBucket == "" {
+		return nil
+	}
+	return blobs3.New(client, cfg.artifactBucket, cfg.artifactPrefix)
+}
+
+// artifactReader is store for the API: a nil interface without one, so
+// that the API answers that artifacts are not configured.
+func artifactReader(store *blobs3.Store) api.ArtifactReader {
+	if store == nil {
+		return nil
+	}
+	return store
+}
+
+// artifactSweepEvery spaces the monitor's artifact sweeps: expiry is by
+// the day, so once an hour is exact enough, and it spares listing the
+// bucket's artifacts at every monitor run (each minute).
+const artifactSweepEvery = time.Hour
+
+// hourly runs sweep at most once per artifactSweepEvery of the monitor's
+// clock in this execution environment (a cold start sweeps at once).
+type hourly struct {
+	mu    sync.Mutex
+	last  time.Time
+	sweep func(ctx context.Context, now time.Time) (int, error)
+}
+
+// run is a dispatch.Deps.SweepArtifacts: the sweep, or 0 when the last one
+// was less than artifactSweepEvery ago. A failed sweep is tried again at
+// the next monitor run.
+func (h *hourly) run(ctx context.Context, now time.Time) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.last.IsZero() && now.Sub(h.last) < artifactSweepEvery {
+		return 0, nil
+	}
+	n, err := h.sweep(ctx, now)
+	if err == nil {
+		h.last = now
+	}
+	return n, err
 }
 
 // dialer connects to RabbitMQ, reading the broker credentials from Secrets

@@ -6,7 +6,10 @@
 // in-memory queue (or RabbitMQ); the dispatcher's consumers and monitor; N
 // runners, each a runner.Runner behind a real gRPC server with TLS and a
 // token on a loopback port, reporting through a durable outbox into the
-// queue; and the file system log store. docs/dev.md is the user's guide.
+// queue; the file system log store; and one file system blob store of the
+// workspace snapshots, the caches and the artifacts, which the runners write
+// and the API and the monitor's artifact sweep read. docs/dev.md is the
+// user's guide.
 package devstack
 
 import (
@@ -68,7 +71,14 @@ type Config struct {
 	// CancelSupersededPushes: a new push cancels the older unfinished push
 	// jobs of its branch (dispatch.Config.CancelSupersededPushes).
 	CancelSupersededPushes bool
+	// CacheMaxBytes is the size each repository's caches may take in the
+	// state directory's blob store before the least recently used are
+	// evicted (--cache-max-bytes); default DefaultCacheMaxBytes.
+	CacheMaxBytes int64
 }
+
+// DefaultCacheMaxBytes is Config.CacheMaxBytes's default.
+const DefaultCacheMaxBytes = 2 << 30
 
 func (c Config) withDefaults() Config {
 	c.Addr = cmp.Or(c.Addr, ":8080")
@@ -81,6 +91,7 @@ func (c Config) withDefaults() Config {
 	c.Heartbeat = cmp.Or(c.Heartbeat, 5*time.Second)
 	c.MonitorEvery = cmp.Or(c.MonitorEvery, 5*time.Second)
 	c.ReadTimeout = cmp.Or(c.ReadTimeout, DefaultReadTimeout)
+	c.CacheMaxBytes = cmp.Or(c.CacheMaxBytes, DefaultCacheMaxBytes)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -96,7 +107,7 @@ type Stack struct {
 	vault   *rsecrets.Store // the repository secrets and registry credentials
 	queue   ci.Queue
 	logs    *fs.Store
-	blobs   blob.Store // workspace snapshots, shared by the runners
+	blobs   blob.Store // workspace snapshots, caches and artifacts, shared by the runners and the API
 	ctl     *dispatch.Dispatcher
 	creds   dispatch.CloneCredentials // nil without GitHub credentials
 	metrics *metrics
@@ -238,7 +249,7 @@ func (s *Stack) startRunners(ctx context.Context) error {
 	}
 	parts := runnerParts{name: s.cfg.RunnerName, dir: s.cfg.Dir, capacity: s.cfg.Capacity, heartbeat: s.cfg.Heartbeat,
 		version: s.cfg.Version, secrets: s.sec, queue: s.queue, logs: s.logs, blobs: s.blobs,
-		caFile:  s.cfg.GitCAFile,
+		cacheMax: s.cfg.CacheMaxBytes, caFile: s.cfg.GitCAFile,
 		newExec: executorFactory(kind, s.cfg, s.log), log: s.log}
 	for n := 1; n <= s.cfg.Runners; n++ {
 		dr, err := startRunner(ctx, parts, n)

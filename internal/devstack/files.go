@@ -20,7 +20,7 @@ const (
 	storeFile     = "narwhal.db"     // the SQLite store (and the repository secrets, encrypted)
 	secretsKey    = "secrets.key"    // the key of the repository secrets (0600), kept across starts
 	logsDir       = "logs"           // the file system log store
-	blobsDir      = "blobs"          // the file system blob store: workspace snapshots
+	blobsDir      = "blobs"          // the file system blob store: snapshots/, cache/, artifacts/
 	runnersDir    = "runners"        // runners/<id>/{jobs,outbox}
 	secretFile    = "webhook-secret" // the webhook secret, kept across starts
 	tokenFile     = "api-token"      // the REST API's bearer token, kept across starts

@@ -33,7 +33,7 @@ func (s *Stack) handler() http.Handler {
 	hook := webhook.NewHandler(webhook.Deps{Intake: in, Secrets: s.sec.webhookSecrets,
 		Logger: s.log, MaxBody: lambdahttp.MaxBody})
 	rest := api.New(api.Deps{Jobs: s.store, Runners: s.store, Ops: s.ctl, Logs: s.logs, Secrets: s.vault,
-		Queue: queuedJobs{s.store}, Tokens: []string{s.sec.apiToken}, Logger: s.log})
+		Artifacts: s.blobs, Queue: queuedJobs{s.store}, Tokens: []string{s.sec.apiToken}, Logger: s.log})
 	mux := http.NewServeMux()
 	mux.Handle("POST "+WebhookPath, hook)
 	mux.Handle(APIPrefix+"/", http.StripPrefix(APIPrefix, rest))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/narwhal-ci/narwhal/internal/artifact"
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/dispatch"
 	"github.com/narwhal-ci/narwhal/internal/github"
@@ -17,7 +18,8 @@ import (
 const sweepAge = 10 * time.Second
 
 // dispatcher builds the dispatcher: an RPC client pool with the runners' CA
-// and the runners' fleet key (closed with the stack), and the intake sweep for its monitor.
+// and the runners' fleet key (closed with the stack), and the intake and
+// artifact sweeps for its monitor.
 func (s *Stack) dispatcher() *dispatch.Dispatcher {
 	in := &intake.Intake{Store: s.store, Queue: s.queue, Logger: s.log}
 	fleet := runnerkey.Fleet{s.sec.fleetKey}
@@ -28,9 +30,16 @@ func (s *Stack) dispatcher() *dispatch.Dispatcher {
 		CancelSupersededPushes: s.cfg.CancelSupersededPushes}, dispatch.Deps{
 		Store: s.store, Queue: s.queue, Clients: pool, Credentials: s.creds, Logger: s.log,
 		Secrets: s.vault, SecretNames: local, Filter: local,
-		Sweep:   func(ctx context.Context) (int, error) { return in.Sweep(ctx, sweepAge) },
-		Changed: func(_ context.Context, j ci.Job) { s.metrics.observeJob(j) },
+		Sweep:          func(ctx context.Context) (int, error) { return in.Sweep(ctx, sweepAge) },
+		SweepArtifacts: s.sweepArtifacts,
+		Changed:        func(_ context.Context, j ci.Job) { s.metrics.observeJob(j) },
 	})
+}
+
+// sweepArtifacts deletes the artifacts in the stack's blob store whose
+// expiry day ended before now: the monitor's artifact sweep.
+func (s *Stack) sweepArtifacts(ctx context.Context, now time.Time) (int, error) {
+	return artifact.SweepExpired(ctx, s.blobs, now)
 }
 
 // loop is one background loop of the stack, stopped on its own.

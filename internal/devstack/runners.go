@@ -38,8 +38,9 @@ type runnerParts struct {
 	secrets   secrets
 	queue     ci.Queue
 	logs      logstore.Store
-	blobs     blob.Store
-	caFile    string // GitCheckout.CAFile
+	blobs     blob.Store // snapshots, caches and artifacts (their keys apart by prefix)
+	cacheMax  int64      // runner.Deps.CacheMaxBytes
+	caFile    string     // GitCheckout.CAFile
 	newExec   func(ctx context.Context, runnerID string) (pick.Built, error)
 	log       *slog.Logger
 }
@@ -68,7 +69,7 @@ func startRunner(ctx context.Context, p runnerParts, n int) (*devRunner, error) 
 		return b, runner.GitCheckout{CAFile: p.caFile}, err
 	}
 	dr.host, err = runnerhost.Open(ctx, cfg, runnerhost.Deps{NewExec: newExec, Send: p.queue.Publish, Logs: p.logs,
-		Snapshots: p.blobs, Logger: dr.log})
+		Snapshots: p.blobs, Cache: p.blobs, CacheMaxBytes: p.cacheMax, Artifacts: p.blobs, Logger: dr.log})
 	if errors.Is(err, runnerhost.ErrOutbox) {
 		return nil, fmt.Errorf("runner %s (is another narwhal dev using %s?): %w", id, p.dir, err)
 	}

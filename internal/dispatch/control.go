@@ -143,6 +143,7 @@ func (d *Dispatcher) Drain(ctx context.Context, runnerID string) error {
 	if err != nil {
 		return fmt.Errorf("drain runner %s: mark draining: %w", runnerID, err)
 	}
+	d.forgetRunners()
 	d.log.Info("runner draining", "runner_id", runnerID)
 	return nil
 }

@@ -92,6 +92,12 @@ type Config struct {
 	// RPCTimeout. A Run it accepts ends the penalty. Default
 	// DefaultRPCPenalty (2m).
 	RPCPenalty time.Duration
+	// RegistryTTL is how long one read of the runner registry serves the
+	// jobs placed after it (see registryReads): the copy is dropped sooner
+	// when this dispatcher hears of a runner's change, and a job it has no
+	// place for reads afresh. Negative reads the registry for every job.
+	// Default DefaultRegistryTTL.
+	RegistryTTL time.Duration
 	// CancelSupersededPushes makes a new push job of a branch cancel the
 	// older unfinished push jobs of that branch, for pipelines that do not
 	// set cancel_superseded themselves. (Pull requests do it by default.)
@@ -137,6 +143,7 @@ func (c Config) withDefaults() Config {
 	c.DeliveryLimit = cmp.Or(c.DeliveryLimit, queue.DefaultDeliveryLimit)
 	c.RPCTimeout = cmp.Or(c.RPCTimeout, DefaultRPCTimeout)
 	c.RPCPenalty = cmp.Or(c.RPCPenalty, DefaultRPCPenalty)
+	c.RegistryTTL = cmp.Or(c.RegistryTTL, DefaultRegistryTTL)
 	c.FetchTimeout = cmp.Or(c.FetchTimeout, DefaultRPCTimeout)
 	c.SelfURL = strings.TrimSuffix(c.SelfURL, "/")
 	c.StatusAttempts = cmp.Or(c.StatusAttempts, 3)
@@ -220,6 +227,11 @@ type Deps struct {
 	// (e.g. func(ctx) (int, error) { return in.Sweep(ctx, time.Minute) });
 	// nil skips it.
 	Sweep func(ctx context.Context) (int, error)
+	// SweepArtifacts is run by Monitor to delete the artifacts expired at
+	// now (the monitor's clock) from the artifact store and return how many
+	// it deleted (e.g. func(ctx, now) { return artifact.SweepExpired(ctx,
+	// store, now) }); nil skips it.
+	SweepArtifacts func(ctx context.Context, now time.Time) (int, error)
 	// Changed, when set, is told of every job change the dispatcher writes
 	// that a commit status would show (queued, waiting, running, final), in
 	// the order of the changes, before the StatusReporter; it must be quick
@@ -248,6 +260,7 @@ type Dispatcher struct {
 	filter   PipelineFilter
 	selector Selector
 	sweep    func(ctx context.Context) (int, error)
+	sweepArt func(ctx context.Context, now time.Time) (int, error)
 	changed  func(ctx context.Context, job ci.Job)
 	tally    *tally
 	reads    registryReads
@@ -262,7 +275,8 @@ func New(cfg Config, deps Deps) *Dispatcher {
 	d := &Dispatcher{cfg: cfg, fleet: runnerkey.Fleet(cfg.RunnerKeys), store: deps.Store, queue: deps.Queue, clients: deps.Clients,
 		status: deps.Status, config: deps.Config, secrets: deps.Secrets, names: deps.SecretNames,
 		creds: deps.Credentials, filter: deps.Filter, selector: deps.Selector, sweep: deps.Sweep,
-		changed: deps.Changed, log: deps.Logger, now: deps.Now}
+		sweepArt: deps.SweepArtifacts,
+		changed:  deps.Changed, log: deps.Logger, now: deps.Now}
 	d.tally = newTally(d.writeLoad)
 	if d.clients == nil {
 		d.clients = NewPool(rpc.ClientConfig{CAPEM: cfg.RunnerCAPEM}, d.fleet)

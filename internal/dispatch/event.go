@@ -91,6 +91,7 @@ func (d *Dispatcher) runnerReport(ctx context.Context, ev ci.RunnerEvent) error 
 	if err := d.store.PutRunner(ctx, r); err != nil {
 		return fmt.Errorf("%s report: %w", ev.Kind, err)
 	}
+	d.forgetRunners()
 	if restarted(ev.Kind, r, old, found) {
 		return d.settle(ctx, r) // a new process holds none of its predecessor's jobs
 	}

@@ -81,13 +81,9 @@ func (d *Dispatcher) dispatch(ctx context.Context, log *slog.Logger, job ci.Job)
 // took the job or it moved on; otherwise why says why
 // it waits.
 func (d *Dispatcher) place(ctx context.Context, log *slog.Logger, job ci.Job) (done bool, why string, err error) {
-	mark, runners, err := d.listRunners(ctx)
-	if err != nil {
-		return false, "", fmt.Errorf("list runners: %w", err)
-	}
-	candidates, reason := d.selector.Pick(job, d.tally.view(mark, runners), d.now())
-	if len(candidates) == 0 && reason != "" {
-		return false, reason, nil
+	candidates, reason, err := d.candidates(ctx, job, false)
+	if err != nil || len(candidates) == 0 && reason != "" {
+		return false, reason, err
 	}
 	g, why := d.grantFor(ctx, log, job)
 	if why == "" {
@@ -98,6 +94,21 @@ func (d *Dispatcher) place(ctx context.Context, log *slog.Logger, job ci.Job) (d
 	}
 	done, refusals, err := d.offer(ctx, log, job, g, candidates)
 	return done, cmp.Or(reason, refusals), err
+}
+
+// candidates asks the selector for job's runners, from the registry as
+// listRunners gives it (fresh: read now); when a kept registry has no place
+// for the job, it asks again from a fresh read before the job waits.
+func (d *Dispatcher) candidates(ctx context.Context, job ci.Job, fresh bool) ([]ci.Runner, string, error) {
+	mark, runners, kept, err := d.listRunners(ctx, fresh)
+	if err != nil {
+		return nil, "", fmt.Errorf("list runners: %w", err)
+	}
+	candidates, reason := d.selector.Pick(job, d.tally.view(mark, runners), d.now())
+	if len(candidates) == 0 && reason != "" && kept {
+		return d.candidates(ctx, job, true)
+	}
+	return candidates, reason, nil
 }
 
 // labels returns the labels of job: those it has, or those its narwhal.yml
@@ -178,6 +189,7 @@ func (d *Dispatcher) rpcFailed(ctx context.Context, r ci.Runner) {
 	}
 	now := d.now()
 	d.adjustRunner(ctx, r.ID, func(r *ci.Runner) { r.Failures, r.RPCFailedAt = r.Failures+1, now })
+	d.forgetRunners() // the next job sees the penalty
 }
 
 // unassign puts a job assigned as in back to queued, same attempt.
@@ -262,7 +274,7 @@ func (d *Dispatcher) accepted(ctx context.Context, log *slog.Logger, job ci.Job,
 		rec.Ran(job.Repo, r.ID)
 	}
 	d.tally.add(ctx, r.ID, load{placed: 1, accepted: true})
-	cur, err := d.store.GetJob(ctx, job.ID)
+	cur, err := d.reread(ctx, job)
 	switch {
 	case err != nil:
 		log.Warn("reread assigned job", "err", err)

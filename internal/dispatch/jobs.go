@@ -42,6 +42,28 @@ func updated(id string, j ci.Job, err error) (ci.Job, bool, error) {
 	return j, true, nil
 }
 
+// versionReader is what a Store may offer beside ci.Store (the SQLite store
+// does): the Version a job is stored at, without reading the job whole.
+type versionReader interface {
+	JobVersion(ctx context.Context, id string) (int64, error)
+}
+
+// reread returns job id as stored now, given known, the job as this handler
+// last wrote it: known itself when its version is still the stored one (the
+// store writes every change with a new version), else the job read afresh.
+func (d *Dispatcher) reread(ctx context.Context, known ci.Job) (ci.Job, error) {
+	if vr, ok := d.store.(versionReader); ok {
+		v, err := vr.JobVersion(ctx, known.ID)
+		if err != nil {
+			return ci.Job{}, err
+		}
+		if v == known.Version {
+			return known, nil
+		}
+	}
+	return d.store.GetJob(ctx, known.ID)
+}
+
 // requeueSame moves an assigned job back to queued for another runner of the
 // same attempt. Job.Move(queued) counts a new attempt and marks the job
 // unpublished, which is right when a runner was lost; a runner that refused

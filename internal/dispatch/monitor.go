@@ -16,6 +16,8 @@ type MonitorResult struct {
 	JobsLost       int `json:"jobs_lost"`       // such jobs ended in error: MaxAttempts reached
 	JobsTimedOut   int `json:"jobs_timed_out"`  // jobs ended in error past their timeout
 	Republished    int `json:"republished"`     // unpublished jobs the intake sweep published
+	// ArtifactsExpired counts the expired artifacts deleted (Deps.SweepArtifacts).
+	ArtifactsExpired int `json:"artifacts_expired"`
 }
 
 // Monitor is the periodic check (a schedule in production, a ticker in
@@ -34,7 +36,9 @@ type MonitorResult struct {
 //     longer than Attempt × JobTimeout since creation), cancelling them on
 //     their runner, best effort;
 //  4. runs the intake sweep (Deps.Sweep);
-//  5. publishes the runner metrics (see publishMetrics).
+//  5. deletes the expired artifacts (Deps.SweepArtifacts, at the monitor's
+//     now);
+//  6. publishes the runner metrics (see publishMetrics).
 //
 // Each step is conditional and idempotent, so overlapping runs are safe. A
 // failing step does not stop the next ones; the errors are joined.
@@ -53,6 +57,11 @@ func (d *Dispatcher) Monitor(ctx context.Context) (MonitorResult, error) {
 	if d.sweep != nil {
 		res.Republished, err = d.sweep(ctx)
 		errs = append(errs, err)
+	}
+	if d.sweepArt != nil {
+		if res.ArtifactsExpired, err = d.sweepArt(ctx, now); err != nil {
+			errs = append(errs, fmt.Errorf("monitor: sweep expired artifacts: %w", err))
+		}
 	}
 	errs = append(errs, d.publishMetrics(ctx, runners, now))
 	return res, errors.Join(errs...)

@@ -163,3 +163,27 @@ func TestMonitorSweepErrorJoined(t *testing.T) {
 		t.Fatalf("Monitor = %v, want the sweep's error", err)
 	}
 }
+
+func TestMonitorSweepsExpiredArtifactsAtItsClock(t *testing.T) {
+	t.Parallel()
+	var at []time.Time
+	fail := false
+	g := newRig(t, Config{}, func(d *Deps) {
+		d.SweepArtifacts = func(_ context.Context, now time.Time) (int, error) {
+			at = append(at, now)
+			if fail {
+				return 1, errors.New("bucket gone")
+			}
+			return 3, nil
+		}
+	})
+	g.clock.Add(48 * time.Hour)
+	if res := monitor(t, g); res.ArtifactsExpired != 3 || len(at) != 1 || !at[0].Equal(g.clock.Now()) {
+		t.Fatalf("result %+v, sweeps at %v, want one at %v", res, at, g.clock.Now())
+	}
+	fail = true
+	res, err := g.d.Monitor(t.Context())
+	if err == nil || err.Error() != "monitor: sweep expired artifacts: bucket gone" || res.ArtifactsExpired != 1 {
+		t.Fatalf("Monitor = %+v, %v; want the sweep's error and its count", res, err)
+	}
+}

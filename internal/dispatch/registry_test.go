@@ -36,10 +36,10 @@ func TestRegistryReadShared(t *testing.T) {
 	const n = 5
 	got := make([][]ci.Runner, n)
 	var wg sync.WaitGroup
-	wg.Go(func() { _, got[0], _ = g.d.listRunners(t.Context()) })
+	wg.Go(func() { _, got[0], _, _ = g.d.listRunners(t.Context(), true) })
 	<-gs.entered
 	for i := 1; i < n; i++ {
-		wg.Go(func() { _, got[i], _ = g.d.listRunners(t.Context()) })
+		wg.Go(func() { _, got[i], _, _ = g.d.listRunners(t.Context(), true) })
 	}
 	time.Sleep(20 * time.Millisecond) // the joiners are waiting for the read
 	close(gs.gate)

@@ -58,28 +58,65 @@ func (s *LeastLoaded) Pick(job ci.Job, runners []ci.Runner, now time.Time) ([]ci
 	if len(runners) == 0 {
 		return nil, reasonNoRunners
 	}
+	// One copy of runners, narrowed in place by each rule after the first
+	// (a rule that keeps none leaves the slice as it was, for the reason).
 	matching := filter(runners, func(r ci.Runner) bool { return hasLabels(r, job.Labels) })
 	if len(matching) == 0 {
 		return nil, fmt.Sprintf(reasonLabels, job.Labels)
 	}
-	healthy := filter(matching, func(r ci.Runner) bool { return s.healthy(r, now) })
+	nMatching := len(matching)
+	healthy := narrow(matching, func(r ci.Runner) bool { return s.healthy(r, now) })
 	if len(healthy) == 0 {
-		return nil, fmt.Sprintf(reasonOffline, len(matching))
+		return nil, fmt.Sprintf(reasonOffline, nMatching)
 	}
-	roomy := filter(healthy, func(r ci.Runner) bool { return r.DiskPressure == "" })
+	nHealthy := len(healthy)
+	roomy := narrow(healthy, func(r ci.Runner) bool { return r.DiskPressure == "" })
 	if len(roomy) == 0 {
-		return nil, fmt.Sprintf(reasonDisk, len(healthy), healthy[0].ID, healthy[0].DiskPressure)
+		return nil, fmt.Sprintf(reasonDisk, nHealthy, healthy[0].ID, healthy[0].DiskPressure)
 	}
-	free := filter(roomy, func(r ci.Runner) bool { return r.Running < r.Capacity })
+	nRoomy := len(roomy)
+	free := narrow(roomy, func(r ci.Runner) bool { return r.Running < r.Capacity })
 	if len(free) == 0 {
-		return nil, fmt.Sprintf(reasonBusy, len(roomy))
+		return nil, fmt.Sprintf(reasonBusy, nRoomy)
 	}
-	last := s.Affinity.Last(job.Repo)
-	slices.SortFunc(free, func(a, b ci.Runner) int { return compareRunners(a, b, last) })
-	slices.SortStableFunc(free, func(a, b ci.Runner) int {
-		return cmp.Compare(b2i(s.penalised(a, now)), b2i(s.penalised(b, now)))
+	return s.order(free, job.Repo, now), ""
+}
+
+// order sorts free best first (see LeastLoaded) in place and returns it. It
+// sorts positions rather than the runners themselves (a few hundred bytes
+// each, copied at every comparison and swap: most of a job's cost with a
+// thousand runners), then moves each runner once; penalised runners go last:
+// compareRunners is a total order (the ID breaks ties), so one sort with the
+// penalty first gives the order of a stable sort by penalty after a sort by
+// compareRunners.
+func (s *LeastLoaded) order(free []ci.Runner, repo string, now time.Time) []ci.Runner {
+	last := s.Affinity.Last(repo)
+	penalised := make([]bool, len(free))
+	pos := make([]int, len(free))
+	for i := range free {
+		penalised[i], pos[i] = s.penalised(free[i], now), i
+	}
+	slices.SortFunc(pos, func(i, j int) int {
+		if c := cmp.Compare(b2i(penalised[i]), b2i(penalised[j])); c != 0 {
+			return c
+		}
+		return compareRunners(&free[i], &free[j], last)
 	})
-	return free, ""
+	// Apply the permutation in place, one cycle at a time: slot k receives
+	// the runner at pos[k].
+	for k := range pos {
+		if pos[k] == k {
+			continue
+		}
+		tmp, j := free[k], k
+		for pos[j] != k {
+			next := pos[j]
+			free[j], pos[j] = free[next], j
+			j = next
+		}
+		free[j], pos[j] = tmp, j
+	}
+	return free
 }
 
 // penalised: a Run to r failed less than Penalty ago.
@@ -103,7 +140,7 @@ func (s *LeastLoaded) healthy(r ci.Runner, now time.Time) bool {
 func (s *LeastLoaded) Ran(repo, runnerID string) { s.Affinity.Record(repo, runnerID) }
 
 // compareRunners orders free runners: load, failures, affinity, ID.
-func compareRunners(a, b ci.Runner, last string) int {
+func compareRunners(a, b *ci.Runner, last string) int {
 	// a.Running/a.Capacity vs b.Running/b.Capacity without division (both
 	// capacities are positive for free runners).
 	if c := cmp.Compare(a.Running*b.Capacity, b.Running*a.Capacity); c != 0 {
@@ -131,10 +168,23 @@ func hasLabels(r ci.Runner, labels []string) bool {
 	return true
 }
 
-// filter returns the runners that keep accepts, in a new slice.
+// filter returns the runners that keep accepts, in a new slice (of room for
+// all of them: growing it by appends was half of a dispatch's allocations).
 func filter(runners []ci.Runner, keep func(ci.Runner) bool) []ci.Runner {
-	var out []ci.Runner
+	out := make([]ci.Runner, 0, len(runners))
 	for _, r := range runners {
+		if keep(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// narrow keeps in place the runners of rs that keep accepts and returns
+// them; when it keeps none, rs is unchanged.
+func narrow(rs []ci.Runner, keep func(ci.Runner) bool) []ci.Runner {
+	out := rs[:0]
+	for _, r := range rs {
 		if keep(r) {
 			out = append(out, r)
 		}

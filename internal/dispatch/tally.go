@@ -2,13 +2,11 @@ package dispatch
 
 import (
 	"context"
+	"maps"
 	"sync"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 )
-
-// keepFlushes is how many written flushes a tally remembers for view.
-const keepFlushes = 16
 
 // tally is the group commit of the runner registry's load. Each accepted Run
 // (one more job on the runner, its RPC penalty over) and each job that left a
@@ -28,7 +26,9 @@ const keepFlushes = 16
 // Until it is written, a change is still part of the selector's input: view
 // adds to the runners read from the store the jobs this dispatcher placed
 // that the read may not show, so that concurrent handlers do not over-commit
-// a runner the store still shows free. Jobs that left are not counted before
+// a runner the store still shows free. A read may be kept for a while
+// (registryReads), so the jobs written since are counted by runner from a
+// running total, however many flushes there were. Jobs that left are not counted before
 // they are written (a slot freed a moment late, never one too many). Other
 // dispatchers' accepts are in the store once written; the runner itself
 // refuses a job beyond its capacity.
@@ -40,9 +40,8 @@ type tally struct {
 	pending  map[string]load // for the next flush
 	inflight map[string]load // being written
 	flushing bool
-	next     bool      // a handler waits to write the next flush
-	gen      uint64    // flushes written
-	recent   []flushed // the last keepFlushes of them
+	next     bool           // a handler waits to write the next flush
+	written  map[string]int // jobs placed on each runner by the flushes written
 }
 
 // load is the change of one runner's record.
@@ -52,14 +51,12 @@ type load struct {
 	accepted     bool // it accepted a Run: the RPC penalty is over
 }
 
-// flushed is a written flush, for the reads that began before it.
-type flushed struct {
-	gen     uint64
-	changes map[string]load
-}
+// tallyMark is what view needs of the tally as it was when a read of the
+// registry began: the jobs placed on each runner that flushes had written.
+type tallyMark struct{ written map[string]int }
 
 func newTally(write func(context.Context, map[string]load)) *tally {
-	t := &tally{write: write, pending: map[string]load{}}
+	t := &tally{write: write, pending: map[string]load{}, written: map[string]int{}}
 	t.cond = sync.NewCond(&t.mu)
 	return t
 }
@@ -108,38 +105,34 @@ func (t *tally) flush(ctx context.Context) {
 	t.mu.Unlock()
 	t.write(context.WithoutCancel(ctx), batch)
 	t.mu.Lock()
-	t.gen++
-	t.recent = append(t.recent, flushed{gen: t.gen, changes: batch})
-	if len(t.recent) > keepFlushes {
-		t.recent = t.recent[1:]
+	for id, l := range batch {
+		if l.placed != 0 {
+			t.written[id] += l.placed
+		}
 	}
 	t.inflight, t.flushing = nil, false
 	t.cond.Broadcast()
 }
 
-// mark is taken before reading the runners from the store, for view.
-func (t *tally) mark() uint64 {
+// mark is taken before reading the runners from the store, for view. It
+// copies a number per runner this dispatcher placed a job on; reads are few.
+func (t *tally) mark() tallyMark {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.gen
+	return tallyMark{written: maps.Clone(t.written)}
 }
 
 // view adds to runners, read from the store after mark returned m, the jobs
 // placed on them that the read may miss: those not written yet and those
 // written by flushes that ended after m (they may have committed after the
 // read). It changes runners in place and returns them.
-func (t *tally) view(m uint64, runners []ci.Runner) []ci.Runner {
+func (t *tally) view(m tallyMark, runners []ci.Runner) []ci.Runner {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for i := range runners {
 		id := runners[i].ID
-		n := t.pending[id].placed + t.inflight[id].placed
-		for _, f := range t.recent {
-			if f.gen > m {
-				n += f.changes[id].placed
-			}
-		}
-		runners[i].Running += n
+		n := t.pending[id].placed + t.inflight[id].placed + t.written[id] - m.written[id]
+		runners[i].Running += max(n, 0)
 	}
 	return runners
 }

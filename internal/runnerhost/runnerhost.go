@@ -62,7 +62,13 @@ type Deps struct {
 	// Snapshots keeps workspace snapshots for re-runs from a step (see
 	// runner.Deps); nil keeps none.
 	Snapshots blob.Store
-	Logger    *slog.Logger
+	// Cache keeps the repositories' caches, at most CacheMaxBytes per
+	// repository, and Artifacts the jobs' artifacts (see runner.Deps); nil
+	// keeps none.
+	Cache         blob.Store
+	CacheMaxBytes int64
+	Artifacts     blob.Store
+	Logger        *slog.Logger
 	// DiskStatus is the runner's disk guard's Status (see runner.Deps); nil
 	// reports the work dir's use and never pressure.
 	DiskStatus func() (usedPercent float64, pressure string)
@@ -99,7 +105,8 @@ func Open(ctx context.Context, cfg Config, deps Deps) (h *Host, err error) {
 	}
 	h.exec = exec
 	if h.runner, err = runner.New(cfg.Runner, runner.Deps{Exec: exec.Executor, Sweep: exec.Sweep, Reclaim: exec.Reclaim,
-		Reports: h.outbox, Logs: deps.Logs, Checkout: checkout, Snapshots: deps.Snapshots, Logger: h.log,
+		Reports: h.outbox, Logs: deps.Logs, Checkout: checkout, Snapshots: deps.Snapshots, Cache: deps.Cache,
+		CacheMaxBytes: deps.CacheMaxBytes, Artifacts: deps.Artifacts, Logger: h.log,
 		DiskStatus: deps.DiskStatus}); err != nil {
 		return nil, err
 	}

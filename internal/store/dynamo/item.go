@@ -36,6 +36,7 @@ const (
 	attrTTL        = "ttl"         // runners: ExpiresAt in epoch seconds (DynamoDB TTL)
 	attrNumber     = "number"      // the job's build number; also the FilterExpression of REPO#N
 	attrLast       = "last"        // a repository's counter item: the last build number given
+	attrLastJob    = "last_job"    // ... and the job it was given to (a retried raise is not a second one)
 	attrOldSortKey = "gsisk"       // the first layout's sort key: marks an item not yet migrated
 )
 

@@ -56,7 +56,10 @@ func (st *Store) CreateJob(ctx context.Context, j ci.Job) (ci.Job, error) {
 // number takes the build number of new job j: a job that exists already is
 // ErrExists before one is taken (a strongly consistent read of its key), so
 // redeliveries leave no gap; only two creates of one ID racing can. The
-// counter is one item per repository, raised with an atomic ADD.
+// counter is one item per repository, raised with an atomic ADD that also
+// records the job it numbered: the SDK's retry of a raise whose answer was
+// lost then fails its condition and reads the number the first try gave,
+// instead of taking a second one.
 func (st *Store) number(ctx context.Context, j ci.Job) (int, error) {
 	got, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: jobKey(j.ID),
 		ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("#pk"),
@@ -68,22 +71,30 @@ func (st *Store) number(ctx context.Context, j ci.Job) (int, error) {
 		return 0, ci.ErrExists
 	}
 	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &st.table,
-		Key:                       map[string]types.AttributeValue{attrPK: s(repoPrefix + j.Repo), attrSK: s(numberSK)},
-		UpdateExpression:          aws.String("ADD #last :one"),
-		ExpressionAttributeNames:  map[string]string{"#last": attrLast},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1)},
-		ReturnValues:              types.ReturnValueUpdatedNew,
+		TableName:                           &st.table,
+		Key:                                 map[string]types.AttributeValue{attrPK: s(repoPrefix + j.Repo), attrSK: s(numberSK)},
+		UpdateExpression:                    aws.String("ADD #last :one SET #job = :job"),
+		ConditionExpression:                 aws.String("attribute_not_exists(#job) OR #job <> :job"),
+		ExpressionAttributeNames:            map[string]string{"#last": attrLast, "#job": attrLastJob},
+		ExpressionAttributeValues:           map[string]types.AttributeValue{":one": n(1), ":job": s(j.ID)},
+		ReturnValues:                        types.ReturnValueUpdatedNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if err != nil {
+	attrs := map[string]types.AttributeValue(nil)
+	var failed *types.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &failed):
+		attrs = failed.Item // this job's own raise, retried: its number stands
+	case err != nil:
 		return 0, fmt.Errorf("build number of %s: %w", j.Repo, err)
+	default:
+		attrs = out.Attributes
 	}
-	v, ok := out.Attributes[attrLast].(*types.AttributeValueMemberN)
+	v, ok := attrs[attrLast].(*types.AttributeValueMemberN)
 	if !ok {
 		return 0, fmt.Errorf("build number of %s: counter without a number", j.Repo)
 	}
-	num, err := strconv.Atoi(v.Value)
-	return num, err
+	return strconv.Atoi(v.Value)
 }
 
 // GetJob reads the job with that ID, strongly consistent; see ci.Store.

@@ -17,7 +17,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/testenv"
 )
 
-// replayHTTP sends every PutItem twice while replay is set and answers with
+// replayHTTP sends every PutItem and UpdateItem twice while replay is set and answers with
 // the second answer: what the SDK does when the first answer is lost (a
 // dropped connection, a bad CRC32 from the service) and it retries.
 type replayHTTP struct {
@@ -26,7 +26,8 @@ type replayHTTP struct {
 }
 
 func (r *replayHTTP) Do(req *http.Request) (*http.Response, error) {
-	if !r.replay.Load() || !strings.HasSuffix(req.Header.Get("X-Amz-Target"), ".PutItem") {
+	target := req.Header.Get("X-Amz-Target")
+	if !r.replay.Load() || !(strings.HasSuffix(target, ".PutItem") || strings.HasSuffix(target, ".UpdateItem")) {
 		return r.next.Do(req)
 	}
 	body, err := io.ReadAll(req.Body)
@@ -45,8 +46,9 @@ func (r *replayHTTP) Do(req *http.Request) (*http.Response, error) {
 	return r.next.Do(req)
 }
 
-// TestRetriedWritesSucceedOnce: a create and an update whose first answer
-// was lost succeed, each written once, and a real conflict is still one.
+// TestRetriedWritesSucceedOnce: a create (its build number's raise
+// included) and an update whose first answer was lost succeed, each written
+// once, and a real conflict is still one.
 func TestRetriedWritesSucceedOnce(t *testing.T) {
 	testenv.AWSEndpoint(t)
 	cfg, err := config.LoadDefaultConfig(context.Background())
@@ -59,8 +61,8 @@ func TestRetriedWritesSucceedOnce(t *testing.T) {
 	ctx := context.Background()
 	rh.replay.Store(true)
 	j, err := st.CreateJob(ctx, ci.Job{ID: "retried01", Repo: "acme/app", SHA: strings.Repeat("a", 40), Status: ci.StatusQueued})
-	if err != nil {
-		t.Fatalf("create, retried: %v", err)
+	if err != nil || j.Number != 1 {
+		t.Fatalf("create, retried: #%d, %v; want #1", j.Number, err)
 	}
 	j.Status = ci.StatusAssigned
 	next, err := st.UpdateJob(ctx, j)
@@ -74,5 +76,9 @@ func TestRetriedWritesSucceedOnce(t *testing.T) {
 	}
 	if _, err := st.UpdateJob(ctx, j); !errors.Is(err, ci.ErrConflict) {
 		t.Errorf("a stale update: %v, want a conflict", err)
+	}
+	second, err := st.CreateJob(ctx, ci.Job{ID: "retried02", Repo: "acme/app", SHA: strings.Repeat("b", 40), Status: ci.StatusQueued})
+	if err != nil || second.Number != 2 {
+		t.Errorf("the next create: #%d, %v; want #2 (no number lost to the retry)", second.Number, err)
 	}
 }

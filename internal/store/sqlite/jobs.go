@@ -69,6 +69,25 @@ func (s *Store) GetJob(ctx context.Context, id string) (ci.Job, error) {
 	return decodeJob(doc)
 }
 
+// JobVersion returns the Version the job with that ID is stored at, without
+// reading or decoding the job: a caller holding the job as it last wrote it
+// learns whether anyone changed it since. An unknown ID is ci.ErrNotFound.
+// It is not part of ci.Store (the dispatcher uses it when a store has it).
+func (s *Store) JobVersion(ctx context.Context, id string) (int64, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	var v int64
+	err := s.st.jobVersion.QueryRowContext(ctx, id).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ci.ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("job version %s: %w", id, err)
+	}
+	return v, nil
+}
+
 // UpdateJob replaces the job when its stored version is j.Version; see ci.Store.
 func (s *Store) UpdateJob(ctx context.Context, j ci.Job) (ci.Job, error) {
 	if err := s.check(ctx); err != nil {

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,7 @@ type Store struct {
 	r      *sql.DB // the reader pool; the same as w for Memory
 	st     *stmts
 	writes *writer
+	ckpt   *checkpointer // nil for Memory
 	now    func() time.Time
 	closed atomic.Bool
 }
@@ -66,6 +68,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	s.writes = newWriter(s.w)
+	if s.ckpt != nil {
+		s.writes.committed = s.ckpt.committed
+	}
 	return s, nil
 }
 
@@ -84,19 +89,40 @@ func open(path string) (*Store, error) {
 	if path == "" || strings.ContainsRune(path, '?') {
 		return nil, errors.New("the path must be non-empty and without '?'") // '?' starts the DSN's parameters
 	}
-	dsn := path + "?" + pragmas + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(10000)"
-	w, err := sql.Open("sqlite", dsn)
+	dsn := path + "?" + pragmas + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	// The writer's page cache outlives its transactions (no other connection
+	// changes the file under it), so a larger one saves rereading the pages
+	// of the jobs it updates: 64 MiB, taken as it fills.
+	w, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-65536)"+
+		"&_pragma=wal_autocheckpoint("+strconv.Itoa(backstopPages)+")")
 	if err != nil {
 		return nil, err
 	}
 	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
+	w.SetConnMaxLifetime(0)
 	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
 		return nil, err
 	}
-	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
-	return &Store{w: w, r: r, now: time.Now}, nil
+	// Keep every reader open: database/sql keeps 2 idle by default, so under
+	// load the others were closed and reopened, each reopening paying for
+	// the connection, the schema and the prepared statements again.
+	readers := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(readers)
+	r.SetMaxIdleConns(readers)
+	r.SetConnMaxIdleTime(0)
+	r.SetConnMaxLifetime(0)
+	c, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
+	c.SetMaxOpenConns(1)
+	return &Store{w: w, r: r, ckpt: newCheckpointer(c), now: time.Now}, nil
 }
 
 // Close closes the database. Calls after it return ci.ErrClosed; closing
@@ -108,7 +134,13 @@ func (s *Store) Close() error {
 	if s.writes != nil {
 		s.writes.close()
 	}
-	err := s.w.Close()
+	var err error
+	if s.ckpt != nil {
+		err = s.ckpt.close()
+	}
+	if werr := s.w.Close(); err == nil {
+		err = werr
+	}
 	if s.r != s.w {
 		if rerr := s.r.Close(); err == nil {
 			err = rerr

@@ -24,7 +24,9 @@ const (
 		WHERE id = ? AND version = ? AND repo = ? AND branch = ? AND created_at = ?`
 	sqlJobExists = `SELECT 1 FROM jobs WHERE id = ?`
 	sqlGetJob    = `SELECT doc FROM jobs WHERE id = ?`
-	sqlPutRunner = `INSERT INTO runners (id, expires_at, doc) VALUES (?, ?, ?)
+	// sqlJobVersion reads the version column alone: no document to decode.
+	sqlJobVersion = `SELECT version FROM jobs WHERE id = ?`
+	sqlPutRunner  = `INSERT INTO runners (id, expires_at, doc) VALUES (?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at, doc = excluded.doc`
 	sqlGetRunner    = `SELECT doc FROM runners WHERE id = ? AND ` + visible
 	sqlListRunners  = `SELECT doc FROM runners WHERE ` + visible + ` ORDER BY id`
@@ -35,7 +37,7 @@ const (
 // reads on the reader pool.
 type stmts struct {
 	createJob, nextNumber, updateJob, updateState, jobExists, putRunner, deleteRunner *sql.Stmt
-	getJob, getRunner, listRunners                                                    *sql.Stmt
+	getJob, jobVersion, getRunner, listRunners                                        *sql.Stmt
 }
 
 // prepareAll prepares the statements; the schema must be migrated.
@@ -50,7 +52,7 @@ func prepareAll(ctx context.Context, w, r *sql.DB) (*stmts, error) {
 		{w, &st.updateJob, sqlUpdateJob}, {w, &st.updateState, sqlUpdateState},
 		{w, &st.jobExists, sqlJobExists},
 		{w, &st.putRunner, sqlPutRunner}, {w, &st.deleteRunner, sqlDeleteRunner},
-		{r, &st.getJob, sqlGetJob}, {r, &st.getRunner, sqlGetRunner}, {r, &st.listRunners, sqlListRunners},
+		{r, &st.getJob, sqlGetJob}, {r, &st.jobVersion, sqlJobVersion}, {r, &st.getRunner, sqlGetRunner}, {r, &st.listRunners, sqlListRunners},
 	} {
 		stmt, err := p.db.PrepareContext(ctx, p.q)
 		if err != nil {

@@ -31,6 +31,9 @@ const maxBatch = 256
 type writer struct {
 	db  *sql.DB
 	ops chan *op
+	// committed, when set, is called after each transaction that committed
+	// (the checkpointer's kick); it must not block.
+	committed func()
 
 	mu     sync.RWMutex // held for reading while sending on ops; Close sets closed under it
 	closed bool
@@ -134,6 +137,9 @@ func (w *writer) commit(batch []*op) {
 			o.done <- w.alone(o)
 		}
 	default:
+		if w.committed != nil {
+			w.committed()
+		}
 		for i, o := range live {
 			o.done <- errs[i]
 		}
