@@ -14,7 +14,7 @@
 #                   runnerd Run throughput, idle RSS and the 20,000-job leak check (several minutes);
 #                   a Go pipeline (go build + go test of a vendored module, in an image that
 #                   scripts/go-image.sh imports) with an empty, a missed and a hit cache (issue 14,
-#                   about 10 minutes; docs/cache.md)
+#                   10-16 minutes; docs/cache.md)
 #
 # Each row is a measure, its result, its target and a verdict (met, NOT MET, no figure, or - when
 # there is no target). The script exits non-zero when a benchmark failed to run (a Go benchmark
