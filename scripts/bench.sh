@@ -11,7 +11,10 @@
 #   Go benchmarks   job network paths (default bridge, per-slot network) vs docker run; log writer throughput; intake webhooks/s and latency (SQLite+memq, RabbitMQ);
 #                   dispatch queue→accept over gRPC+TLS to 10 no-op runners and to one real runner.Runner;
 #                   webhook→first step in narwhal dev;
-#                   runnerd Run throughput, idle RSS and the 20,000-job leak check (several minutes)
+#                   runnerd Run throughput, idle RSS and the 20,000-job leak check (several minutes);
+#                   a Go pipeline (go build + go test of a vendored module, in an image that
+#                   scripts/go-image.sh imports) with an empty, a missed and a hit cache (issue 14,
+#                   10-16 minutes; docs/cache.md)
 #
 # Each row is a measure, its result, its target and a verdict (met, NOT MET, no figure, or - when
 # there is no target). The script exits non-zero when a benchmark failed to run (a Go benchmark
@@ -154,6 +157,7 @@ declare -A target=(
 	[BenchmarkDispatch/runners=10-nop]="jobs/s >= 15000; p99-ms <= 20"
 	[BenchmarkRunnerdAccept]="done-jobs/s >= 2000"
 	[BenchmarkRerunFromLastStep]="ratio <= 0.8"
+	[BenchmarkGoCache]="speedup >= 3; miss-overhead-% <= 10"
 )
 
 # gobench runs the benchmarks of $1 matching $2 for $3 (default $BENCHTIME or 2s) and adds a row
@@ -181,6 +185,7 @@ gobench ./internal/webhook 'BenchmarkIntake'
 gobench ./internal/dispatch 'BenchmarkDispatch' 5000x # issue 15: 10 no-op runners beside one real runner
 gobench ./internal/devstack 'BenchmarkWebhookToFirstStep' 10x
 gobench ./internal/devstack 'BenchmarkRerunFromLastStep' 5x # issue 17: examples/hello from report vs whole
+gobench ./internal/devstack 'BenchmarkGoCache' 5x # issue 14: cold, cold with a cache miss, warm
 gobench ./runnerd 'BenchmarkRunnerd' 1x
 
 printf '\n%-44s %-64s %-30s %s\n' "benchmark" "result" "target" "verdict"
