@@ -41,20 +41,9 @@ func TestJobThatFillsTheDiskFailsAndTheRunnerRecovers(t *testing.T) {
 		"      - 'if [ -e filled-once ]; then echo fine > small; cat small; exit 0; fi'\n" +
 		"      - dd if=/dev/zero of=big bs=1M count=256\n"
 	out := newOutbox()
-	r, err := New(Config{ID: "r1", Capacity: 1, WorkDir: work, Heartbeat: time.Hour},
+	r := startRunner(t, Config{ID: "r1", Capacity: 1, WorkDir: work, Heartbeat: time.Hour},
 		Deps{Exec: ex, Sweep: ex.Sweep, Reclaim: ex.Reclaim, Reports: out, Logs: fs.New(t.TempDir()),
-			Checkout: marked{staticCheckout{yml}}, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		r.Close(ctx)
-	})
+			Checkout: marked{staticCheckout{yml}}, Logger: log}, 20*time.Second)
 
 	if ok, why, err := r.Run(t.Context(), testJob("fill1", 1)); err != nil || !ok {
 		t.Fatalf("run: %v %v %s", ok, err, why)

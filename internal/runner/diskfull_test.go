@@ -76,19 +76,8 @@ func TestFinalReportRefusedByAFullOutboxIsDeliveredLater(t *testing.T) {
 	gate := filepath.Join(t.TempDir(), "go")
 	yml := "image: none\nsteps:\n  - name: doomed\n    commands:\n" +
 		"      - \"while [ ! -e " + gate + " ]; do sleep 0.05; done; exit 1\"\n"
-	r, err := New(Config{ID: "r1", Capacity: 1, WorkDir: t.TempDir(), Heartbeat: time.Hour},
-		Deps{Exec: host.New(slog.New(slog.DiscardHandler)), Reports: box, Logs: fs.New(t.TempDir()), Checkout: staticCheckout{yml}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		r.Close(ctx)
-	})
+	r := startRunner(t, Config{ID: "r1", Capacity: 1, WorkDir: t.TempDir(), Heartbeat: time.Hour},
+		Deps{Exec: host.New(slog.New(slog.DiscardHandler)), Reports: box, Logs: fs.New(t.TempDir()), Checkout: staticCheckout{yml}}, 10*time.Second)
 	if ok, why, err := r.Run(t.Context(), testJob("full1", 1)); err != nil || !ok {
 		t.Fatalf("run: %v %v %s", ok, err, why)
 	}

@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,20 +28,9 @@ func TestDiskPressureIsReportedAtOnceAndRefusesJobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err = New(Config{ID: "r1", Capacity: 1, WorkDir: filepath.Join(disk, "jobs"), Heartbeat: time.Hour},
+	r = startRunner(t, Config{ID: "r1", Capacity: 1, WorkDir: filepath.Join(disk, "jobs"), Heartbeat: time.Hour},
 		Deps{Exec: fake.New(), Reports: out, Logs: fs.New(t.TempDir()), Checkout: staticCheckout{twoSteps},
-			DiskStatus: g.Status})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		r.Close(ctx)
-	})
+			DiskStatus: g.Status}, 10*time.Second)
 	reg := out.waitFor(t, "register", func(ev ci.RunnerEvent) bool { return ev.Kind == ci.EventRegister })
 	if reg.Runner.DiskPressure != "" || reg.Runner.DiskUsedPercent >= 50 {
 		t.Fatalf("register of an empty disk: %.1f%% %q", reg.Runner.DiskUsedPercent, reg.Runner.DiskPressure)

@@ -144,7 +144,15 @@ func newRig(t *testing.T, cfg Config, yml string) *rig {
 	cfg.Capacity = max(cfg.Capacity, 1)
 	cfg.WorkDir = t.TempDir()
 	g := &rig{exec: fake.New(), out: newOutbox(), logs: fs.New(t.TempDir())}
-	r, err := New(cfg, Deps{Exec: g.exec, Reports: g.out, Logs: g.logs, Checkout: staticCheckout{yml}})
+	g.r = startRunner(t, cfg, Deps{Exec: g.exec, Reports: g.out, Logs: g.logs, Checkout: staticCheckout{yml}}, 10*time.Second)
+	return g
+}
+
+// startRunner makes and starts a Runner, and closes it when the test ends,
+// giving its jobs up to grace to finish; a Close that fails fails the test.
+func startRunner(t *testing.T, cfg Config, deps Deps, grace time.Duration) *Runner {
+	t.Helper()
+	r, err := New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,14 +160,13 @@ func newRig(t *testing.T, cfg Config, yml string) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), grace)
 		defer cancel()
 		if err := r.Close(ctx); err != nil {
 			t.Errorf("close: %v", err)
 		}
 	})
-	g.r = r
-	return g
+	return r
 }
 
 // run calls Run and fails the test unless the answer is accepted.

@@ -57,21 +57,10 @@ func newDockerRig(t *testing.T, checkout Checkout) *dockerRig {
 		e.Close()
 	})
 	g := &dockerRig{out: newOutbox(), logs: logfs.New(t.TempDir()), cache: blobfs.New(t.TempDir()), artifacts: blobfs.New(t.TempDir())}
-	r, err := New(Config{ID: "r1", Capacity: 2, WorkDir: t.TempDir()}, Deps{
+	r := startRunner(t, Config{ID: "r1", Capacity: 2, WorkDir: t.TempDir()}, Deps{
 		Exec: e, Reclaim: e.Reclaim, Reports: g.out, Logs: g.logs, Checkout: checkout,
 		Cache: g.cache, Artifacts: g.artifacts,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		r.Close(ctx)
-	})
+	}, 30*time.Second)
 	g.r = r
 	return g
 }
