@@ -30,7 +30,10 @@ const DefaultTable = "narwhal-dev"
 func openStore(ctx context.Context, cfg Config) (ci.Store, string, func() error, error) {
 	if cfg.AWSEndpoint == "" {
 		path := filepath.Join(cfg.Dir, storeFile)
-		st, err := sqlite.Open(ctx, path)
+		// The stack is the file's only writer (two stacks on one --dir are
+		// refused), so the store may answer reads of the jobs it wrote from
+		// memory.
+		st, err := sqlite.OpenWith(ctx, path, sqlite.Options{Exclusive: true})
 		if err != nil {
 			return nil, "", nil, fmt.Errorf("open store: %w", err)
 		}

@@ -57,7 +57,7 @@ func benchDispatch(b *testing.B, newRunner func(*acceptLog) rpc.RunnerService, n
 	defer cancel()
 	acc := &acceptLog{at: make(map[string]time.Time, b.N), done: make(chan string, b.N)}
 	runners := startBenchRunners(b, n, func() rpc.RunnerService { return newRunner(acc) })
-	st, err := sqlite.Open(ctx, benchDB(b))
+	st, err := sqlite.OpenWith(ctx, benchDB(b), sqlite.Options{Exclusive: true})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func BenchmarkDispatchScale(b *testing.B) {
 func benchScale(b *testing.B, runners, queued int) {
 	acc := &acceptLog{at: make(map[string]time.Time, b.N), done: make(chan string, b.N)}
 	fleet := startAccepting(b, runners, acc)
-	st, err := sqlite.Open(context.Background(), benchDB(b))
+	st, err := sqlite.OpenWith(context.Background(), benchDB(b), sqlite.Options{Exclusive: true})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -22,41 +22,62 @@ func (s *Store) CreateJob(ctx context.Context, j ci.Job) (ci.Job, error) {
 	if err != nil {
 		return ci.Job{}, err
 	}
-	err = s.writes.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		return s.insertJob(ctx, tx, &j)
-	})
+	var doc []byte
+	err = s.writes.writeThen(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		doc, err = s.insertJob(ctx, tx, &j)
+		return err
+	}, func() { s.cache(j.ID, j.Version, doc) })
 	if err != nil {
 		return ci.Job{}, fmt.Errorf("create job %s: %w", j.ID, err)
 	}
 	return j, nil
 }
 
-// insertJob stores j, numbered, in tx: a job that exists is ErrExists
-// before a number is taken, so a duplicate leaves no gap.
-func (s *Store) insertJob(ctx context.Context, tx *sql.Tx, j *ci.Job) error {
+// cache records the job written at version as doc (exclusive Stores).
+func (s *Store) cache(id string, version int64, doc []byte) {
+	if s.jobs != nil {
+		s.jobs.put(id, version, doc)
+	}
+}
+
+// cached returns the job with that ID as this Store last wrote it, when it
+// is exclusive and keeps it.
+func (s *Store) cached(id string) (cachedJob, bool) {
+	if s.jobs == nil {
+		return cachedJob{}, false
+	}
+	return s.jobs.get(id)
+}
+
+// insertJob stores j, numbered, in tx, and returns its document: a job that
+// exists is ErrExists before a number is taken, so a duplicate leaves no gap.
+func (s *Store) insertJob(ctx context.Context, tx *sql.Tx, j *ci.Job) ([]byte, error) {
 	var one int
 	switch err := tx.StmtContext(ctx, s.st.jobExists).QueryRowContext(ctx, j.ID).Scan(&one); {
 	case err == nil:
-		return ci.ErrExists
+		return nil, ci.ErrExists
 	case !errors.Is(err, sql.ErrNoRows):
-		return err
+		return nil, err
 	}
 	if err := tx.StmtContext(ctx, s.st.nextNumber).QueryRowContext(ctx, j.Repo).Scan(&j.Number); err != nil {
-		return fmt.Errorf("build number: %w", err)
+		return nil, fmt.Errorf("build number: %w", err)
 	}
 	doc, err := json.Marshal(j)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	res, err := tx.StmtContext(ctx, s.st.createJob).ExecContext(ctx,
 		j.ID, j.Repo, j.Status, j.Branch, store.TimeKey(j.CreatedAt), j.Published, j.Version, j.Number, doc)
-	return conditional(res, err, func() error { return ci.ErrExists })
+	return doc, conditional(res, err, func() error { return ci.ErrExists })
 }
 
 // GetJob returns the job with that ID; see ci.Store.
 func (s *Store) GetJob(ctx context.Context, id string) (ci.Job, error) {
 	if err := s.check(ctx); err != nil {
 		return ci.Job{}, err
+	}
+	if c, ok := s.cached(id); ok {
+		return decodeJob(c.doc)
 	}
 	var doc []byte
 	err := s.st.getJob.QueryRowContext(ctx, id).Scan(&doc)
@@ -76,6 +97,9 @@ func (s *Store) GetJob(ctx context.Context, id string) (ci.Job, error) {
 func (s *Store) JobVersion(ctx context.Context, id string) (int64, error) {
 	if err := s.check(ctx); err != nil {
 		return 0, err
+	}
+	if c, ok := s.cached(id); ok {
+		return c.version, nil
 	}
 	var v int64
 	err := s.st.jobVersion.QueryRowContext(ctx, id).Scan(&v)
@@ -101,7 +125,7 @@ func (s *Store) UpdateJob(ctx context.Context, j ci.Job) (ci.Job, error) {
 	if err != nil {
 		return ci.Job{}, fmt.Errorf("update job %s: %w", j.ID, err)
 	}
-	err = s.writes.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.writes.writeThen(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.StmtContext(ctx, s.st.updateState).ExecContext(ctx,
 			next.Status, next.Published, next.Version, doc,
 			j.ID, j.Version, next.Repo, next.Branch, store.TimeKey(next.CreatedAt))
@@ -112,7 +136,7 @@ func (s *Store) UpdateJob(ctx context.Context, j ci.Job) (ci.Job, error) {
 			next.Repo, next.Status, next.Branch, store.TimeKey(next.CreatedAt), next.Published, next.Version, doc,
 			j.ID, j.Version)
 		return conditional(res, err, func() error { return s.missOrConflict(ctx, tx, j.ID) })
-	})
+	}, func() { s.cache(next.ID, next.Version, doc) })
 	if err != nil {
 		return ci.Job{}, fmt.Errorf("update job %s: %w", j.ID, err)
 	}

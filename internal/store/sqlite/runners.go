@@ -29,12 +29,18 @@ func (s *Store) PutRunner(ctx context.Context, r ci.Runner) error {
 		return fmt.Errorf("put runner %s: %w", r.ID, err)
 	}
 	var expires any // NULL: never
+	key := ""
 	if !r.ExpiresAt.IsZero() {
-		expires = store.TimeKey(r.ExpiresAt)
+		key = store.TimeKey(r.ExpiresAt)
+		expires = key
 	}
-	err = s.writes.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.writes.writeThen(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.StmtContext(ctx, s.st.putRunner).ExecContext(ctx, r.ID, expires, doc)
 		return err
+	}, func() {
+		if s.runners != nil {
+			s.runners.put(r.ID, key, doc)
+		}
 	})
 	if err != nil {
 		return fmt.Errorf("put runner %s: %w", r.ID, err)
@@ -47,8 +53,17 @@ func (s *Store) GetRunner(ctx context.Context, id string) (ci.Runner, error) {
 	if err := s.check(ctx); err != nil {
 		return ci.Runner{}, err
 	}
+	now := store.TimeKey(s.now())
+	if s.runners != nil {
+		if c, ok := s.runners.get(id); ok {
+			if c.expires != "" && c.expires <= now { // the visible condition
+				return ci.Runner{}, fmt.Errorf("get runner %s: %w", id, ci.ErrNotFound)
+			}
+			return decodeRunner(c.doc)
+		}
+	}
 	var doc []byte
-	err := s.st.getRunner.QueryRowContext(ctx, id, store.TimeKey(s.now())).Scan(&doc)
+	err := s.st.getRunner.QueryRowContext(ctx, id, now).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ci.ErrNotFound
 	}
@@ -91,9 +106,13 @@ func (s *Store) DeleteRunner(ctx context.Context, id string) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	err := s.writes.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.writes.writeThen(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.StmtContext(ctx, s.st.deleteRunner).ExecContext(ctx, id)
 		return err
+	}, func() {
+		if s.runners != nil {
+			s.runners.drop(id)
+		}
 	})
 	if err != nil {
 		return fmt.Errorf("delete runner %s: %w", id, err)

@@ -40,13 +40,28 @@ const pragmas = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=imm
 
 // Store is a ci.Store in SQLite. It is safe for concurrent use.
 type Store struct {
-	w      *sql.DB // the single writer connection (and everything, for Memory)
-	r      *sql.DB // the reader pool; the same as w for Memory
-	st     *stmts
-	writes *writer
-	ckpt   *checkpointer // nil for Memory
-	now    func() time.Time
-	closed atomic.Bool
+	w       *sql.DB // the single writer connection (and everything, for Memory)
+	r       *sql.DB // the reader pool; the same as w for Memory
+	st      *stmts
+	writes  *writer
+	ckpt    *checkpointer // nil for Memory
+	jobs    *jobCache     // nil unless exclusive (see Options)
+	runners *runnerCache  // nil unless exclusive
+	unlock  func()        // drops the lock file's lock
+	now     func() time.Time
+	closed  atomic.Bool
+}
+
+// Options are the choices of OpenWith.
+type Options struct {
+	// Exclusive makes this Store the only one that may open the file until
+	// it is closed: a lock file beside it (path + "-lock") refuses other
+	// Stores, in this or any process, and in return this one serves reads
+	// of the jobs it wrote last from memory (see jobCache). Without it, any
+	// number of non-exclusive Stores may share the file. No other program
+	// may write the jobs of an exclusive Store's file. A Memory database is
+	// private, hence always exclusive.
+	Exclusive bool
 }
 
 var _ ci.Store = (*Store)(nil)
@@ -55,9 +70,23 @@ var _ ci.Store = (*Store)(nil)
 // in-memory one when path is Memory, and migrates its schema to the current
 // version. The caller must Close it.
 func Open(ctx context.Context, path string) (*Store, error) {
-	s, err := open(path)
+	return OpenWith(ctx, path, Options{})
+}
+
+// OpenWith is Open with the choices of opts.
+func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
+	unlock, err := lockFile(path, opts.Exclusive)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s, err := open(path)
+	if err != nil {
+		unlock()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s.unlock = unlock
+	if opts.Exclusive || path == Memory {
+		s.jobs, s.runners = newJobCache(), newRunnerCache()
 	}
 	if err := migrate(ctx, s.w); err != nil {
 		s.Close()
@@ -146,6 +175,7 @@ func (s *Store) Close() error {
 			err = rerr
 		}
 	}
+	s.unlock()
 	if err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}
