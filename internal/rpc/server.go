@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"google.golang.org/grpc"
@@ -56,8 +57,12 @@ func NewServer(impl RunnerService, cfg ServerConfig, logger *slog.Logger) (*grpc
 	if cfg.Health == nil {
 		cfg.Health = NewHealth()
 	}
+	// NumStreamWorkers: a pool of goroutines serves the calls instead of a
+	// new goroutine (and stack growth) per call, a tenth of a Run's cost on
+	// the runner's side (issue 15).
 	s := grpc.NewServer(grpc.Creds(creds),
-		grpc.ChainUnaryInterceptor(g.unary), grpc.ChainStreamInterceptor(g.stream))
+		grpc.ChainUnaryInterceptor(g.unary), grpc.ChainStreamInterceptor(g.stream),
+		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))))
 	runnerpb.RegisterRunnerServer(s, &service{impl: impl, health: cfg.Health})
 	healthpb.RegisterHealthServer(s, cfg.Health.hs)
 	return s, nil
