@@ -20,6 +20,9 @@
 # there is no target). The script exits non-zero when a benchmark failed to run (a Go benchmark
 # that failed, or printed no result); targets not met are reported, not failed.
 #
+# BENCH_SKIP=REGEXP leaves out the Go benchmarks whose -bench pattern it matches (a row says so),
+# e.g. BENCH_SKIP=GoCache to spare the 10-16 minutes of BenchmarkGoCache while working on others.
+#
 # Adding a line: a shell measure calls `row LABEL RESULT [TARGET]`; a Go benchmark is one more
 # `gobench PACKAGE REGEXP [BENCHTIME]` line in the list below, and its target, if it has one, an
 # entry of `target` keyed by the benchmark's name without the -GOMAXPROCS suffix. A TARGET is
@@ -165,6 +168,10 @@ declare -A target=(
 # and a non-zero exit at the end.
 gobench() {
 	local out rc=0 lines line name
+	if [ -n "${BENCH_SKIP:-}" ] && [[ $2 =~ $BENCH_SKIP ]]; then
+		rows+=("$(printf '%-44s %-64s %-30s %s' "$2" "skipped: BENCH_SKIP=$BENCH_SKIP" - skipped)")
+		return
+	fi
 	out=$(go test -run '^$' -bench "$2" -benchtime "${3:-${BENCHTIME:-2s}}" -timeout 40m "$1" 2>&1) || rc=$?
 	lines=$(grep -E '^Benchmark' <<<"$out" || true)
 	if [ "$rc" -ne 0 ] || [ -z "$lines" ]; then
