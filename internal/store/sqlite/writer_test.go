@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -88,18 +89,19 @@ func TestGroupCommitOwnResults(t *testing.T) {
 func TestGroupCommitFailureIsolated(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := openT(t, filepath.Join(t.TempDir(), "narwhal.db"))
+	s := openExclusive(t, filepath.Join(t.TempDir(), "narwhal.db"))
 	release := holdWriter(t, s)
 	boom := errors.New("boom")
 	var wg sync.WaitGroup
 	var failed error
+	var thenRan atomic.Bool
 	wg.Go(func() {
-		failed = s.writes.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		failed = s.writes.writeThen(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			if _, err := tx.StmtContext(ctx, s.st.putRunner).ExecContext(ctx, "bad", nil, `{"id":"bad"}`); err != nil {
 				return err
 			}
 			return boom
-		})
+		}, func() { thenRan.Store(true) })
 	})
 	waitQueued(t, s, 1)
 	errs := make([]error, 5)
@@ -120,6 +122,19 @@ func TestGroupCommitFailureIsolated(t *testing.T) {
 	runners, err := s.ListRunners(ctx)
 	if err != nil || len(runners) != len(errs) {
 		t.Fatalf("ListRunners = %d runners, %v; want %d, without the failed one", len(runners), err, len(errs))
+	}
+	// The cache of the exclusive store agrees: each write that committed
+	// alone was put, the failed one was not.
+	if thenRan.Load() {
+		t.Error("the failed write's then ran")
+	}
+	for i := range errs {
+		if _, ok := s.runners.get(fmt.Sprintf("r-%d", i)); !ok {
+			t.Errorf("r-%d is not cached after its write committed", i)
+		}
+	}
+	if _, err := s.GetRunner(ctx, "bad"); !errors.Is(err, ci.ErrNotFound) {
+		t.Errorf("GetRunner(bad) = %v; want ErrNotFound", err)
 	}
 }
 
