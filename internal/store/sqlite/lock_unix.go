@@ -11,7 +11,7 @@ import (
 
 // ErrInUse is the error of opening a file another Store holds in a way that
 // excludes this one: one of them is exclusive (see Options).
-var ErrInUse = errors.New("the database is open in another store (an exclusive one, or this one is exclusive)")
+var ErrInUse = errors.New("the database file is in use by another store, in this or another process")
 
 // lockFile takes a flock on path + "-lock": exclusive or shared as asked,
 // failing at once with ErrInUse when another Store's lock excludes it. The
