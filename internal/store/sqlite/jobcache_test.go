@@ -13,16 +13,6 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/store/storetest"
 )
 
-func openExclusive(t *testing.T, path string) *Store {
-	t.Helper()
-	s, err := OpenWith(context.Background(), path, Options{Exclusive: true})
-	if err != nil {
-		t.Fatalf("OpenWith(%s, exclusive): %v", path, err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
 func TestContractFileExclusive(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) ci.Store {

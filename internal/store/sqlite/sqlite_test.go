@@ -15,9 +15,20 @@ import (
 
 func openT(t *testing.T, path string) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), path)
+	return openWith(t, path, Options{})
+}
+
+// openExclusive opens an exclusive Store (see Options), closed at cleanup.
+func openExclusive(t *testing.T, path string) *Store {
+	t.Helper()
+	return openWith(t, path, Options{Exclusive: true})
+}
+
+func openWith(t *testing.T, path string, opts Options) *Store {
+	t.Helper()
+	s, err := OpenWith(context.Background(), path, opts)
 	if err != nil {
-		t.Fatalf("Open(%s): %v", path, err)
+		t.Fatalf("OpenWith(%s, %+v): %v", path, opts, err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
