@@ -140,22 +140,6 @@ func (in *Intake) duplicate(ctx context.Context, deliveryID, id string) (Outcome
 // errUnchanged aborts a ci.Update that has nothing to write.
 var errUnchanged = errors.New("unchanged")
 
-// markPublished sets Published on the stored job, unless it is set already
-// or the job has moved to another attempt (whose message is not ours).
-func (in *Intake) markPublished(ctx context.Context, published ci.Job) error {
-	_, err := ci.UpdateFrom(ctx, in.Store, published, func(j *ci.Job) error {
-		if j.Published || j.Attempt != published.Attempt {
-			return errUnchanged
-		}
-		j.Published = true
-		return nil
-	})
-	if err != nil && !errors.Is(err, errUnchanged) {
-		return fmt.Errorf("mark job %s published: %w", published.ID, err)
-	}
-	return nil
-}
-
 func (in *Intake) logger() *slog.Logger {
 	if in.Logger == nil {
 		return slog.Default()
