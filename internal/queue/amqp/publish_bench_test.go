@@ -2,6 +2,7 @@ package amqp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -10,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	amqp091 "github.com/rabbitmq/amqp091-go"
+
 	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/queue"
 )
 
 // BenchmarkPublish publishes job-sized persistent messages with confirms
@@ -22,14 +26,53 @@ func BenchmarkPublish(b *testing.B) {
 	for _, n := range []int{1, 8, 64} {
 		b.Run(fmt.Sprintf("publishers=%d", n), func(b *testing.B) {
 			q := newQueue(b, testConfig(b))
-			publishConcurrently(b, q, n)
+			publishConcurrently(b, q.Publish, n)
 		})
 	}
 }
 
-// publishConcurrently publishes b.N messages from publishers goroutines and
-// reports throughput and latency percentiles.
-func publishConcurrently(b *testing.B, q *Queue, publishers int) {
+// BenchmarkPublishRaw is the broker's own floor under BenchmarkPublish:
+// the same messages into the same topology from 8 publishers, straight
+// through amqp091 on 1 or 8 confirm channels, without the adapter (no
+// return matching, no slots, no reconnection). What 8 publishers reach here
+// bounds what 8 concurrent webhooks can reach with RabbitMQ.
+func BenchmarkPublishRaw(b *testing.B) {
+	for _, channels := range []int{1, 8} {
+		b.Run(fmt.Sprintf("publishers=8/channels=%d", channels), func(b *testing.B) {
+			cfg := testConfig(b)
+			q := newQueue(b, cfg)
+			var chans []*amqp091.Channel
+			for range channels {
+				ch, err := q.current().conn.Channel()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := ch.Confirm(false); err != nil {
+					b.Fatal(err)
+				}
+				chans = append(chans, ch)
+			}
+			var n atomic.Int64
+			publish := func(_ context.Context, m ci.Message) error {
+				ch := chans[int(n.Add(1))%len(chans)]
+				dc, err := ch.PublishWithDeferredConfirm(cfg.Prefix+queue.Exchange, m.Key, true, false,
+					amqp091.Publishing{DeliveryMode: amqp091.Persistent, MessageId: m.ID, Body: m.Body})
+				if err != nil {
+					return err
+				}
+				if !dc.Wait() {
+					return errors.New("nack")
+				}
+				return nil
+			}
+			publishConcurrently(b, publish, 8)
+		})
+	}
+}
+
+// publishConcurrently makes b.N calls of publish from publishers goroutines
+// and reports throughput and latency percentiles.
+func publishConcurrently(b *testing.B, publish func(context.Context, ci.Message) error, publishers int) {
 	var next atomic.Int64
 	lat := make([]time.Duration, b.N)
 	var wg sync.WaitGroup
@@ -41,7 +84,7 @@ func publishConcurrently(b *testing.B, q *Queue, publishers int) {
 			for i := int(next.Add(1)) - 1; i < b.N; i = int(next.Add(1)) - 1 {
 				m := ci.Message{Key: ci.RouteJob, ID: "job-" + strconv.Itoa(i), Body: []byte(`{"job_id":"0123456789abcdef0123","attempt":1}`)}
 				t0 := time.Now()
-				if err := q.Publish(context.Background(), m); err != nil {
+				if err := publish(context.Background(), m); err != nil {
 					failed.Do(func() { b.Errorf("publish: %v", err) })
 					return
 				}
