@@ -26,6 +26,19 @@ type PublishMarker interface {
 	MarkPublished(ctx context.Context, msgs []ci.JobMessage) error
 }
 
+// markAccepted records that Accept's publish of j was confirmed: with the
+// store's marker, coalesced with the marks of concurrent Accepts.
+func (in *Intake) markAccepted(ctx context.Context, j ci.Job) error {
+	m, ok := in.Store.(PublishMarker)
+	if !ok {
+		return in.markOne(ctx, j)
+	}
+	if err := in.marks.mark(ctx, m, ci.JobMessage{JobID: j.ID, Attempt: j.Attempt}); err != nil {
+		return fmt.Errorf("mark job %s published: %w", j.ID, err)
+	}
+	return nil
+}
+
 // markPublished records that the messages of jobs were confirmed.
 func (in *Intake) markPublished(ctx context.Context, jobs ...ci.Job) error {
 	if m, ok := in.Store.(PublishMarker); ok {
