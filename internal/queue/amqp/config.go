@@ -32,14 +32,9 @@ type Config struct {
 	// Heartbeat is the AMQP heartbeat interval, which bounds how long a dead
 	// connection goes unnoticed. Default 10s.
 	Heartbeat time.Duration
-	// MaxInFlight bounds concurrent unconfirmed publishes on the connection
-	// (shared evenly by the publishing channels). Default 256.
+	// MaxInFlight bounds concurrent unconfirmed publishes on the connection.
+	// Default 256.
 	MaxInFlight int
-	// PublishChannels is how many confirm-mode channels the connection
-	// publishes on, in turn. Default 4: the broker confirms each channel's
-	// publishes in a process of its own, and on a single channel that one
-	// process bounds the rate of a few concurrent publishers (docs/queue.md).
-	PublishChannels int
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -60,9 +55,6 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = 256
-	}
-	if c.PublishChannels <= 0 {
-		c.PublishChannels = 4
 	}
 	if c.ConnectionName == "" {
 		c.ConnectionName = "narwhal"

@@ -69,17 +69,16 @@ func (q *Queue) publish(ctx context.Context, exchange string, m ci.Message) erro
 // errNotSent: the channel was closed before the message went out.
 var errNotSent = errors.New("channel closed before sending")
 
-// publishOn publishes m on one of session s's publishing channels.
+// publishOn publishes m on session s.
 func (q *Queue) publishOn(ctx context.Context, s *session, exchange string, m ci.Message) error {
-	p := s.pick()
 	select {
-	case p.slots <- struct{}{}:
-		defer func() { <-p.slots }()
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
 	case <-ctx.Done():
 		return fmt.Errorf("publish %s: %w", m.ID, context.Cause(ctx))
 	}
 	id := strconv.FormatUint(s.seq.Add(1), 10)
-	dc, err := p.ch.PublishWithDeferredConfirmWithContext(ctx, exchange, m.Key, true, false, publishing(m, id))
+	dc, err := s.pub.PublishWithDeferredConfirmWithContext(ctx, exchange, m.Key, true, false, publishing(m, id))
 	if errors.Is(err, amqp091.ErrClosed) {
 		return fmt.Errorf("publish %s: %w: %w", m.ID, errNotSent, err)
 	}
@@ -94,7 +93,7 @@ func (q *Queue) publishOn(ctx context.Context, s *session, exchange string, m ci
 	if !dc.Acked() {
 		return fmt.Errorf("publish %s: not confirmed (broker nack or connection lost)", m.ID)
 	}
-	if r, returned := p.takeReturn(id); returned {
+	if r, returned := s.takeReturn(id); returned {
 		return fmt.Errorf("publish %s with key %q: %s: %w", m.ID, m.Key, r.ReplyText, queue.ErrUnroutable)
 	}
 	return nil
