@@ -18,7 +18,7 @@ import (
 
 // Intake accepts job requests. Store and Queue are required; Logger (Sweep's
 // record of what it republished) and Now default to slog.Default and time.Now. An Intake is safe for concurrent use
-// once its fields are set.
+// once its fields are set; it must not be copied after first use.
 type Intake struct {
 	Store  ci.Store
 	Queue  ci.Queue
@@ -29,6 +29,8 @@ type Intake struct {
 	// publish that times out leaves the job to Sweep. Zero means
 	// DefaultPublishTimeout.
 	PublishTimeout time.Duration
+
+	marks coalescer // Accept's marks, for a Store that is a PublishMarker
 }
 
 // DefaultPublishTimeout is the PublishTimeout of an Intake that sets none.
@@ -89,7 +91,7 @@ func (in *Intake) Accept(ctx context.Context, deliveryID string, job ci.Job) (Ou
 	if err := in.publish(ctx, created); err != nil {
 		return Outcome{JobID: created.ID, Problem: fmt.Errorf("publish job %s: %w", created.ID, err)}, nil
 	}
-	return Outcome{JobID: created.ID, Published: true, Problem: in.markPublished(ctx, created)}, nil
+	return Outcome{JobID: created.ID, Published: true, Problem: in.markAccepted(ctx, created)}, nil
 }
 
 // publish publishes j's message within the publish timeout.
@@ -139,22 +141,6 @@ func (in *Intake) duplicate(ctx context.Context, deliveryID, id string) (Outcome
 
 // errUnchanged aborts a ci.Update that has nothing to write.
 var errUnchanged = errors.New("unchanged")
-
-// markPublished sets Published on the stored job, unless it is set already
-// or the job has moved to another attempt (whose message is not ours).
-func (in *Intake) markPublished(ctx context.Context, published ci.Job) error {
-	_, err := ci.UpdateFrom(ctx, in.Store, published, func(j *ci.Job) error {
-		if j.Published || j.Attempt != published.Attempt {
-			return errUnchanged
-		}
-		j.Published = true
-		return nil
-	})
-	if err != nil && !errors.Is(err, errUnchanged) {
-		return fmt.Errorf("mark job %s published: %w", published.ID, err)
-	}
-	return nil
-}
 
 func (in *Intake) logger() *slog.Logger {
 	if in.Logger == nil {

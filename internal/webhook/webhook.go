@@ -95,9 +95,14 @@ func failure(err error) (int, errorBody) {
 	return e.Status, errorBody{Error: e.Msg}
 }
 
-// readBody reads r's body up to the limit.
+// maxSizeHint caps the buffer readBody makes before any byte arrived, so
+// that a Content-Length alone cannot make it allocate MaxBodyBytes.
+const maxSizeHint = 256 << 10
+
+// readBody reads r's body up to the limit, into a buffer of the size the
+// request announces (up to maxSizeHint), so that a body is not grown into.
 func (h *Handler) readBody(r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, h.deps.MaxBody+1))
+	body, err := readAll(io.LimitReader(r.Body, h.deps.MaxBody+1), min(r.ContentLength, h.deps.MaxBody, maxSizeHint))
 	if err != nil {
 		return nil, fail(http.StatusBadRequest, "could not read the body", err)
 	}
@@ -105,6 +110,25 @@ func (h *Handler) readBody(r *http.Request) ([]byte, error) {
 		return nil, fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", h.deps.MaxBody), nil)
 	}
 	return body, nil
+}
+
+// readAll is io.ReadAll starting with room for sizeHint bytes (and one more,
+// so that a body of exactly that size ends without growing the buffer).
+func readAll(r io.Reader, sizeHint int64) ([]byte, error) {
+	b := make([]byte, 0, max(sizeHint, 511)+1)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if errors.Is(err, io.EOF) {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {

@@ -30,7 +30,7 @@ func testLogger() *slog.Logger {
 }
 
 // testConfig returns a Config on the test broker with a topology of its own.
-func testConfig(t *testing.T) Config {
+func testConfig(t testing.TB) Config {
 	t.Helper()
 	var b [4]byte
 	rand.Read(b[:])
@@ -44,7 +44,7 @@ func testConfig(t *testing.T) Config {
 
 // newQueue connects with cfg; at the end of the test it closes the queue and
 // deletes the topology cfg.Prefix names.
-func newQueue(t *testing.T, cfg Config) *Queue {
+func newQueue(t testing.TB, cfg Config) *Queue {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

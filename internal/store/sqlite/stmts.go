@@ -38,6 +38,7 @@ const (
 type stmts struct {
 	createJob, nextNumber, updateJob, updateState, jobExists, putRunner, deleteRunner *sql.Stmt
 	getJob, jobVersion, getRunner, listRunners                                        *sql.Stmt
+	markPublished                                                                     *sql.Stmt // published.go
 }
 
 // prepareAll prepares the statements; the schema must be migrated.
@@ -51,6 +52,7 @@ func prepareAll(ctx context.Context, w, r *sql.DB) (*stmts, error) {
 		{w, &st.createJob, sqlCreateJob}, {w, &st.nextNumber, sqlNextNumber},
 		{w, &st.updateJob, sqlUpdateJob}, {w, &st.updateState, sqlUpdateState},
 		{w, &st.jobExists, sqlJobExists},
+		{w, &st.markPublished, sqlMarkPublished},
 		{w, &st.putRunner, sqlPutRunner}, {w, &st.deleteRunner, sqlDeleteRunner},
 		{r, &st.getJob, sqlGetJob}, {r, &st.jobVersion, sqlJobVersion}, {r, &st.getRunner, sqlGetRunner}, {r, &st.listRunners, sqlListRunners},
 	} {
