@@ -19,7 +19,8 @@ import (
 
 // BenchmarkIntakeSQLiteMemq sends signed push webhooks, each for a new
 // commit, through the whole handler in-process: signature, parse, SQLite
-// (file) create, memq publish, published mark.
+// (file, opened exclusively as narwhal dev opens it) create, memq publish,
+// published mark.
 func BenchmarkIntakeSQLiteMemq(b *testing.B) {
 	r := newRig(b, filepath.Join(b.TempDir(), "narwhal.db"), nil)
 	benchWebhooks(b, r.h)
@@ -30,7 +31,7 @@ func BenchmarkIntakeSQLiteMemq(b *testing.B) {
 // RabbitMQ is not running (see internal/testenv).
 func BenchmarkIntakeRabbitMQ(b *testing.B) {
 	q := amqpQueue(b)
-	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "narwhal.db"))
+	st, err := sqlite.OpenWith(context.Background(), filepath.Join(b.TempDir(), "narwhal.db"), sqlite.Options{Exclusive: true})
 	if err != nil {
 		b.Fatal(err)
 	}

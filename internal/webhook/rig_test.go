@@ -57,7 +57,7 @@ func (s *syncBuffer) lines(t *testing.T) []map[string]any {
 
 func newRig(t testing.TB, path string, secrets SecretSource) *rig {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), path)
+	st, err := sqlite.OpenWith(context.Background(), path, sqlite.Options{Exclusive: true}) // as narwhal dev
 	if err != nil {
 		t.Fatal(err)
 	}

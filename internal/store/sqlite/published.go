@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -13,10 +14,12 @@ import (
 // published one, in the columns and in the document, with the version and
 // UpdatedAt moved on as UpdateJob moves them. It names only published,
 // version and doc, so of the indexes only the sparse unpublished one
-// changes (its entry goes).
+// changes (its entry goes). It returns the row it wrote, for the cache of an
+// exclusive Store.
 const sqlMarkPublished = `UPDATE jobs SET published = 1, version = version + 1,
 		doc = json_set(doc, '$.published', json('true'), '$.version', version + 1, '$.updated_at', ?)
-	WHERE id = ? AND published = 0 AND doc ->> '$.attempt' = ?`
+	WHERE id = ? AND published = 0 AND doc ->> '$.attempt' = ?
+	RETURNING version, doc`
 
 // MarkPublished records that the queue confirmed each of msgs: a job stored
 // with msg's ID and attempt and Published false gets Published true, its
@@ -36,17 +39,36 @@ func (s *Store) MarkPublished(ctx context.Context, msgs []ci.JobMessage) error {
 		return nil
 	}
 	now := s.now().UTC().Format(time.RFC3339Nano) // as encoding/json writes a time
-	err := s.writes.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	var marked []cachedMark
+	err := s.writes.writeThen(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		marked = marked[:0] // a batch that failed runs again alone
 		stmt := tx.StmtContext(ctx, s.st.markPublished)
 		for _, m := range msgs {
-			if _, err := stmt.ExecContext(ctx, now, m.JobID, m.Attempt); err != nil {
+			c := cachedMark{id: m.JobID}
+			err := stmt.QueryRowContext(ctx, now, m.JobID, m.Attempt).Scan(&c.version, &c.doc)
+			switch {
+			case errors.Is(err, sql.ErrNoRows): // published already, another attempt, or unknown
+			case err != nil:
 				return err
+			default:
+				marked = append(marked, c)
 			}
 		}
 		return nil
+	}, func() {
+		for _, c := range marked {
+			s.cache(c.id, c.version, c.doc)
+		}
 	})
 	if err != nil {
 		return fmt.Errorf("mark %d jobs published (first %s): %w", len(msgs), msgs[0].JobID, err)
 	}
 	return nil
+}
+
+// cachedMark is a job MarkPublished wrote, as the statement returned it.
+type cachedMark struct {
+	id      string
+	version int64
+	doc     []byte
 }

@@ -16,10 +16,19 @@ import (
 // MarkPublished leaves a job exactly as an UpdateJob that set Published
 // would (document, version, UpdatedAt, the unpublished listing), skips jobs
 // already published, on another attempt or unknown, and is idempotent.
+// An exclusive store answers from its cache what the statement wrote.
 func TestMarkPublished(t *testing.T) {
 	t.Parallel()
+	for _, opts := range []Options{{}, {Exclusive: true}} {
+		t.Run(fmt.Sprintf("exclusive=%t", opts.Exclusive), func(t *testing.T) {
+			t.Parallel()
+			testMarkPublished(t, openWith(t, filepath.Join(t.TempDir(), "narwhal.db"), opts))
+		})
+	}
+}
+
+func testMarkPublished(t *testing.T, s *Store) {
 	ctx := context.Background()
-	s := openT(t, filepath.Join(t.TempDir(), "narwhal.db"))
 	now := time.Date(2026, 12, 2, 6, 0, 0, 123456789, time.UTC)
 	s.now = func() time.Time { return now }
 	create := func(id string, attempt int, published bool) ci.Job {
@@ -69,6 +78,9 @@ func TestMarkPublished(t *testing.T) {
 	next.Status = ci.StatusAssigned
 	if _, err := s.UpdateJob(ctx, next); err != nil {
 		t.Fatalf("update after mark: %v", err)
+	}
+	if _, ok := s.cached("fresh"); ok != (s.jobs != nil) {
+		t.Errorf("fresh cached: %t; want %t", ok, s.jobs != nil)
 	}
 }
 
