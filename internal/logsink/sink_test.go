@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -247,5 +249,48 @@ func TestMaskerHidesBase64Forms(t *testing.T) {
 	}
 	if got := NewMasker([]string{"ab"}).String("YWI ab"); got != "YWI "+Mask {
 		t.Errorf("an encoding shorter than 4 is masked: %q", got)
+	}
+}
+
+// TestMasksEveryLineOfABlock: lines that come many to a write, with secrets
+// (plain and base64) at their ends, at their starts and side by side across
+// a newline, are each masked as Mask masks the line alone, wherever the
+// writes are cut, in the head and in the tail: what is delivered is the
+// masked lines' head, the elision marker, then their tail.
+func TestMasksEveryLineOfABlock(t *testing.T) {
+	t.Parallel()
+	secrets := []string{"hunter2", "s3cr3t-v4lue"}
+	m := NewMasker(secrets)
+	b64 := base64.StdEncoding.EncodeToString([]byte("s3cr3t-v4lue"))
+	var lines, want []string
+	for i := range 3000 {
+		lines = append(lines, fmt.Sprintf("%d hunter2", i), "hunter2"+b64, fmt.Sprintf("%d ok s3cr3t-v4l", i), "ue", "")
+	}
+	for _, l := range lines {
+		want = append(want, "s: "+string(m.Mask([]byte(l))))
+	}
+	text := strings.Join(lines, "\n") + "\n"
+	for _, limit := range []int64{0, 40 << 10, 200 << 10} {
+		rng := rand.New(rand.NewPCG(uint64(limit), 3))
+		var c collector
+		w := New(limit, secrets, c.deliver).Writer("s")
+		for rest := text; len(rest) > 0; {
+			n := min(len(rest), 1+rng.IntN(8000))
+			write(t, w, rest[:n])
+			rest = rest[n:]
+		}
+		w.Close()
+		got := c.take()
+		head := slices.IndexFunc(got, func(l string) bool { return strings.HasPrefix(l, "s: "+Prefix) })
+		if head < 0 {
+			equal(t, fmt.Sprintf("limit %d, all delivered", limit), got, want)
+			continue
+		}
+		tail := len(got) - head - 1
+		equal(t, fmt.Sprintf("limit %d, head", limit), got[:head], want[:head])
+		equal(t, fmt.Sprintf("limit %d, tail", limit), got[head+1:], want[len(want)-tail:])
+		if limit == 0 || tail == 0 {
+			t.Fatalf("limit %d: head %d, tail %d lines", limit, head, tail)
+		}
 	}
 }

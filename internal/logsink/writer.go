@@ -37,9 +37,41 @@ func (w *Writer) Write(p []byte) (int, error) {
 	defer w.sink.mu.Unlock()
 	n := len(p)
 	for len(p) > 0 {
+		if k := w.lines(p); k > 0 {
+			p = p[k:]
+			continue
+		}
 		p = w.consume(p)
 	}
 	return n, nil
+}
+
+// lines handles the longest run of whole lines, none longer than MaxLine,
+// that p starts with, all at once, and returns its length: 0 when p does not
+// start with such a line or a line or chunk of earlier writes is unfinished.
+// Secrets hold no newline, so masking the run at once masks each of its
+// lines as emit would.
+func (w *Writer) lines(p []byte) int {
+	if len(w.partial) > 0 || w.carry > 0 {
+		return 0
+	}
+	k := 0
+	for {
+		i := bytes.IndexByte(p[k:], '\n')
+		if i < 0 || i > MaxLine {
+			break
+		}
+		k += i + 1
+	}
+	if k == 0 {
+		return 0
+	}
+	out, masked, _ := w.sink.masker.appendMaskedChunk(w.scratch[:0], p[:k], k, 0)
+	if masked {
+		w.scratch = out
+	}
+	w.sink.putLines(w, out)
+	return k
 }
 
 // consume handles the first line (or MaxLine bytes) of p and returns the rest.
