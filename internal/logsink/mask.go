@@ -66,6 +66,9 @@ func (m *Masker) Mask(line []byte) []byte {
 
 // String is Mask for strings.
 func (m *Masker) String(s string) string {
+	if len(m.secrets) == 0 {
+		return s
+	}
 	out, masked := m.appendMasked(nil, []byte(s))
 	if !masked {
 		return s
