@@ -83,8 +83,10 @@ func (r *ring) grow(need int) {
 		return
 	}
 	buf := make([]byte, min(max(2*len(r.buf), minRing, need), r.max))
-	r.linearize()
-	copy(buf, r.buf[:r.size])
+	if r.size > 0 { // the data, oldest first: to the end of buf, then from its start
+		n := copy(buf, r.buf[r.start:min(r.start+r.size, len(r.buf))])
+		copy(buf[n:], r.buf[:r.size-n])
+	}
 	r.buf, r.start = buf, 0
 }
 
