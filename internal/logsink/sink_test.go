@@ -294,3 +294,20 @@ func TestMasksEveryLineOfABlock(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockScratchIsBounded: a write of megabytes of lines, each with a
+// secret, is masked in blocks of about maxBlock, so the writer keeps no
+// buffer the size of the write.
+func TestBlockScratchIsBounded(t *testing.T) {
+	t.Parallel()
+	var lines int
+	w := New(0, []string{"hunter2"}, func(string, []byte) { lines++ }).Writer("s")
+	write(t, w, strings.Repeat("token hunter2 and some text\n", 100_000)) // 2.8 MB
+	if c := cap(w.scratch); c > 2*maxBlock {
+		t.Errorf("scratch of %d bytes after a write of 2.8 MB; want at most %d", c, 2*maxBlock)
+	}
+	w.Close()
+	if lines != 100_000 {
+		t.Errorf("%d lines delivered, want 100000", lines)
+	}
+}

@@ -46,17 +46,21 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// maxBlock bounds the run of lines that lines takes at once (it stops after
+// the line that reaches it), and so the scratch buffer its masking may take.
+const maxBlock = 256 << 10
+
 // lines handles the longest run of whole lines, none longer than MaxLine,
-// that p starts with, all at once, and returns its length: 0 when p does not
-// start with such a line or a line or chunk of earlier writes is unfinished.
-// Secrets hold no newline, so masking the run at once masks each of its
-// lines as emit would.
+// that p starts with (up to maxBlock), all at once, and returns its length: 0
+// when p does not start with such a line or a line or chunk of earlier
+// writes is unfinished. Secrets hold no newline, so masking the run at once
+// masks each of its lines as emit would.
 func (w *Writer) lines(p []byte) int {
 	if len(w.partial) > 0 || w.carry > 0 {
 		return 0
 	}
 	k := 0
-	for {
+	for k < maxBlock {
 		i := bytes.IndexByte(p[k:], '\n')
 		if i < 0 || i > MaxLine {
 			break
