@@ -311,3 +311,27 @@ func TestBlockScratchIsBounded(t *testing.T) {
 		t.Errorf("%d lines delivered, want 100000", lines)
 	}
 }
+
+// TestMaskedLinesMatchLineByLine: masking a block of lines at once gives
+// what masking each line alone gives, for secrets that overlap, nest, sit
+// side by side and end lines, over random text of their letters.
+func TestMaskedLinesMatchLineByLine(t *testing.T) {
+	t.Parallel()
+	m := NewMasker([]string{"abc", "bcd", "cab", "dd", "abcdabcd"})
+	rng := rand.New(rand.NewPCG(4, 4))
+	for range 2000 {
+		var block, want []byte
+		for range 1 + rng.IntN(6) {
+			line := make([]byte, rng.IntN(30))
+			for i := range line {
+				line[i] = "abcd"[rng.IntN(4)]
+			}
+			block = append(append(block, line...), '\n')
+			want = append(append(want, m.Mask(line)...), '\n')
+		}
+		got, masked := m.appendMaskedLines(nil, block)
+		if !bytes.Equal(got, want) || masked != !bytes.Equal(block, want) {
+			t.Fatalf("block %q masked to %q (masked %v), want %q", block, got, masked, want)
+		}
+	}
+}

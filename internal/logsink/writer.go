@@ -53,8 +53,7 @@ const maxBlock = 256 << 10
 // lines handles the longest run of whole lines, none longer than MaxLine,
 // that p starts with (up to maxBlock), all at once, and returns its length: 0
 // when p does not start with such a line or a line or chunk of earlier
-// writes is unfinished. Secrets hold no newline, so masking the run at once
-// masks each of its lines as emit would.
+// writes is unfinished.
 func (w *Writer) lines(p []byte) int {
 	if len(w.partial) > 0 || w.carry > 0 {
 		return 0
@@ -70,12 +69,19 @@ func (w *Writer) lines(p []byte) int {
 	if k == 0 {
 		return 0
 	}
-	out, masked, _ := w.sink.masker.appendMaskedChunk(w.scratch[:0], p[:k], k, 0)
+	w.sink.putLines(w, w.maskLines(p[:k]))
+	return k
+}
+
+// maskLines returns block, whole lines, with every line masked as emit would
+// mask it alone: block itself when it holds no secret, else the masked lines
+// in scratch.
+func (w *Writer) maskLines(block []byte) []byte {
+	out, masked := w.sink.masker.appendMaskedLines(w.scratch[:0], block)
 	if masked {
 		w.scratch = out
 	}
-	w.sink.putLines(w, out)
-	return k
+	return out
 }
 
 // consume handles the first line (or MaxLine bytes) of p and returns the rest.
