@@ -8,7 +8,8 @@ import (
 )
 
 // demuxBuf is how much multiplexed output demux reads at once: many of the
-// engine's frames (a few KiB each, as the step wrote them) per read.
+// engine's frames (4 to 32 KiB each, as the engine read them from the
+// container's pipes) per read.
 const demuxBuf = 256 << 10
 
 // frameHeader is the length of a frame's header: the stream (stdin 0,
