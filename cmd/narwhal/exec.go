@@ -76,12 +76,15 @@ func runExec(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Env: opts.env.m, Secrets: opts.secrets.m, Hooks: runnerOnly{},
 	}
 	eng := &engine.Engine{Exec: ex.Executor, Logger: logger}
-	console := newConsole(stdout, p)
+	out := newDelayedWriter(stdout)
+	defer out.Close()
+	console := newConsole(out, p)
 	report, err := eng.Run(ctx, job, console)
 	if err != nil && report.Status == "" {
 		return fmt.Errorf("run pipeline: %w", err)
 	}
 	console.summary(report)
+	out.Close()
 	if report.Status != "success" {
 		return exitError(1)
 	}

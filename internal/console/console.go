@@ -32,7 +32,7 @@ type Console struct {
 }
 
 // New returns a Console for a job with these steps, in pipeline order. It
-// colours when w is a terminal and NO_COLOR is unset.
+// colours when w is a terminal (or has the Stat of one) and NO_COLOR is unset.
 func New(w io.Writer, steps []string) *Console {
 	c := &Console{w: w, colour: isTerminal(w), hue: map[string]string{}}
 	for _, s := range steps {
@@ -128,8 +128,10 @@ func (c *Console) paint(status string) string {
 	return "\x1b[" + code + "m" + status + "\x1b[0m"
 }
 
+// isTerminal reports whether w is a character device: an *os.File, or a
+// writer in front of one that passes its Stat on (exec's buffered stdout).
 func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+	f, ok := w.(interface{ Stat() (os.FileInfo, error) })
 	if !ok || os.Getenv("NO_COLOR") != "" {
 		return false
 	}

@@ -30,17 +30,26 @@ type Observer interface {
 // with the secrets masked in step names (a name is the pipeline author's
 // text, which may quote a secret's value).
 type serialObserver struct {
-	mu    sync.Mutex
-	obs   Observer
-	names *logsink.Masker
+	mu     sync.Mutex
+	obs    Observer
+	names  *logsink.Masker
+	masked map[string]string // step name → masked, so that a log line costs no masking of its step; guarded by mu
 }
 
-// name is step with the secrets masked.
+// name is step with the secrets masked. s.mu is held.
 func (s *serialObserver) name(step string) string {
 	if s.names == nil {
 		return step
 	}
-	return s.names.String(step)
+	if m, ok := s.masked[step]; ok {
+		return m
+	}
+	if s.masked == nil {
+		s.masked = map[string]string{}
+	}
+	m := s.names.String(step)
+	s.masked[step] = m
+	return m
 }
 
 func (s *serialObserver) StepStarted(step string, at time.Time) {
@@ -77,7 +86,9 @@ func (s *serialObserver) JobFinished(r Report) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r.Error = s.name(r.Error) // an invalid pipeline's error names its steps
+	if s.names != nil {
+		r.Error = s.names.String(r.Error) // an invalid pipeline's error names its steps
+	}
 	r.Steps = slices.Clone(r.Steps)
 	for i := range r.Steps {
 		r.Steps[i].Name = s.name(r.Steps[i].Name)

@@ -66,11 +66,68 @@ func (m *Masker) Mask(line []byte) []byte {
 
 // String is Mask for strings.
 func (m *Masker) String(s string) string {
+	if len(m.secrets) == 0 {
+		return s
+	}
 	out, masked := m.appendMasked(nil, []byte(s))
 	if !masked {
 		return s
 	}
 	return string(out)
+}
+
+// appendMaskedLines is appendMasked for a block of whole lines: since no
+// secret holds a newline, it masks each line as appendMasked would mask it
+// alone. It walks the occurrences of all secrets in the order they start (a
+// merge of each secret's next occurrence, without collecting them), so a
+// block with many secrets costs no sorting and no allocation beyond dst.
+func (m *Masker) appendMaskedLines(dst, block []byte) ([]byte, bool) {
+	var small [16]int
+	next := small[:0] // each secret's next occurrence, or -1
+	if len(m.secrets) > len(small) {
+		next = make([]int, 0, len(m.secrets))
+	}
+	for _, s := range m.secrets {
+		next = append(next, bytes.Index(block, s))
+	}
+	cur, last, masked := span{-1, -1}, 0, false
+	for {
+		j := firstOccurrence(next)
+		if j < 0 {
+			break
+		}
+		sp := span{next[j], next[j] + len(m.secrets[j])}
+		if i := bytes.Index(block[sp.start+1:], m.secrets[j]); i >= 0 {
+			next[j] = sp.start + 1 + i
+		} else {
+			next[j] = -1
+		}
+		if cur.start >= 0 && sp.start <= cur.end { // overlapping or adjacent: one Mask
+			cur.end = max(cur.end, sp.end)
+			continue
+		}
+		if cur.start >= 0 {
+			dst, last = append(append(dst, block[last:cur.start]...), Mask...), cur.end
+		}
+		cur, masked = sp, true
+	}
+	if !masked {
+		return block, false
+	}
+	dst = append(append(dst, block[last:cur.start]...), Mask...)
+	return append(dst, block[cur.end:]...), true
+}
+
+// firstOccurrence returns the index of the smallest offset of next that is
+// not -1, or -1 when all are.
+func firstOccurrence(next []int) int {
+	j := -1
+	for i, n := range next {
+		if n >= 0 && (j < 0 || n < next[j]) {
+			j = i
+		}
+	}
+	return j
 }
 
 // span is a half-open byte range of a line.

@@ -72,11 +72,29 @@ func TestSinkMatchesModel(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, 7))
 		limit := []int{10, 40, 200, 1000, 300 << 10}[seed%5]
 		lineMax := max(3, min(limit/8, 3000))
-		runModel(t, seed, rng, limit, lineMax)
+		runModel(t, seed, rng, limit, lineMax, 1)
 	}
 }
 
-func runModel(t *testing.T, seed uint64, rng *rand.Rand, limit, lineMax int) {
+// TestSinkMatchesModelInBlocks is TestSinkMatchesModel with up to 40 lines a
+// write (cut at a random byte into two writes), as a container's output
+// comes, so that the writer takes its path for many lines at once; the
+// larger limits give a tail budget above MaxLine, where the tail takes such
+// a block at once.
+func TestSinkMatchesModelInBlocks(t *testing.T) {
+	t.Parallel()
+	for seed := range uint64(100) {
+		rng := rand.New(rand.NewPCG(seed, 11))
+		limit := []int{10, 1000, 140 << 10, 300 << 10, 1 << 20}[seed%5]
+		lineMax := max(3, min(limit/8, 8000))
+		runModel(t, seed, rng, limit, lineMax, 40)
+	}
+}
+
+// runModel writes random lines of up to lineMax bytes, up to perWrite lines
+// at a time, to the Writers of up to 4 steps and compares what the Sink
+// delivers with what the model does.
+func runModel(t *testing.T, seed uint64, rng *rand.Rand, limit, lineMax, perWrite int) {
 	var c collector
 	s := New(int64(limit), nil, c.deliver)
 	m := &model{headCap: limit / 2, tailCap: limit - limit/2, elided: map[string]int{}}
@@ -91,17 +109,21 @@ func runModel(t *testing.T, seed uint64, rng *rand.Rand, limit, lineMax int) {
 		if !open {
 			continue
 		}
-		if rng.IntN(40) == 0 || op > 4000 {
+		if rng.IntN(40) == 0 || op > 4000/perWrite {
 			w.Close()
 			m.close(name)
 			delete(writers, name)
 			continue
 		}
-		text := strings.Repeat(string(rune('a'+op%26)), 2+rng.IntN(lineMax))
-		cut := rng.IntN(len(text) + 1)
-		w.Write([]byte(text[:cut]))
-		w.Write([]byte(text[cut:] + "\n"))
-		m.put(name, text)
+		var block strings.Builder
+		for k := range 1 + rng.IntN(perWrite) {
+			text := strings.Repeat(string(rune('a'+(op+k)%26)), 2+rng.IntN(lineMax))
+			block.WriteString(text + "\n")
+			m.put(name, text)
+		}
+		cut := rng.IntN(block.Len())
+		w.Write([]byte(block.String()[:cut]))
+		w.Write([]byte(block.String()[cut:]))
 	}
 	if got, want := strings.Join(c.take(), "\n"), strings.Join(m.out, "\n"); got != want {
 		t.Fatalf("seed %d, limit %d: sink and model differ\nsink:\n%.2000s\nmodel:\n%.2000s", seed, limit, got, want)

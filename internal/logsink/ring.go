@@ -54,14 +54,39 @@ func (r *ring) add(w *Writer, line []byte, limit int) {
 	w.queued += n
 }
 
+// addLines is add for each line of block (whole lines, each ending in a
+// newline and fitting in limit), when the newest run is w's: the ring ends up
+// holding the newest lines, of the ring and of block, that fit in limit.
+func (r *ring) addLines(w *Writer, block []byte, limit int) {
+	if over := len(block) - limit; over > 0 {
+		cut := over + bytes.IndexByte(block[over-1:], '\n')
+		w.elided += int64(cut)
+		block = block[cut:]
+		r.drop(r.size) // the lines cut from block pushed all of the ring out
+	}
+	n := len(block)
+	r.grow(min(r.size+n, limit))
+	if over := r.size + n - limit; over > 0 {
+		r.drop(over)
+	}
+	if last := len(r.runs) - 1; last < 0 || r.runs[last].w != w {
+		r.runs = append(r.runs, run{w: w})
+	}
+	r.write(block)
+	r.runs[len(r.runs)-1].n += n
+	w.queued += n
+}
+
 // grow makes the buffer hold at least need bytes, keeping the data.
 func (r *ring) grow(need int) {
 	if len(r.buf) >= need {
 		return
 	}
 	buf := make([]byte, min(max(2*len(r.buf), minRing, need), r.max))
-	r.linearize()
-	copy(buf, r.buf[:r.size])
+	if r.size > 0 { // the data, oldest first: to the end of buf, then from its start
+		n := copy(buf, r.buf[r.start:min(r.start+r.size, len(r.buf))])
+		copy(buf[n:], r.buf[:r.size-n])
+	}
 	r.buf, r.start = buf, 0
 }
 

@@ -15,6 +15,7 @@
 package logsink
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
 )
@@ -90,6 +91,22 @@ func (s *Sink) put(w *Writer, line []byte) {
 	}
 	s.closed = true
 	s.tail.add(w, line, int(s.tailCap-s.tailUsed))
+}
+
+// putLines handles block, masked lines of w each ending in a newline, as
+// put would one by one. Once the head is closed, the rest of the block goes
+// into the tail at once when the tail's budget is larger than any line, so
+// that no line of it can be dropped for being too long. s.mu is held.
+func (s *Sink) putLines(w *Writer, block []byte) {
+	for len(block) > 0 {
+		i := bytes.IndexByte(block, '\n')
+		s.put(w, block[:i])
+		block = block[i+1:]
+		if limit := int(s.tailCap - s.tailUsed); s.closed && limit > MaxLine+1 && len(block) > 0 {
+			s.tail.addLines(w, block, limit)
+			return
+		}
+	}
 }
 
 // finish delivers w's elision marker and its lines still in the tail, then

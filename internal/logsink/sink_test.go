@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -247,5 +249,89 @@ func TestMaskerHidesBase64Forms(t *testing.T) {
 	}
 	if got := NewMasker([]string{"ab"}).String("YWI ab"); got != "YWI "+Mask {
 		t.Errorf("an encoding shorter than 4 is masked: %q", got)
+	}
+}
+
+// TestMasksEveryLineOfABlock: lines that come many to a write, with secrets
+// (plain and base64) at their ends, at their starts and side by side across
+// a newline, are each masked as Mask masks the line alone, wherever the
+// writes are cut, in the head and in the tail: what is delivered is the
+// masked lines' head, the elision marker, then their tail.
+func TestMasksEveryLineOfABlock(t *testing.T) {
+	t.Parallel()
+	secrets := []string{"hunter2", "s3cr3t-v4lue"}
+	m := NewMasker(secrets)
+	b64 := base64.StdEncoding.EncodeToString([]byte("s3cr3t-v4lue"))
+	var lines, want []string
+	for i := range 3000 {
+		lines = append(lines, fmt.Sprintf("%d hunter2", i), "hunter2"+b64, fmt.Sprintf("%d ok s3cr3t-v4l", i), "ue", "")
+	}
+	for _, l := range lines {
+		want = append(want, "s: "+string(m.Mask([]byte(l))))
+	}
+	text := strings.Join(lines, "\n") + "\n"
+	for _, limit := range []int64{0, 40 << 10, 200 << 10} {
+		rng := rand.New(rand.NewPCG(uint64(limit), 3))
+		var c collector
+		w := New(limit, secrets, c.deliver).Writer("s")
+		for rest := text; len(rest) > 0; {
+			n := min(len(rest), 1+rng.IntN(8000))
+			write(t, w, rest[:n])
+			rest = rest[n:]
+		}
+		w.Close()
+		got := c.take()
+		head := slices.IndexFunc(got, func(l string) bool { return strings.HasPrefix(l, "s: "+Prefix) })
+		if head < 0 {
+			equal(t, fmt.Sprintf("limit %d, all delivered", limit), got, want)
+			continue
+		}
+		tail := len(got) - head - 1
+		equal(t, fmt.Sprintf("limit %d, head", limit), got[:head], want[:head])
+		equal(t, fmt.Sprintf("limit %d, tail", limit), got[head+1:], want[len(want)-tail:])
+		if limit == 0 || tail == 0 {
+			t.Fatalf("limit %d: head %d, tail %d lines", limit, head, tail)
+		}
+	}
+}
+
+// TestBlockScratchIsBounded: a write of megabytes of lines, each with a
+// secret, is masked in blocks of about maxBlock, so the writer keeps no
+// buffer the size of the write.
+func TestBlockScratchIsBounded(t *testing.T) {
+	t.Parallel()
+	var lines int
+	w := New(0, []string{"hunter2"}, func(string, []byte) { lines++ }).Writer("s")
+	write(t, w, strings.Repeat("token hunter2 and some text\n", 100_000)) // 2.8 MB
+	if c := cap(w.scratch); c > 2*maxBlock {
+		t.Errorf("scratch of %d bytes after a write of 2.8 MB; want at most %d", c, 2*maxBlock)
+	}
+	w.Close()
+	if lines != 100_000 {
+		t.Errorf("%d lines delivered, want 100000", lines)
+	}
+}
+
+// TestMaskedLinesMatchLineByLine: masking a block of lines at once gives
+// what masking each line alone gives, for secrets that overlap, nest, sit
+// side by side and end lines, over random text of their letters.
+func TestMaskedLinesMatchLineByLine(t *testing.T) {
+	t.Parallel()
+	m := NewMasker([]string{"abc", "bcd", "cab", "dd", "abcdabcd"})
+	rng := rand.New(rand.NewPCG(4, 4))
+	for range 2000 {
+		var block, want []byte
+		for range 1 + rng.IntN(6) {
+			line := make([]byte, rng.IntN(30))
+			for i := range line {
+				line[i] = "abcd"[rng.IntN(4)]
+			}
+			block = append(append(block, line...), '\n')
+			want = append(append(want, m.Mask(line)...), '\n')
+		}
+		got, masked := m.appendMaskedLines(nil, block)
+		if !bytes.Equal(got, want) || masked != !bytes.Equal(block, want) {
+			t.Fatalf("block %q masked to %q (masked %v), want %q", block, got, masked, want)
+		}
 	}
 }

@@ -37,9 +37,51 @@ func (w *Writer) Write(p []byte) (int, error) {
 	defer w.sink.mu.Unlock()
 	n := len(p)
 	for len(p) > 0 {
+		if k := w.lines(p); k > 0 {
+			p = p[k:]
+			continue
+		}
 		p = w.consume(p)
 	}
 	return n, nil
+}
+
+// maxBlock bounds the run of lines that lines takes at once (it stops after
+// the line that reaches it), and so the scratch buffer its masking may take.
+const maxBlock = 256 << 10
+
+// lines handles the longest run of whole lines, none longer than MaxLine,
+// that p starts with (up to maxBlock), all at once, and returns its length: 0
+// when p does not start with such a line or a line or chunk of earlier
+// writes is unfinished.
+func (w *Writer) lines(p []byte) int {
+	if len(w.partial) > 0 || w.carry > 0 {
+		return 0
+	}
+	k := 0
+	for k < maxBlock {
+		i := bytes.IndexByte(p[k:], '\n')
+		if i < 0 || i > MaxLine {
+			break
+		}
+		k += i + 1
+	}
+	if k == 0 {
+		return 0
+	}
+	w.sink.putLines(w, w.maskLines(p[:k]))
+	return k
+}
+
+// maskLines returns block, whole lines, with every line masked as emit would
+// mask it alone: block itself when it holds no secret, else the masked lines
+// in scratch.
+func (w *Writer) maskLines(block []byte) []byte {
+	out, masked := w.sink.masker.appendMaskedLines(w.scratch[:0], block)
+	if masked {
+		w.scratch = out
+	}
+	return out
 }
 
 // consume handles the first line (or MaxLine bytes) of p and returns the rest.

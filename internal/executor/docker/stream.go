@@ -9,7 +9,6 @@ import (
 
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/pkg/stdcopy"
 )
 
 // drainTimeout bounds how long the output of an ended container may take to
@@ -33,10 +32,7 @@ func attach(ctx context.Context, api dockerAPI, id string, out io.Writer) (*stre
 		return nil, fmt.Errorf("attach container: %w", err)
 	}
 	s := &stream{conn: conn, out: &sink{w: out}, done: make(chan error, 1)}
-	go func() {
-		_, err := stdcopy.StdCopy(s.out, s.out, conn.Reader)
-		s.done <- err
-	}()
+	go func() { s.done <- demux(s.out, conn.Reader) }()
 	return s, nil
 }
 
