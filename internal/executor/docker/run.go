@@ -55,7 +55,7 @@ func (e *Executor) run(ctx context.Context, job *executor.Job, step *executor.St
 	if err != nil {
 		return res, err
 	}
-	if res.ExitCode != 0 {
+	if res.ExitCode != 0 && !res.TimedOut && !res.Cancelled { // narwhal's own kill is no OOM
 		if res.OOMKilled, err = e.oomKilled(ctx, id, res.ExitCode); err != nil {
 			return res, err
 		}
@@ -153,9 +153,10 @@ func (e *Executor) stop(ctx context.Context, id string) {
 	}
 }
 
-// oomSettle bounds how long a SIGKILL exit waits for the daemon to record
-// an OOM kill.
-const oomSettle = 750 * time.Millisecond
+// oomSettle bounds how long a SIGKILL exit that narwhal did not cause (no
+// timeout, no cancel) waits for the daemon to record an OOM kill: 750 ms
+// was once too short on a loaded machine (1 TestOOMKilled in ~70).
+const oomSettle = 3 * time.Second
 
 // oomKilled reports whether the kernel killed a process of the container for
 // exceeding its memory limit. The daemon learns of an OOM kill from an event
