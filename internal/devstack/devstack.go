@@ -28,6 +28,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/dispatch"
 	"github.com/narwhal-ci/narwhal/internal/executor"
+	"github.com/narwhal-ci/narwhal/internal/intake"
 	"github.com/narwhal-ci/narwhal/internal/logstore/fs"
 	rsecrets "github.com/narwhal-ci/narwhal/internal/secrets"
 )
@@ -109,6 +110,7 @@ type Stack struct {
 	logs    *fs.Store
 	blobs   blob.Store // workspace snapshots, caches and artifacts, shared by the runners and the API
 	ctl     *dispatch.Dispatcher
+	intake  *intake.Intake            // the webhook's, flushed at shutdown
 	creds   dispatch.CloneCredentials // nil without GitHub credentials
 	metrics *metrics
 	runners []*devRunner

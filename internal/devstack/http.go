@@ -29,7 +29,10 @@ const (
 // the metrics, and the dashboard at /. The webhook takes at most what API
 // Gateway lets through (lambdahttp.MaxBody).
 func (s *Stack) handler() http.Handler {
-	in := &intake.Intake{Store: s.store, Queue: s.queue, Logger: s.log}
+	// The stack outlives its requests and flushes at shutdown, so the
+	// Published marks may trail the answers (Intake.MarkLater).
+	in := &intake.Intake{Store: s.store, Queue: s.queue, Logger: s.log, MarkLater: true}
+	s.intake = in
 	hook := webhook.NewHandler(webhook.Deps{Intake: in, Secrets: s.sec.webhookSecrets,
 		Logger: s.log, MaxBody: lambdahttp.MaxBody})
 	rest := api.New(api.Deps{Jobs: s.store, Runners: s.store, Ops: s.ctl, Logs: s.logs, Secrets: s.vault,

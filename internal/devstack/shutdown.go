@@ -29,6 +29,9 @@ func (s *Stack) shutdown(l loops) {
 		s.srv.Close()
 	}
 	cancel()
+	if s.intake != nil {
+		s.intake.Flush() // the last Published marks, before the store closes
+	}
 	l.jobs.stop()
 	cancelled := s.stopRunners(ctx)
 	s.awaitFinal(ctx, cancelled)

@@ -2,6 +2,7 @@ package intake
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -94,4 +95,66 @@ func (c *coalescer) handOver() {
 		return
 	}
 	c.pending[0].done <- markResult{lead: true}
+}
+
+// later is the background form of the coalescer, for Intake.MarkLater: a
+// mark is queued and its caller returns at once; one flusher goroutine,
+// started when none runs, writes what is queued, one MarkPublished per
+// round, until nothing is left. A failed round is logged: its jobs stay
+// unpublished in the store, and Sweep publishes them again.
+type later struct {
+	mu       sync.Mutex
+	pending  []ci.JobMessage
+	flushing bool
+	idle     *sync.Cond // signalled when the flusher stops
+}
+
+// add queues msg and starts the flusher when none runs.
+func (l *later) add(m PublishMarker, msg ci.JobMessage, log *slog.Logger) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pending = append(l.pending, msg)
+	if !l.flushing {
+		l.flushing = true
+		go l.flush(m, log)
+	}
+}
+
+// flush writes rounds of queued marks until none are left.
+func (l *later) flush(m PublishMarker, log *slog.Logger) {
+	for {
+		l.mu.Lock()
+		batch := l.pending
+		l.pending = nil
+		if len(batch) == 0 {
+			l.flushing = false
+			l.cond().Broadcast()
+			l.mu.Unlock()
+			return
+		}
+		l.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), markFlushTimeout)
+		if err := m.MarkPublished(ctx, batch); err != nil {
+			log.Warn("published marks not written; Sweep publishes these jobs again",
+				"jobs", len(batch), "first", batch[0].JobID, "err", err)
+		}
+		cancel()
+	}
+}
+
+// wait returns once every mark queued before it is written (or failed).
+func (l *later) wait() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for l.flushing {
+		l.cond().Wait()
+	}
+}
+
+// cond is idle, made on first use; l.mu is held.
+func (l *later) cond() *sync.Cond {
+	if l.idle == nil {
+		l.idle = sync.NewCond(&l.mu)
+	}
+	return l.idle
 }

@@ -30,8 +30,25 @@ type Intake struct {
 	// DefaultPublishTimeout.
 	PublishTimeout time.Duration
 
+	// MarkLater makes Accept return once the queue confirmed the publish,
+	// without waiting for the Published mark: the mark is written in the
+	// background, coalesced with the others (a store without a
+	// PublishMarker ignores it). Outcome.Published still means the queue
+	// has the message; the stored job shows it a moment later, and a mark
+	// lost with the process only costs a second publish by Sweep. Only for
+	// a process that outlives its requests and calls Flush before it closes
+	// the store (narwhal dev): a Lambda may be frozen right after it
+	// answers, leaving the mark unwritten until the next invocation.
+	MarkLater bool
+
 	marks coalescer // Accept's marks, for a Store that is a PublishMarker
+	later later     // the same, with MarkLater
 }
+
+// Flush returns once every mark that MarkLater left in the background is
+// written (or failed). Call it after the last Accept, before the store
+// closes.
+func (in *Intake) Flush() { in.later.wait() }
 
 // DefaultPublishTimeout is the PublishTimeout of an Intake that sets none.
 const DefaultPublishTimeout = 5 * time.Second

@@ -33,7 +33,12 @@ func (in *Intake) markAccepted(ctx context.Context, j ci.Job) error {
 	if !ok {
 		return in.markOne(ctx, j)
 	}
-	if err := in.marks.mark(ctx, m, ci.JobMessage{JobID: j.ID, Attempt: j.Attempt}); err != nil {
+	msg := ci.JobMessage{JobID: j.ID, Attempt: j.Attempt}
+	if in.MarkLater {
+		in.later.add(m, msg, in.logger())
+		return nil
+	}
+	if err := in.marks.mark(ctx, m, msg); err != nil {
 		return fmt.Errorf("mark job %s published: %w", j.ID, err)
 	}
 	return nil

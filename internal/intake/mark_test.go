@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -108,5 +109,53 @@ func TestSweepMarksWhatItPublished(t *testing.T) {
 	}
 	if m := r.drain(t); len(m) != 5 {
 		t.Fatalf("got %s, want 5", msgs(len(m)))
+	}
+}
+
+// failingMarker is a store whose MarkPublished always fails.
+type failingMarker struct{ ci.Store }
+
+func (failingMarker) MarkPublished(context.Context, []ci.JobMessage) error {
+	return errors.New("disk on fire")
+}
+
+// With MarkLater, concurrent Accepts return Published as soon as the queue
+// confirmed, and after Flush every job is stored published; a background
+// mark that fails leaves its job to Sweep, which publishes it again.
+func TestMarkLater(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	r.in.MarkLater = true
+	const n = 40
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			out := r.accept(t, "", sample(fmt.Sprintf("abc2%02d", i)))
+			if !out.Published || out.Problem != nil {
+				t.Errorf("outcome %+v; want published, no problem", out)
+			}
+			ids[i] = out.JobID
+		})
+	}
+	wg.Wait()
+	r.in.Flush()
+	for _, id := range ids {
+		if j := r.get(t, id); !j.Published || j.Version != 2 {
+			t.Errorf("job %s after Flush: published %t, version %d; want true, 2", id, j.Published, j.Version)
+		}
+	}
+	r.drain(t)
+
+	r.in.Store = failingMarker{r.store}
+	lost := r.accept(t, "", sample("abc299"))
+	r.in.Flush()
+	if !lost.Published || r.get(t, lost.JobID).Published {
+		t.Fatalf("outcome %+v, stored published %t: want published, stored unpublished", lost, r.get(t, lost.JobID).Published)
+	}
+	r.in.Store = r.store
+	r.clock.Add(time.Hour)
+	if n := r.sweep(t, time.Minute); n != 1 || !r.get(t, lost.JobID).Published {
+		t.Fatalf("swept %d; want the job whose mark was lost", n)
 	}
 }
