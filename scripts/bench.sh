@@ -189,6 +189,7 @@ gobench ./internal/executor/docker 'BenchmarkJobNetwork' 15x # issue 10: bridge/
 gobench ./internal/engine 'BenchmarkSchedule'                 # issue 10: the scheduler, linear in steps
 gobench ./internal/logsink 'BenchmarkLogThroughput'
 gobench ./internal/webhook 'BenchmarkIntake'
+gobench ./internal/queue/amqp 'BenchmarkPublishRaw/publishers=8/channels=1$' 5000x # the broker's own floor under BenchmarkIntakeRabbitMQ
 gobench ./internal/dispatch 'BenchmarkDispatch' 5000x # issue 15: 10 no-op runners beside one real runner
 gobench ./internal/devstack 'BenchmarkWebhookToFirstStep' 10x
 gobench ./internal/devstack 'BenchmarkRerunFromLastStep' 5x # issue 17: examples/hello from report vs whole
