@@ -43,7 +43,7 @@ func TestCrashKeepsAcknowledgedReports(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	acks := testenv.CrashAfter(t, "outbox-burst", dir, 1000)
-	files := len(messageFiles(t, dir))
+	segs := len(segments(t, dir))
 	r := &recorder{}
 	flush(t, openOutbox(t, dir, r.send))
 	delivered := map[string]bool{}
@@ -56,6 +56,6 @@ func TestCrashKeepsAcknowledgedReports(t *testing.T) {
 				id, len(acks), len(delivered))
 		}
 	}
-	t.Logf("%d acknowledged reports, all delivered after kill -9 (%d batch files for %d delivered)",
-		len(acks), files, len(delivered))
+	t.Logf("%d acknowledged reports, all delivered after kill -9 (%d segments for %d delivered)",
+		len(acks), segs, len(delivered))
 }
