@@ -129,14 +129,13 @@ func (o *Outbox) attempt(r *segReader, it item) error {
 	return nil
 }
 
-// pop removes a delivered message from the queue, records it in acked, and
-// removes its segment once all of it is delivered and no batch goes there
-// any more.
+// pop removes a delivered message from the queue, records it in acked
+// (recordAcked), and removes its segment once all of it is delivered and no
+// batch goes there any more.
 func (o *Outbox) pop(it item) {
-	if _, err := o.acked.WriteAt(formatAcked(it.seq), 0); err != nil {
-		// The message goes out again after a restart: a duplicate,
-		// which consumers tolerate, rather than a loss.
-		o.log.Warn("outbox: cannot record a delivery", "seq", it.seq, "err", err)
+	o.delivered = it.seq
+	if o.delivered-o.ackedSeq >= ackEvery || o.Pending() == 1 {
+		o.recordAcked()
 	}
 	o.mu.Lock()
 	o.remaining[it.seg]--
@@ -151,6 +150,27 @@ func (o *Outbox) pop(it item) {
 	if last {
 		o.removeSegment(it.seg)
 	}
+}
+
+// ackEvery is how many deliveries may go unrecorded in acked while more
+// messages wait: after a crash at most that many are sent again.
+const ackEvery = 64
+
+// recordAcked writes the last delivered seq to acked, unless it is there.
+// It is called after the delivery of the last message pending and of every
+// ackEvery-th, and at Close. The file is not
+// synced: losing it to a crash only sends messages again.
+func (o *Outbox) recordAcked() {
+	if o.delivered == o.ackedSeq {
+		return
+	}
+	if _, err := o.acked.WriteAt(formatAcked(o.delivered), 0); err != nil {
+		// The messages go out again after a restart: duplicates, which
+		// consumers tolerate, rather than a loss.
+		o.log.Warn("outbox: cannot record deliveries", "seq", o.delivered, "err", err)
+		return
+	}
+	o.ackedSeq = o.delivered
 }
 
 // quarantine keeps a message that can never be sent out of the way, in

@@ -92,7 +92,11 @@ type Outbox struct {
 	activeSeq uint64         // the seq of active, 0 when none
 	closed    bool           // Close was called
 	changed   chan struct{}  // closed and replaced whenever the queue shrinks
-	acked     *os.File       // the seq of the last message delivered (ackedName)
+
+	// The delivering goroutine's own (Close's once it returned).
+	acked     *os.File // holds the seq of the last message delivered (ackedName)
+	delivered uint64   // the seq of the last message delivered
+	ackedSeq  uint64   // the seq written to acked
 
 	wake   chan struct{} // capacity 1: a message was enqueued
 	ctx    context.Context
@@ -319,6 +323,7 @@ func (o *Outbox) Close() error {
 		o.enqMu.Unlock()
 		o.cancel()
 		<-o.done
+		o.recordAcked()
 		if o.active != nil {
 			o.active.f.Close()
 		}
