@@ -131,10 +131,12 @@ func (o *Outbox) attempt(r *segReader, it item) error {
 
 // pop removes a delivered message from the queue, records it in acked
 // (recordAcked), and removes its segment once all of it is delivered and no
-// batch goes there any more.
+// batch goes there any more. Once the queue is empty, or a segment removed,
+// the reserve is taken back if it was released and there is room.
 func (o *Outbox) pop(it item) {
 	o.delivered = it.seq
-	if o.delivered-o.ackedSeq >= ackEvery || o.Pending() == 1 {
+	caughtUp := o.Pending() == 1
+	if caughtUp || o.delivered-o.ackedSeq >= ackEvery {
 		o.recordAcked()
 	}
 	o.mu.Lock()
@@ -147,8 +149,11 @@ func (o *Outbox) pop(it item) {
 	close(o.changed)
 	o.changed = make(chan struct{})
 	o.mu.Unlock()
-	if last {
+	switch {
+	case last:
 		o.removeSegment(it.seg)
+	case caughtUp:
+		o.spare.Restore()
 	}
 }
 
