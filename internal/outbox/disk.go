@@ -29,10 +29,11 @@ import (
 // A write cut short by a crash leaves a frame that is short or fails its
 // CRC at the end of the segment: it, and anything after it, was never
 // acknowledged and is ignored. A frame that fails its CRC but is followed by
-// a good one is damage, kept aside by delivery (dir/corrupt). The file acked holds the seq of the last
-// message delivered (20 digits and a newline), written after each delivery
-// and never synced: losing it to a crash only sends messages again. Batch
-// files of the first format (legacy.go) are turned into a segment at Open.
+// a good one is damage, kept aside by delivery (dir/corrupt). The file acked
+// holds the seq of the last message delivered (formatAcked), written after
+// deliveries and never synced: losing it to a crash only sends messages
+// again. Batch files of the first format (legacy.go) are turned into a
+// segment at Open.
 const (
 	seqDigits  = 20 // enough for any uint64
 	segSuffix  = ".seg"
@@ -243,21 +244,30 @@ func removeSegment(dir string, seq uint64) error {
 }
 
 // readAcked returns the seq in the acked file, 0 when there is none or it
-// does not parse (then delivered messages may go out again).
+// does not check (then delivered messages may go out again, never fewer).
 func readAcked(dir string) uint64 {
 	data, err := os.ReadFile(filepath.Join(dir, ackedName))
 	if err != nil {
 		return 0
 	}
-	seq, err := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64)
+	digits, sum, ok := strings.Cut(strings.TrimSpace(string(data)), " ")
+	if !ok || sum != fmt.Sprintf("%08x", crc32.Checksum([]byte(digits), castagnoli)) {
+		return 0
+	}
+	seq, err := strconv.ParseUint(digits, 10, 64)
 	if err != nil {
 		return 0
 	}
 	return seq
 }
 
-// formatAcked is the content of the acked file for seq.
-func formatAcked(seq uint64) []byte { return fmt.Appendf(nil, "%0*d\n", seqDigits, seq) }
+// formatAcked is the content of the acked file for seq: 20 digits, a space,
+// their CRC-32C in hex and a newline, always 30 bytes, so that each write
+// replaces the last whole and a mix of two is never taken for a later seq.
+func formatAcked(seq uint64) []byte {
+	digits := fmt.Sprintf("%0*d", seqDigits, seq)
+	return fmt.Appendf(nil, "%s %08x\n", digits, crc32.Checksum([]byte(digits), castagnoli))
+}
 
 // keepAside stores a frame that can never be sent as dir/corrupt/<seq>.frame,
 // where it waits for a human.

@@ -127,3 +127,30 @@ func TestRetriesAreSpaced(t *testing.T) {
 		}
 	}
 }
+
+// The acked file reads back what was written; one that does not check
+// (torn, garbled, a mix of two writes) reads as 0: messages are sent again,
+// none skipped.
+func TestAckedFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, ackedName)
+	if got := readAcked(dir); got != 0 {
+		t.Errorf("no file: %d, want 0", got)
+	}
+	if err := os.WriteFile(path, formatAcked(199), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAcked(dir); got != 199 {
+		t.Errorf("readAcked = %d, want 199", got)
+	}
+	old, next := formatAcked(199), formatAcked(200)
+	mixed := append(slices.Clone(next[:19]), old[19:]...) // 209 with 199's sum
+	for _, bad := range [][]byte{mixed, next[:20], []byte("garbage"), nil} {
+		if err := os.WriteFile(path, bad, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got := readAcked(dir); got != 0 {
+			t.Errorf("acked %q = %d, want 0", bad, got)
+		}
+	}
+}
