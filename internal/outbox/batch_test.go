@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -59,13 +60,16 @@ func TestConcurrentEnqueuesShareABatch(t *testing.T) {
 			t.Errorf("Enqueue %d: %v", i, err)
 		}
 	}
-	files, _ := filepath.Glob(filepath.Join(dir, "*.msg"))
+	files, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
 	if len(files) != 1 {
-		t.Fatalf("%d message files, want one batch", len(files))
+		t.Fatalf("%d segments, want one", len(files))
 	}
-	msgs, err := readMessages(dir, 1)
-	if err != nil || len(msgs) != n {
-		t.Fatalf("batch file: %d messages, %v; want %d", len(msgs), err, n)
+	msgs := segmentMessages(t, dir, 1)
+	if len(msgs) != n {
+		t.Fatalf("segment: %d messages; want %d", len(msgs), n)
+	}
+	if o.Pending() != n || o.active.size != int64(len(o.buf)) {
+		t.Fatalf("pending %d, segment %d bytes; want %d messages written as one batch of %d bytes", o.Pending(), o.active.size, n, len(o.buf))
 	}
 	close(gate)
 	if err := o.Flush(context.Background()); err != nil {
@@ -76,9 +80,28 @@ func TestConcurrentEnqueuesShareABatch(t *testing.T) {
 			t.Fatalf("delivered %v, want the batch's order %v", sent, msgs)
 		}
 	}
-	if left, _ := filepath.Glob(filepath.Join(dir, "*.msg")); len(left) != 0 {
-		t.Errorf("batch file left after delivery: %v", left)
+}
+
+// segmentMessages decodes the messages of segment seq.
+func segmentMessages(t *testing.T, dir string, seq uint64) []ci.Message {
+	t.Helper()
+	spans, torn, err := readSegment(dir, seq)
+	if err != nil || torn {
+		t.Fatalf("read segment: %v (torn %v)", err, torn)
 	}
+	data, err := os.ReadFile(filepath.Join(dir, segmentName(seq)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []ci.Message
+	for _, sp := range spans {
+		m, err := decodeFrame(data[sp.off : sp.off+int64(sp.n)])
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs
 }
 
 // Queue takes a message's place at once: messages queued one after the

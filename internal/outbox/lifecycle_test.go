@@ -1,6 +1,7 @@
 package outbox_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -49,8 +50,8 @@ func TestCloseKeepsPending(t *testing.T) {
 	if err := o.Flush(context.Background()); !errors.Is(err, ci.ErrClosed) {
 		t.Errorf("Flush after Close = %v, want ErrClosed", err)
 	}
-	if n := len(messageFiles(t, dir)); n != 1 {
-		t.Errorf("%d message files, want 1", n)
+	if n := len(segments(t, dir)); n != 1 {
+		t.Errorf("%d segments, want 1", n)
 	}
 	if err := o.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
@@ -75,32 +76,92 @@ func TestOpenContextEnds(t *testing.T) {
 	}
 }
 
-// TestCorruptFileMovedAside: an undecodable file goes to dir/corrupt and the
-// messages around it are delivered in order.
-func TestCorruptFileMovedAside(t *testing.T) {
+// TestDamagedFrameKeptAside: a frame damaged in the middle of a segment is
+// kept in dir/corrupt and the messages around it are delivered in order;
+// temporary files of interrupted writes are removed.
+func TestDamagedFrameKeptAside(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	down := &recorder{fail: func(int) error { return errors.New("down") }}
 	first := openOutbox(t, dir, down.send)
 	enqueue(t, first, "a", "b", "c")
 	first.Close()
-	files := messageFiles(t, dir)
-	if err := os.WriteFile(files[1], []byte(`{"v":1,"key":"event.job","bo`), 0o600); err != nil {
+	seg := segments(t, dir)[0]
+	data, err := os.ReadFile(seg)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, ".tmp-123"), []byte("half a write"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	i := bytes.Index(data, []byte(`{"id":"b"}`))
+	data[i+2] = 'X' // b's frame fails its CRC
+	writeFile(t, seg, data)
+	writeFile(t, filepath.Join(dir, ".tmp-123"), []byte("half a write"))
 
 	r := &recorder{}
 	second := openOutbox(t, dir, r.send)
 	flush(t, second)
 	expectIDs(t, r, []string{"a", "c"})
-	if _, err := os.Stat(filepath.Join(dir, "corrupt", filepath.Base(files[1]))); err != nil {
-		t.Errorf("corrupt file not moved aside: %v", err)
+	if kept, _ := filepath.Glob(filepath.Join(dir, "corrupt", "*.frame")); len(kept) != 1 {
+		t.Errorf("damaged frame kept aside as %v, want one file", kept)
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".tmp-123")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("leftover temporary file not removed: %v", err)
+	}
+}
+
+// TestTornTailIgnored: a write cut short at the end of a segment (a crash
+// in the middle of a batch, never acknowledged) is ignored; the messages
+// before it are delivered, then those enqueued after the restart.
+func TestTornTailIgnored(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	down := &recorder{fail: func(int) error { return errors.New("down") }}
+	first := openOutbox(t, dir, down.send)
+	enqueue(t, first, "a", "b", "torn")
+	first.Close()
+	seg := segments(t, dir)[0]
+	data, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, seg, data[:bytes.Index(data, []byte(`{"id":"torn"}`))+3])
+
+	r := &recorder{}
+	second := openOutbox(t, dir, r.send)
+	enqueue(t, second, "after")
+	flush(t, second)
+	expectIDs(t, r, []string{"a", "b", "after"})
+}
+
+// TestLegacyFilesMigrated: batch files of the first format, left by an
+// earlier runnerd, are delivered in order before anything enqueued after
+// the upgrade; an undecodable one is moved to dir/corrupt.
+func TestLegacyFilesMigrated(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	rec := func(id string) string {
+		return `{"v":1,"key":"event.job","id":"` + id + `","body":"e30="}`
+	}
+	writeFile(t, filepath.Join(dir, "00000000000000000001.msg"), []byte(rec("a")+"\n"+rec("b")))
+	writeFile(t, filepath.Join(dir, "00000000000000000003.msg"), []byte(`{"v":1,"key":"event.job","bo`))
+	writeFile(t, filepath.Join(dir, "00000000000000000004.msg"), []byte(rec("c")))
+
+	r := &recorder{}
+	o := openOutbox(t, dir, r.send)
+	enqueue(t, o, "new")
+	flush(t, o)
+	expectIDs(t, r, []string{"a", "b", "c", "new"})
+	if _, err := os.Stat(filepath.Join(dir, "corrupt", "00000000000000000003.msg")); err != nil {
+		t.Errorf("corrupt batch file not moved aside: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*.msg")); len(left) != 0 {
+		t.Errorf("batch files left after the migration: %v", left)
+	}
+}
+
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 

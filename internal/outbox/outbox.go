@@ -1,12 +1,14 @@
 // Package outbox is runnerd's never-lost reports: a disk-backed FIFO of
 // ci.Message delivered in order, one at a time, to a send function (in
 // runnerd, the queue's Publish) that is retried with backoff until it
-// succeeds. A message is on disk, synced, before Enqueue returns, and is
-// removed only after send returned nil (with the rest of its batch: the
-// messages enqueued together share one file and one sync, see Enqueue), so reports survive broker outages
-// and runnerd restarts. Delivery is at least once: a crash between a
-// successful send and the removal sends the message again after the restart,
-// and consumers dedup by message ID. docs/logs.md describes the guarantees.
+// succeeds. A message is on disk, synced, before Enqueue returns: the
+// messages enqueued together are appended to a segment file as one batch,
+// with one write and one sync (group commit, see Enqueue). A delivered
+// message is recorded in the acked file and its segment removed once all of
+// it is delivered, so reports survive broker outages and runnerd restarts.
+// Delivery is at least once: a crash between a successful send and the
+// record of it sends the message again after the restart, and consumers
+// dedup by message ID. docs/logs.md describes the guarantees.
 package outbox
 
 import (
@@ -15,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -79,11 +82,21 @@ type Outbox struct {
 	waiting []*enqueue // gathered for the next batch
 	writing bool       // an Enqueue is writing a batch, or about to
 
+	// active and buf belong to the Enqueue writing a batch (writing).
+	active *segWriter // the segment batches are appended to; nil: none yet
+	buf    []byte     // the frames of the batch being written
+
 	mu        sync.Mutex
 	queue     []item         // pending messages, oldest first; queue[0] may be in flight
-	remaining map[uint64]int // batch file → its messages not delivered yet
+	remaining map[uint64]int // segment → its messages not delivered yet
+	activeSeq uint64         // the seq of active, 0 when none
 	closed    bool           // Close was called
 	changed   chan struct{}  // closed and replaced whenever the queue shrinks
+
+	// The delivering goroutine's own (Close's once it returned).
+	acked     *os.File // holds the seq of the last message delivered (ackedName)
+	delivered uint64   // the seq of the last message delivered
+	ackedSeq  uint64   // the seq written to acked
 
 	wake   chan struct{} // capacity 1: a message was enqueued
 	ctx    context.Context
@@ -93,8 +106,13 @@ type Outbox struct {
 	closeOnce sync.Once
 }
 
-// item is a pending message: its seq and the batch file holding it.
-type item struct{ seq, file uint64 }
+// item is a pending message: its seq, and where its frame is: the segment
+// (by its first seq), the offset and the length.
+type item struct {
+	seq, seg uint64
+	off      int64
+	n        int
+}
 
 // enqueue is one Enqueue waiting for its batch to be written.
 type enqueue struct {
@@ -107,10 +125,11 @@ var errLead = errors.New("write the next batch")
 
 // Open opens the outbox in dir, creating the directory if needed, and starts
 // delivering the messages pending there (left by an earlier process too) in
-// order, oldest first, one at a time. A message is removed from disk only
+// order, oldest first, one at a time. A message counts as delivered only
 // after send returned nil; on an error it is retried with exponential backoff
-// and nothing behind it overtakes it. A message file that cannot be decoded is
-// moved to dir/corrupt with an error log line instead of blocking the queue.
+// and nothing behind it overtakes it. A message that cannot be decoded is
+// kept in dir/corrupt with an error log line instead of blocking the queue.
+// Batch files of the outbox's first format are turned into a segment first.
 // Delivery goes on until Close or until ctx ends; the messages not delivered
 // then stay on disk for the next Open. One process at a time may hold dir
 // open: a second Open of the same directory fails. logger may be nil.
@@ -125,7 +144,12 @@ func Open(ctx context.Context, dir string, send Send, opts Options, logger *slog
 	if err != nil {
 		return nil, fmt.Errorf("open outbox %s: %w", dir, err)
 	}
-	files, err := scan(dir, logger)
+	rec, err := recoverQueue(dir, logger)
+	if err != nil {
+		unlock()
+		return nil, fmt.Errorf("open outbox %s: %w", dir, err)
+	}
+	acked, err := os.OpenFile(filepath.Join(dir, ackedName), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		unlock()
 		return nil, fmt.Errorf("open outbox %s: %w", dir, err)
@@ -133,14 +157,10 @@ func Open(ctx context.Context, dir string, send Send, opts Options, logger *slog
 	o := &Outbox{
 		dir: dir, send: send, opts: opts.withDefaults(), log: logger, unlock: unlock,
 		spare:   reserve.Open(dir, opts.Reserve, logger),
-		nextSeq: 1, remaining: map[uint64]int{}, changed: make(chan struct{}),
-		wake: make(chan struct{}, 1), done: make(chan struct{}),
+		nextSeq: rec.nextSeq, queue: rec.items, remaining: rec.remaining, acked: acked,
+		changed: make(chan struct{}), wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	o.enqCond = sync.NewCond(&o.enqMu)
-	for _, f := range files {
-		o.queued(f.seq, f.n)
-		o.nextSeq = f.seq + uint64(f.n)
-	}
 	if n := len(o.queue); n > 0 {
 		logger.Info("outbox: resuming delivery of pending messages", "pending", n)
 	}
@@ -149,13 +169,15 @@ func Open(ctx context.Context, dir string, send Send, opts Options, logger *slog
 	return o, nil
 }
 
-// Enqueue writes m to disk durably (a temporary file, fsync, rename, fsync
-// of the directory) and queues it behind every message enqueued before. When
-// Enqueue returns nil the message survives a crash. Concurrent Enqueues go
-// to disk together: one writes a batch while the others gather for the next,
-// which the first of them writes, so a burst of n reports costs two fsyncs
-// per batch instead of two per report, each Enqueue still returning only once
-// its own message is synced. A write that fails for want of space releases
+// Enqueue writes m to disk durably (appended to a segment file, fsync) and
+// queues it behind every message enqueued before. When Enqueue returns nil
+// the message survives a crash. Concurrent Enqueues go to disk together
+// (group commit): one writes a batch while the others gather for the next,
+// which the first of them writes, so a burst of n reports costs one write
+// and one fsync per batch instead of one per report, each Enqueue still
+// returning only once its own message is synced. A new segment (a file
+// created and the directory synced) is started once the newest holds a
+// megabyte. A write that fails for want of space releases
 // the outbox's reserved space and is tried once more; the reserve is taken
 // back after a delivery once the disk has room again. After Close it fails
 // with ci.ErrClosed.
@@ -194,7 +216,7 @@ func (o *Outbox) Queue(ctx context.Context, m ci.Message) (wait func() error) {
 	}
 }
 
-// writeBatch writes the gathered Enqueues as one batch file, answers them,
+// writeBatch writes the gathered Enqueues as one batch, answers them,
 // and hands the writing on to the first Enqueue gathered meanwhile.
 func (o *Outbox) writeBatch() {
 	o.enqMu.Lock()
@@ -202,7 +224,7 @@ func (o *Outbox) writeBatch() {
 	o.waiting = nil
 	o.nextSeq += uint64(len(batch))
 	o.enqMu.Unlock()
-	err := o.write(seq, batch)
+	err := o.store(seq, batch)
 	for _, e := range batch {
 		if err != nil {
 			e.done <- fmt.Errorf("enqueue message %s: %w", e.m.ID, err)
@@ -220,40 +242,35 @@ func (o *Outbox) writeBatch() {
 	o.enqCond.Broadcast()
 }
 
-// write stores batch as message seq onwards and queues it; after Close it
+// store writes batch as message seq onwards and queues it; after Close it
 // writes nothing and fails with ci.ErrClosed.
-func (o *Outbox) write(seq uint64, batch []*enqueue) error {
+func (o *Outbox) store(seq uint64, batch []*enqueue) error {
 	if o.isClosed() {
 		return ci.ErrClosed
 	}
-	msgs := make([]ci.Message, len(batch))
+	frames, ends := o.buf[:0], make([]int, len(batch))
 	for i, e := range batch {
-		msgs[i] = e.m
+		frames = appendFrame(frames, e.m)
+		ends[i] = len(frames)
 	}
-	err := writeMessages(o.dir, seq, msgs)
-	if err != nil && reserve.NoSpace(err) && o.spare.Release() {
-		err = writeMessages(o.dir, seq, msgs)
-	}
+	o.buf = frames
+	seg, off, err := o.write(seq, len(batch), frames)
 	if err != nil {
 		return err
 	}
 	o.mu.Lock()
-	o.queued(seq, len(msgs))
+	start := 0
+	for i, end := range ends {
+		o.queue = append(o.queue, item{seq: seq + uint64(i), seg: seg, off: off + int64(start), n: end - start})
+		start = end
+	}
+	o.remaining[seg] += len(batch)
 	o.mu.Unlock()
 	select {
 	case o.wake <- struct{}{}:
 	default:
 	}
 	return nil
-}
-
-// queued appends the n messages of batch file seq to the queue; o.mu is held
-// (or the outbox not shared yet).
-func (o *Outbox) queued(seq uint64, n int) {
-	for i := range n {
-		o.queue = append(o.queue, item{seq: seq + uint64(i), file: seq})
-	}
-	o.remaining[seq] = n
 }
 
 // Pending returns how many messages are not delivered yet, the one being sent
@@ -292,7 +309,7 @@ func (o *Outbox) Flush(ctx context.Context) error {
 }
 
 // Close stops delivering, waiting for the send in flight to return (its
-// context is cancelled), and releases the directory. Pending messages stay
+// context is cancelled), and closes its files and releases the directory. Pending messages stay
 // on disk for the next Open. Close is idempotent.
 func (o *Outbox) Close() error {
 	o.closeOnce.Do(func() {
@@ -306,6 +323,11 @@ func (o *Outbox) Close() error {
 		o.enqMu.Unlock()
 		o.cancel()
 		<-o.done
+		o.recordAcked()
+		if o.active != nil {
+			o.active.f.Close()
+		}
+		o.acked.Close()
 		o.unlock()
 	})
 	return nil

@@ -104,10 +104,10 @@ func expectIDs(t *testing.T, r *recorder, want []string) {
 	}
 }
 
-// messageFiles lists the queued message files in dir.
-func messageFiles(t *testing.T, dir string) []string {
+// segments lists the segment files in dir.
+func segments(t *testing.T, dir string) []string {
 	t.Helper()
-	names, err := filepath.Glob(filepath.Join(dir, "*.msg"))
+	names, err := filepath.Glob(filepath.Join(dir, "*.seg"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,8 +125,15 @@ func TestDeliversInOrder(t *testing.T) {
 	if got := r.got[0]; got.Key != "event.job" || string(got.Body) != `{"id":"m-000"}` || got.Headers["runner"] != "r1" {
 		t.Errorf("message changed on the way: %+v", got)
 	}
-	if o.Pending() != 0 || len(messageFiles(t, dir)) != 0 {
-		t.Errorf("after Flush: pending %d, files %v", o.Pending(), messageFiles(t, dir))
+	if o.Pending() != 0 {
+		t.Errorf("after Flush: pending %d", o.Pending())
+	}
+	o.Close()
+	again := &recorder{}
+	flush(t, openOutbox(t, dir, again.send))
+	expectIDs(t, again, nil) // acked: nothing delivered twice
+	if segs := segments(t, dir); len(segs) != 0 {
+		t.Errorf("delivered segments left after a restart: %v", segs)
 	}
 }
 
@@ -169,8 +176,8 @@ func TestSurvivesRestart(t *testing.T) {
 	if err := first.Enqueue(context.Background(), msg("late")); !errors.Is(err, ci.ErrClosed) {
 		t.Errorf("Enqueue after Close = %v, want ErrClosed", err)
 	}
-	if n := len(messageFiles(t, dir)); n != 8 {
-		t.Fatalf("%d message files after Close, want 8", n)
+	if n := len(segments(t, dir)); n != 1 {
+		t.Fatalf("%d segments after Close, want the 8 messages in one", n)
 	}
 
 	r := &recorder{}

@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -36,5 +37,40 @@ func TestEnqueueOnAFullDiskUsesTheReserve(t *testing.T) {
 			t.Errorf("%s: Enqueue on a full disk: %v, want ENOSPC", c.name, err)
 		}
 		o.Close()
+	}
+}
+
+// Once the disk has room again, a delivery that empties the queue takes the
+// released reserve back. Not parallel: a process another test forks holds
+// copies of this one's open files until it execs, which can keep a removed
+// file's space taken for a while.
+func TestReserveTakenBackAfterDelivery(t *testing.T) {
+	disk := testenv.Tmpfs(t, "4m")
+	o, err := Open(context.Background(), disk, func(context.Context, ci.Message) error { return nil }, Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	filler := testenv.Fill(t, disk, "filler")
+	big := ci.Message{Key: "event.job", ID: "final", Body: make([]byte, 8192)} // no room in a page left
+	if err := o.Enqueue(t.Context(), big); err != nil {
+		t.Fatalf("Enqueue on a full disk: %v", err)
+	}
+	if o.spare.Held() {
+		t.Fatal("the reserve is still held after a write on a full disk")
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Enqueue(t.Context(), ci.Message{Key: "event.job", ID: "next"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); !o.spare.Held(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) { // taken back just after the last delivery
+			t.Fatal("the reserve was not taken back once the queue was empty and the disk had room")
+		}
 	}
 }

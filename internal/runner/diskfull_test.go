@@ -62,7 +62,8 @@ func (s *sent) wait(d time.Duration, match func(ci.RunnerEvent) bool) (ci.Runner
 // A final report the outbox refuses because its disk is full is not lost:
 // once the disk has room again it is written and delivered (issue 10,
 // case 2). The outbox lives on a small tmpfs filled by the test, with no
-// reserve, so that the refusal is sure; the step is a real host process.
+// reserve, so that the refusal is sure (once the room left in its newest
+// segment's last page is used up); the step is a real host process.
 func TestFinalReportRefusedByAFullOutboxIsDeliveredLater(t *testing.T) {
 	t.Parallel()
 	disk := testenv.Tmpfs(t, "4m")
@@ -91,6 +92,13 @@ func TestFinalReportRefusedByAFullOutboxIsDeliveredLater(t *testing.T) {
 		}
 	}
 	filler := testenv.Fill(t, disk, "filler")
+	// The outbox's newest segment may end in a page with room for a small
+	// report: a report larger than a page cannot fit there, is refused, and
+	// the outbox takes its next batch in a new segment, which has no room.
+	pad := ci.Message{Key: "event.pad", ID: "pad", Body: []byte(strings.Repeat(" ", 8192))}
+	if err := box.Enqueue(t.Context(), pad); err == nil {
+		t.Fatal("the outbox took a report larger than a page on a full disk")
+	}
 	if err := os.WriteFile(gate, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
