@@ -23,7 +23,14 @@ func TestMain(m *testing.M) {
 // returns, until the process is killed.
 func enqueueBurst(ctx context.Context, dir string, ack func(string)) error {
 	down := func(context.Context, ci.Message) error { return errors.New("broker down") }
-	o, err := outbox.Open(ctx, dir, down, fast, nil)
+	return burst(ctx, dir, down, ack)
+}
+
+// burst has 16 writers enqueue reports to an outbox in dir that delivers
+// with send, calling enqueued with each ID once its Enqueue returned, until
+// the process is killed.
+func burst(ctx context.Context, dir string, send func(context.Context, ci.Message) error, enqueued func(string)) error {
+	o, err := outbox.Open(ctx, dir, send, fast, nil)
 	if err != nil {
 		return err
 	}
@@ -32,7 +39,7 @@ func enqueueBurst(ctx context.Context, dir string, ack func(string)) error {
 		if err := o.Enqueue(ctx, msg(id)); err != nil {
 			return err
 		}
-		ack(id)
+		enqueued(id)
 		return nil
 	})
 }
@@ -66,18 +73,7 @@ func TestCrashKeepsAcknowledgedReports(t *testing.T) {
 // them ("sent ID" before send returns nil), until the process is killed.
 func deliverBurst(ctx context.Context, dir string, ack func(string)) error {
 	up := func(_ context.Context, m ci.Message) error { ack("sent " + m.ID); return nil }
-	o, err := outbox.Open(ctx, dir, up, fast, nil)
-	if err != nil {
-		return err
-	}
-	return testenv.Burst(16, func(w, i int) error {
-		id := fmt.Sprintf("w%d-%d", w, i)
-		if err := o.Enqueue(ctx, msg(id)); err != nil {
-			return err
-		}
-		ack("enq " + id)
-		return nil
-	})
+	return burst(ctx, dir, up, func(id string) { ack("enq " + id) })
 }
 
 // A kill -9 while reports are enqueued and delivered loses none: every

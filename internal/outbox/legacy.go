@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 )
@@ -72,22 +71,7 @@ func migrateLegacy(dir string, logger *slog.Logger) error {
 
 // legacyFiles returns the seqs of the batch files in dir, in order.
 func legacyFiles(dir string) ([]uint64, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var seqs []uint64
-	for _, e := range entries {
-		if msgPattern.MatchString(e.Name()) {
-			seq, err := parseSeq(e.Name(), msgSuffix)
-			if err != nil {
-				return nil, fmt.Errorf("message file %s: %w", e.Name(), err)
-			}
-			seqs = append(seqs, seq)
-		}
-	}
-	slices.Sort(seqs)
-	return seqs, nil
+	return numberedFiles(dir, msgPattern, msgSuffix, "message file")
 }
 
 // writeSegmentOnce writes msgs as the segment of seq unless it exists.

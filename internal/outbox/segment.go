@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -176,16 +177,22 @@ func removeTemps(dir string, logger *slog.Logger) error {
 
 // segmentFiles returns the seqs of the segments in dir, in order.
 func segmentFiles(dir string) ([]uint64, error) {
+	return numberedFiles(dir, segPattern, segSuffix, "segment")
+}
+
+// numberedFiles returns, in order, the seqs of the files in dir whose names
+// match pattern (a seq, then suffix); what names them in errors.
+func numberedFiles(dir string, pattern *regexp.Regexp, suffix, what string) ([]uint64, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	var seqs []uint64
 	for _, e := range entries {
-		if segPattern.MatchString(e.Name()) {
-			seq, err := parseSeq(e.Name(), segSuffix)
+		if pattern.MatchString(e.Name()) {
+			seq, err := parseSeq(e.Name(), suffix)
 			if err != nil {
-				return nil, fmt.Errorf("segment %s: %w", e.Name(), err)
+				return nil, fmt.Errorf("%s %s: %w", what, e.Name(), err)
 			}
 			seqs = append(seqs, seq)
 		}
