@@ -29,8 +29,10 @@ func BenchmarkIntakeSQLiteMemq(b *testing.B) {
 }
 
 // BenchmarkIntakeRabbitMQ is BenchmarkIntakeSQLiteMemq with RabbitMQ
-// publisher confirms on loopback instead of memq. It is skipped when the test
-// RabbitMQ is not running (see internal/testenv).
+// publisher confirms on loopback instead of memq, as `narwhal dev
+// --amqp-url` runs. It is skipped when the test RabbitMQ is not running (see
+// internal/testenv). BenchmarkPublishRaw in internal/queue/amqp is the
+// broker's own rate for as many waiting publishers, without narwhal.
 func BenchmarkIntakeRabbitMQ(b *testing.B) {
 	q := amqpQueue(b)
 	st, err := sqlite.OpenWith(context.Background(), filepath.Join(b.TempDir(), "narwhal.db"), sqlite.Options{Exclusive: true})
@@ -39,11 +41,11 @@ func BenchmarkIntakeRabbitMQ(b *testing.B) {
 	}
 	b.Cleanup(func() { st.Close() })
 	log := slog.New(slog.DiscardHandler)
-	in := &intake.Intake{Store: st, Queue: q, Logger: log}
+	in := &intake.Intake{Store: st, Queue: q, Logger: log, MarkLater: true}
 	if err := q.Publish(context.Background(), ci.Message{Key: "job", ID: "warm-up", Body: []byte("{}")}); err != nil {
 		b.Fatalf("connect: %v", err)
 	}
-	benchWebhooks(b, NewHandler(Deps{Intake: in, Secrets: SecretLines(testSecret), Logger: log}), nil)
+	benchWebhooks(b, NewHandler(Deps{Intake: in, Secrets: SecretLines(testSecret), Logger: log}), in.Flush)
 }
 
 var benchRun atomic.Int64
