@@ -53,10 +53,17 @@ func unprivileged(t *testing.T) *osUser {
 	return &osUser{uid: uatoi(t, u.Uid), gid: uatoi(t, u.Gid), docker: uatoi(t, g.Gid)}
 }
 
-// attr makes a process run as u, in the docker group.
+// attr makes a process run as u, in the docker group, with CAP_NET_ADMIN for
+// the network guard: as the shipped systemd unit runs runnerd.
 func (u *osUser) attr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: u.uid, Gid: u.gid, Groups: []uint32{u.docker}}}
+	return &syscall.SysProcAttr{
+		Credential:  &syscall.Credential{Uid: u.uid, Gid: u.gid, Groups: []uint32{u.docker}},
+		AmbientCaps: []uintptr{capNetAdmin},
+	}
 }
+
+// capNetAdmin is CAP_NET_ADMIN (linux/capability.h).
+const capNetAdmin = 12
 
 // handOver gives dir and everything in it to u, and lets u pass through the
 // directories above it up to the temp dir.
@@ -125,6 +132,9 @@ steps:
 	}
 	if final := evs.final(t, id, 60*time.Second); final.Status != ci.StatusSuccess {
 		t.Fatalf("final report: %+v\n%s", final, p.Log())
+	}
+	if strings.Contains(p.Log(), "kept apart only by the engine") {
+		t.Fatalf("runnerd with CAP_NET_ADMIN could not guard its networks:\n%s", p.Log())
 	}
 	jobs := filepath.Join(p.dir, "work", jobsDir)
 	eventually(t, 30*time.Second, "the workspace removed", func() bool {

@@ -22,10 +22,14 @@ import (
 // errors joined. It works after a failed or missing Setup.
 func (e *Executor) Teardown(ctx context.Context, job *executor.Job) error {
 	e.mu.Lock()
+	own, hasOwn := e.networks[job.ID]
 	delete(e.networks, job.ID)
 	e.mu.Unlock()
 	_, err := e.removeLabelled(ctx, e.filter(job.ID))
 	e.releaseSlot(job.ID, err == nil) // a container left may still be on it
+	if hasOwn && err == nil {
+		err = e.networkGone(own)
+	}
 	if err != nil {
 		return fmt.Errorf("teardown job %s: %w", job.ID, err)
 	}

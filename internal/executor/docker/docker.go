@@ -131,6 +131,7 @@ type Executor struct {
 	networks map[string]string // job ID → name of the job's network
 
 	slots *slotPool // nil: jobs without services share Config.Network
+	guard guard     // protects the networks of isolated jobs (guard.go)
 }
 
 var _ executor.Executor = (*Executor)(nil)
@@ -158,6 +159,7 @@ func newExecutor(api dockerAPI, cfg Config, logger *slog.Logger) *Executor {
 		cfg:      cfg.withDefaults(),
 		log:      logger,
 		networks: make(map[string]string),
+		guard:    guard{bridges: make(map[string]string)},
 	}
 }
 
@@ -196,8 +198,8 @@ func (e *Executor) Ping(ctx context.Context) error {
 }
 
 // Close removes the slot networks (best effort, bounded by
-// SlotRemoveTimeout; call it after the last job's Teardown) and releases the
-// connection to the engine. It removes nothing else.
+// SlotRemoveTimeout; call it after the last job's Teardown), then the guard's
+// rules, and releases the connection to the engine. It removes nothing else.
 func (e *Executor) Close() error {
-	return errors.Join(e.removeSlots(), e.api.Close())
+	return errors.Join(e.removeSlots(), e.closeGuard(), e.api.Close())
 }

@@ -10,7 +10,6 @@ import (
 	"sync"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/network"
 
 	"github.com/narwhal-ci/narwhal/internal/executor"
 )
@@ -47,11 +46,7 @@ func (e *Executor) Setup(ctx context.Context, job *executor.Job) error {
 // createNetwork creates the job's bridge network and remembers it for Run.
 func (e *Executor) createNetwork(ctx context.Context, job *executor.Job) (string, error) {
 	name := "narwhal-" + randomHex(6)
-	_, err := e.api.NetworkCreate(ctx, name, network.CreateOptions{
-		Driver: "bridge",
-		Labels: labels(e.cfg, job, "", ""),
-	})
-	if err != nil {
+	if err := e.newNetwork(ctx, name, labels(e.cfg, job, "", "")); err != nil {
 		return "", fmt.Errorf("create network: %w", err)
 	}
 	e.mu.Lock()

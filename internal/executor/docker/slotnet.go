@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/network"
 )
 
@@ -48,31 +47,31 @@ type slotPool struct {
 }
 
 // isolate decides, once at start, how jobs without services are isolated: it
-// sets up the slot pool when they need one.
+// sets up the slot pool when they need one, and the guard of the networks of
+// isolated jobs (guard.go).
 func (e *Executor) isolate(ctx context.Context) error {
 	mode := e.cfg.Isolation
 	switch {
 	case mode == IsolationNone || e.cfg.Network != "" && mode == IsolationAuto:
 		return nil
-	case mode == IsolationSlot:
-		e.slots = &slotPool{held: make(map[string]string)}
-		return nil
-	case mode != IsolationAuto && mode != IsolationStrict:
+	case mode != IsolationAuto && mode != IsolationStrict && mode != IsolationSlot:
 		return fmt.Errorf("docker executor: isolation %q: want auto, slot or strict", mode)
 	}
 	bridge, err := e.api.NetworkInspect(ctx, "bridge", network.InspectOptions{})
 	if err != nil {
 		return fmt.Errorf("inspect the default bridge: %w", err)
 	}
-	if bridge.Options[iccOption] == "false" {
-		return nil
-	}
-	if mode == IsolationStrict {
+	switch {
+	case mode == IsolationSlot:
+		e.slots = &slotPool{held: make(map[string]string)}
+	case bridge.Options[iccOption] == "false":
+	case mode == IsolationStrict:
 		return errors.New(`docker executor: the default bridge lets containers reach each other; set "icc": false in /etc/docker/daemon.json and restart dockerd`)
+	default:
+		e.log.WarnContext(ctx, `the default bridge lets containers reach each other: each job slot gets a network of its own, which costs time per job; set "icc": false in /etc/docker/daemon.json`)
+		e.slots = &slotPool{held: make(map[string]string)}
 	}
-	e.log.WarnContext(ctx, `the default bridge lets containers reach each other: each job slot gets a network of its own, which costs time per job; set "icc": false in /etc/docker/daemon.json`)
-	e.slots = &slotPool{held: make(map[string]string)}
-	return nil
+	return e.openGuard(ctx, bridge)
 }
 
 // takeSlot gives job a free slot network, creating one if none is free.
@@ -90,9 +89,9 @@ func (e *Executor) takeSlot(ctx context.Context, jobID string) (string, error) {
 	p.all = append(p.all, name)
 	p.held[jobID] = name
 	p.mu.Unlock()
-	_, err := e.api.NetworkCreate(ctx, name, network.CreateOptions{Driver: "bridge", Labels: map[string]string{
-		LabelManaged: "true", LabelRunner: e.cfg.RunnerID, LabelSlot: strconv.Itoa(len(p.all) - 1)}})
-	if err != nil && !cerrdefs.IsConflict(err) {
+	err := e.newNetwork(ctx, name, map[string]string{
+		LabelManaged: "true", LabelRunner: e.cfg.RunnerID, LabelSlot: strconv.Itoa(len(p.all) - 1)})
+	if err != nil {
 		p.mu.Lock()
 		delete(p.held, jobID)
 		p.mu.Unlock()
