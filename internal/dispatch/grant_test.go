@@ -3,11 +3,14 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
@@ -144,5 +147,55 @@ func TestWaitingJobDoesNotReadSecrets(t *testing.T) {
 	g.handle(t, j)
 	if got := g.get(t, j.ID); got.Status != ci.StatusQueued || got.Waiting == "" || c.calls.Load() != 0 {
 		t.Fatalf("job %s waiting %q after %d reads of the secrets; want waiting, none", got.Status, got.Waiting, c.calls.Load())
+	}
+}
+
+// TestABurstIsOfferedOnlyWhatARunnerHasRoomFor: six jobs handled at once
+// and a runner with two free slots whose Run calls are slow. The two jobs
+// being offered claim its slots, so the other four wait ("busy") without
+// reading the secret store, being assigned and unassigned, or calling Run
+// only to hear "runner full". Before the claims, all six were offered.
+func TestABurstIsOfferedOnlyWhatARunnerHasRoomFor(t *testing.T) {
+	t.Parallel()
+	c := &countingSecrets{}
+	g := newRig(t, Config{WaitDelay: time.Hour}, func(d *Deps) { d.Secrets = c })
+	r := g.runner(t, "a", 0, 2)
+	gate := make(chan struct{})
+	r.runFn = func(rpc.Job) (bool, string, error) { <-gate; return true, "", nil }
+	jobs := make([]ci.Job, 6)
+	for i := range jobs {
+		jobs[i] = g.job(t, fmt.Sprintf("burst%d", i))
+	}
+	var returned atomic.Int32
+	var handlers sync.WaitGroup
+	defer handlers.Wait()
+	release := sync.OnceFunc(func() { close(gate) })
+	defer release()
+	for _, j := range jobs {
+		handlers.Go(func() {
+			defer returned.Add(1)
+			if err := g.d.HandleJob(t.Context(), delivery(j)); err != nil {
+				t.Errorf("HandleJob: %v", err)
+			}
+		})
+	}
+	deadline := time.Now().Add(10 * time.Second) // the four that find no room return; two stay in Run
+	for returned.Load() < int32(len(jobs)-2) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	runs, reads := len(r.ran()), c.calls.Load()
+	release()
+	handlers.Wait()
+	if runs != 2 || reads != 2 {
+		t.Fatalf("%d Run calls and %d secret reads for a runner with 2 free slots, want 2 and 2", runs, reads)
+	}
+	busy := 0
+	for _, j := range jobs {
+		if got := g.get(t, j.ID); got.Status == ci.StatusQueued && got.Waiting == "all 1 matching runners busy" {
+			busy++
+		}
+	}
+	if busy != 4 {
+		t.Fatalf("%d jobs wait because the runner is busy, want 4", busy)
 	}
 }

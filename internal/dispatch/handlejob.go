@@ -77,13 +77,18 @@ func (d *Dispatcher) dispatch(ctx context.Context, log *slog.Logger, job ci.Job)
 // place offers job, with its grant (clone token, secrets, registry
 // credentials), to the runners the selector picks. The grant is resolved
 // only when there is a runner to offer it to, so a waiting job does not mint
-// tokens or read the secret store at every retry. done is true when a runner
-// took the job or it moved on; otherwise why says why
-// it waits.
+// tokens or read the secret store at every retry. From then on the job
+// claims a slot of the runner it is offered to (see tally), so that the jobs
+// handled meanwhile see that slot taken. done is true when a runner took the
+// job or it moved on; otherwise why says why it waits.
 func (d *Dispatcher) place(ctx context.Context, log *slog.Logger, job ci.Job) (done bool, why string, err error) {
-	candidates, reason, err := d.candidates(ctx, job, false)
-	if err != nil || len(candidates) == 0 && reason != "" {
-		return false, reason, err
+	candidates, reason, c, err := d.candidates(ctx, job, false)
+	if err != nil {
+		return false, "", err
+	}
+	defer c.drop()
+	if len(candidates) == 0 && reason != "" {
+		return false, reason, nil
 	}
 	g, why := d.grantFor(ctx, log, job)
 	if why == "" {
@@ -92,23 +97,30 @@ func (d *Dispatcher) place(ctx context.Context, log *slog.Logger, job ci.Job) (d
 	if why != "" {
 		return false, why, nil
 	}
-	done, refusals, err := d.offer(ctx, log, job, g, candidates)
+	done, refusals, err := d.offer(ctx, log, job, g, candidates, c)
 	return done, cmp.Or(reason, refusals), err
 }
 
 // candidates asks the selector for job's runners, from the registry as
-// listRunners gives it (fresh: read now); when a kept registry has no place
-// for the job, it asks again from a fresh read before the job waits.
-func (d *Dispatcher) candidates(ctx context.Context, job ci.Job, fresh bool) ([]ci.Runner, string, error) {
+// listRunners gives it (fresh: read now), and claims a slot of the first
+// that still has one (tally.claimFirst; the caller drops the claim when
+// done). When a kept registry
+// has no place for the job, it asks again from a fresh read before the job
+// waits.
+func (d *Dispatcher) candidates(ctx context.Context, job ci.Job, fresh bool) ([]ci.Runner, string, *claim, error) {
 	mark, runners, kept, err := d.listRunners(ctx, fresh)
 	if err != nil {
-		return nil, "", fmt.Errorf("list runners: %w", err)
+		return nil, "", nil, fmt.Errorf("list runners: %w", err)
 	}
-	candidates, reason := d.selector.Pick(job, d.tally.view(mark, runners), d.now())
+	picked, reason := d.selector.Pick(job, d.tally.view(mark, runners), d.now())
+	candidates, c := d.tally.claimFirst(mark, picked)
+	if len(candidates) == 0 && len(picked) > 0 {
+		reason = fmt.Sprintf(reasonBusy, len(picked)) // filled by jobs picked meanwhile
+	}
 	if len(candidates) == 0 && reason != "" && kept {
 		return d.candidates(ctx, job, true)
 	}
-	return candidates, reason, nil
+	return candidates, reason, c, nil
 }
 
 // labels returns the labels of job: those it has, or those its narwhal.yml
@@ -127,12 +139,14 @@ func (d *Dispatcher) labels(ctx context.Context, log *slog.Logger, job ci.Job) (
 	return labels, ""
 }
 
-// offer offers job to candidates in order. done is true when one took it or
-// the job moved on meanwhile; otherwise refusals says who refused and why.
-func (d *Dispatcher) offer(ctx context.Context, log *slog.Logger, job ci.Job, g grant, candidates []ci.Runner) (done bool, refusals string, err error) {
+// offer offers job to candidates in order, moving claim c to each. done is
+// true when one took it or the job moved on meanwhile; otherwise refusals
+// says who refused and why.
+func (d *Dispatcher) offer(ctx context.Context, log *slog.Logger, job ci.Job, g grant, candidates []ci.Runner, c *claim) (done bool, refusals string, err error) {
 	var why []string
 	for _, r := range candidates {
-		done, reason, err := d.try(ctx, log, job, g, r)
+		c.move(r.ID)
+		done, reason, err := d.try(ctx, log, job, g, r, c)
 		if done || err != nil {
 			return done, "", err
 		}
@@ -141,9 +155,10 @@ func (d *Dispatcher) offer(ctx context.Context, log *slog.Logger, job ci.Job, g 
 	return false, fmt.Sprintf("all %d candidate runners refused (%s)", len(why), strings.Join(why, "; ")), nil
 }
 
-// try assigns job to r and calls Run. done is true when r took the job or the
-// job moved on; otherwise the job is queued again and reason says why.
-func (d *Dispatcher) try(ctx context.Context, log *slog.Logger, job ci.Job, g grant, r ci.Runner) (done bool, reason string, err error) {
+// try assigns job to r and calls Run, with claim c on a slot of r. done is
+// true when r took the job or the job moved on; otherwise the job is queued
+// again and reason says why.
+func (d *Dispatcher) try(ctx context.Context, log *slog.Logger, job ci.Job, g grant, r ci.Runner, c *claim) (done bool, reason string, err error) {
 	assigned, ok, err := d.updateKnown(ctx, job, func(j *ci.Job) error {
 		if j.Status != ci.StatusQueued || j.Attempt != job.Attempt {
 			return errGone
@@ -159,7 +174,7 @@ func (d *Dispatcher) try(ctx context.Context, log *slog.Logger, job ci.Job, g gr
 	}
 	accepted, reason, err := d.run(ctx, assigned, g, r)
 	if err == nil && accepted {
-		d.accepted(ctx, log, assigned, r)
+		d.accepted(ctx, log, assigned, r, c)
 		return true, "", nil
 	}
 	if err != nil {
@@ -267,13 +282,14 @@ func (d *Dispatcher) failed(ctx context.Context, log *slog.Logger, dl ci.Deliver
 	return err
 }
 
-// accepted completes an accepted Run: affinity, the runner's load, status.
-func (d *Dispatcher) accepted(ctx context.Context, log *slog.Logger, job ci.Job, r ci.Runner) {
+// accepted completes an accepted Run: affinity, the runner's load (claim c
+// becomes a placement), status.
+func (d *Dispatcher) accepted(ctx context.Context, log *slog.Logger, job ci.Job, r ci.Runner, c *claim) {
 	log.Info("job assigned", "runner_id", r.ID)
 	if rec, ok := d.selector.(recorder); ok {
 		rec.Ran(job.Repo, r.ID)
 	}
-	d.tally.add(ctx, r.ID, load{placed: 1, accepted: true})
+	d.tally.took(ctx, c, r.ID, load{placed: 1, accepted: true})
 	cur, err := d.reread(ctx, job)
 	switch {
 	case err != nil:

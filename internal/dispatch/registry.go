@@ -69,6 +69,7 @@ func (d *Dispatcher) listRunners(ctx context.Context, fresh bool) (m tallyMark, 
 		c.mark = d.tally.mark()
 		c.began = time.Now()
 		c.runners, c.err = d.store.ListRunners(ctx)
+		c.mark.stored = storedRunning(c.runners)
 		d.reads.mu.Lock()
 		d.reads.call = nil
 		if c.err == nil && c.epoch == d.reads.epoch && d.cfg.RegistryTTL > 0 {
@@ -94,4 +95,13 @@ func (d *Dispatcher) forgetRunners() {
 	d.reads.last = nil
 	d.reads.epoch++
 	d.reads.mu.Unlock()
+}
+
+// storedRunning is the Running of each of runners, by ID, as read.
+func storedRunning(runners []ci.Runner) map[string]int {
+	m := make(map[string]int, len(runners))
+	for _, r := range runners {
+		m[r.ID] = r.Running
+	}
+	return m
 }

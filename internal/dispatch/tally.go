@@ -26,7 +26,13 @@ import (
 // Until it is written, a change is still part of the selector's input: view
 // adds to the runners read from the store the jobs this dispatcher placed
 // that the read may not show, so that concurrent handlers do not over-commit
-// a runner the store still shows free. A read may be kept for a while
+// a runner the store still shows free. It adds the jobs being offered too
+// (claims): from the moment the selector picks a runner for a job until the
+// runner took it (a placement from then on) or refused it, the job holds one
+// of the runner's slots, so that a burst of jobs does not offer a runner more
+// than it has room for, each paying for its grant (a secret store read, a
+// clone token), an assign and an unassign write and an RPC only to hear
+// "runner full". A read may be kept for a while
 // (registryReads), so the jobs written since are counted by runner from a
 // running total, however many flushes there were. Jobs that left are not counted before
 // they are written (a slot freed a moment late, never one too many). Other
@@ -42,6 +48,13 @@ type tally struct {
 	flushing bool
 	next     bool           // a handler waits to write the next flush
 	written  map[string]int // jobs placed on each runner by the flushes written
+	claimed  map[string]int // jobs being offered to each runner (claims)
+}
+
+// claim is one job's hold on a slot of the runner it is being offered to.
+type claim struct {
+	t  *tally
+	id string // the runner; "" once dropped or taken
 }
 
 // load is the change of one runner's record.
@@ -52,11 +65,16 @@ type load struct {
 }
 
 // tallyMark is what view needs of the tally as it was when a read of the
-// registry began: the jobs placed on each runner that flushes had written.
-type tallyMark struct{ written map[string]int }
+// registry began: the jobs placed on each runner that flushes had written;
+// and, once the read is done, the Running of each runner it read (for
+// claimFirst).
+type tallyMark struct {
+	written map[string]int
+	stored  map[string]int
+}
 
 func newTally(write func(context.Context, map[string]load)) *tally {
-	t := &tally{write: write, pending: map[string]load{}, written: map[string]int{}}
+	t := &tally{write: write, pending: map[string]load{}, written: map[string]int{}, claimed: map[string]int{}}
 	t.cond = sync.NewCond(&t.mu)
 	return t
 }
@@ -81,10 +99,73 @@ func (t *tally) add(ctx context.Context, id string, c load) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.pending[id] = t.pending[id].plus(c)
+	t.turn(ctx)
+}
+
+// claimFirst claims a slot of the first of candidates (picked from a view of
+// the read marked m) that still has one: jobs claimed or placed on a runner
+// since the view was taken may have filled it. It returns the candidates from
+// that one on, and the claim (holding nothing when none has room).
+func (t *tally) claimFirst(m tallyMark, candidates []ci.Runner) ([]ci.Runner, *claim) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c := &claim{t: t}
+	for i, r := range candidates {
+		stored, ok := m.stored[r.ID]
+		if ok && stored+t.addedLocked(m, r.ID) >= r.Capacity {
+			continue
+		}
+		c.id = r.ID
+		t.claimed[r.ID]++
+		return candidates[i:], c
+	}
+	return nil, c
+}
+
+// move moves the claim to runner id, the job's next candidate.
+func (c *claim) move(id string) {
+	c.t.mu.Lock()
+	defer c.t.mu.Unlock()
+	c.dropLocked()
+	c.t.claimed[id]++
+	c.id = id
+}
+
+// drop gives the slot back: the runner refused the job, or it was never
+// offered. Dropping a claim dropped or taken already does nothing.
+func (c *claim) drop() {
+	c.t.mu.Lock()
+	defer c.t.mu.Unlock()
+	c.dropLocked()
+}
+
+func (c *claim) dropLocked() {
+	if c.id == "" {
+		return
+	}
+	if c.t.claimed[c.id]--; c.t.claimed[c.id] <= 0 {
+		delete(c.t.claimed, c.id)
+	}
+	c.id = ""
+}
+
+// took turns claim c into change l of runner id, which took the job, in one
+// step, so that view never counts the job twice or not at all.
+func (t *tally) took(ctx context.Context, c *claim, id string, l load) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c.dropLocked()
+	t.pending[id] = t.pending[id].plus(l)
+	t.turn(ctx)
+}
+
+// turn writes the pending changes when it is this handler's turn; t.mu is
+// held.
+func (t *tally) turn(ctx context.Context) {
 	switch {
 	case !t.flushing:
 	case t.next:
-		return // the waiting handler writes c
+		return // the waiting handler writes this change
 	default:
 		t.next = true
 		for t.flushing {
@@ -125,16 +206,21 @@ func (t *tally) mark() tallyMark {
 // view adds to runners, read from the store after mark returned m, the jobs
 // placed on them that the read may miss: those not written yet and those
 // written by flushes that ended after m (they may have committed after the
-// read). It changes runners in place and returns them.
+// read); and the jobs being offered to them (claims). It changes runners in
+// place and returns them.
 func (t *tally) view(m tallyMark, runners []ci.Runner) []ci.Runner {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for i := range runners {
-		id := runners[i].ID
-		n := t.pending[id].placed + t.inflight[id].placed + t.written[id] - m.written[id]
-		runners[i].Running += max(n, 0)
+		runners[i].Running += t.addedLocked(m, runners[i].ID)
 	}
 	return runners
+}
+
+// addedLocked is what view adds to the Running of runner id; t.mu is held.
+func (t *tally) addedLocked(m tallyMark, id string) int {
+	n := t.pending[id].placed + t.inflight[id].placed + t.written[id] - m.written[id]
+	return max(n, 0) + t.claimed[id]
 }
 
 // writeLoad is the tally's write: each runner's change, concurrently.

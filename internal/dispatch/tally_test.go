@@ -94,6 +94,64 @@ func TestTallyView(t *testing.T) {
 	}
 }
 
+// A job being offered holds one slot of its runner in the view from the pick
+// until the runner takes it (a placement, counted once) or refuses it; a
+// claim that moves takes its slot along.
+func TestTallyClaims(t *testing.T) {
+	t.Parallel()
+	w := &recordedWrites{placed: map[string]int{}}
+	tl := newTally(w.write)
+	runners := func() []ci.Runner { return []ci.Runner{{ID: "a", Capacity: 2}, {ID: "b", Capacity: 2}} }
+	free := func(view []ci.Runner) ([]ci.Runner, string) { // the first runner with room
+		for _, r := range view {
+			if r.Running < r.Capacity {
+				return []ci.Runner{r}, ""
+			}
+		}
+		return nil, "busy"
+	}
+	before := tl.mark() // the store's runners() never show what the tally wrote
+	running := func() (a, b int) { v := tl.view(before, runners()); return v[0].Running, v[1].Running }
+	pick := func() ([]ci.Runner, *claim) {
+		m := tl.mark()
+		m.stored = map[string]int{"a": 0, "b": 0}
+		got, _ := free(tl.view(m, runners()))
+		return tl.claimFirst(m, got)
+	}
+	_, c1 := pick()
+	_, c2 := pick()
+	if c1.id != "a" || c2.id != "a" {
+		t.Fatalf("claims on %q and %q, want both on a", c1.id, c2.id)
+	}
+	got, c3 := pick()
+	if got[0].ID != "b" || c3.id != "b" {
+		t.Fatalf("third pick %v claims %q, want b: a's slots are claimed", got, c3.id)
+	}
+	c3.drop()
+	c3.drop() // twice changes nothing
+	c2.move("b")
+	if a, b := running(); a != 1 || b != 1 {
+		t.Fatalf("after a drop and a move: a %d b %d, want 1 and 1", a, b)
+	}
+	tl.took(t.Context(), c1, "a", load{placed: 1, accepted: true})
+	c1.drop() // after took: nothing
+	if a, b := running(); a != 1 || b != 1 || w.placed["a"] != 1 {
+		t.Fatalf("after a took the job: a %d b %d, written %v; want 1, 1 and one placed on a", a, b, w.placed)
+	}
+	c2.drop()
+	m := tl.mark()
+	m.stored = map[string]int{"a": 0, "b": 0}
+	stale := []ci.Runner{{ID: "a", Capacity: 1}} // picked from a view since filled
+	_, c4 := tl.claimFirst(m, stale)             // the job that filled it
+	if got, none := tl.claimFirst(m, stale); len(got) != 0 || none.id != "" {
+		t.Fatalf("a candidate filled since the pick: %v claimed %q, want none", got, none.id)
+	}
+	c4.drop()
+	if len(tl.claimed) != 0 {
+		t.Fatalf("claims left: %v", tl.claimed)
+	}
+}
+
 // The tally writes a runner's record: placed and left jobs, failures
 // lowered by successes, the RPC penalty over on an accept.
 func TestTallyAppliesToRecord(t *testing.T) {
