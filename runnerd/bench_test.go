@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/rpc"
+	"github.com/narwhal-ci/narwhal/internal/testenv"
 )
 
 // The benchmarks run one runnerd process in scale mode (the fake executor
@@ -37,7 +38,7 @@ func BenchmarkRunnerdAccept(b *testing.B) {
 	const n = 5000
 	p := startRunnerd(b, daemonOpts{scale: true, capacity: n, logLevel: "info"})
 	idleRSS := rssKiB(b, p.Cmd.Process.Pid)
-	cpu0 := cpuTime(b, p.Cmd.Process.Pid)
+	cpu := testenv.StartCPU(b, p.Cmd.Process.Pid)
 	b.ResetTimer()
 	start := time.Now()
 	lat, rejected := runJobs(b, p.client, "accept", n, false)
@@ -45,7 +46,6 @@ func BenchmarkRunnerdAccept(b *testing.B) {
 	waitIdle(b, p)
 	done := time.Since(start)
 	b.StopTimer()
-	cpu := cpuTime(b, p.Cmd.Process.Pid) - cpu0
 	slices.Sort(lat)
 	b.ReportMetric(float64(len(lat))/accepting.Seconds(), "accepted/s")
 	b.ReportMetric(float64(rejected), "rejected")
@@ -53,7 +53,7 @@ func BenchmarkRunnerdAccept(b *testing.B) {
 	b.ReportMetric(ms(lat[len(lat)*99/100]), "p99-ms")
 	b.ReportMetric(float64(n)/done.Seconds(), "done-jobs/s")
 	b.ReportMetric(float64(idleRSS)/1024, "idle-rss-MiB")
-	b.ReportMetric(ms(cpu)/n, "daemon-cpu-ms/job")
+	b.ReportMetric(ms(cpu.Used(b))/n, "daemon-cpu-ms/job")
 }
 
 // BenchmarkRunnerdLeak runs 20,000 jobs (NARWHAL_BENCH_LEAK_JOBS to change
@@ -162,24 +162,5 @@ func rssKiB(b *testing.B, pid int) int {
 	b.Fatal("no VmRSS")
 	return 0
 }
-
-// cpuTime is the CPU time (user and system) process pid has used, from
-// /proc/<pid>/stat.
-func cpuTime(b *testing.B, pid int) time.Duration {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	// The fields after the command name (which may hold spaces) start at
-	// state (field 3); utime and stime are fields 14 and 15, in clock ticks.
-	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
-	utime, _ := strconv.ParseInt(fields[11], 10, 64)
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	return time.Duration(utime+stime) * time.Second / clockTicks
-}
-
-// clockTicks is the kernel's USER_HZ, the unit of the times of /proc/<pid>/stat
-// (100 on every Linux architecture Go supports).
-const clockTicks = 100
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

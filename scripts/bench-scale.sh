@@ -1,7 +1,10 @@
-# bench-scale.sh: the scale curves, the cost per job on AWS and the Lambda size of issue 15, as
-# a table of their own after bench.sh's. bench.sh sources it and calls scale_section, which uses
+# bench-scale.sh: the CPU budget of the throughput targets, the scale curves, the cost per job on
+# AWS and the Lambda size of issue 15, as tables of their own after bench.sh's. bench.sh sources
+# it and calls budget_section, which reads bench.sh's rows, and scale_section, which uses
 # bench.sh's $work, calc, median and cold (and the runner certificate and events it made there).
 #
+#   CPU budget    the cores each throughput target needs at the CPU time per unit its benchmark
+#                 measured (see budget_section), beside the cores of this machine
 #   scale curves  dispatch p50/p99 with 10, 100, 1,000 runners and with 10,000 jobs queued;
 #                 GET /jobs with 1k/10k/100k jobs in SQLite and in DynamoDB (moto); intake with
 #                 1, 8, 64 senders. Each line after the first shows cost growth ÷ work growth:
@@ -124,6 +127,47 @@ lambda_size() {
 	local fn fl; fn=$(median <"$d/cold.fn"); fl=$(median <"$d/cold.floor")
 	local diff; diff=$(calc "$fn - $fl")
 	srow "dispatcher cold start − empty function (ms)" "$(printf '%.0f − %.0f = %.0f' "$fn" "$fl" "$diff")" "≤ 20" "$(awk -v x="$diff" 'BEGIN {print (x <= 20 ? "met" : "NOT MET")}')"
+}
+
+# --- CPU budget: the cores each throughput target needs at the CPU time per unit measured ----
+# Each benchmark of a throughput target reports the CPU time one unit took in its process (and,
+# for RabbitMQ, in the broker's): testenv.CPUClock. Target × CPU per unit is the cores the target
+# needs with the code as it is; on a machine with fewer, the target cannot be met without taking
+# work away. The processes measured include what the benchmark runs beside narwhal on this
+# machine (the webhook sender's signing, the in-process no-op runners' side of each Run), which
+# also has to fit for the benchmark to reach its target here.
+budget_rows=()
+brow() { budget_rows+=("$(printf '%-44s %-16s %-28s %s' "$1" "$2" "$3" "$4")"); }
+
+# bench_row NAME: bench.sh's row of that benchmark ("" when it did not run).
+bench_row() { printf '%s\n' "${rows[@]}" | awk -v n="$1" '$1 == n {print; exit}'; }
+
+# budget LABEL RATE US: a row for a target of RATE units/s at US microseconds of CPU per unit.
+budget() {
+	local cores; cores=$(nproc)
+	if [ -z "$3" ]; then brow "$1" "no figure" "? cores for $2/s" "no figure"; return; fi
+	brow "$1" "$3 us" "$(calc "$2 * $3 / 1000000") cores for $2/s" "$(awk -v r="$2" -v u="$3" -v c="$cores" \
+		'BEGIN { need = r * u / 1e6; printf "%.0f%% of its %d cores%s\n", 100 * need / c, c, (need > c ? ": CANNOT BE MET HERE" : "") }')"
+}
+
+# sum_us A B: A + B, or "" when either is missing.
+sum_us() { [ -n "$1" ] && [ -n "$2" ] && calc "$1 + $2" || true; }
+
+budget_section() {
+	local memq rmq raw disp rd
+	memq=$(bench_row BenchmarkIntakeSQLiteMemq); rmq=$(bench_row BenchmarkIntakeRabbitMQ)
+	raw=$(bench_row BenchmarkPublishRaw/publishers=8/channels=1); disp=$(bench_row BenchmarkDispatch/runners=10-nop)
+	rd=$(bench_row BenchmarkRunnerdAccept)
+	budget "intake SQLite+memq (process)" 10000 "$(metric "$memq" cpu-us/webhook)"
+	budget "intake RabbitMQ (process + broker)" 8000 "$(sum_us "$(metric "$rmq" cpu-us/webhook)" "$(metric "$rmq" broker-cpu-us/webhook)")"
+	budget "  of which the broker" 8000 "$(metric "$rmq" broker-cpu-us/webhook)"
+	budget "broker alone, raw confirms (client + broker)" 8000 "$(sum_us "$(metric "$raw" cpu-us/msg)" "$(metric "$raw" broker-cpu-us/msg)")"
+	budget "dispatch to 10 no-op runners (process)" 15000 "$(metric "$disp" cpu-us/job)"
+	local d; d=$(metric "$rd" daemon-cpu-ms/job)
+	budget "runnerd completions (daemon)" 2000 "${d:+$(calc "$d * 1000")}"
+	printf '\n%-44s %-16s %-28s %s\n' "CPU budget of the throughput targets" "CPU per unit" "the target needs" "of this machine"
+	printf '%s\n' "--------------------------------------------------------------------------------------------------------------"
+	printf '%s\n' "${budget_rows[@]}"
 }
 
 scale_section() {

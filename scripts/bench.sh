@@ -214,6 +214,7 @@ printf '%s\n' "${rows[@]}"
 # --- issue 15: scale curves, cost per job on AWS, Lambda size: a table of their own ------------
 # shellcheck source=scripts/bench-scale.sh
 source scripts/bench-scale.sh
+budget_section
 scale_section || scale_failed=1
 
 exit $((failed || scale_failed))

@@ -166,6 +166,7 @@ export NARWHAL_TEST_IMAGE=$TEST_IMAGE
 export NARWHAL_TEST_AMQP_URL=amqp://narwhal:narwhal@127.0.0.1:5682/
 export NARWHAL_TEST_AMQP_RESTART_URL=amqp://narwhal:narwhal@127.0.0.1:5683/
 export NARWHAL_TEST_RABBITMQ_CTL="$(cd "$(dirname "$0")" && pwd)/teststack.sh"
+export NARWHAL_TEST_RABBITMQ_PIDFILE=$STACK_DIR/rabbitmq-main/rabbit.pid
 export NARWHAL_TEST_AWS_ENDPOINT=http://127.0.0.1:$MOTO_PORT
 export NARWHAL_TEST_REGISTRY=127.0.0.1:$REGISTRY_PORT
 export NARWHAL_TEST_REGISTRY_USER=$REGISTRY_USER

@@ -15,6 +15,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/queue/memq"
 	"github.com/narwhal-ci/narwhal/internal/rpc"
 	"github.com/narwhal-ci/narwhal/internal/store/sqlite"
+	"github.com/narwhal-ci/narwhal/internal/testenv"
 	"github.com/narwhal-ci/narwhal/internal/tlsgen"
 )
 
@@ -45,7 +46,9 @@ func benchScale(b *testing.B, runners, queued int) {
 }
 
 // measureDispatch publishes jobs to a dispatcher on st (memq, the client
-// Pool to fleet) and reports jobs/s and the p50/p99 of queue→accept.
+// Pool to fleet) and reports jobs/s, the p50/p99 of queue→accept, and the
+// CPU time per job of the whole process: the dispatcher, the in-process
+// runners' side of each Run and the publisher (testenv.CPUClock).
 func measureDispatch(b *testing.B, st *sqlite.Store, fleet benchFleet, jobs []ci.Job, acc *acceptLog) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -61,11 +64,13 @@ func measureDispatch(b *testing.B, st *sqlite.Store, fleet benchFleet, jobs []ci
 
 	b.ResetTimer()
 	stop := profileDispatch(b)
+	cpu := testenv.StartCPU(b, 0)
 	start := time.Now()
 	published := publishAll(b, ctx, q, jobs, acc)
 	elapsed := time.Since(start)
 	stop()
 	b.StopTimer()
+	cpu.ReportPerOp(b, len(jobs), "cpu-us/job")
 	cancel()
 	consumed.Wait()
 	reportDispatch(b, jobs, published, acc, elapsed)

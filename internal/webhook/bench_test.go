@@ -15,6 +15,7 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/intake"
 	"github.com/narwhal-ci/narwhal/internal/store/sqlite"
+	"github.com/narwhal-ci/narwhal/internal/testenv"
 )
 
 // BenchmarkIntakeSQLiteMemq sends signed push webhooks, each for a new
@@ -25,7 +26,7 @@ import (
 func BenchmarkIntakeSQLiteMemq(b *testing.B) {
 	r := newRig(b, filepath.Join(b.TempDir(), "narwhal.db"), nil)
 	r.in.MarkLater = true
-	benchWebhooks(b, r.h, r.in.Flush)
+	benchWebhooks(b, r.h, r.in.Flush, 0)
 }
 
 // BenchmarkIntakeRabbitMQ is BenchmarkIntakeSQLiteMemq with RabbitMQ
@@ -45,15 +46,17 @@ func BenchmarkIntakeRabbitMQ(b *testing.B) {
 	if err := q.Publish(context.Background(), ci.Message{Key: "job", ID: "warm-up", Body: []byte("{}")}); err != nil {
 		b.Fatalf("connect: %v", err)
 	}
-	benchWebhooks(b, NewHandler(Deps{Intake: in, Secrets: SecretLines(testSecret), Logger: log}), in.Flush)
+	benchWebhooks(b, NewHandler(Deps{Intake: in, Secrets: SecretLines(testSecret), Logger: log}), in.Flush, testenv.BrokerPID())
 }
 
 var benchRun atomic.Int64
 
 // benchWebhooks runs b.N distinct signed pushes through h in parallel and
-// reports throughput (up to flush's return, when set) and the latency
-// percentiles of ServeHTTP alone.
-func benchWebhooks(b *testing.B, h *Handler, flush func()) {
+// reports throughput (up to flush's return, when set), the latency
+// percentiles of ServeHTTP alone, and the CPU time per webhook of this
+// process (narwhal's handler and store, and the sender's signing) and, when
+// broker is a process ID, of the broker (see testenv.CPUClock).
+func benchWebhooks(b *testing.B, h *Handler, flush func(), broker int) {
 	run := benchRun.Add(1)
 	var seq atomic.Int64
 	var mu sync.Mutex
@@ -61,6 +64,10 @@ func benchWebhooks(b *testing.B, h *Handler, flush func()) {
 	b.SetParallelism(4) // 4 per CPU: webhooks arrive concurrently
 	b.ReportAllocs()
 	b.ResetTimer()
+	self, brk := testenv.StartCPU(b, 0), testenv.CPUClock{}
+	if broker != 0 {
+		brk = testenv.StartCPU(b, broker)
+	}
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
 		var mine []time.Duration
@@ -87,6 +94,10 @@ func benchWebhooks(b *testing.B, h *Handler, flush func()) {
 	b.StopTimer()
 	if len(lat) == 0 {
 		return
+	}
+	self.ReportPerOp(b, len(lat), "cpu-us/webhook")
+	if broker != 0 {
+		brk.ReportPerOp(b, len(lat), "broker-cpu-us/webhook")
 	}
 	slices.Sort(lat)
 	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "webhooks/s")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/queue"
+	"github.com/narwhal-ci/narwhal/internal/testenv"
 )
 
 // BenchmarkPublish publishes job-sized persistent messages with confirms
@@ -72,13 +73,19 @@ func BenchmarkPublishRaw(b *testing.B) {
 }
 
 // publishConcurrently makes b.N calls of publish from publishers goroutines
-// and reports throughput and latency percentiles.
+// and reports throughput, latency percentiles, and the CPU time per message
+// of this process and of the broker, when testenv knows its process.
 func publishConcurrently(b *testing.B, publish func(context.Context, ci.Message) error, publishers int) {
 	var next atomic.Int64
 	lat := make([]time.Duration, b.N)
 	var wg sync.WaitGroup
 	var failed sync.Once
+	broker := testenv.BrokerPID()
 	b.ResetTimer()
+	self, brk := testenv.StartCPU(b, 0), testenv.CPUClock{}
+	if broker != 0 {
+		brk = testenv.StartCPU(b, broker)
+	}
 	start := time.Now()
 	for range publishers {
 		wg.Go(func() {
@@ -100,4 +107,8 @@ func publishConcurrently(b *testing.B, publish func(context.Context, ci.Message)
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	self.ReportPerOp(b, b.N, "cpu-us/msg")
+	if broker != 0 {
+		brk.ReportPerOp(b, b.N, "broker-cpu-us/msg")
+	}
 }
