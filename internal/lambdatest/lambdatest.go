@@ -30,10 +30,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"syscall"
+
 	"testing"
 	"time"
 
+	"github.com/narwhal-ci/narwhal/internal/flock"
 	"github.com/narwhal-ci/narwhal/internal/testenv"
 )
 
@@ -100,15 +101,11 @@ func installed(path string) bool {
 // lock takes an exclusive lock on path and returns its release.
 func lock(t testing.TB, path string) func() {
 	t.Helper()
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	unlock, err := flock.Lock(path, flock.Exclusive)
 	if err != nil {
-		t.Fatalf("lambdatest: lock %s: %v", path, err)
+		t.Fatalf("lambdatest: %v", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		t.Fatalf("lambdatest: lock %s: %v", path, err)
-	}
-	return func() { f.Close() }
+	return unlock
 }
 
 // Tags are the build tags of a Lambda function, as the Makefile's

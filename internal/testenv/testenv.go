@@ -11,9 +11,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/flock"
 )
 
 // InCI reports whether the tests run in CI (CI=true), where nothing may be skipped.
@@ -72,14 +73,11 @@ func RestartableAMQPURL(t testing.TB) string {
 	if os.Getenv("NARWHAL_TEST_AMQP_RESTART_URL") == "" {
 		Missing(t, "the restartable RabbitMQ node (NARWHAL_TEST_AMQP_RESTART_URL)")
 	}
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "narwhal-test-restart-broker.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	unlock, err := flock.Lock(filepath.Join(os.TempDir(), "narwhal-test-restart-broker.lock"), flock.Exclusive)
 	if err != nil {
-		t.Fatalf("restart broker lock: %v", err)
+		t.Fatalf("restart broker: %v", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatalf("restart broker lock: %v", err)
-	}
-	t.Cleanup(func() { f.Close() }) // closing releases the lock
+	t.Cleanup(unlock)
 	// Check only under the lock: another package's restart test may have had
 	// the node down while we waited.
 	return reachable(t, "the restartable RabbitMQ node (NARWHAL_TEST_AMQP_RESTART_URL)", os.Getenv("NARWHAL_TEST_AMQP_RESTART_URL"))
