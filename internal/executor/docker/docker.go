@@ -123,9 +123,11 @@ type Executor struct {
 	cfg Config
 	log *slog.Logger
 
-	images    sync.Map     // image reference → struct{}: known to be present
-	private   sync.Map     // image reference → struct{}: pulled with credentials
-	lastImage atomic.Value // string: the image of the last step created, for Reclaim
+	images    sync.Map                      // image reference → struct{}: known to be present
+	private   sync.Map                      // image reference → struct{}: pulled with credentials
+	lastImage atomic.Value                  // string: the image of the last step created, for Reclaim
+	noPipe    atomic.Bool                   // an output pipe could not be made once (logged then)
+	pipeDir   func(workspace string) string // where output pipes are made (pipeDirOf; tests change it)
 
 	mu       sync.Mutex
 	networks map[string]string // job ID → name of the job's network
@@ -160,6 +162,7 @@ func newExecutor(api dockerAPI, cfg Config, logger *slog.Logger) *Executor {
 		log:      logger,
 		networks: make(map[string]string),
 		guard:    guard{bridges: make(map[string]string)},
+		pipeDir:  pipeDirOf,
 	}
 }
 

@@ -37,20 +37,32 @@ func (e *Executor) run(ctx context.Context, job *executor.Job, step *executor.St
 		return executor.Result{ExitCode: -1}, err
 	}
 	cc, hc, nc := containerSpec(e.cfg, job, step, net)
+	p := e.outputPipe(job)
+	if p != nil {
+		defer p.close()
+		withPipe(cc, hc, p.fifo)
+	}
 	id, err := e.create(ctx, jobCreds(job), cc, hc, nc)
 	if err != nil {
 		return notStarted(ctx, err)
 	}
 	e.lastImage.Store(step.Image)
-	s, err := attach(ctx, e.api, id, out)
+	o := &sink{w: out}
+	s, err := attach(ctx, e.api, id, o)
 	if err != nil {
 		return notStarted(ctx, err)
+	}
+	if p != nil {
+		p.start(o)
 	}
 	if err := e.api.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
 		s.close()
 		return notStarted(ctx, fmt.Errorf("start container: %w", err))
 	}
 	res, err := e.wait(ctx, id, step.Timeout)
+	if p != nil {
+		p.finish(e.log)
+	}
 	outErr := s.finish(e.log)
 	if err != nil {
 		return res, err
@@ -61,6 +73,20 @@ func (e *Executor) run(ctx context.Context, job *executor.Job, step *executor.St
 		}
 	}
 	return res, outErr
+}
+
+// outputPipe makes the pipe a step of job writes its output to (pipe.go),
+// or returns nil when none can be made: the output then goes through the
+// engine, and the first time this happens it is logged.
+func (e *Executor) outputPipe(job *executor.Job) *pipe {
+	p, err := openPipe(e.pipeDir(job.Workspace))
+	if err != nil {
+		if !e.noPipe.Swap(true) {
+			e.log.Warn("step output goes through the engine, which is slower", "err", err)
+		}
+		return nil
+	}
+	return p
 }
 
 // notStarted is the outcome of a step whose container did not start: an error,

@@ -60,8 +60,8 @@ func TestEnvWorkingDirAndOutput(t *testing.T) {
 	if res.ExitCode != 0 || res.Cancelled || res.TimedOut || res.OOMKilled || res.Duration <= 0 {
 		t.Errorf("result %+v", res)
 	}
-	// stdout and stderr (where the shell traces commands) reach the engine
-	// through two pipes, so their lines may come in either order.
+	// stdout and stderr (where the shell traces commands) share one pipe;
+	// TestOutputKeepsTheOrderItWasWrittenIn holds their order.
 	for _, want := range []string{
 		"+ pwd\n", "/workspace/sub/dir\n",
 		`hello world / it's "quoted"`,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types"
@@ -26,12 +27,12 @@ type stream struct {
 
 // attach attaches to the container's stdout and stderr (before it starts, so
 // that nothing is missed) and starts copying them to out.
-func attach(ctx context.Context, api dockerAPI, id string, out io.Writer) (*stream, error) {
+func attach(ctx context.Context, api dockerAPI, id string, out *sink) (*stream, error) {
 	conn, err := api.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdout: true, Stderr: true})
 	if err != nil {
 		return nil, fmt.Errorf("attach container: %w", err)
 	}
-	s := &stream{conn: conn, out: &sink{w: out}, done: make(chan error, 1)}
+	s := &stream{conn: conn, out: out, done: make(chan error, 1)}
 	go func() { s.done <- demux(s.out, conn.Reader) }()
 	return s, nil
 }
@@ -51,10 +52,7 @@ func (s *stream) finish(log *slog.Logger) error {
 		log.Warn("container output did not end; closing it", "after", drainTimeout)
 		s.close()
 	}
-	if s.out.err != nil {
-		return fmt.Errorf("write output: %w", s.out.err)
-	}
-	return nil
+	return s.out.failed()
 }
 
 // close closes the stream and waits for the copying goroutine to end, so that
@@ -65,15 +63,30 @@ func (s *stream) close() {
 }
 
 // sink writes to w until a write fails, then discards the rest, so that a
-// failing writer never blocks the container on a full pipe.
+// failing writer never blocks the container on a full pipe. The attached
+// stream and the output pipe (pipe.go) write to it from a goroutine each; it
+// hands w one write at a time.
 type sink struct {
+	mu  sync.Mutex
 	w   io.Writer
 	err error
 }
 
 func (s *sink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.err == nil {
 		_, s.err = s.w.Write(p)
 	}
 	return len(p), nil
+}
+
+// failed returns the error of the write that failed, if one did.
+func (s *sink) failed() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return fmt.Errorf("write output: %w", s.err)
+	}
+	return nil
 }
