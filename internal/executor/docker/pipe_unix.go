@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
-	"time"
 )
 
 // pipeSize is the capacity asked of each pipe (F_SETPIPE_SZ; the default is
@@ -84,16 +83,8 @@ func (p *pipe) finish(log *slog.Logger) {
 		p.w.Close()
 		p.w = nil
 	}
-	t := time.NewTimer(drainTimeout)
-	defer t.Stop()
-	select {
-	case err := <-p.done:
+	if awaitDrain(log, p.done, "step output") {
 		p.done = nil
-		if err != nil {
-			log.Warn("read step output", "err", err)
-		}
-	case <-t.C:
-		log.Warn("step output did not end; closing it", "after", drainTimeout)
 	}
 	p.close()
 }

@@ -40,19 +40,30 @@ func attach(ctx context.Context, api dockerAPI, id string, out *sink) (*stream, 
 // finish waits for the output of the ended container to end, closes the
 // stream and returns the error of writing the output, if any.
 func (s *stream) finish(log *slog.Logger) error {
-	t := time.NewTimer(drainTimeout)
-	defer t.Stop()
-	select {
-	case err := <-s.done:
+	if awaitDrain(log, s.done, "container output") {
 		s.conn.Close()
-		if err != nil {
-			log.Warn("read container output", "err", err)
-		}
-	case <-t.C:
-		log.Warn("container output did not end; closing it", "after", drainTimeout)
+	} else {
 		s.close()
 	}
 	return s.out.failed()
+}
+
+// awaitDrain waits up to drainTimeout for a copy of what to end, reported on
+// done, logging a copy that failed or did not end. It reports whether the
+// copy ended; if not, the caller must close its source and wait for it.
+func awaitDrain(log *slog.Logger, done <-chan error, what string) bool {
+	t := time.NewTimer(drainTimeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			log.Warn("read "+what, "err", err)
+		}
+		return true
+	case <-t.C:
+		log.Warn(what+" did not end; closing it", "after", drainTimeout)
+		return false
+	}
 }
 
 // close closes the stream and waits for the copying goroutine to end, so that
