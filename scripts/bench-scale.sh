@@ -134,7 +134,7 @@ lambda_size() {
 # for RabbitMQ, in the broker's): testenv.CPUClock. Target × CPU per unit is the cores the target
 # needs with the code as it is; on a machine with fewer, the target cannot be met without taking
 # work away. The processes measured include what the benchmark runs beside narwhal on this
-# machine (the webhook sender's signing, the in-process no-op runners' side of each Run), which
+# machine (the in-process no-op runners' side of each Run; the webhooks are signed before the clock starts), which
 # also has to fit for the benchmark to reach its target here.
 budget_rows=()
 brow() { budget_rows+=("$(printf '%-44s %-16s %-28s %s' "$1" "$2" "$3" "$4")"); }
@@ -168,6 +168,26 @@ budget_section() {
 	printf '\n%-44s %-16s %-28s %s\n' "CPU budget of the throughput targets" "CPU per unit" "the target needs" "of this machine"
 	printf '%s\n' "--------------------------------------------------------------------------------------------------------------"
 	printf '%s\n' "${budget_rows[@]}"
+}
+
+# --- the SQLite floor: the store-bound targets beside the least a durable row costs here ------
+# BenchmarkSQLiteFloor (internal/store/sqlite) is one writer inserting bare rows, 8 to a
+# transaction: no SQLite store records a webhook or a job change faster on this machine. A
+# figure's share of it is the work narwhal's store does per unit beyond a bare row (indexes,
+# build number, publication mark); a target's share is what the store may spend to meet it.
+floor_section() {
+	local fl; fl=$(metric "$(bench_row BenchmarkSQLiteFloor)" rows/s)
+	if [ -z "$fl" ]; then echo "SQLite floor: no figure"; return; fi
+	printf '\n%-44s %-12s %-16s %s\n' "against the SQLite floor: $fl rows/s" "figure" "figure ÷ floor" "target ÷ floor"
+	printf '%s\n' "--------------------------------------------------------------------------------------------"
+	frow "intake SQLite+memq (webhooks/s)" "$(metric "$(bench_row BenchmarkIntakeSQLiteMemq)" webhooks/s)" 10000 "$fl"
+	frow "dispatch to 10 no-op runners (jobs/s)" "$(metric "$(bench_row BenchmarkDispatch/runners=10-nop)" jobs/s)" 15000 "$fl"
+}
+
+# frow LABEL FIGURE TARGET FLOOR: one row of floor_section.
+frow() {
+	awk -v l="$1" -v f="$2" -v t="$3" -v fl="$4" 'BEGIN {
+		printf "%-44s %-12s %-16s %.2f\n", l, (f == "" ? "no figure" : f), (f == "" ? "-" : sprintf("%.2f", f / fl)), t / fl }'
 }
 
 scale_section() {

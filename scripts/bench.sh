@@ -208,6 +208,7 @@ gobench ./internal/executor/docker 'BenchmarkJobNetwork' 15x # issue 10: bridge/
 gobench ./internal/engine 'BenchmarkSchedule'                 # issue 10: the scheduler, linear in steps
 gobench ./internal/logsink 'BenchmarkLogThroughput'
 gobench ./internal/webhook 'BenchmarkIntake'
+gobench ./internal/store/sqlite 'BenchmarkSQLiteFloor' 20000x # issue 15: the least a durable row costs here, under intake and dispatch
 gobench ./internal/queue/amqp 'BenchmarkPublishRaw/publishers=8/channels=1$' 5000x # the broker's own floor under BenchmarkIntakeRabbitMQ
 gobench ./internal/dispatch 'BenchmarkDispatch' 5000x # issue 15: 10 no-op runners beside one real runner
 gobench ./internal/devstack 'BenchmarkWebhookToFirstStep' 10x
@@ -223,6 +224,7 @@ printf '%s\n' "${rows[@]}"
 # shellcheck source=scripts/bench-scale.sh
 source scripts/bench-scale.sh
 budget_section
+floor_section
 scale_section || scale_failed=1
 
 exit $((failed || scale_failed))

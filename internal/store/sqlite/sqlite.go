@@ -103,6 +103,20 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// fileDSN is the data source of every connection to the file at path.
+func fileDSN(path string) string {
+	return path + "?" + pragmas + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+}
+
+// writerDSN is fileDSN for the writer's connection. Its page cache outlives
+// its transactions (no other connection changes the file under it), so a
+// larger one saves rereading the pages of the jobs it updates: 64 MiB, taken
+// as it fills.
+func writerDSN(path string) string {
+	return fileDSN(path) + "&_pragma=cache_size(-65536)" +
+		"&_pragma=wal_autocheckpoint(" + strconv.Itoa(backstopPages) + ")"
+}
+
 func open(path string) (*Store, error) {
 	if path == Memory {
 		db, err := sql.Open("sqlite", Memory+"?"+pragmas)
@@ -118,12 +132,8 @@ func open(path string) (*Store, error) {
 	if path == "" || strings.ContainsRune(path, '?') {
 		return nil, errors.New("the path must be non-empty and without '?'") // '?' starts the DSN's parameters
 	}
-	dsn := path + "?" + pragmas + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
-	// The writer's page cache outlives its transactions (no other connection
-	// changes the file under it), so a larger one saves rereading the pages
-	// of the jobs it updates: 64 MiB, taken as it fills.
-	w, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-65536)"+
-		"&_pragma=wal_autocheckpoint("+strconv.Itoa(backstopPages)+")")
+	dsn := fileDSN(path)
+	w, err := sql.Open("sqlite", writerDSN(path))
 	if err != nil {
 		return nil, err
 	}
