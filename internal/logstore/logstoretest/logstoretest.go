@@ -123,6 +123,9 @@ func testEmptyFinishedLog(t *testing.T, s logstore.Store) {
 	expectRead(t, s, "empty", 0, 10, "", true)
 	Finish(t, s, "empty") // idempotent
 	expectRead(t, s, "empty", 0, 10, "", true)
+	err := s.PutChunk(Context(t), "empty", 0, []byte("late"))
+	expectErr(t, "first chunk after Finish", err, logstore.ErrFinished)
+	expectRead(t, s, "empty", 0, 10, "", true)
 }
 
 func testInvalidArguments(t *testing.T, s logstore.Store) {

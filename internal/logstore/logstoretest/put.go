@@ -20,6 +20,8 @@ func testIdempotentReput(t *testing.T, s logstore.Store) {
 	}
 	err := s.PutChunk(ctx, "job", 1, []byte("BBB"))
 	expectErr(t, "re-put with other data", err, ci.ErrConflict)
+	err = s.PutChunk(ctx, "job", 0, []byte("AAA"))
+	expectErr(t, "re-put of the first chunk with other data", err, ci.ErrConflict)
 	Finish(t, s, "job")
 	if err := s.PutChunk(ctx, "job", 1, []byte("bbb")); err != nil {
 		t.Errorf("re-put of the last chunk after Finish: %v", err)
@@ -30,6 +32,8 @@ func testIdempotentReput(t *testing.T, s logstore.Store) {
 func testOutOfOrder(t *testing.T, s logstore.Store) {
 	ctx := Context(t)
 	expectErr(t, "chunk 1 of a new log", s.PutChunk(ctx, "job", 1, []byte("x")), logstore.ErrOutOfOrder)
+	_, _, err := s.Read(ctx, "job", 0, 10)
+	expectErr(t, "Read after a refused first put (it changed nothing)", err, ci.ErrNotFound)
 	Put(t, s, "job", "a")
 	expectErr(t, "chunk 2 after chunk 0", s.PutChunk(ctx, "job", 2, []byte("x")), logstore.ErrOutOfOrder)
 	if err := s.PutChunk(ctx, "job", 1, []byte("b")); err != nil {
