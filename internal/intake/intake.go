@@ -14,11 +14,20 @@ import (
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/queue"
 )
 
 // Intake accepts job requests. Store and Queue are required; Logger (Sweep's
 // record of what it republished) and Now default to slog.Default and time.Now. An Intake is safe for concurrent use
 // once its fields are set; it must not be copied after first use.
+//
+// With a Queue that is queue.Volatile (memq), a job's message lives as long
+// as the process, and the process that starts after it publishes every
+// queued job again. So Accept stores a new job with Published set already and
+// publishes it on a context detached from the caller's (only a closed queue
+// can refuse it), with no mark to write after: a crash between the two loses
+// nothing. For narwhal dev this is one SQLite write fewer per webhook
+// (issue 15).
 type Intake struct {
 	Store  ci.Store
 	Queue  ci.Queue
@@ -74,9 +83,9 @@ type Outcome struct {
 }
 
 // Accept makes job durable and queued. It fills the ID (ci.JobIDOf) when empty
-// and sets the state fields: queued, attempt 1, unpublished, deliveries
-// [deliveryID]. Then, in this order: a conditional create in the Store; a
-// confirmed publish; the Published mark.
+// and sets the state fields: queued, attempt 1, unpublished (published with a
+// volatile queue, see Intake), deliveries [deliveryID]. Then, in this order: a
+// conditional create in the Store; a confirmed publish; the Published mark.
 //
 // A deliveryID that ci.CheckDeliveryID refuses gives an error matching
 // ci.ErrBadDelivery before anything is written; "" records no delivery.
@@ -98,6 +107,8 @@ func (in *Intake) Accept(ctx context.Context, deliveryID string, job ci.Job) (Ou
 		}
 	}
 	job = in.fresh(deliveryID, job)
+	volatile := queue.IsVolatile(in.Queue)
+	job.Published = volatile // see Intake
 	created, err := in.Store.CreateJob(ctx, job)
 	if errors.Is(err, ci.ErrExists) {
 		return in.duplicate(ctx, deliveryID, job.ID)
@@ -105,8 +116,14 @@ func (in *Intake) Accept(ctx context.Context, deliveryID string, job ci.Job) (Ou
 	if err != nil {
 		return Outcome{}, fmt.Errorf("create job %s: %w", job.ID, err)
 	}
+	if volatile {
+		ctx = context.WithoutCancel(ctx) // a volatile queue does not block
+	}
 	if err := in.publish(ctx, created); err != nil {
 		return Outcome{JobID: created.ID, Problem: fmt.Errorf("publish job %s: %w", created.ID, err)}, nil
+	}
+	if volatile {
+		return Outcome{JobID: created.ID, Published: true}, nil
 	}
 	return Outcome{JobID: created.ID, Published: true, Problem: in.markAccepted(ctx, created)}, nil
 }

@@ -86,11 +86,17 @@ func (r *rig) sweep(t *testing.T, olderThan time.Duration) int {
 // returns what it received.
 func (r *rig) drain(t *testing.T) []ci.Message {
 	t.Helper()
+	return drainQueue(t, r.queue)
+}
+
+// drainQueue is rig.drain on q.
+func drainQueue(t *testing.T, q ci.Queue) []ci.Message {
+	t.Helper()
 	var mu sync.Mutex
 	var got []ci.Message
 	ctx, cancel := context.WithCancel(t.Context())
 	quietFor := time.AfterFunc(300*time.Millisecond, cancel)
-	err := r.queue.Consume(ctx, ci.QueueJobs, 16, func(_ context.Context, d ci.Delivery) error {
+	err := q.Consume(ctx, ci.QueueJobs, 16, func(_ context.Context, d ci.Delivery) error {
 		mu.Lock()
 		got = append(got, d.Message)
 		mu.Unlock()

@@ -185,7 +185,7 @@ func TestPullRequestJob(t *testing.T) {
 func TestPublishFailureThenSweep(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, sqlite.Memory, nil)
-	r.queue.Fail.Store(true)
+	r.flaky.Fail.Store(true)
 	status, body := r.post(t, delivery{event: "push", id: "d1", body: pushBody(t, sha1, "x")})
 	if status != 202 || body["published"] != false || body["status"] != "queued" {
 		t.Fatalf("%d %v, want 202 unpublished", status, body)
@@ -198,7 +198,7 @@ func TestPublishFailureThenSweep(t *testing.T) {
 	if p, _ := r.logBuf.lines(t)[0]["problem"].(string); !strings.Contains(p, "broker unreachable") {
 		t.Fatalf("log line does not say why the job is unpublished: %v", r.logBuf.lines(t)[0])
 	}
-	r.queue.Fail.Store(false)
+	r.flaky.Fail.Store(false)
 	n, err := r.in.Sweep(context.Background(), 0)
 	if err != nil || n != 1 {
 		t.Fatalf("Sweep = %d, %v; want 1", n, err)

@@ -31,7 +31,8 @@ type rig struct {
 	h      *Handler
 	in     *intake.Intake
 	store  *sqlite.Store
-	queue  *queuetest.Flaky
+	queue  ci.Queue
+	flaky  *queuetest.Flaky // queue, when newRig made it
 	logBuf *syncBuffer
 }
 
@@ -56,12 +57,18 @@ func (s *syncBuffer) lines(t *testing.T) []map[string]any {
 }
 
 func newRig(t testing.TB, path string, secrets SecretSource) *rig {
+	return newRigOn(t, path, secrets, &queuetest.Flaky{Queue: memq.New(memq.Config{})})
+}
+
+// newRigOn is newRig on q. The benchmarks give a bare memq, as narwhal dev
+// runs: a Flaky queue is not queue.Volatile, so the intake marks its jobs
+// published after each publish.
+func newRigOn(t testing.TB, path string, secrets SecretSource, q ci.Queue) *rig {
 	t.Helper()
 	st, err := sqlite.OpenWith(context.Background(), path, sqlite.Options{Exclusive: true}) // as narwhal dev
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := &queuetest.Flaky{Queue: memq.New(memq.Config{})}
 	t.Cleanup(func() { q.Close(); st.Close() })
 	buf := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(buf, nil))
@@ -70,7 +77,8 @@ func newRig(t testing.TB, path string, secrets SecretSource) *rig {
 		secrets = SecretLines(testSecret)
 	}
 	h := NewHandler(Deps{Intake: in, Secrets: secrets, Logger: log})
-	return &rig{h: h, in: in, store: st, queue: q, logBuf: buf}
+	flaky, _ := q.(*queuetest.Flaky)
+	return &rig{h: h, in: in, store: st, queue: q, flaky: flaky, logBuf: buf}
 }
 
 // post sends d to the handler as an HTTP request and decodes the JSON

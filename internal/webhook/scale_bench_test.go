@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/narwhal-ci/narwhal/internal/queue/memq"
 )
 
 // BenchmarkIntakeSenders is BenchmarkIntakeSQLiteMemq with a fixed number
@@ -18,7 +20,7 @@ import (
 func BenchmarkIntakeSenders(b *testing.B) {
 	for _, n := range []int{1, 8, 64} {
 		b.Run(fmt.Sprintf("senders=%d", n), func(b *testing.B) {
-			r := newRig(b, filepath.Join(b.TempDir(), "narwhal.db"), nil)
+			r := newRigOn(b, filepath.Join(b.TempDir(), "narwhal.db"), nil, memq.New(memq.Config{}))
 			r.in.MarkLater = true
 			sendConcurrently(b, r.h, n, r.in.Flush)
 		})

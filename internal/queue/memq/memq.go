@@ -116,6 +116,10 @@ func (q *Queue) due(d *delayed, m ci.Message) {
 	q.queues[name].push(&entry{msg: m})
 }
 
+// Volatile reports that the queue's messages live in this process alone
+// (queue.Volatile).
+func (q *Queue) Volatile() bool { return true }
+
 // Close ends running Consume calls (they return ci.ErrClosed after their
 // handlers return) and drops delayed messages not yet due. It is idempotent.
 func (q *Queue) Close() error {
