@@ -108,7 +108,6 @@ func (in *Intake) Accept(ctx context.Context, deliveryID string, job ci.Job) (Ou
 	}
 	job = in.fresh(deliveryID, job)
 	volatile := queue.IsVolatile(in.Queue)
-	job.Published = volatile // see Intake
 	created, err := in.Store.CreateJob(ctx, job)
 	if errors.Is(err, ci.ErrExists) {
 		return in.duplicate(ctx, deliveryID, job.ID)
@@ -140,7 +139,8 @@ func (in *Intake) fresh(deliveryID string, job ci.Job) ci.Job {
 	if job.ID == "" {
 		job.ID = ci.JobIDOf(job)
 	}
-	job.Status, job.Attempt, job.Published, job.Version = ci.StatusQueued, 1, false, 0
+	// Unpublished, but for a volatile queue: see Intake.
+	job.Status, job.Attempt, job.Published, job.Version = ci.StatusQueued, 1, queue.IsVolatile(in.Queue), 0
 	job.Deliveries, job.DeliveriesDropped = nil, 0
 	if deliveryID != "" {
 		job.Deliveries = []string{deliveryID}

@@ -28,7 +28,7 @@ import (
 func BenchmarkIntakeSQLiteMemq(b *testing.B) {
 	r := newRigOn(b, filepath.Join(b.TempDir(), "narwhal.db"), nil, memq.New(memq.Config{}))
 	r.in.MarkLater = true
-	benchWebhooks(b, r.h, r.in.Flush, 0)
+	benchWebhooks(b, r.h, r.in.Flush, false)
 }
 
 // BenchmarkIntakeRabbitMQ is BenchmarkIntakeSQLiteMemq with RabbitMQ
@@ -48,7 +48,7 @@ func BenchmarkIntakeRabbitMQ(b *testing.B) {
 	if err := q.Publish(context.Background(), ci.Message{Key: "job", ID: "warm-up", Body: []byte("{}")}); err != nil {
 		b.Fatalf("connect: %v", err)
 	}
-	benchWebhooks(b, NewHandler(Deps{Intake: in, Secrets: SecretLines(testSecret), Logger: log}), in.Flush, testenv.BrokerPID())
+	benchWebhooks(b, NewHandler(Deps{Intake: in, Secrets: SecretLines(testSecret), Logger: log}), in.Flush, true)
 }
 
 var benchRun atomic.Int64
@@ -57,9 +57,9 @@ var benchRun atomic.Int64
 // reports throughput (up to flush's return, when set), the latency
 // percentiles of ServeHTTP alone, and the CPU time per webhook of this
 // process (narwhal's handler and store; the deliveries are signed before the
-// clock starts) and, when broker is a process ID, of the broker (see
+// clock starts) and, with broker, of the test RabbitMQ node (see
 // testenv.CPUClock).
-func benchWebhooks(b *testing.B, h *Handler, flush func(), broker int) {
+func benchWebhooks(b *testing.B, h *Handler, flush func(), broker bool) {
 	run := benchRun.Add(1)
 	var seq atomic.Int64
 	var mu sync.Mutex
@@ -76,8 +76,8 @@ func benchWebhooks(b *testing.B, h *Handler, flush func(), broker int) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	self, brk := testenv.StartCPU(b, 0), testenv.CPUClock{}
-	if broker != 0 {
-		brk = testenv.StartCPU(b, broker)
+	if broker {
+		brk = testenv.StartBrokerCPU(b)
 	}
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
@@ -106,7 +106,7 @@ func benchWebhooks(b *testing.B, h *Handler, flush func(), broker int) {
 		return
 	}
 	self.ReportPerOp(b, len(lat), "cpu-us/webhook")
-	if broker != 0 {
+	if broker {
 		brk.ReportPerOp(b, len(lat), "broker-cpu-us/webhook")
 	}
 	slices.Sort(lat)

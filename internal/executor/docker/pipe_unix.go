@@ -79,10 +79,7 @@ func (p *pipe) start(out io.Writer) {
 // pipe (all of its writers have ended with the container's init) and closes
 // the pipe.
 func (p *pipe) finish(log *slog.Logger) {
-	if p.w != nil {
-		p.w.Close()
-		p.w = nil
-	}
+	p.closeWrite()
 	if awaitDrain(log, p.done, "step output") {
 		p.done = nil
 	}
@@ -93,10 +90,7 @@ func (p *pipe) finish(log *slog.Logger) {
 // that nothing writes to its writer afterwards) and removes the FIFO. Calling
 // it again does nothing.
 func (p *pipe) close() {
-	if p.w != nil {
-		p.w.Close()
-		p.w = nil
-	}
+	p.closeWrite()
 	if p.r != nil {
 		p.r.Close() // ends a read under way
 		p.r = nil
@@ -108,5 +102,14 @@ func (p *pipe) close() {
 	if p.dir != "" {
 		os.RemoveAll(p.dir)
 		p.dir = ""
+	}
+}
+
+// closeWrite closes narwhal's own write end: once the step's writers are
+// gone too, reading the pipe ends.
+func (p *pipe) closeWrite() {
+	if p.w != nil {
+		p.w.Close()
+		p.w = nil
 	}
 }

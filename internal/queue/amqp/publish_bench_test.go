@@ -80,12 +80,8 @@ func publishConcurrently(b *testing.B, publish func(context.Context, ci.Message)
 	lat := make([]time.Duration, b.N)
 	var wg sync.WaitGroup
 	var failed sync.Once
-	broker := testenv.BrokerPID()
 	b.ResetTimer()
-	self, brk := testenv.StartCPU(b, 0), testenv.CPUClock{}
-	if broker != 0 {
-		brk = testenv.StartCPU(b, broker)
-	}
+	self, brk := testenv.StartCPU(b, 0), testenv.StartBrokerCPU(b)
 	start := time.Now()
 	for range publishers {
 		wg.Go(func() {
@@ -108,7 +104,5 @@ func publishConcurrently(b *testing.B, publish func(context.Context, ci.Message)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 	self.ReportPerOp(b, b.N, "cpu-us/msg")
-	if broker != 0 {
-		brk.ReportPerOp(b, b.N, "broker-cpu-us/msg")
-	}
+	brk.ReportPerOp(b, b.N, "broker-cpu-us/msg")
 }
