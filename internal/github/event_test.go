@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
@@ -206,6 +207,21 @@ func TestParseMalformed(t *testing.T) {
 				t.Fatalf("ParseEvent = %+v, %v; want ErrMalformed", r, err)
 			}
 		})
+	}
+}
+
+// TestParseInvalidJSONSaysSo: the decoder's own syntax check (there is no
+// separate pass) still names invalid JSON as such, wherever it breaks.
+func TestParseInvalidJSONSaysSo(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ event, body string }{
+		{"push", `{"ref":`}, {"push", `{"ref":"refs/heads/main"} trailing`}, {"pull_request", `{"action":"opened",}`},
+		{"ping", `[1,`}, {"push", ``}, {"issues", `{nope}`},
+	} {
+		_, err := ParseEvent(tc.event, []byte(tc.body))
+		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "body is not valid JSON") {
+			t.Errorf("ParseEvent(%s, %q) = %v; want ErrMalformed saying the body is not valid JSON", tc.event, tc.body, err)
+		}
 	}
 }
 

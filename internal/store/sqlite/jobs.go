@@ -49,26 +49,25 @@ func (s *Store) cached(id string) (cachedJob, bool) {
 	return s.jobs.get(id)
 }
 
-// insertJob stores j, numbered, in tx, and returns its document: a job that
-// exists is ErrExists before a number is taken, so a duplicate leaves no gap.
+// insertJob stores j, numbered, in tx, and returns its document. The insert
+// is what finds a job that exists (ErrExists), and the number is recorded
+// only after it, so a duplicate leaves no gap.
 func (s *Store) insertJob(ctx context.Context, tx *sql.Tx, j *ci.Job) ([]byte, error) {
-	var one int
-	switch err := tx.StmtContext(ctx, s.st.jobExists).QueryRowContext(ctx, j.ID).Scan(&one); {
-	case err == nil:
-		return nil, ci.ErrExists
-	case !errors.Is(err, sql.ErrNoRows):
+	n, err := s.numbers.next(ctx, tx, s.st.lastNumber, j.Repo)
+	if err != nil {
 		return nil, err
 	}
-	if err := tx.StmtContext(ctx, s.st.nextNumber).QueryRowContext(ctx, j.Repo).Scan(&j.Number); err != nil {
-		return nil, fmt.Errorf("build number: %w", err)
-	}
+	j.Number = n
 	doc, err := json.Marshal(j)
 	if err != nil {
 		return nil, err
 	}
 	res, err := tx.StmtContext(ctx, s.st.createJob).ExecContext(ctx,
 		j.ID, j.Repo, j.Status, j.Branch, store.TimeKey(j.CreatedAt), j.Published, j.Version, j.Number, doc)
-	return doc, conditional(res, err, func() error { return ci.ErrExists })
+	if err := conditional(res, err, func() error { return ci.ErrExists }); err != nil {
+		return nil, err
+	}
+	return doc, s.numbers.took(ctx, tx, s.st.setNumber, j.Repo, n)
 }
 
 // GetJob returns the job with that ID; see ci.Store.

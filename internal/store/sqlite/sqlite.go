@@ -47,6 +47,7 @@ type Store struct {
 	ckpt    *checkpointer // nil for Memory
 	jobs    *jobCache     // nil unless exclusive (see Options)
 	runners *runnerCache  // nil unless exclusive
+	numbers *buildNumbers // the writer's
 	unlock  func()        // drops the lock file's lock
 	now     func() time.Time
 	closed  atomic.Bool
@@ -85,9 +86,11 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	s.unlock = unlock
-	if opts.Exclusive || path == Memory {
+	exclusive := opts.Exclusive || path == Memory
+	if exclusive {
 		s.jobs, s.runners = newJobCache(), newRunnerCache()
 	}
+	s.numbers = newBuildNumbers(exclusive)
 	if err := migrate(ctx, s.w); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -97,6 +100,7 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	s.writes = newWriter(s.w)
+	s.writes.rolledBack = s.numbers.reset
 	if s.ckpt != nil {
 		s.writes.committed = s.ckpt.committed
 	}

@@ -11,9 +11,11 @@ import (
 const (
 	sqlCreateJob = `INSERT INTO jobs (id, repo, status, branch, created_at, published, version, number, doc)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
-	// sqlNextNumber takes the repository's next build number.
-	sqlNextNumber = `INSERT INTO repo_numbers (repo, last) VALUES (?, 1)
-		ON CONFLICT (repo) DO UPDATE SET last = last + 1 RETURNING last`
+	// sqlLastNumber and sqlSetNumber read and record the repository's last
+	// build number (see buildNumbers).
+	sqlLastNumber = `SELECT last FROM repo_numbers WHERE repo = ?`
+	sqlSetNumber  = `INSERT INTO repo_numbers (repo, last) VALUES (?, ?)
+		ON CONFLICT (repo) DO UPDATE SET last = excluded.last`
 	sqlUpdateJob = `UPDATE jobs SET repo = ?, status = ?, branch = ?, created_at = ?,
 		published = ?, version = ?, doc = ? WHERE id = ? AND version = ?`
 	// sqlUpdateState is sqlUpdateJob for the usual change, which leaves the
@@ -36,9 +38,9 @@ const (
 // stmts are the prepared statements: writes on the writer connection,
 // reads on the reader pool.
 type stmts struct {
-	createJob, nextNumber, updateJob, updateState, jobExists, putRunner, deleteRunner *sql.Stmt
-	getJob, jobVersion, getRunner, listRunners                                        *sql.Stmt
-	markPublished                                                                     *sql.Stmt // published.go
+	createJob, lastNumber, setNumber, updateJob, updateState, jobExists, putRunner, deleteRunner *sql.Stmt
+	getJob, jobVersion, getRunner, listRunners                                                   *sql.Stmt
+	markPublished                                                                                *sql.Stmt // published.go
 }
 
 // prepareAll prepares the statements; the schema must be migrated.
@@ -49,7 +51,7 @@ func prepareAll(ctx context.Context, w, r *sql.DB) (*stmts, error) {
 		dst **sql.Stmt
 		q   string
 	}{
-		{w, &st.createJob, sqlCreateJob}, {w, &st.nextNumber, sqlNextNumber},
+		{w, &st.createJob, sqlCreateJob}, {w, &st.lastNumber, sqlLastNumber}, {w, &st.setNumber, sqlSetNumber},
 		{w, &st.updateJob, sqlUpdateJob}, {w, &st.updateState, sqlUpdateState},
 		{w, &st.jobExists, sqlJobExists},
 		{w, &st.markPublished, sqlMarkPublished},

@@ -37,8 +37,11 @@ type writer struct {
 	db  *sql.DB
 	ops chan *op
 	// committed, when set, is called after each transaction that committed
-	// (the checkpointer's kick); it must not block.
-	committed func()
+	// (the checkpointer's kick); it must not block. rolledBack, when set, is
+	// called on the writer's goroutine after each that began and did not
+	// commit, before any other begins (what a transaction kept in memory is
+	// then ahead of the file: buildNumbers).
+	committed, rolledBack func()
 
 	mu     sync.RWMutex // held for reading while sending on ops; Close sets closed under it
 	closed bool
@@ -203,10 +206,22 @@ func (w *writer) inTx(ops []*op) (errs []error, err error) {
 		errs[i] = o.run(ctx, tx)
 		if errs[i] != nil && !outcome(errs[i]) {
 			_ = tx.Rollback()
+			w.undone()
 			return errs, errs[i]
 		}
 	}
-	return errs, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		w.undone()
+		return errs, err
+	}
+	return errs, nil
+}
+
+// undone tells rolledBack that a transaction did not commit.
+func (w *writer) undone() {
+	if w.rolledBack != nil {
+		w.rolledBack()
+	}
 }
 
 // outcome: err is a write's own answer, which leaves the transaction intact.
