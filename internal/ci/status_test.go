@@ -118,3 +118,21 @@ func TestJobIDDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// ValidJobID admits at most MaxJobIDLen letters, digits, '.', '_' and '-'
+// starting with a letter or digit, and nothing else.
+func TestValidJobID(t *testing.T) {
+	t.Parallel()
+	long := "a" + strings.Repeat("b._-9", (MaxJobIDLen-1)/5) + strings.Repeat("z", (MaxJobIDLen-1)%5)
+	for id, want := range map[string]bool{
+		long: true, long + "x": false, "0123456789abcdef0123": true, "A": true, "a.b_c-d": true,
+		"": false, "..": false, ".a": false, "_a": false, "-a": false, "a/b": false, "a b": false, "é": false, "a\n": false,
+	} {
+		if got := ValidJobID(id); got != want {
+			t.Errorf("ValidJobID(%q) (%d bytes) = %v, want %v", id, len(id), got, want)
+		}
+	}
+	if len(long) != MaxJobIDLen {
+		t.Fatalf("the longest ID is %d bytes, want %d", len(long), MaxJobIDLen)
+	}
+}

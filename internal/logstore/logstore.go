@@ -33,7 +33,7 @@ import (
 //     its end. An offset past the end returns no data. A job with neither a
 //     chunk nor Finish is unknown: ci.ErrNotFound. A negative offset or a
 //     limit <= 0 is ErrInvalid.
-//   - A job ID must match JobIDPattern, else every method fails with
+//   - A job ID must pass ValidJobID, else every method fails with
 //     ErrInvalid (this keeps IDs out of paths and key prefixes).
 //   - Errors of the backend are returned wrapped; ctx bounds each call.
 type Store interface {
@@ -67,7 +67,7 @@ const CompleteName = "complete"
 var chunkPattern = regexp.MustCompile(`^[0-9]{8}\.log$`)
 
 // CheckJobID returns an ErrInvalid error unless id is a valid job ID
-// (ci.JobIDPattern).
+// (ci.ValidJobID).
 func CheckJobID(id string) error {
 	if !ci.ValidJobID(id) {
 		return fmt.Errorf("job ID %q: %w", id, ErrInvalid)

@@ -25,7 +25,7 @@ var errDrained = errors.New("runner draining: deadline passed, job handed back f
 // later attempt is accepted again without a second run. Rejections: the
 // runner is draining, its disk is under pressure (Deps.DiskStatus), every
 // slot is busy, or the runner lacks one of the job's labels. A job that fails rpc.Job.Validate, or whose ID is not a
-// ci.JobIDPattern, is an rpc.ErrInvalidJob.
+// ci.ValidJobID, is an rpc.ErrInvalidJob.
 func (r *Runner) Run(_ context.Context, spec rpc.Job) (bool, string, error) {
 	if err := spec.Validate(); err != nil {
 		return false, "", err

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
@@ -43,10 +44,20 @@ var ErrInvalid = errors.New("invalid")
 // is ci.ErrNotFound, so the API answers it as every other unknown thing.
 var ErrNotFound = ci.ErrNotFound
 
+// The patterns of names, repositories and hosts. Lengths are checked apart:
+// a counted repetition ({0,38}) compiles to a program per count, which every
+// process (and every Lambda cold start) paid for at init (issue 15).
 var (
-	nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	repoRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$`)
-	hostRE = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(:[0-9]{1,5})?$`)
+	nameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	ownerRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]*$`) // at most 39
+	repoRE  = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)          // at most 100
+	labelRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$`)
+	portRE  = regexp.MustCompile(`^[0-9]{1,5}$`)
+)
+
+// Lengths of the parts of a repository and of a host name.
+const (
+	maxOwnerLen, maxRepoNameLen, maxLabelLen = 39, 100, 63
 )
 
 // Secret is a repository secret as listed: never its value.
@@ -86,7 +97,8 @@ type Resolved struct {
 // CheckRepo returns an error matching ErrInvalid unless repo is "owner/name"
 // as GitHub spells them.
 func CheckRepo(repo string) error {
-	if !repoRE.MatchString(repo) {
+	owner, name, _ := strings.Cut(repo, "/")
+	if len(owner) > maxOwnerLen || !ownerRE.MatchString(owner) || len(name) > maxRepoNameLen || !repoRE.MatchString(name) {
 		return fmt.Errorf("%w repository %q: want owner/name", ErrInvalid, repo)
 	}
 	return nil
@@ -106,10 +118,25 @@ func CheckName(name string) error {
 // host as image references name it: a DNS name or IPv4 address, with an
 // optional port, no scheme or path.
 func CheckHost(host string) error {
-	if len(host) > MaxHostLen || !hostRE.MatchString(host) {
+	if len(host) > MaxHostLen || !validHost(host) {
 		return fmt.Errorf("%w registry host %q: want a host name with an optional :port, like ghcr.io or 127.0.0.1:5001", ErrInvalid, host)
 	}
 	return nil
+}
+
+// validHost: dot-separated labels of letters, digits and inner '-', at most
+// maxLabelLen each, then an optional :port of up to 5 digits.
+func validHost(host string) bool {
+	name, port, hasPort := strings.Cut(host, ":")
+	if hasPort && !portRE.MatchString(port) {
+		return false
+	}
+	for label := range strings.SplitSeq(name, ".") {
+		if len(label) > maxLabelLen || !labelRE.MatchString(label) {
+			return false
+		}
+	}
+	return true
 }
 
 // checkValue refuses an empty or oversized value of what.

@@ -10,7 +10,7 @@ import (
 )
 
 // Key is the blob key of the snapshot of job (attempt) taken after step
-// succeeded. Job IDs and step names are valid key segments (ci.JobIDPattern,
+// succeeded. Job IDs and step names are valid key segments (ci.ValidJobID,
 // the pipeline's step names); a step name that is not gives a key the blob
 // store refuses.
 func Key(jobID string, attempt int, step string) string {

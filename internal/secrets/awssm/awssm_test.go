@@ -3,6 +3,7 @@ package awssm
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -70,3 +71,17 @@ func TestBadPrefix(t *testing.T) {
 }
 
 func strp(s string) *string { return &s }
+
+// A prefix is at most maxPrefixLen of the characters Secrets Manager names
+// may hold.
+func TestPrefixBounds(t *testing.T) {
+	t.Parallel()
+	for prefix, ok := range map[string]bool{
+		strings.Repeat("a", maxPrefixLen): true, strings.Repeat("a", maxPrefixLen+1): false,
+		"narwhal/+=.@_-x/": true, "bad prefix!": false, "a\nb": false,
+	} {
+		if _, err := New(nil, Config{Prefix: prefix}); (err == nil) != ok {
+			t.Errorf("New with a prefix of %d bytes (%.20q): %v, want ok=%v", len(prefix), prefix, err, ok)
+		}
+	}
+}

@@ -198,7 +198,7 @@ func jobFilter(f ci.JobFilter) (string, []any, error) {
 	}
 	if f.IDPrefix != "" {
 		// A range on the key rather than LIKE (which folds case): every ID
-		// character sorts below 0x7f (ci.JobIDPattern).
+		// character sorts below 0x7f (ci.ValidJobID).
 		add("id >= ? AND id < ?", f.IDPrefix, f.IDPrefix+"\x7f")
 	}
 	if f.Cursor != "" {
