@@ -86,18 +86,24 @@ func RepoPrefix(repo string) (string, error) {
 	return Prefix + "/" + segment(owner) + "/" + segment(name), nil
 }
 
+// The segments kept as they are (plain) or behind a '_' (dotted), up to
+// maxSegmentLen bytes with the '_': lengths are checked apart from the
+// patterns, whose counted repetitions compiled to a program per count at
+// every process start.
 var (
-	plainSegment   = regexp.MustCompile(`^[A-Za-z0-9-][A-Za-z0-9._-]{0,126}$`)
-	dottedSegment  = regexp.MustCompile(`^[._][A-Za-z0-9._-]{0,125}$`)
+	plainSegment   = regexp.MustCompile(`^[A-Za-z0-9-][A-Za-z0-9._-]*$`)
+	dottedSegment  = regexp.MustCompile(`^[._][A-Za-z0-9._-]*$`)
 	escapedSegment = regexp.MustCompile(`^_[._]`)
 )
+
+const maxSegmentLen = 127
 
 // segment is one part of a repository's name as a key segment.
 func segment(s string) string {
 	switch {
-	case plainSegment.MatchString(s) && s != "..":
+	case len(s) <= maxSegmentLen && plainSegment.MatchString(s) && s != "..":
 		return s
-	case dottedSegment.MatchString(s) && s != "." && s != "..":
+	case len(s) < maxSegmentLen && dottedSegment.MatchString(s) && s != "." && s != "..":
 		return "_" + s
 	}
 	sum := sha256.Sum256([]byte(s))

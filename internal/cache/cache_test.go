@@ -402,3 +402,23 @@ func hostile(t *testing.T, entries []tar.Header) []byte {
 	zw.Close()
 	return buf.Bytes()
 }
+
+// A repository part is kept when it is a plain segment of at most 127
+// bytes, escaped with '_' when it starts with '.' or '_' and fits with the
+// '_', and hashed otherwise.
+func TestSegmentBounds(t *testing.T) {
+	t.Parallel()
+	plain, dotted := strings.Repeat("a", maxSegmentLen), "."+strings.Repeat("a", maxSegmentLen-2)
+	for in, want := range map[string]string{
+		plain: plain, dotted: "_" + dotted, "_x": "__x", "a.b": "a.b",
+	} {
+		if got := segment(in); got != want {
+			t.Errorf("segment(%.20q, %d bytes) = %.20q, want %.20q", in, len(in), got, want)
+		}
+	}
+	for _, in := range []string{plain + "a", dotted + "a", "..", ".", "a b", "é"} {
+		if got := segment(in); !strings.HasPrefix(got, "_x") || len(got) != 34 {
+			t.Errorf("segment(%.20q, %d bytes) = %q, want it hashed", in, len(in), got)
+		}
+	}
+}

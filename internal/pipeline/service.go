@@ -9,8 +9,12 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// serviceName is a DNS label: services are reached by name as host names.
-var serviceName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+// serviceName is a DNS label of at most maxServiceName bytes (checked
+// apart: a counted repetition compiles to a program per count at every
+// start): services are reached by name as host names.
+var serviceName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+
+const maxServiceName = 63
 
 var serviceKeys = []string{"command", "env", "image", "name"}
 
@@ -78,7 +82,7 @@ func (p *parser) serviceName(v *yaml.Node) *yaml.Node {
 	if !ok {
 		return nil
 	}
-	if !serviceName.MatchString(name) {
+	if len(name) > maxServiceName || !serviceName.MatchString(name) {
 		p.errorf(v, "name: service name %q must be a host name: lowercase letters, digits and '-', "+
 			"at most 63, not starting or ending with '-'", name)
 		return nil
