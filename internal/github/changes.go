@@ -4,8 +4,6 @@ import (
 	"slices"
 	"strings"
 
-	gh "github.com/google/go-github/v57/github"
-
 	"github.com/narwhal-ci/narwhal/internal/ci"
 )
 
@@ -21,13 +19,13 @@ const (
 // tells) when GitHub may have truncated the lists, when the push was forced
 // (the commits listed are not the whole difference) and when it created the
 // branch (there is no before to diff against).
-func pushChanges(ev *gh.PushEvent) ci.Changes {
-	base := validOr(ev.GetBefore())
-	if base == zeroSHA || ev.GetCreated() {
+func pushChanges(ev *pushEvent) ci.Changes {
+	base := validOr(ev.Before)
+	if base == zeroSHA || ev.Created {
 		return ci.Changes{}
 	}
 	commits := ev.Commits
-	if ev.GetForced() || len(commits) == 0 || len(commits) >= pushCommitLimit {
+	if ev.Forced || len(commits) == 0 || len(commits) >= pushCommitLimit {
 		return ci.NewChanges(base, nil, false)
 	}
 	var files []string
