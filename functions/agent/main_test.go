@@ -120,10 +120,12 @@ func TestBuildOnMotoAndRabbitMQ(t *testing.T) {
 	if err != nil || !j.Published || j.Repo != "narwhal-ci/hello-narwhal" {
 		t.Fatalf("stored job %+v (%v)", j, err)
 	}
-	// The middleware saw the webhook's calls: the two secrets, the job
+	// The middleware saw the webhook's calls: the two secrets, the claim of
+	// the job's build number (after the repository's last, a Query), the job
 	// created and marked published (each in the table and 5 indexes).
 	tally := calls.Take()
-	if tally.Calls["Secrets Manager.GetSecretValue"] != 2 || tally.Calls["DynamoDB.PutItem"] != 2 || tally.WriteUnits < 12 {
+	if tally.Calls["Secrets Manager.GetSecretValue"] != 2 || tally.Calls["DynamoDB.PutItem"] != 3 ||
+		tally.Calls["DynamoDB.Query"] != 1 || tally.WriteUnits < 13 {
 		t.Errorf("AWS calls of one webhook: %+v", tally)
 	}
 }

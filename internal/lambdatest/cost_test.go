@@ -17,7 +17,8 @@ import (
 )
 
 // maxWrites bounds the DynamoDB writes of one job: created, published,
-// assigned, running and final, the runner's tally twice, and room for
+// assigned, running and final, the runner's tally twice, the claim of its
+// build number, and room for
 // reports that a loaded machine spreads over more batches (each batch that
 // carries a job's reports writes it once). Applied one by one, the reports
 // of examples/hello took 16 writes and those of 20 steps 48.
@@ -115,8 +116,8 @@ func (s sheet) perJob(n int, p awscount.Prices) map[string]float64 {
 	http := float64(s.webhooks) * p.HTTPRequest
 	return map[string]float64{
 		"dynamo-reqs/job": float64(s.aws.Service("DynamoDB")) / f,
-		"dynamo-writes/job": float64(s.aws.Calls["DynamoDB.PutItem"]+s.aws.Calls["DynamoDB.DeleteItem"]+
-			s.aws.Calls["DynamoDB.BatchWriteItem"]) / f,
+		"dynamo-writes/job": float64(s.aws.Calls["DynamoDB.PutItem"]+s.aws.Calls["DynamoDB.UpdateItem"]+
+			s.aws.Calls["DynamoDB.DeleteItem"]+s.aws.Calls["DynamoDB.BatchWriteItem"]+s.aws.Calls["DynamoDB.TransactWriteItems"]) / f,
 		"wcu/job":            s.aws.WriteUnits / f,
 		"rcu/job":            s.aws.ReadUnits / f,
 		"s3-put/job":         float64(s.aws.Calls["S3.PutObject"]) / f,

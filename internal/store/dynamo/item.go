@@ -35,8 +35,8 @@ const (
 	attrDoc        = "doc"         // JSON of the whole ci.Job or ci.Runner
 	attrTTL        = "ttl"         // runners: ExpiresAt in epoch seconds (DynamoDB TTL)
 	attrNumber     = "number"      // the job's build number; also the FilterExpression of REPO#N
-	attrLast       = "last"        // a repository's counter item: the last build number given
-	attrLastJob    = "last_job"    // ... and the job it was given to (a retried raise is not a second one)
+	attrLast       = "last"        // the counter item of earlier versions: the last build number it gave
+	attrClaimJob   = "job_id"      // a build number's claim: the job it numbers
 	attrOldSortKey = "gsisk"       // the first layout's sort key: marks an item not yet migrated
 )
 
@@ -46,10 +46,18 @@ const (
 	jobSK     = "JOB"
 	runnerPK  = "RUNNER"
 	jobKind   = "job"
-	// A repository's build number counter: pk "REPO#<repo>", sk "NUMBER".
-	repoPrefix = "REPO#"
-	numberSK   = "NUMBER"
+	// A repository's build numbers: one claim item per number, pk
+	// "REPO#<repo>", sk "NUM#" + the number in 10 digits (so that the sort
+	// keys sort as the numbers); earlier versions kept a counter item, sk
+	// "NUMBER", which sorts after every claim.
+	repoPrefix  = "REPO#"
+	claimPrefix = "NUM#"
+	numberSK    = "NUMBER"
 )
+
+func claimKey(repo string, number int) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: s(repoPrefix + repo), attrSK: s(fmt.Sprintf("%s%010d", claimPrefix, number))}
+}
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 

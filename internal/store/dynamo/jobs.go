@@ -55,11 +55,18 @@ func (st *Store) CreateJob(ctx context.Context, j ci.Job) (ci.Job, error) {
 
 // number takes the build number of new job j: a job that exists already is
 // ErrExists before one is taken (a strongly consistent read of its key), so
-// redeliveries leave no gap; only two creates of one ID racing can. The
-// counter is one item per repository, raised with an atomic ADD that also
-// records the job it numbered: the SDK's retry of a raise whose answer was
-// lost then fails its condition and reads the number the first try gave,
-// instead of taking a second one.
+// redeliveries leave no gap; only two creates of one ID racing can, or a
+// create that dies between its claim and its job.
+//
+// A number is taken by claiming it: one small item per number (claimKey),
+// put only when absent, holding the job it numbers. The SDK's retry of a
+// claim whose answer was lost finds its own job there and stands, whatever
+// other creates claimed meanwhile; a counter raised with ADD could not tell
+// its own raise from another's once one came between, and a retried raise
+// took a second number (a gap, seen under load on moto). A create that finds
+// the number claimed by another job tries the next (every number below it
+// is claimed, so none is skipped), reading the last again every few tries
+// to catch up with a burst.
 func (st *Store) number(ctx context.Context, j ci.Job) (int, error) {
 	got, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: jobKey(j.ID),
 		ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("#pk"),
@@ -70,31 +77,87 @@ func (st *Store) number(ctx context.Context, j ci.Job) (int, error) {
 	case len(got.Item) > 0:
 		return 0, ci.ErrExists
 	}
-	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	next := 0
+	for try := range maxClaims {
+		if try%rereadEvery == 0 {
+			last, err := st.lastNumber(ctx, j.Repo)
+			if err != nil {
+				return 0, fmt.Errorf("build number of %s: %w", j.Repo, err)
+			}
+			next = max(next, last+1)
+		}
+		mine, err := st.claim(ctx, j, next)
+		switch {
+		case err != nil:
+			return 0, fmt.Errorf("build number of %s: %w", j.Repo, err)
+		case mine:
+			return next, nil
+		}
+		next++
+	}
+	return 0, fmt.Errorf("build number of %s: claimed by other jobs %d times in a row", j.Repo, maxClaims)
+}
+
+// maxClaims bounds the claims of one create, each lost to another create of
+// the same repository (beyond it the create fails, to be delivered again);
+// it reads the last number again every rereadEvery of them.
+const (
+	maxClaims   = 64
+	rereadEvery = 8
+)
+
+// lastNumber is the last build number repo gave: its highest claim, or the
+// counter item of earlier versions when that is higher (read strongly
+// consistent: "NUMBER" sorts after every "NUM#", so two items say both).
+func (st *Store) lastNumber(ctx context.Context, repo string) (int, error) {
+	out, err := st.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:              &st.table,
+		KeyConditionExpression: aws.String("#pk = :pk AND begins_with(#sk, :num)"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#sk": attrSK, "#last": attrLast,
+			"#number": attrNumber},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(repoPrefix + repo), ":num": s("NUM")},
+		ProjectionExpression:      aws.String("#last, #number"),
+		ScanIndexForward:          aws.Bool(false),
+		Limit:                     aws.Int32(2),
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		return 0, err
+	}
+	last := 0
+	for _, item := range out.Items {
+		for _, attr := range []string{attrLast, attrNumber} {
+			if v, ok := item[attr].(*types.AttributeValueMemberN); ok {
+				n, err := strconv.Atoi(v.Value)
+				if err != nil {
+					return 0, fmt.Errorf("%s %q: %w", attr, v.Value, err)
+				}
+				last = max(last, n)
+			}
+		}
+	}
+	return last, nil
+}
+
+// claim puts the claim of number for j when it is free. mine is true when
+// the claim is j's: put now, or by a first try of this put whose answer was
+// lost.
+func (st *Store) claim(ctx context.Context, j ci.Job, number int) (mine bool, err error) {
+	item := claimKey(j.Repo, number)
+	item[attrNumber], item[attrClaimJob] = n(int64(number)), s(j.ID)
+	_, err = st.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                           &st.table,
-		Key:                                 map[string]types.AttributeValue{attrPK: s(repoPrefix + j.Repo), attrSK: s(numberSK)},
-		UpdateExpression:                    aws.String("ADD #last :one SET #job = :job"),
-		ConditionExpression:                 aws.String("attribute_not_exists(#job) OR #job <> :job"),
-		ExpressionAttributeNames:            map[string]string{"#last": attrLast, "#job": attrLastJob},
-		ExpressionAttributeValues:           map[string]types.AttributeValue{":one": n(1), ":job": s(j.ID)},
-		ReturnValues:                        types.ReturnValueUpdatedNew,
+		Item:                                item,
+		ConditionExpression:                 aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames:            map[string]string{"#pk": attrPK},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	attrs := map[string]types.AttributeValue(nil)
 	var failed *types.ConditionalCheckFailedException
-	switch {
-	case errors.As(err, &failed):
-		attrs = failed.Item // this job's own raise, retried: its number stands
-	case err != nil:
-		return 0, fmt.Errorf("build number of %s: %w", j.Repo, err)
-	default:
-		attrs = out.Attributes
+	if errors.As(err, &failed) {
+		owner, _ := failed.Item[attrClaimJob].(*types.AttributeValueMemberS)
+		return owner != nil && owner.Value == j.ID, nil
 	}
-	v, ok := attrs[attrLast].(*types.AttributeValueMemberN)
-	if !ok {
-		return 0, fmt.Errorf("build number of %s: counter without a number", j.Repo)
-	}
-	return strconv.Atoi(v.Value)
+	return err == nil, err
 }
 
 // GetJob reads the job with that ID, strongly consistent; see ci.Store.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/testenv"
@@ -80,5 +82,89 @@ func TestRetriedWritesSucceedOnce(t *testing.T) {
 	second, err := st.CreateJob(ctx, ci.Job{ID: "retried02", Repo: "acme/app", SHA: strings.Repeat("b", 40), Status: ci.StatusQueued})
 	if err != nil || second.Number != 2 {
 		t.Errorf("the next create: #%d, %v; want #2 (no number lost to the retry)", second.Number, err)
+	}
+}
+
+// interleaveHTTP loses the answer of the first claim of a build number it
+// sees and, before the SDK's retry of it goes out, lets between run (another
+// create of the same repository, through a client of its own).
+type interleaveHTTP struct {
+	next    dynamodb.HTTPClient
+	between func()
+	done    atomic.Bool
+}
+
+func (h *interleaveHTTP) Do(req *http.Request) (*http.Response, error) {
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		return nil, err
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	claim := strings.HasSuffix(req.Header.Get("X-Amz-Target"), ".PutItem") && bytes.Contains(body, []byte(`"NUM#`))
+	if !claim || h.done.Swap(true) {
+		return h.next.Do(req)
+	}
+	resp, err := h.next.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	h.between()
+	return nil, errors.New("connection reset (test): the claim's answer is lost")
+}
+
+// TestRetriedClaimAfterAnother: a create whose claim of a build number is
+// written but whose answer is lost, while another create of the repository
+// claims the next number before the SDK retries, keeps the number it
+// claimed: the two jobs are #1 and #2, and the next is #3 (a counter raised
+// again by the retry gave #1 away, numbering them #2 and #3).
+func TestRetriedClaimAfterAnother(t *testing.T) {
+	testenv.AWSEndpoint(t)
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	other := newTable(t, newClient(t))
+	h := &interleaveHTTP{}
+	lossy := New(dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { h.next = o.HTTPClient; o.HTTPClient = h }), other.table)
+	var between ci.Job
+	h.between = func() {
+		between, err = other.CreateJob(ctx, ci.Job{ID: "between1", Repo: "acme/app", Status: ci.StatusQueued})
+		if err != nil {
+			t.Errorf("the create in between: %v", err)
+		}
+	}
+	first, err := lossy.CreateJob(ctx, ci.Job{ID: "lossy001", Repo: "acme/app", Status: ci.StatusQueued})
+	if err != nil || first.Number != 1 || between.Number != 2 {
+		t.Fatalf("the retried create #%d (%v), the one in between #%d; want #1 and #2", first.Number, err, between.Number)
+	}
+	if !h.done.Load() {
+		t.Fatal("no claim went through the lossy client")
+	}
+	next, err := other.CreateJob(ctx, ci.Job{ID: "after001", Repo: "acme/app", Status: ci.StatusQueued})
+	if err != nil || next.Number != 3 {
+		t.Errorf("the next create: #%d, %v; want #3", next.Number, err)
+	}
+}
+
+// A repository numbered by the counter item of earlier versions goes on
+// after the counter's last.
+func TestNumbersAfterTheOldCounter(t *testing.T) {
+	testenv.AWSEndpoint(t)
+	ctx := context.Background()
+	st := newTable(t, newClient(t))
+	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.table, Item: map[string]types.AttributeValue{
+		attrPK: s(repoPrefix + "acme/app"), attrSK: s(numberSK), attrLast: n(7), "last_job": s("old"),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []int{8, 9} {
+		j, err := st.CreateJob(ctx, ci.Job{ID: fmt.Sprintf("new%05d", i), Repo: "acme/app", Status: ci.StatusQueued})
+		if err != nil || j.Number != want {
+			t.Errorf("create %d: #%d, %v; want #%d", i, j.Number, err, want)
+		}
 	}
 }
