@@ -55,16 +55,15 @@ var skipCI = regexp.MustCompile(`(?i)\[(skip ci|ci skip)\]`)
 // encoding).
 func ParseEvent(eventType string, body []byte) (Result, error) {
 	handled := eventType == "ping" || eventType == "push" || eventType == "pull_request"
-	if !handled && !json.Valid(body) {
-		return Result{}, notJSON(eventType)
-	}
-	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
-		if !json.Valid(body) {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	object := len(trimmed) > 0 && trimmed[0] == '{'
+	if !handled || !object {
+		switch {
+		case !json.Valid(body):
 			return Result{}, notJSON(eventType)
+		case !object:
+			return Result{}, fmt.Errorf("%w: %s body is not a JSON object", ErrMalformed, eventType)
 		}
-		return Result{}, fmt.Errorf("%w: %s body is not a JSON object", ErrMalformed, eventType)
-	}
-	if !handled {
 		return ignored("event %s not handled", eventType), nil
 	}
 	switch eventType {

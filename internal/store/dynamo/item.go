@@ -50,9 +50,10 @@ const (
 	// "REPO#<repo>", sk "NUM#" + the number in 10 digits (so that the sort
 	// keys sort as the numbers); earlier versions kept a counter item, sk
 	// "NUMBER", which sorts after every claim.
-	repoPrefix  = "REPO#"
-	claimPrefix = "NUM#"
-	numberSK    = "NUMBER"
+	repoPrefix   = "REPO#"
+	claimPrefix  = "NUM#"
+	numberSK     = "NUMBER"
+	numberPrefix = "NUM" // what claimPrefix and numberSK begin with
 )
 
 func claimKey(repo string, number int) map[string]types.AttributeValue {

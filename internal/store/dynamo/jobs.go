@@ -115,7 +115,7 @@ func (st *Store) lastNumber(ctx context.Context, repo string) (int, error) {
 		KeyConditionExpression: aws.String("#pk = :pk AND begins_with(#sk, :num)"),
 		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#sk": attrSK, "#last": attrLast,
 			"#number": attrNumber},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(repoPrefix + repo), ":num": s("NUM")},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(repoPrefix + repo), ":num": s(numberPrefix)},
 		ProjectionExpression:      aws.String("#last, #number"),
 		ScanIndexForward:          aws.Bool(false),
 		Limit:                     aws.Int32(2),
