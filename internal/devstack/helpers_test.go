@@ -105,14 +105,22 @@ func finishedJob(t *testing.T, ex *fake.Executor, yml string, want ci.Status) (*
 	return s, j
 }
 
-// waitJob polls the API until job id is final, and returns it.
+// waitJob polls the API until job id is final, and returns it. The stack
+// applies runner reports several at a time, so a step's last report may land
+// a moment after the job's final one: once the job is final, waitJob also
+// waits up to stepSettle for no step to be running (a step of a runner that
+// died stays running; its test sees it so).
 func waitJob(t *testing.T, s *Stack, id string, within time.Duration) ci.Job {
 	t.Helper()
 	deadline := time.Now().Add(within)
+	var settle time.Time
 	for {
 		var j ci.Job
 		apiGet(t, s, "/jobs/"+id, &j)
-		if j.Status.Final() {
+		if j.Status.Final() && settle.IsZero() {
+			settle = time.Now().Add(stepSettle)
+		}
+		if j.Status.Final() && (!stepRunning(j) || time.Now().After(settle)) {
 			return j
 		}
 		if time.Now().After(deadline) {
@@ -120,6 +128,18 @@ func waitJob(t *testing.T, s *Stack, id string, within time.Duration) ci.Job {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// stepSettle bounds how long waitJob waits for a final job's step reports.
+const stepSettle = 2 * time.Second
+
+func stepRunning(j ci.Job) bool {
+	for _, st := range j.Steps {
+		if st.Status == ci.StepRunning {
+			return true
+		}
+	}
+	return false
 }
 
 // waitStatus polls the API until job id has status want.
