@@ -183,3 +183,18 @@ func (f *Function) Call(ctx context.Context, payload []byte) ([]byte, error) {
 
 // Logs returns everything the emulator and the function wrote so far.
 func (f *Function) Logs() string { return f.out.String() }
+
+// LogsWith waits up to d for the output to contain s, and returns the output
+// and whether it does. The function's output reaches it through the
+// emulator, which may answer the invocation before it has copied the last
+// lines: a test reading Logs right after Call can miss them.
+func (f *Function) LogsWith(s string, d time.Duration) (string, bool) {
+	deadline := time.Now().Add(d)
+	for {
+		logs := f.Logs()
+		if strings.Contains(logs, s) || time.Now().After(deadline) {
+			return logs, strings.Contains(logs, s)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

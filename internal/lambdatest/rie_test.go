@@ -94,8 +94,8 @@ func TestStartFailure(t *testing.T) {
 	if !errors.As(err, &se) || se.Code != 502 || mqbridge.IsFunctionError(err) {
 		t.Fatalf("%s %v (%T)", out, err, err)
 	}
-	if !strings.Contains(fn.Logs(), "NARWHAL_TABLE is required") {
-		t.Errorf("the function's reason is not in the output:\n%s", fn.Logs())
+	if logs, ok := fn.LogsWith("NARWHAL_TABLE is required", 5*time.Second); !ok {
+		t.Errorf("the function's reason is not in the output:\n%s", logs)
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/narwhal-ci/narwhal/internal/secrets"
+	"github.com/narwhal-ci/narwhal/internal/sqlitewal"
 )
 
 // Backend is a secrets.Backend in SQLite. It is safe for concurrent use.
@@ -54,7 +55,10 @@ func Open(ctx context.Context, dbPath, keyPath string) (*Backend, error) {
 	if dbPath == "" || strings.ContainsRune(dbPath, '?') {
 		return nil, errors.New("open secrets: the database path must be non-empty and without '?'")
 	}
-	db, err := sql.Open("sqlite", dbPath+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate")
+	if err := sqlitewal.Enable(ctx, dbPath); err != nil {
+		return nil, fmt.Errorf("open secrets %s: %w", dbPath, err)
+	}
+	db, err := sql.Open("sqlite", dbPath+"?_pragma=busy_timeout(10000)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open secrets %s: %w", dbPath, err)
 	}

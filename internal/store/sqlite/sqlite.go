@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/sqlitewal"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -80,6 +81,12 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	if path != Memory {
+		if err := sqlitewal.Enable(ctx, path); err != nil {
+			unlock()
+			return nil, fmt.Errorf("open store %s: %w", path, err)
+		}
+	}
 	s, err := open(path)
 	if err != nil {
 		unlock()
@@ -107,9 +114,10 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// fileDSN is the data source of every connection to the file at path.
+// fileDSN is the data source of every connection to the file at path, which
+// OpenWith has put in WAL mode (sqlitewal) before any of them opens.
 func fileDSN(path string) string {
-	return path + "?" + pragmas + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	return path + "?" + pragmas + "&_pragma=synchronous(NORMAL)"
 }
 
 // writerDSN is fileDSN for the writer's connection. Its page cache outlives

@@ -101,6 +101,32 @@ func TestNewerSchema(t *testing.T) {
 	}
 }
 
+// TestConcurrentFirstOpens: stores opening one new file at once all open it
+// (switching the new file to WAL failed one of them with SQLITE_BUSY every
+// few rounds, whatever busy_timeout said).
+func TestConcurrentFirstOpens(t *testing.T) {
+	t.Parallel()
+	const rounds, n = 20, 6
+	for range rounds {
+		path := filepath.Join(t.TempDir(), "narwhal.db")
+		errs := make(chan error, n)
+		for range n {
+			go func() {
+				s, err := Open(context.Background(), path)
+				if err == nil {
+					err = s.Close()
+				}
+				errs <- err
+			}()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
 // TestTwoStoresOneFile runs writers through two Stores on the same file, as
 // two processes would: busy_timeout and immediate transactions keep them from
 // failing with SQLITE_BUSY, and the version check keeps every update.
