@@ -16,6 +16,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"modernc.org/sqlite"
@@ -36,8 +37,12 @@ const (
 
 // Enable switches the database at path (created when missing) to WAL mode,
 // retrying while other connections hold the file, for Timeout at most or
-// until ctx ends.
+// until ctx ends. The path must be non-empty and without '?', which would
+// start the parameters of the driver's data source name.
 func Enable(ctx context.Context, path string) error {
+	if path == "" || strings.ContainsRune(path, '?') {
+		return fmt.Errorf("journal mode of %q: the path must be non-empty and without '?'", path)
+	}
 	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		return fmt.Errorf("journal mode of %s: %w", path, err)

@@ -3,6 +3,7 @@ package sqlitewal
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -68,4 +69,18 @@ func journalMode(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return mode
+}
+
+// TestEnableRefusesBadPaths: an empty path or one with '?' is refused before
+// anything is created.
+func TestEnableRefusesBadPaths(t *testing.T) {
+	dir := t.TempDir()
+	for _, bad := range []string{"", filepath.Join(dir, "what?.db")} {
+		if err := Enable(context.Background(), bad); err == nil {
+			t.Errorf("Enable(%q) succeeded", bad)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("refused paths left %v", entries)
+	}
 }

@@ -227,4 +227,12 @@ func TestOpenPaths(t *testing.T) {
 			t.Errorf("Open(%q) succeeded", bad)
 		}
 	}
+	// A refused path creates nothing: neither "what" (the path up to its '?')
+	// nor, for the empty path, a file named after the parameters.
+	for _, stray := range []string{filepath.Join(dir, "what"), "?_pragma=busy_timeout(10000)"} {
+		if _, err := os.Stat(stray); err == nil {
+			os.Remove(stray)
+			t.Errorf("refused Open left %s behind", stray)
+		}
+	}
 }
