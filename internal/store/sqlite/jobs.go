@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,9 +23,14 @@ func (s *Store) CreateJob(ctx context.Context, j ci.Job) (ci.Job, error) {
 	if err != nil {
 		return ci.Job{}, err
 	}
+	j.Number = 0 // the writer numbers it, and the document then (withNumber)
+	unnumbered, err := json.Marshal(j)
+	if err != nil {
+		return ci.Job{}, fmt.Errorf("create job %s: %w", j.ID, err)
+	}
 	var doc []byte
 	err = s.writes.writeThen(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
-		doc, err = s.insertJob(ctx, tx, &j)
+		doc, err = s.insertJob(ctx, tx, &j, unnumbered)
 		return err
 	}, func() { s.cache(j.ID, j.Version, doc) })
 	if err != nil {
@@ -49,25 +55,36 @@ func (s *Store) cached(id string) (cachedJob, bool) {
 	return s.jobs.get(id)
 }
 
-// insertJob stores j, numbered, in tx, and returns its document. The insert
-// is what finds a job that exists (ErrExists), and the number is recorded
-// only after it, so a duplicate leaves no gap.
-func (s *Store) insertJob(ctx context.Context, tx *sql.Tx, j *ci.Job) ([]byte, error) {
+// insertJob stores j, numbered, in tx, and returns its document: unnumbered
+// (j's JSON without a number) with the number. The insert is what finds a
+// job that exists (ErrExists), and the number is recorded only after it, so
+// a duplicate leaves no gap.
+func (s *Store) insertJob(ctx context.Context, tx *sql.Tx, j *ci.Job, unnumbered []byte) ([]byte, error) {
 	n, err := s.numbers.next(ctx, tx, s.st.lastNumber, j.Repo)
 	if err != nil {
 		return nil, err
 	}
 	j.Number = n
-	doc, err := json.Marshal(j)
-	if err != nil {
-		return nil, err
-	}
+	doc := withNumber(unnumbered, n)
 	res, err := tx.StmtContext(ctx, s.st.createJob).ExecContext(ctx,
 		j.ID, j.Repo, j.Status, j.Branch, store.TimeKey(j.CreatedAt), j.Published, j.Version, j.Number, doc)
 	if err := conditional(res, err, func() error { return ci.ErrExists }); err != nil {
 		return nil, err
 	}
 	return doc, s.numbers.took(ctx, tx, s.st.setNumber, j.Repo, n)
+}
+
+// withNumber returns the JSON object doc of a job without a number (Number
+// 0, which omitempty leaves out) with "number": n added as its last member.
+// A create marshals its job before it queues for the writer, which alone
+// learns the number: the single writer's transaction, which every write
+// waits for, then does not encode the job (5% of its time under the intake).
+func withNumber(doc []byte, n int) []byte {
+	out := make([]byte, 0, len(doc)+len(`,"number":}`)+20)
+	out = append(out, doc[:len(doc)-1]...) // without its closing brace
+	out = append(out, `,"number":`...)
+	out = strconv.AppendInt(out, int64(n), 10)
+	return append(out, '}')
 }
 
 // GetJob returns the job with that ID; see ci.Store.

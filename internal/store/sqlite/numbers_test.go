@@ -1,10 +1,13 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
@@ -80,6 +83,45 @@ func TestBuildNumbersSharedFile(t *testing.T) {
 		}
 		if err != nil || j.Number != want {
 			t.Errorf("create %s: number %d, %v; want %d", c.id, j.Number, err, want)
+		}
+	}
+}
+
+// TestWithNumber: the document a create stores is the job's own JSON with
+// its number, once, whatever the job holds; and a store that reads it from
+// the file (not from its memory) returns the number.
+func TestWithNumber(t *testing.T) {
+	j := newJob("job-1")
+	j.SHA, j.Message, j.Deliveries = "abc", `a "quoted" message }`, []string{"d-1"}
+	unnumbered, err := json.Marshal(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := withNumber(unnumbered, 42)
+	if n := bytes.Count(doc, []byte(`"number"`)); n != 1 {
+		t.Fatalf("%d number members in %s, want 1 (does ci.Job.Number still omit its zero?)", n, doc)
+	}
+	var got ci.Job
+	if err := json.Unmarshal(doc, &got); err != nil {
+		t.Fatalf("%s: %v", doc, err)
+	}
+	want := j
+	want.Number = 42
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("decoded %+v, want %+v", got, want)
+	}
+
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "narwhal.db")
+	s := openT(t, path) // shares its file: reads go to it
+	for i, id := range []string{"job-1", "job-2"} {
+		j := newJob(id)
+		j.Number = 99 // the store's number wins
+		if _, err := s.CreateJob(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.GetJob(ctx, id); err != nil || got.Number != i+1 {
+			t.Fatalf("GetJob(%s) = #%d, %v; want #%d", id, got.Number, err, i+1)
 		}
 	}
 }
