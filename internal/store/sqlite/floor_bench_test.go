@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"crypto/sha1"
 	"database/sql"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
+	"github.com/narwhal-ci/narwhal/internal/sqlitewal"
 	"github.com/narwhal-ci/narwhal/internal/testenv"
 )
 
@@ -31,12 +33,20 @@ const floorBatch = 8
 // single writer, so no SQLite store can record webhooks faster than this
 // here. It reports rows/s and the CPU time of a row.
 func BenchmarkSQLiteFloor(b *testing.B) {
-	db, err := sql.Open("sqlite", writerDSN(filepath.Join(b.TempDir(), "floor.db")))
+	path := filepath.Join(b.TempDir(), "floor.db")
+	if err := sqlitewal.Enable(context.Background(), path); err != nil { // as OpenWith does
+		b.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", writerDSN(path))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
+	var mode string
+	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		b.Fatalf("journal mode %q, %v: the floor is the store's, in WAL mode", mode, err)
+	}
 	if _, err := db.Exec(`CREATE TABLE rows (id TEXT PRIMARY KEY, doc TEXT NOT NULL)`); err != nil {
 		b.Fatal(err)
 	}
