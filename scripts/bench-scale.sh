@@ -65,7 +65,12 @@ units_curve() {
 	local name=$1; shift
 	local first="" line u i=0 rows=("$@")
 	while read -r line; do
-		u=$(metric "$line" units/page); first=${first:-$u}
+		u=$(metric "$line" units/page)
+		if [ -z "$u" ]; then # the benchmark failed at this size: no figure, no verdict
+			srow "$name, ${rows[$i]}" "no figure" "-" "no figure"
+			i=$((i + 1)); continue
+		fi
+		first=${first:-$u}
 		srow "$name, ${rows[$i]}" "RCU/page $u; moto p50 $(metric "$line" first-p50-ms) ms" "×$(calc "$u / $first") units" \
 			"$(awk -v u="$u" -v f="$first" 'BEGIN {print (u <= f ? "ok (flat)" : "GROWS WITH THE TABLE")}')"
 		i=$((i + 1))
