@@ -7,8 +7,8 @@
 #                   interleaved, median of RUNS each (issue 2: target ratio <= 1.15)
 #   log throughput  steps printing 200 MB through `narwhal exec` into the log sink: MB/s and peak
 #                   RSS, next to a 50 MB run to show RSS does not grow with the log (target >= 150 MB/s),
-#                   beside the docker CLI and two floors (the step writing to /dev/null, and into a
-#                   pipe read by cat, in its container)
+#                   beside the docker CLI and the floor (the step writing to /dev/null in its
+#                   container); the target is on a step narwhal bounds, not busybox (see below)
 #   lambdas         zipped bootstrap size and cold start under the emulator, next to an empty function
 #   Go benchmarks   job network paths (default bridge, per-slot network) vs docker run; log writer throughput; intake webhooks/s and latency (SQLite+memq, RabbitMQ);
 #                   dispatch queue→accept over gRPC+TLS to 10 no-op runners and to one real runner.Runner;

@@ -16,6 +16,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,15 +36,24 @@ const (
 	maxPause   = 50 * time.Millisecond
 )
 
-// Enable switches the database at path (created when missing) to WAL mode,
-// retrying while other connections hold the file, for Timeout at most or
-// until ctx ends. The path must be non-empty and without '?', which would
-// start the parameters of the driver's data source name.
-func Enable(ctx context.Context, path string) error {
+// CheckPath refuses a path that cannot name a database file in a data source
+// name of the driver: an empty one, or one with '?', which starts the
+// parameters. Openers check it before they create anything for the path.
+func CheckPath(path string) error {
 	if path == "" || strings.ContainsRune(path, '?') {
-		return fmt.Errorf("journal mode of %q: the path must be non-empty and without '?'", path)
+		return fmt.Errorf("database path %q: it must be non-empty and without '?'", path)
 	}
-	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
+	return nil
+}
+
+// Enable switches the database at path (created when missing; see CheckPath)
+// to WAL mode, retrying while other connections hold the file, for Timeout
+// at most or until ctx ends.
+func Enable(ctx context.Context, path string) error {
+	if err := CheckPath(path); err != nil {
+		return err
+	}
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout("+strconv.Itoa(int(Timeout.Milliseconds()))+")")
 	if err != nil {
 		return fmt.Errorf("journal mode of %s: %w", path, err)
 	}
@@ -60,7 +70,7 @@ func Enable(ctx context.Context, path string) error {
 			return nil
 		}
 		if !retry.Sleep(ctx, retry.Jitter(pause)) {
-			return fmt.Errorf("journal mode of %s: still locked after %v: %w", path, Timeout, err)
+			return fmt.Errorf("journal mode of %s: still locked (%v): %w", path, context.Cause(ctx), err)
 		}
 	}
 }

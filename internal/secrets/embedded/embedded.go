@@ -19,7 +19,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -44,6 +43,9 @@ const schema = `CREATE TABLE IF NOT EXISTS repo_secrets (
 // missing) with the key in keyPath (created when missing, see the package
 // documentation). The caller must Close it.
 func Open(ctx context.Context, dbPath, keyPath string) (*Backend, error) {
+	if err := sqlitewal.CheckPath(dbPath); err != nil {
+		return nil, fmt.Errorf("open secrets: %w", err)
+	}
 	key, err := loadKey(keyPath)
 	if err != nil {
 		return nil, err
@@ -51,9 +53,6 @@ func Open(ctx context.Context, dbPath, keyPath string) (*Backend, error) {
 	aead, err := newAEAD(key)
 	if err != nil {
 		return nil, err
-	}
-	if dbPath == "" || strings.ContainsRune(dbPath, '?') {
-		return nil, errors.New("open secrets: the database path must be non-empty and without '?'")
 	}
 	if err := sqlitewal.Enable(ctx, dbPath); err != nil {
 		return nil, fmt.Errorf("open secrets %s: %w", dbPath, err)

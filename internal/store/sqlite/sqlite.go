@@ -18,11 +18,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -77,6 +75,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // OpenWith is Open with the choices of opts.
 func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
+	if path != Memory {
+		if err := sqlitewal.CheckPath(path); err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+	}
 	unlock, err := lockFile(path, opts.Exclusive)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -145,10 +148,7 @@ func open(path string) (*Store, error) {
 		db.SetConnMaxIdleTime(0)
 		return &Store{w: db, r: db, now: time.Now}, nil
 	}
-	if path == "" || strings.ContainsRune(path, '?') {
-		return nil, errors.New("the path must be non-empty and without '?'") // '?' starts the DSN's parameters
-	}
-	dsn := fileDSN(path)
+	dsn := fileDSN(path) // OpenWith checked path (sqlitewal.CheckPath)
 	w, err := sql.Open("sqlite", writerDSN(path))
 	if err != nil {
 		return nil, err
