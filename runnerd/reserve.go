@@ -25,6 +25,11 @@ func (r reservedLogs) PutChunk(ctx context.Context, jobID string, seq int, data 
 	return r.write(func() error { return r.Store.PutChunk(ctx, jobID, seq, data) })
 }
 
+// PutLast implements logstore.Store.
+func (r reservedLogs) PutLast(ctx context.Context, jobID string, seq int, data []byte) error {
+	return r.write(func() error { return r.Store.PutLast(ctx, jobID, seq, data) })
+}
+
 // Finish implements logstore.Store.
 func (r reservedLogs) Finish(ctx context.Context, jobID string) error {
 	return r.write(func() error { return r.Store.Finish(ctx, jobID) })

@@ -104,7 +104,9 @@ cost_table() {
 		local w; w=$(metric "$line" dynamo-writes/job)
 		srow "cost/job $name: DynamoDB req, writes" "$(metric "$line" dynamo-reqs/job), $w (WCU $(metric "$line" wcu/job), RCU $(metric "$line" rcu/job))" \
 			"writes ≤ 8 (5 + 2 + 1)" "$(awk -v w="$w" 'BEGIN {print (w != "" && w <= 8 ? "met" : "NOT MET")}')"
-		srow "cost/job $name: S3 PUT, GET+LIST" "$(metric "$line" s3-put/job), $(metric "$line" s3-get+list/job)" "" ""
+		local p; p=$(metric "$line" s3-put+list/job)
+		srow "cost/job $name: S3 PUT+LIST, GET+HEAD" "$p, $(metric "$line" s3-get+head/job)" \
+			"PUT+LIST ≤ 1.1 (a one-chunk log)" "$(awk -v p="$p" 'BEGIN {print (p != "" && p <= 1.1 ? "met" : "NOT MET")}')"
 		srow "cost/job $name: secrets warm (cold start)" "$(metric "$line" secrets/job) ($(metric "$line" cold-secrets))" "≤ 1 warm (the repo's)" "$(awk -v s="$(metric "$line" secrets/job)" 'BEGIN {print (s != "" && s <= 1 ? "met" : "NOT MET")}')"
 		srow "cost/job $name: Lambda invokes, MQ msgs" "$(metric "$line" lambda-invokes/job), $(metric "$line" mq-msgs/job)" "" ""
 		srow "cost $name: USD per 1,000 jobs" "$(metric "$line" usd/1k-jobs)" "us-east-1 on-demand" ""

@@ -36,20 +36,26 @@ var USEast1 = Prices{
 var s3Tier1 = map[string]bool{"S3.PutObject": true, "S3.CopyObject": true, "S3.ListObjectsV2": true,
 	"S3.ListObjects": true, "S3.CreateMultipartUpload": true, "S3.UploadPart": true, "S3.CompleteMultipartUpload": true}
 
-// Dollars is what the calls of t cost.
-func (p Prices) Dollars(t Tally) float64 {
-	usd := t.WriteUnits*p.DynamoWriteUnit + t.ReadUnits*p.DynamoReadUnit
+// S3Requests counts the S3 calls of t by price: put are those billed at the
+// PUT price (PUT, COPY, POST, LIST), get every other one (GET, HEAD, ...).
+func (t Tally) S3Requests() (put, get int) {
 	for op, n := range t.Calls {
 		switch {
 		case s3Tier1[op]:
-			usd += float64(n) * p.S3Put
+			put += n
 		case strings.HasPrefix(op, "S3."):
-			usd += float64(n) * p.S3Get
-		case strings.HasPrefix(op, "Secrets Manager."):
-			usd += float64(n) * p.SecretsCall
+			get += n
 		}
 	}
-	return usd
+	return put, get
+}
+
+// Dollars is what the calls of t cost.
+func (p Prices) Dollars(t Tally) float64 {
+	put, get := t.S3Requests()
+	usd := t.WriteUnits*p.DynamoWriteUnit + t.ReadUnits*p.DynamoReadUnit +
+		float64(put)*p.S3Put + float64(get)*p.S3Get
+	return usd + float64(t.Service("Secrets Manager"))*p.SecretsCall
 }
 
 // Lambda is what invocations of a function of memoryMB cost that ran for

@@ -114,14 +114,15 @@ func (s sheet) perJob(n int, p awscount.Prices) map[string]float64 {
 	aws := p.Dollars(s.aws)
 	lambda := p.Lambda(s.invocations, s.billedMs, memoryMB)
 	http := float64(s.webhooks) * p.HTTPRequest
+	s3Put, s3Get := s.aws.S3Requests()
 	return map[string]float64{
 		"dynamo-reqs/job": float64(s.aws.Service("DynamoDB")) / f,
 		"dynamo-writes/job": float64(s.aws.Calls["DynamoDB.PutItem"]+s.aws.Calls["DynamoDB.UpdateItem"]+
 			s.aws.Calls["DynamoDB.DeleteItem"]+s.aws.Calls["DynamoDB.BatchWriteItem"]+s.aws.Calls["DynamoDB.TransactWriteItems"]) / f,
 		"wcu/job":            s.aws.WriteUnits / f,
 		"rcu/job":            s.aws.ReadUnits / f,
-		"s3-put/job":         float64(s.aws.Calls["S3.PutObject"]) / f,
-		"s3-get+list/job":    float64(s.aws.Calls["S3.GetObject"]+s.aws.Calls["S3.ListObjectsV2"]) / f,
+		"s3-put+list/job":    float64(s3Put) / f,
+		"s3-get+head/job":    float64(s3Get) / f,
 		"secrets/job":        float64(s.aws.Service("Secrets Manager")) / f,
 		"lambda-invokes/job": float64(s.invocations) / f,
 		"mq-msgs/job":        float64(s.messages) / f,
@@ -169,12 +170,13 @@ func helloPipeline(t testing.TB) *pipeline.Pipeline {
 // so that a change applies to the next job), and the DynamoDB writes of a
 // job do not grow with its steps: about one per state change (created,
 // published, assigned, running, final) and the runner's tally of the
-// assign and the release, however the reports fall into batches.
+// assign and the release, however the reports fall into batches; the log of
+// examples/hello is stored with one S3 PUT.
 func TestCostPerJob(t *testing.T) {
 	r := newCostRig(t)
 	r.pipe.Store(helloPipeline(t))
 	r.run(t, 1)
-	for _, p := range []*pipeline.Pipeline{helloPipeline(t), stepsPipeline(t, 20)} {
+	for i, p := range []*pipeline.Pipeline{helloPipeline(t), stepsPipeline(t, 20)} {
 		r.pipe.Store(p)
 		m := r.mark()
 		const n = 3
@@ -184,6 +186,13 @@ func TestCostPerJob(t *testing.T) {
 		if per["secrets/job"] != 1 || per["dynamo-writes/job"] > maxWrites || per["lambda-invokes/job"] > 4 {
 			t.Errorf("%d steps: cost per warm job %v, want one secret read (the repository's), at most %d writes and 4 invocations",
 				len(p.Steps), per, maxWrites)
+		}
+		// A log of one chunk is one PutObject (PutLast). A job whose log
+		// outlived the shipper's FlushEvery on a stalled machine has two
+		// chunks and three such requests; PutChunk and Finish made three
+		// for every job.
+		if hello := i == 0; hello && per["s3-put+list/job"] >= 2 {
+			t.Errorf("examples/hello: %v S3 PUT and LIST requests per job, want 1 (the log in one PutLast)", per["s3-put+list/job"])
 		}
 	}
 }

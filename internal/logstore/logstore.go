@@ -1,6 +1,7 @@
 // Package logstore keeps the logs of jobs where the dispatcher and the CLI can
 // read them while the job runs and after it ended. A log is a sequence of
-// numbered chunks plus a completion marker; Store is the contract, fs and s3
+// numbered chunks plus a completion marker, which may hold the last chunk;
+// Store is the contract, fs and s3
 // are the implementations (logstoretest is the suite both pass), and Shipper
 // turns a job's log lines into chunks. docs/logs.md describes the layout.
 package logstore
@@ -25,8 +26,16 @@ import (
 //     seq that exists with the same data is a no-op that returns nil (a
 //     retry after an ambiguous failure); with other data it fails with
 //     ci.ErrConflict. A chunk is visible to readers whole or not at all.
-//   - Finish marks the log complete. It is idempotent; a job that only ever
-//     saw Finish has an empty, complete log.
+//   - PutLast stores chunk seq as the log's last and marks the log complete
+//     in the same write: PutChunk and Finish in one, which is how a Shipper
+//     ends a log that has lines (one write, one file or object, less per
+//     job). It fails as PutChunk does for a seq out of order, and with
+//     ErrFinished after Finish; putting it again with the same data is a
+//     no-op, with other data ci.ErrConflict, and so is a PutLast of a seq
+//     that is stored as an ordinary chunk. PutLast with no data is Finish.
+//   - Finish marks the log complete. It is idempotent (after PutLast too);
+//     a job that only ever saw Finish has an empty, complete log. After
+//     either, PutChunk of a new chunk fails with ErrFinished.
 //   - Read returns up to limit bytes of the log starting at byte offset
 //     (counted across chunks): fewer only where the log written so far ends.
 //     complete is true when the log is finished and offset+len(data) reaches
@@ -38,6 +47,7 @@ import (
 //   - Errors of the backend are returned wrapped; ctx bounds each call.
 type Store interface {
 	PutChunk(ctx context.Context, jobID string, seq int, data []byte) error
+	PutLast(ctx context.Context, jobID string, seq int, data []byte) error
 	Finish(ctx context.Context, jobID string) error
 	Read(ctx context.Context, jobID string, offset int64, limit int) (data []byte, complete bool, err error)
 }
@@ -61,7 +71,11 @@ const MaxSeq = 99_999_999
 // that names sort like numbers.
 const SeqDigits = 8
 
-// CompleteName is the name of the completion marker beside the chunks.
+// CompleteName is the name of the completion marker beside the chunks. The
+// marker is empty, or holds the log's last chunk (PutLast): chunk n of a log
+// with ordinary chunks 0 … n-1. Either way the log is its chunks in order
+// and then the marker's bytes, so a log written before PutLast, with an
+// empty marker, reads the same.
 const CompleteName = "complete"
 
 var chunkPattern = regexp.MustCompile(`^[0-9]{8}\.log$`)
@@ -93,6 +107,15 @@ func CheckRead(jobID string, offset int64, limit int) error {
 
 // ChunkName is the file or object name of chunk seq, e.g. "00000042.log".
 func ChunkName(seq int) string { return fmt.Sprintf("%0*d.log", SeqDigits, seq) }
+
+// FileName is the file or object name that holds chunk seq: the completion
+// marker for the last chunk stored by PutLast, ChunkName otherwise.
+func FileName(seq int, last bool) string {
+	if last {
+		return CompleteName
+	}
+	return ChunkName(seq)
+}
 
 // ParseChunkName returns the seq of a chunk name, and false for any other
 // name (the completion marker, temporary files).

@@ -16,28 +16,34 @@ import (
 func (s *Shipper) run() {
 	defer close(s.done)
 	for {
-		seq, chunk, wait, ok := s.nextChunk()
+		seq, chunk, last, wait, ok := s.nextChunk()
 		switch {
 		case !ok:
 			return
 		case chunk == nil:
 			s.sleep(wait)
 		default:
+			put := s.store.PutChunk
+			if last {
+				put = s.store.PutLast
+			}
 			err := s.retry(fmt.Sprintf("put chunk %d", seq), func(ctx context.Context) error {
-				return s.store.PutChunk(ctx, s.jobID, seq, chunk)
+				return put(ctx, s.jobID, seq, chunk)
 			})
-			s.shipped(err)
+			s.shipped(err, last)
 		}
 	}
 }
 
-// nextChunk returns the next chunk to put, or how long to wait before looking
-// again (0: until woken), or ok=false when there is nothing more to do.
-func (s *Shipper) nextChunk() (seq int, chunk []byte, wait time.Duration, ok bool) {
+// nextChunk returns the next chunk to put and whether it is the last of the
+// log (the Shipper is closing and nothing follows it), or how long to wait
+// before looking again (0: until woken), or ok=false when there is nothing
+// more to do.
+func (s *Shipper) nextChunk() (seq int, chunk []byte, last bool, wait time.Duration, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
-		return 0, nil, 0, false
+		return 0, nil, false, 0, false
 	}
 	if len(s.pending) == 0 && len(s.buf) > 0 {
 		wait = time.Until(s.first.Add(s.opts.FlushEvery))
@@ -46,9 +52,10 @@ func (s *Shipper) nextChunk() (seq int, chunk []byte, wait time.Duration, ok boo
 		}
 	}
 	if len(s.pending) > 0 {
-		return s.next, s.pending[0], 0, true
+		last = s.closing && len(s.pending) == 1 && len(s.buf) == 0
+		return s.next, s.pending[0], last, 0, true
 	}
-	return 0, nil, wait, !s.closing
+	return 0, nil, false, wait, !s.closing
 }
 
 // sleep waits until woken, until wait has passed (when > 0) or until the
@@ -64,13 +71,14 @@ func (s *Shipper) sleep(wait time.Duration) {
 	case <-s.wake:
 	case <-timeout:
 	case <-s.ctx.Done():
-		s.shipped(fmt.Errorf("ship log: %w", context.Cause(s.ctx)))
+		s.shipped(fmt.Errorf("ship log: %w", context.Cause(s.ctx)), false)
 	}
 }
 
-// shipped records the outcome of putting pending[0]: on success the chunk is
-// dropped and a blocked Line may go on; on error the Shipper stops.
-func (s *Shipper) shipped(err error) {
+// shipped records the outcome of putting pending[0], the log's last chunk
+// when last: on success the chunk is dropped and a blocked Line may go on
+// (or, after the last one, the log is finished); on error the Shipper stops.
+func (s *Shipper) shipped(err error, last bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer s.space.Broadcast()
@@ -85,6 +93,7 @@ func (s *Shipper) shipped(err error) {
 	s.pending[0] = nil
 	s.pending = s.pending[1:]
 	s.next++
+	s.finished = last
 }
 
 // retry calls op until it succeeds, fails permanently, keeps failing for

@@ -78,14 +78,15 @@ type Shipper struct {
 	opts  ShipperOptions
 	log   *slog.Logger
 
-	mu      sync.Mutex
-	space   *sync.Cond // broadcast when pending shrinks or the shipper fails
-	buf     []byte     // the open chunk
-	first   time.Time  // when the first line of buf was written
-	pending [][]byte   // sealed chunks, oldest first; pending[0] may be in flight
-	next    int        // seq of pending[0]
-	closing bool
-	err     error // first unrecovered error
+	mu       sync.Mutex
+	space    *sync.Cond // broadcast when pending shrinks or the shipper fails
+	buf      []byte     // the open chunk
+	first    time.Time  // when the first line of buf was written
+	pending  [][]byte   // sealed chunks, oldest first; pending[0] may be in flight
+	next     int        // seq of pending[0]
+	closing  bool
+	finished bool  // the last chunk was stored with PutLast: no Finish to do
+	err      error // first unrecovered error
 
 	wake   chan struct{} // capacity 1: the loop should look again
 	ctx    context.Context
@@ -145,7 +146,8 @@ func (s *Shipper) Line(step string, line []byte) {
 	}
 }
 
-// Close ships what is left, then finishes the log. It returns the first
+// Close ships what is left and finishes the log: the last chunk goes with
+// PutLast, a log without lines gets Finish. It returns the first
 // unrecovered error: a chunk given up, or Finish failing. When ctx ends
 // first, the put in flight is abandoned, the log stays unfinished and Close
 // returns the context's cause. Close is idempotent and returns the same
@@ -165,9 +167,9 @@ func (s *Shipper) close(ctx context.Context) error {
 	s.mu.Unlock()
 	<-s.done
 	s.mu.Lock()
-	err := s.err
+	err, finished := s.err, s.finished
 	s.mu.Unlock()
-	if err != nil {
+	if err != nil || finished {
 		return err
 	}
 	return s.retry("finish log", func(ctx context.Context) error { return s.store.Finish(ctx, s.jobID) })

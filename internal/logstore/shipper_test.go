@@ -14,11 +14,12 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/logstore/logstoretest"
 )
 
-// putRecord is one PutChunk that returned nil.
+// putRecord is one PutChunk or PutLast that returned nil.
 type putRecord struct {
 	seq  int
 	data []byte
 	at   time.Time
+	last bool // PutLast
 }
 
 // testStore wraps a real fs store to record puts and inject faults.
@@ -32,7 +33,8 @@ type testStore struct {
 	err       error         // every attempt fails with err, when set
 	block     chan struct{} // attempts wait until it is closed, when set
 	entered   chan struct{} // receives a value when an attempt starts
-	finishes  int
+	finishes  int // Finish calls
+	lasts     int // PutLast calls that returned nil
 }
 
 func newTestStore(t *testing.T) *testStore {
@@ -40,6 +42,15 @@ func newTestStore(t *testing.T) *testStore {
 }
 
 func (s *testStore) PutChunk(ctx context.Context, job string, seq int, data []byte) error {
+	return s.put(ctx, job, seq, data, false)
+}
+
+func (s *testStore) PutLast(ctx context.Context, job string, seq int, data []byte) error {
+	return s.put(ctx, job, seq, data, true)
+}
+
+// put is one attempt of PutChunk or (last) PutLast, with the faults set.
+func (s *testStore) put(ctx context.Context, job string, seq int, data []byte, last bool) error {
 	select {
 	case s.entered <- struct{}{}:
 	default:
@@ -51,6 +62,10 @@ func (s *testStore) PutChunk(ctx context.Context, job string, seq int, data []by
 			return ctx.Err()
 		}
 	}
+	put := s.Store.PutChunk
+	if last {
+		put = s.Store.PutLast
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.attempts++
@@ -59,14 +74,17 @@ func (s *testStore) PutChunk(ctx context.Context, job string, seq int, data []by
 	}
 	if s.attempts <= s.failFirst {
 		if s.ambiguous {
-			s.Store.PutChunk(ctx, job, seq, data)
+			put(ctx, job, seq, data)
 		}
 		return fmt.Errorf("injected failure %d", s.attempts)
 	}
-	if err := s.Store.PutChunk(ctx, job, seq, data); err != nil {
+	if err := put(ctx, job, seq, data); err != nil {
 		return err
 	}
-	s.puts = append(s.puts, putRecord{seq: seq, data: bytes.Clone(data), at: time.Now()})
+	s.puts = append(s.puts, putRecord{seq: seq, data: bytes.Clone(data), at: time.Now(), last: last})
+	if last {
+		s.lasts++
+	}
 	return nil
 }
 
@@ -190,7 +208,38 @@ func TestShipperCloseFlushesAndFinishes(t *testing.T) {
 	closeShipper(t, sh) // idempotent
 	sh.Line("s", []byte("after close"))
 	expectLog(t, s, "s | buffered\n")
-	if s.finishes != 1 {
-		t.Errorf("Finish called %d times, want 1", s.finishes)
+	if s.lasts != 1 || s.finishes != 0 {
+		t.Errorf("%d PutLast and %d Finish calls, want the last chunk put with PutLast and no Finish", s.lasts, s.finishes)
+	}
+}
+
+// TestShipperLastChunk: of a log of several chunks only the last goes with
+// PutLast; a log without lines is finished with Finish.
+func TestShipperLastChunk(t *testing.T) {
+	t.Parallel()
+	s := newTestStore(t)
+	opts := fast
+	opts.ChunkSize = 10
+	sh := logstore.NewShipper(s, "job", opts, nil)
+	for range 3 {
+		sh.Line("s", []byte("a line"))
+	}
+	closeShipper(t, sh)
+	expectLog(t, s, strings.Repeat("s | a line\n", 3))
+	puts := s.recorded()
+	for i, p := range puts {
+		if p.last != (i == len(puts)-1) {
+			t.Errorf("put %d of %d: last = %v", i, len(puts), p.last)
+		}
+	}
+	if len(puts) != 3 || s.finishes != 0 {
+		t.Errorf("%d puts and %d Finish calls, want 3 and 0", len(puts), s.finishes)
+	}
+
+	empty := newTestStore(t)
+	closeShipper(t, logstore.NewShipper(empty, "job", fast, nil))
+	expectLog(t, empty, "")
+	if empty.lasts != 0 || empty.finishes != 1 {
+		t.Errorf("log without lines: %d PutLast and %d Finish calls, want 0 and 1", empty.lasts, empty.finishes)
 	}
 }

@@ -7,11 +7,23 @@ import (
 
 // Chunk describes one stored chunk of a log: its number, its size and when
 // it was stored (the Shipper seals a chunk at most FlushEvery after its first
-// line, so that is when its lines were logged, to about a second).
+// line, so that is when its lines were logged, to about a second). Last
+// marks the chunk that the completion marker holds (PutLast).
 type Chunk struct {
 	Seq     int
 	Size    int64
 	Written time.Time
+	Last    bool
+}
+
+// WithMarker returns chunks (the ordinary chunks of a log, in seq order)
+// followed by the completion marker's bytes as the last chunk, when the
+// marker holds any: size and written are the marker's.
+func WithMarker(chunks []Chunk, size int64, written time.Time) []Chunk {
+	if size <= 0 {
+		return chunks
+	}
+	return append(chunks, Chunk{Seq: len(chunks), Size: size, Written: written, Last: true})
 }
 
 // Timed is a Store whose Read can also give the log's chunks, with their
@@ -52,11 +64,15 @@ func LineTimes(chunks []Chunk, offset int64, data []byte) []int64 {
 }
 
 // Span is the part of one chunk that a Read returns: Len bytes from byte Off
-// of chunk Seq.
+// of chunk Seq, which is in the completion marker when Last.
 type Span struct {
 	Seq      int
+	Last     bool
 	Off, Len int64
 }
+
+// File is the file or object name that holds the span's chunk.
+func (sp Span) File() string { return FileName(sp.Seq, sp.Last) }
 
 // Plan maps a Read of up to limit bytes at offset onto the chunks (in seq
 // order) and returns the spans to read, in order, and the total size of the
@@ -70,7 +86,7 @@ func Plan(chunks []Chunk, offset int64, limit int) (spans []Span, total int64) {
 		if want > 0 && offset < end && c.Size > 0 {
 			off := max(offset-start, 0)
 			n := min(c.Size-off, want)
-			spans = append(spans, Span{Seq: c.Seq, Off: off, Len: n})
+			spans = append(spans, Span{Seq: c.Seq, Last: c.Last, Off: off, Len: n})
 			want -= n
 		}
 		start = end

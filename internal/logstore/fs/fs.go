@@ -1,9 +1,10 @@
 // Package fs is a logstore.Store in a local directory, for `narwhal dev` and
 // for self-hosted setups with a shared disk. The log of job J is the directory
 // dir/J holding chunk files 00000000.log, 00000001.log, ... and, once the log
-// is finished, an empty file named complete. Every file is written to a
-// temporary name in the same directory, synced and renamed into place, so a
-// reader sees a chunk whole or not at all.
+// is finished, a file named complete: empty, or holding the log's last chunk
+// (PutLast). Every file with data is written to a temporary name in the same
+// directory, synced and renamed into place, so a reader sees a chunk whole or
+// not at all.
 package fs
 
 import (
@@ -31,6 +32,21 @@ func New(dir string) *Store { return &Store{dir: dir} }
 
 // PutChunk writes chunk seq of the job's log (see logstore.Store).
 func (s *Store) PutChunk(ctx context.Context, jobID string, seq int, data []byte) error {
+	return s.put(ctx, jobID, seq, data, false)
+}
+
+// PutLast writes chunk seq as the last of the job's log, in the completion
+// marker (see logstore.Store): one file, where PutChunk and Finish make two.
+func (s *Store) PutLast(ctx context.Context, jobID string, seq int, data []byte) error {
+	if len(data) == 0 && logstore.CheckPut(jobID, seq) == nil {
+		return s.Finish(ctx, jobID)
+	}
+	return s.put(ctx, jobID, seq, data, true)
+}
+
+// put writes chunk seq into its file: an ordinary chunk file, or the
+// completion marker when last.
+func (s *Store) put(ctx context.Context, jobID string, seq int, data []byte, last bool) error {
 	if err := logstore.CheckPut(jobID, seq); err != nil {
 		return err
 	}
@@ -38,7 +54,6 @@ func (s *Store) PutChunk(ctx context.Context, jobID string, seq int, data []byte
 		return err
 	}
 	jobDir := filepath.Join(s.dir, jobID)
-	path := filepath.Join(jobDir, logstore.ChunkName(seq))
 	fresh := false
 	if seq == 0 {
 		var err error
@@ -47,14 +62,14 @@ func (s *Store) PutChunk(ctx context.Context, jobID string, seq int, data []byte
 		}
 	}
 	if !fresh {
-		if done, err := s.checkPut(jobDir, path, jobID, seq, data); err != nil || done {
+		if done, err := checkPut(jobDir, jobID, seq, data, last); err != nil || done {
 			return err
 		}
 		if err := os.MkdirAll(jobDir, 0o755); err != nil {
 			return fmt.Errorf("create log directory of %s: %w", jobID, err)
 		}
 	}
-	if err := writeAtomic(path, data); err != nil {
+	if err := writeAtomic(filepath.Join(jobDir, logstore.FileName(seq, last)), data); err != nil {
 		return fmt.Errorf("put chunk %d of %s: %w", seq, jobID, err)
 	}
 	return nil
@@ -76,18 +91,34 @@ func makeJobDir(jobDir string) (fresh bool, err error) {
 	return false, err
 }
 
-// checkPut says whether chunk seq (at path) may be written with data: done
-// when it is there with that data already (a re-put, which succeeds), an
-// error when it is there with other data or checkNew refuses it.
-func (s *Store) checkPut(jobDir, path, jobID string, seq int, data []byte) (done bool, err error) {
-	existing, err := os.ReadFile(path)
+// checkPut says whether chunk seq may be written with data, as an ordinary
+// chunk or (last) in the completion marker: done when it is there with that
+// data already (a re-put, which succeeds), an error when it is there with
+// other data, when the log is finished, or when chunk seq-1 is missing.
+func checkPut(jobDir, jobID string, seq int, data []byte, last bool) (done bool, err error) {
+	existing, err := os.ReadFile(filepath.Join(jobDir, logstore.ChunkName(seq)))
 	switch {
+	case err == nil && last:
+		return false, fmt.Errorf("last chunk %d of %s is stored as an ordinary chunk: %w", seq, jobID, ci.ErrConflict)
 	case err == nil:
 		return true, samePut(jobID, seq, existing, data)
 	case !errors.Is(err, os.ErrNotExist):
 		return false, fmt.Errorf("read chunk %d of %s: %w", seq, jobID, err)
 	}
-	return false, s.checkNew(jobDir, jobID, seq)
+	marker, err := os.ReadFile(filepath.Join(jobDir, logstore.CompleteName))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return false, fmt.Errorf("put chunk %d of %s: %w", seq, jobID, err)
+	case last && len(marker) > 0:
+		return true, samePut(jobID, seq, marker, data)
+	default:
+		return false, fmt.Errorf("put chunk %d of %s: %w", seq, jobID, logstore.ErrFinished)
+	}
+	if seq == 0 {
+		return false, nil
+	}
+	return false, checkPrev(jobDir, jobID, seq)
 }
 
 // samePut is the answer to a re-put of an existing chunk.
@@ -98,18 +129,8 @@ func samePut(jobID string, seq int, existing, data []byte) error {
 	return fmt.Errorf("chunk %d of %s exists with other data: %w", seq, jobID, ci.ErrConflict)
 }
 
-// checkNew fails when a new chunk seq may not be written: the log is
-// finished, or chunk seq-1 is missing.
-func (s *Store) checkNew(jobDir, jobID string, seq int) error {
-	if ok, err := exists(filepath.Join(jobDir, logstore.CompleteName)); err != nil || ok {
-		if err != nil {
-			return fmt.Errorf("put chunk %d of %s: %w", seq, jobID, err)
-		}
-		return fmt.Errorf("put chunk %d of %s: %w", seq, jobID, logstore.ErrFinished)
-	}
-	if seq == 0 {
-		return nil
-	}
+// checkPrev fails unless chunk seq-1 is there as an ordinary chunk.
+func checkPrev(jobDir, jobID string, seq int) error {
 	ok, err := exists(filepath.Join(jobDir, logstore.ChunkName(seq-1)))
 	if err != nil {
 		return fmt.Errorf("put chunk %d of %s: %w", seq, jobID, err)

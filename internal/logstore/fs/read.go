@@ -14,7 +14,8 @@ import (
 
 // Read returns up to limit bytes of the job's log from offset (see
 // logstore.Store). It checks the completion marker before listing the
-// chunks, so a log seen complete is seen with all of its chunks.
+// chunks, so a log seen complete is seen with all of its chunks; the
+// marker's bytes, if any, are the last of them.
 func (s *Store) Read(ctx context.Context, jobID string, offset int64, limit int) ([]byte, bool, error) {
 	data, complete, _, err := s.ReadTimed(ctx, jobID, offset, limit)
 	return data, complete, err
@@ -30,13 +31,17 @@ func (s *Store) ReadTimed(ctx context.Context, jobID string, offset int64, limit
 		return nil, false, nil, err
 	}
 	jobDir := filepath.Join(s.dir, jobID)
-	finished, err := exists(filepath.Join(jobDir, logstore.CompleteName))
-	if err != nil {
+	marker, err := os.Stat(filepath.Join(jobDir, logstore.CompleteName))
+	finished := err == nil
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, false, nil, fmt.Errorf("read log of %s: %w", jobID, err)
 	}
 	chunks, err := list(jobDir)
 	if err != nil {
 		return nil, false, nil, fmt.Errorf("read log of %s: %w", jobID, err)
+	}
+	if finished {
+		chunks = logstore.WithMarker(chunks, marker.Size(), marker.ModTime())
 	}
 	if !finished && len(chunks) == 0 {
 		return nil, false, nil, fmt.Errorf("log of %s: %w", jobID, ci.ErrNotFound)
@@ -77,7 +82,7 @@ func list(jobDir string) ([]logstore.Chunk, error) {
 func readSpans(jobDir string, spans []logstore.Span) ([]byte, error) {
 	var data []byte
 	for _, sp := range spans {
-		f, err := os.Open(filepath.Join(jobDir, logstore.ChunkName(sp.Seq)))
+		f, err := os.Open(filepath.Join(jobDir, sp.File()))
 		if err != nil {
 			return nil, err
 		}

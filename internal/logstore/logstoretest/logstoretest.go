@@ -41,6 +41,9 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Shipper", testShipper},
 		{"ShipperReadableDuringRun", testShipperReadableDuringRun},
 		{"ChunkTimes", testChunkTimes},
+		{"LastChunk", testLastChunk},
+		{"LastChunkRefused", testLastChunkRefused},
+		{"LastChunkTimes", testLastChunkTimes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -34,17 +34,77 @@ func (s *Store) PutChunk(ctx context.Context, jobID string, seq int, data []byte
 	case seq > 0 && !n.prev:
 		return fmt.Errorf("put chunk %d of %s before chunk %d: %w", seq, jobID, seq-1, logstore.ErrOutOfOrder)
 	}
-	_, err = s.s3.PutObject(ctx, &awss3.PutObjectInput{
-		Bucket:      aws.String(s.bucket),
-		Key:         aws.String(s.jobPrefix(jobID) + logstore.ChunkName(seq)),
-		Body:        bytes.NewReader(data),
-		IfNoneMatch: aws.String("*"),
-	})
+	err = s.putNew(ctx, s.jobPrefix(jobID)+logstore.ChunkName(seq), data)
 	if statusIs(err, http.StatusPreconditionFailed) { // written meanwhile
 		return s.samePut(ctx, jobID, seq, data)
 	}
 	if err != nil {
 		return fmt.Errorf("put chunk %d of %s: %w", seq, jobID, err)
+	}
+	return nil
+}
+
+// PutLast stores chunk seq as the last of the job's log, in the completion
+// marker (see logstore.Store). It costs a HeadObject of chunk seq, which must
+// not be an ordinary chunk, and of chunk seq-1 when seq > 0, which must be,
+// and one conditional PutObject of the marker: where PutChunk and Finish
+// cost a listing and two PutObjects, all three at S3's higher request price.
+func (s *Store) PutLast(ctx context.Context, jobID string, seq int, data []byte) error {
+	if len(data) == 0 && logstore.CheckPut(jobID, seq) == nil {
+		return s.Finish(ctx, jobID)
+	}
+	if err := logstore.CheckPut(jobID, seq); err != nil {
+		return err
+	}
+	if err := s.checkLast(ctx, jobID, seq); err != nil {
+		return err
+	}
+	err := s.putNew(ctx, s.jobPrefix(jobID)+logstore.CompleteName, data)
+	if statusIs(err, http.StatusPreconditionFailed) { // finished, or a re-put
+		return s.sameLast(ctx, jobID, seq, data)
+	}
+	if err != nil {
+		return fmt.Errorf("put last chunk %d of %s: %w", seq, jobID, err)
+	}
+	return nil
+}
+
+// checkLast fails unless chunks 0 … seq-1, and not seq, are ordinary chunks:
+// chunks are written in order, so chunk seq-1 stands for those before it.
+func (s *Store) checkLast(ctx context.Context, jobID string, seq int) error {
+	p := s.jobPrefix(jobID)
+	this, err := s.has(ctx, p+logstore.ChunkName(seq))
+	if err != nil {
+		return fmt.Errorf("put last chunk %d of %s: %w", seq, jobID, err)
+	}
+	if this {
+		return fmt.Errorf("last chunk %d of %s is stored as an ordinary chunk: %w", seq, jobID, ci.ErrConflict)
+	}
+	if seq == 0 {
+		return nil
+	}
+	prev, err := s.has(ctx, p+logstore.ChunkName(seq-1))
+	if err != nil {
+		return fmt.Errorf("put last chunk %d of %s: %w", seq, jobID, err)
+	}
+	if !prev {
+		return fmt.Errorf("put last chunk %d of %s before chunk %d: %w", seq, jobID, seq-1, logstore.ErrOutOfOrder)
+	}
+	return nil
+}
+
+// sameLast answers a PutLast that found the marker there: nil when it holds
+// data (a re-put), ErrFinished when it is empty (Finish came first),
+// ci.ErrConflict otherwise.
+func (s *Store) sameLast(ctx context.Context, jobID string, seq int, data []byte) error {
+	stored, err := s.get(ctx, s.jobPrefix(jobID)+logstore.CompleteName, "")
+	switch {
+	case err != nil:
+		return fmt.Errorf("put last chunk %d of %s again: %w", seq, jobID, err)
+	case len(stored) == 0:
+		return fmt.Errorf("put last chunk %d of %s: %w", seq, jobID, logstore.ErrFinished)
+	case !bytes.Equal(stored, data):
+		return fmt.Errorf("last chunk %d of %s exists with other data: %w", seq, jobID, ci.ErrConflict)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/logstore"
@@ -46,7 +47,8 @@ func (s *Store) ReadTimed(ctx context.Context, jobID string, offset int64, limit
 	return data, logstore.Complete(finished, offset, len(data), total), chunks, nil
 }
 
-// list returns the job's chunks in seq order and whether it is finished.
+// list returns the job's chunks in seq order, the completion marker's bytes
+// last, and whether it is finished.
 func (s *Store) list(ctx context.Context, jobID string) ([]logstore.Chunk, bool, error) {
 	p := s.jobPrefix(jobID)
 	pages := awss3.NewListObjectsV2Paginator(s.s3, &awss3.ListObjectsV2Input{
@@ -54,7 +56,7 @@ func (s *Store) list(ctx context.Context, jobID string) ([]logstore.Chunk, bool,
 		Prefix: aws.String(p),
 	})
 	var chunks []logstore.Chunk
-	finished := false
+	var marker *types.Object
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
@@ -65,14 +67,19 @@ func (s *Store) list(ctx context.Context, jobID string) ([]logstore.Chunk, bool,
 			if seq, ok := logstore.ParseChunkName(name); ok {
 				chunks = append(chunks, logstore.Chunk{Seq: seq, Size: aws.ToInt64(o.Size), Written: aws.ToTime(o.LastModified)})
 			}
-			finished = finished || name == logstore.CompleteName
+			if name == logstore.CompleteName {
+				marker = &o
+			}
 		}
 	}
-	return chunks, finished, nil // keys come sorted, and chunk names sort by seq
+	if marker == nil {
+		return chunks, false, nil // keys come sorted, and chunk names sort by seq
+	}
+	return logstore.WithMarker(chunks, aws.ToInt64(marker.Size), aws.ToTime(marker.LastModified)), true, nil
 }
 
 func (s *Store) readSpan(ctx context.Context, jobID string, sp logstore.Span) ([]byte, error) {
-	key := s.jobPrefix(jobID) + logstore.ChunkName(sp.Seq)
+	key := s.jobPrefix(jobID) + sp.File()
 	rng := fmt.Sprintf("bytes=%d-%d", sp.Off, sp.Off+sp.Len-1)
 	data, err := s.get(ctx, key, rng)
 	if err != nil {

@@ -1,6 +1,7 @@
 // Package s3 is the logstore.Store of the deployed system: the log of job J is
 // the objects <prefix>/J/00000000.log, <prefix>/J/00000001.log, ... of one
-// bucket, and an empty object <prefix>/J/complete once it is finished.
+// bucket, and an object <prefix>/J/complete once it is finished: empty, or
+// holding the log's last chunk (PutLast).
 // Chunks are written with If-None-Match: * so that a chunk, once stored,
 // never changes; S3's strong read-after-write consistency lets Read trust a
 // listing.
@@ -33,6 +34,7 @@ type api interface {
 	PutObject(ctx context.Context, in *awss3.PutObjectInput, opts ...func(*awss3.Options)) (*awss3.PutObjectOutput, error)
 	GetObject(ctx context.Context, in *awss3.GetObjectInput, opts ...func(*awss3.Options)) (*awss3.GetObjectOutput, error)
 	ListObjectsV2(ctx context.Context, in *awss3.ListObjectsV2Input, opts ...func(*awss3.Options)) (*awss3.ListObjectsV2Output, error)
+	HeadObject(ctx context.Context, in *awss3.HeadObjectInput, opts ...func(*awss3.Options)) (*awss3.HeadObjectOutput, error)
 }
 
 // Store is a logstore.Store in an S3 bucket. It is safe for concurrent use.
@@ -57,20 +59,41 @@ func New(client *awss3.Client, bucket, prefix string) *Store {
 // jobPrefix is the key prefix of every object of the job's log.
 func (s *Store) jobPrefix(jobID string) string { return s.prefix + jobID + "/" }
 
-// Finish writes the job's completion marker. It is idempotent.
+// Finish writes the job's empty completion marker, unless it is there: it is
+// idempotent, and keeps the last chunk that PutLast stored in the marker.
 func (s *Store) Finish(ctx context.Context, jobID string) error {
 	if err := logstore.CheckJobID(jobID); err != nil {
 		return err
 	}
-	_, err := s.s3.PutObject(ctx, &awss3.PutObjectInput{
-		Bucket: aws.String(s.bucket),
-		Key:    aws.String(s.jobPrefix(jobID) + logstore.CompleteName),
-		Body:   bytes.NewReader(nil),
-	})
-	if err != nil {
+	err := s.putNew(ctx, s.jobPrefix(jobID)+logstore.CompleteName, nil)
+	if err != nil && !statusIs(err, http.StatusPreconditionFailed) {
 		return fmt.Errorf("finish log of %s: %w", jobID, err)
 	}
 	return nil
+}
+
+// putNew writes the object key with data unless it exists: S3 answers a key
+// that does with 412 Precondition Failed.
+func (s *Store) putNew(ctx context.Context, key string, data []byte) error {
+	_, err := s.s3.PutObject(ctx, &awss3.PutObjectInput{
+		Bucket:      aws.String(s.bucket),
+		Key:         aws.String(key),
+		Body:        bytes.NewReader(data),
+		IfNoneMatch: aws.String("*"),
+	})
+	return err
+}
+
+// has reports whether the object key exists, with one HeadObject.
+func (s *Store) has(ctx context.Context, key string) (bool, error) {
+	_, err := s.s3.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	if statusIs(err, http.StatusNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("head %s: %w", key, err)
+	}
+	return true, nil
 }
 
 // get returns the bytes of key in the range rng ("" for the whole object).
