@@ -33,8 +33,8 @@ type testStore struct {
 	err       error         // every attempt fails with err, when set
 	block     chan struct{} // attempts wait until it is closed, when set
 	entered   chan struct{} // receives a value when an attempt starts
-	finishes  int // Finish calls
-	lasts     int // PutLast calls that returned nil
+	finishes  int           // Finish calls
+	lasts     int           // PutLast calls that returned nil
 }
 
 func newTestStore(t *testing.T) *testStore {
