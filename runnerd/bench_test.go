@@ -33,10 +33,25 @@ const benchConcurrency = 32
 // run and report all of them (done-jobs/s; every report is synced to disk
 // before the job goes on) and the daemon's CPU time per job over the burst
 // (daemon-cpu-ms/job, which moves less with the machine's other load), and
-// its idle RSS before the load.
+// its idle RSS before the load. Two log stores side by side: logs=disk is
+// the fs store in the test's temp dir, beside the workspaces and the outbox
+// (a synced file per log); logs=elsewhere puts it on tmpfs (/dev/shm), which
+// stands for a deployed runner's S3, off the runner's disk, so that the
+// figure is the runner's own path: slots, workspaces, outbox and reports.
 func BenchmarkRunnerdAccept(b *testing.B) {
+	b.Run("logs=disk", func(b *testing.B) { benchAccept(b, "") })
+	b.Run("logs=elsewhere", func(b *testing.B) { benchAccept(b, shmDir(b)) })
+}
+
+// benchAccept is BenchmarkRunnerdAccept with the fs log store in logDir, or
+// in the runner's temp dir when logDir is "".
+func benchAccept(b *testing.B, logDir string) {
 	const n = 5000
-	p := startRunnerd(b, daemonOpts{scale: true, capacity: n, logLevel: "info"})
+	o := daemonOpts{scale: true, capacity: n, logLevel: "info"}
+	if logDir != "" {
+		o.logsYAML = fmt.Sprintf("logs:\n  dir: %s\n", logDir)
+	}
+	p := startRunnerd(b, o)
 	idleRSS := rssKiB(b, p.Cmd.Process.Pid)
 	cpu := testenv.StartCPU(b, p.Cmd.Process.Pid)
 	b.ResetTimer()
@@ -54,6 +69,16 @@ func BenchmarkRunnerdAccept(b *testing.B) {
 	b.ReportMetric(float64(n)/done.Seconds(), "done-jobs/s")
 	b.ReportMetric(float64(idleRSS)/1024, "idle-rss-MiB")
 	b.ReportMetric(ms(cpu.Used(b))/n, "daemon-cpu-ms/job")
+}
+
+// shmDir is a directory on tmpfs, removed when b ends.
+func shmDir(b *testing.B) string {
+	dir, err := os.MkdirTemp("/dev/shm", "narwhal-bench-logs-")
+	if err != nil {
+		b.Fatalf("a directory on tmpfs for the logs: %v", err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
 // BenchmarkRunnerdLeak runs 20,000 jobs (NARWHAL_BENCH_LEAK_JOBS to change
