@@ -1,6 +1,7 @@
 package logstoretest
 
 import (
+	"context"
 	"testing"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
@@ -29,17 +30,25 @@ func testIdempotentReput(t *testing.T, s logstore.Store) {
 	expectRead(t, s, "job", 0, 100, "aaabbb", true)
 }
 
+// testOutOfOrder: PutChunk and PutLast of a seq beyond the next fail with
+// ErrOutOfOrder and change nothing.
 func testOutOfOrder(t *testing.T, s logstore.Store) {
 	ctx := Context(t)
-	expectErr(t, "chunk 1 of a new log", s.PutChunk(ctx, "job", 1, []byte("x")), logstore.ErrOutOfOrder)
-	_, _, err := s.Read(ctx, "job", 0, 10)
-	expectErr(t, "Read after a refused first put (it changed nothing)", err, ci.ErrNotFound)
-	Put(t, s, "job", "a")
-	expectErr(t, "chunk 2 after chunk 0", s.PutChunk(ctx, "job", 2, []byte("x")), logstore.ErrOutOfOrder)
-	if err := s.PutChunk(ctx, "job", 1, []byte("b")); err != nil {
-		t.Fatalf("chunk 1 after chunk 0: %v", err)
+	for _, p := range []struct {
+		name string
+		put  func(ctx context.Context, job string, seq int, data []byte) error
+	}{{"PutChunk", s.PutChunk}, {"PutLast", s.PutLast}} {
+		job := "job-" + p.name
+		expectErr(t, p.name+" of chunk 1 of a new log", p.put(ctx, job, 1, []byte("x")), logstore.ErrOutOfOrder)
+		_, _, err := s.Read(ctx, job, 0, 10)
+		expectErr(t, "Read after a refused first "+p.name+" (it changed nothing)", err, ci.ErrNotFound)
+		Put(t, s, job, "a")
+		expectErr(t, p.name+" of chunk 2 after chunk 0", p.put(ctx, job, 2, []byte("x")), logstore.ErrOutOfOrder)
+		if err := p.put(ctx, job, 1, []byte("b")); err != nil {
+			t.Fatalf("%s of chunk 1 after chunk 0: %v", p.name, err)
+		}
+		expectRead(t, s, job, 0, 100, "ab", p.name == "PutLast")
 	}
-	expectRead(t, s, "job", 0, 100, "ab", false)
 }
 
 func testPutAfterFinish(t *testing.T, s logstore.Store) {
