@@ -147,7 +147,11 @@ budget_rows=()
 brow() { budget_rows+=("$(printf '%-44s %-16s %-28s %s' "$1" "$2" "$3" "$4")"); }
 
 # bench_row NAME: bench.sh's row of that benchmark ("" when it did not run).
-bench_row() { printf '%s\n' "${rows[@]}" | awk -v n="$1" '$1 == n {print; exit}'; }
+bench_row() { # $1 = the row's whole label (a benchmark name, and a note such as " (journaled ext4)")
+	printf '%s\n' "${rows[@]}" | awk -v n="$1" 'substr($0, 1, length(n) + 1) == n " " {
+		rest = substr($0, length(n) + 2); sub(/^ +/, "", rest); if (rest ~ /^[0-9]/) {print; exit}
+	}'
+}
 
 # budget LABEL RATE US: a row for a target of RATE units/s at US microseconds of CPU per unit.
 budget() {
@@ -161,17 +165,21 @@ budget() {
 sum_us() { [ -n "$1" ] && [ -n "$2" ] && calc "$1 + $2" || true; }
 
 budget_section() {
-	local memq rmq raw disp rd
+	local memq rmq raw disp
 	memq=$(bench_row BenchmarkIntakeSQLiteMemq); rmq=$(bench_row BenchmarkIntakeRabbitMQ)
 	raw=$(bench_row BenchmarkPublishRaw/publishers=8/channels=1); disp=$(bench_row BenchmarkDispatch/runners=10-nop)
-	rd=$(bench_row BenchmarkRunnerdAccept)
 	budget "intake SQLite+memq (process)" 10000 "$(metric "$memq" cpu-us/webhook)"
 	budget "intake RabbitMQ (process + broker)" 8000 "$(sum_us "$(metric "$rmq" cpu-us/webhook)" "$(metric "$rmq" broker-cpu-us/webhook)")"
 	budget "  of which the broker" 8000 "$(metric "$rmq" broker-cpu-us/webhook)"
 	budget "broker alone, raw confirms (client + broker)" 8000 "$(sum_us "$(metric "$raw" cpu-us/msg)" "$(metric "$raw" broker-cpu-us/msg)")"
 	budget "dispatch to 10 no-op runners (process)" 15000 "$(metric "$disp" cpu-us/job)"
-	local d; d=$(metric "$rd" daemon-cpu-ms/job)
-	budget "runnerd completions (daemon)" 2000 "${d:+$(calc "$d * 1000")}"
+	local logs note d
+	for note in "" " (journaled ext4)"; do
+		for logs in disk elsewhere; do
+			d=$(metric "$(bench_row "BenchmarkRunnerdAccept/logs=$logs$note")" daemon-cpu-ms/job)
+			budget "runnerd completions, logs=$logs${note:+, journaled ext4}" 2000 "${d:+$(calc "$d * 1000")}"
+		done
+	done
 	printf '\n%-44s %-16s %-28s %s\n' "CPU budget of the throughput targets" "CPU per unit" "the target needs" "of this machine"
 	printf '%s\n' "--------------------------------------------------------------------------------------------------------------"
 	printf '%s\n' "${budget_rows[@]}"
