@@ -1,9 +1,9 @@
 // Package logstore keeps the logs of jobs where the dispatcher and the CLI can
 // read them while the job runs and after it ended. A log is a sequence of
 // numbered chunks plus a completion marker, which may hold the last chunk;
-// Store is the contract, fs and s3
-// are the implementations (logstoretest is the suite both pass), and Shipper
-// turns a job's log lines into chunks. docs/logs.md describes the layout.
+// Store is the contract, fs and s3 are the implementations (logstoretest is
+// the suite both pass), and Shipper turns a job's log lines into chunks.
+// docs/logs.md describes the layout.
 package logstore
 
 import (

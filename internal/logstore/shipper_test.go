@@ -213,33 +213,46 @@ func TestShipperCloseFlushesAndFinishes(t *testing.T) {
 	}
 }
 
-// TestShipperLastChunk: of a log of several chunks only the last goes with
-// PutLast; a log without lines is finished with Finish.
+// TestShipperLastChunk: the chunk still open at Close goes with PutLast, the
+// chunks sealed before it with PutChunk; a log whose chunks were all stored
+// before Close, and a log without lines, are finished with Finish. Lines are
+// 11 bytes, so every second line seals a chunk of 20; FlushEvery never does.
 func TestShipperLastChunk(t *testing.T) {
 	t.Parallel()
-	s := newTestStore(t)
 	opts := fast
-	opts.ChunkSize = 10
-	sh := logstore.NewShipper(s, "job", opts, nil)
-	for range 3 {
-		sh.Line("s", []byte("a line"))
-	}
-	closeShipper(t, sh)
-	expectLog(t, s, strings.Repeat("s | a line\n", 3))
-	puts := s.recorded()
-	for i, p := range puts {
-		if p.last != (i == len(puts)-1) {
-			t.Errorf("put %d of %d: last = %v", i, len(puts), p.last)
-		}
-	}
-	if len(puts) != 3 || s.finishes != 0 {
-		t.Errorf("%d puts and %d Finish calls, want 3 and 0", len(puts), s.finishes)
-	}
-
-	empty := newTestStore(t)
-	closeShipper(t, logstore.NewShipper(empty, "job", fast, nil))
-	expectLog(t, empty, "")
-	if empty.lasts != 0 || empty.finishes != 1 {
-		t.Errorf("log without lines: %d PutLast and %d Finish calls, want 0 and 1", empty.lasts, empty.finishes)
+	opts.ChunkSize, opts.FlushEvery = 20, time.Hour
+	for _, tc := range []struct {
+		name          string
+		lines         int
+		puts, last    int // puts in all, and how many went with PutLast
+		finishes      int
+		shippedBefore bool // wait until the sealed chunks are stored, then Close
+	}{
+		{"open chunk at Close", 5, 3, 1, 0, false},
+		{"all stored before Close", 4, 2, 0, 1, true},
+		{"no lines", 0, 0, 0, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestStore(t)
+			sh := logstore.NewShipper(s, "job", opts, nil)
+			for range tc.lines {
+				sh.Line("s", []byte("a line"))
+			}
+			if tc.shippedBefore {
+				waitForPut(t, s, tc.puts)
+			}
+			closeShipper(t, sh)
+			expectLog(t, s, strings.Repeat("s | a line\n", tc.lines))
+			puts := s.recorded()
+			for i, p := range puts {
+				if p.last != (tc.last == 1 && i == len(puts)-1) {
+					t.Errorf("put %d of %d: last = %v", i, len(puts), p.last)
+				}
+			}
+			if len(puts) != tc.puts || s.lasts != tc.last || s.finishes != tc.finishes {
+				t.Errorf("%d puts, %d with PutLast, %d Finish calls; want %d, %d, %d",
+					len(puts), s.lasts, s.finishes, tc.puts, tc.last, tc.finishes)
+			}
+		})
 	}
 }
