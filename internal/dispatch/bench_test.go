@@ -9,9 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/executor"
@@ -66,14 +70,20 @@ func benchDispatch(b *testing.B, newRunner func(*acceptLog) rpc.RunnerService, n
 	measureDispatch(b, st, runners, createJobs(b, st, b.N), acc)
 }
 
-// acceptLog records when each job was accepted by a runner.
+// acceptLog records when each job was accepted by a runner, and how many
+// came in a RunBatch (with others) rather than alone.
 type acceptLog struct {
-	mu   sync.Mutex
-	at   map[string]time.Time
-	done chan string
+	mu      sync.Mutex
+	at      map[string]time.Time
+	done    chan string
+	batched atomic.Int64
 }
 
-func (a *acceptLog) accept(id string) {
+// accept records the acceptance of job id, handed over in the call of ctx.
+func (a *acceptLog) accept(ctx context.Context, id string) {
+	if m, _ := grpc.Method(ctx); strings.HasSuffix(m, "/RunBatch") {
+		a.batched.Add(1)
+	}
 	a.mu.Lock()
 	_, seen := a.at[id]
 	if !seen {
@@ -89,8 +99,8 @@ func (a *acceptLog) accept(id string) {
 // nothing.
 type nopRunner struct{ acc *acceptLog }
 
-func (n nopRunner) Run(_ context.Context, j rpc.Job) (bool, string, error) {
-	n.acc.accept(j.ID)
+func (n nopRunner) Run(ctx context.Context, j rpc.Job) (bool, string, error) {
+	n.acc.accept(ctx, j.ID)
 	return true, "", nil
 }
 func (nopRunner) Cancel(context.Context, string) error       { return nil }
@@ -106,7 +116,7 @@ type timedRunner struct {
 func (t timedRunner) Run(ctx context.Context, j rpc.Job) (bool, string, error) {
 	ok, why, err := t.Runner.Run(ctx, j)
 	if ok && err == nil {
-		t.acc.accept(j.ID)
+		t.acc.accept(ctx, j.ID)
 	}
 	return ok, why, err
 }
@@ -238,6 +248,7 @@ func reportDispatch(b *testing.B, jobs []ci.Job, published map[string]time.Time,
 	b.ReportMetric(float64(len(jobs))/elapsed.Seconds(), "jobs/s")
 	b.ReportMetric(lat[len(lat)/2], "p50-ms")
 	b.ReportMetric(lat[min(len(lat)-1, len(lat)*99/100)], "p99-ms")
+	b.ReportMetric(100*float64(acc.batched.Load())/float64(len(jobs)), "%-in-batches")
 }
 
 func benchQuiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -3,7 +3,6 @@ package dispatch_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"runtime/pprof"
 	"sync"
@@ -16,7 +15,6 @@ import (
 	"github.com/narwhal-ci/narwhal/internal/rpc"
 	"github.com/narwhal-ci/narwhal/internal/store/sqlite"
 	"github.com/narwhal-ci/narwhal/internal/testenv"
-	"github.com/narwhal-ci/narwhal/internal/tlsgen"
 )
 
 // BenchmarkDispatchScale is BenchmarkDispatch's queue→accept path as the
@@ -34,7 +32,7 @@ func BenchmarkDispatchScale(b *testing.B) {
 
 func benchScale(b *testing.B, runners, queued int) {
 	acc := &acceptLog{at: make(map[string]time.Time, b.N), done: make(chan string, b.N)}
-	fleet := startAccepting(b, runners, acc)
+	fleet := startBenchRunners(b, runners, func() rpc.RunnerService { return nopRunner{acc} })
 	st, err := sqlite.OpenWith(context.Background(), benchDB(b), sqlite.Options{Exclusive: true})
 	if err != nil {
 		b.Fatal(err)
@@ -107,42 +105,6 @@ func backlog(b *testing.B, st *sqlite.Store, n int) {
 		}
 	}
 }
-
-// startAccepting serves n accepting runners over gRPC with TLS.
-func startAccepting(b *testing.B, n int, acc *acceptLog) benchFleet {
-	cert, key, err := tlsgen.SelfSigned(nil, time.Hour)
-	if err != nil {
-		b.Fatal(err)
-	}
-	f := benchFleet{cert: cert, key: key, token: "bench-token-0123456789abcdef"}
-	for range n {
-		lis, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		s, err := rpc.NewServer(accepting{acc}, rpc.ServerConfig{CertPEM: cert, KeyPEM: key, Tokens: []string{f.token}}, benchQuiet())
-		if err != nil {
-			b.Fatal(err)
-		}
-		go s.Serve(lis)
-		b.Cleanup(s.Stop)
-		f.addrs = append(f.addrs, lis.Addr().String())
-	}
-	return f
-}
-
-// accepting is a runner that accepts every job at once and runs nothing.
-type accepting struct{ acc *acceptLog }
-
-var _ rpc.RunnerService = accepting{}
-
-func (a accepting) Run(_ context.Context, j rpc.Job) (bool, string, error) {
-	a.acc.accept(j.ID)
-	return true, "", nil
-}
-func (accepting) Cancel(context.Context, string) error       { return nil }
-func (accepting) Drain(context.Context, time.Duration) error { return nil }
-func (accepting) Stats(context.Context) (rpc.Stats, error)   { return rpc.Stats{}, nil }
 
 // warmPool connects pool to every registered runner before the measured
 // part, as a dispatcher that has been running a while is: the figures are of

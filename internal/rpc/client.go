@@ -40,11 +40,12 @@ const DefaultCallTimeout = 10 * time.Second
 //
 // Every call is retried, with exponential backoff, when the runner is
 // Unavailable (down, restarting, unreachable), and after DeadlineExceeded of
-// an attempt for idempotent calls (all four: the server dedups Run by job
-// ID). A certificate the client does not trust is not retried. Retries stop
+// an attempt for idempotent calls (all of them: the server dedups Run and
+// RunBatch by job ID). A certificate the client does not trust is not retried. Retries stop
 // when ctx ends: the error then matches context.Cause(ctx). Errors keep their
 // gRPC status (status.Code(err)); NotFound also matches ci.ErrNotFound, and
-// InvalidArgument of Run matches ErrInvalidJob.
+// InvalidArgument of Run matches ErrInvalidJob. Concurrent Runs share calls
+// (runBatcher).
 type Client struct {
 	addr   string
 	cfg    ClientConfig
@@ -53,6 +54,7 @@ type Client struct {
 	health healthpb.HealthClient
 	tls    *handshakeWatch
 	log    *slog.Logger
+	runs   *runBatcher
 }
 
 var _ RunnerService = (*Client)(nil)
@@ -84,8 +86,10 @@ func Dial(ctx context.Context, addr string, cfg ClientConfig) (*Client, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Client{addr: addr, cfg: cfg, conn: conn, tls: watch, log: log,
-		runner: runnerpb.NewRunnerClient(conn), health: healthpb.NewHealthClient(conn)}, nil
+	c := &Client{addr: addr, cfg: cfg, conn: conn, tls: watch, log: log,
+		runner: runnerpb.NewRunnerClient(conn), health: healthpb.NewHealthClient(conn)}
+	c.runs = newRunBatcher(c)
+	return c, nil
 }
 
 func (cfg ClientConfig) withDefaults() ClientConfig {
@@ -106,30 +110,25 @@ func connectParams(cfg ClientConfig) grpc.ConnectParams {
 	}
 }
 
-// Close releases the connection. Calls after Close fail.
+// Close releases the connection. Calls in flight and after Close fail.
 func (c *Client) Close() error {
-	if err := c.conn.Close(); err != nil {
+	c.runs.close()
+	err := c.conn.Close()
+	<-c.runs.exited
+	if err != nil {
 		return fmt.Errorf("close runner %s: %w", c.addr, err)
 	}
 	return nil
 }
 
 // Run asks the runner to run job; see RunnerService. A job that fails
-// Validate is not sent.
+// Validate is not sent. Concurrent Runs share calls: those queued while a
+// call to the runner is under way go together in the next (runBatcher).
 func (c *Client) Run(ctx context.Context, job Job) (accepted bool, reason string, err error) {
 	if err := job.Validate(); err != nil {
 		return false, "", fmt.Errorf("runner %s: Run: %w", c.addr, err)
 	}
-	req := jobToPB(job)
-	var resp *runnerpb.RunResponse
-	err = c.call(ctx, opRun, func(ctx context.Context) (err error) {
-		resp, err = c.runner.Run(ctx, req)
-		return err
-	})
-	if err != nil {
-		return false, "", err
-	}
-	return resp.GetAccepted(), resp.GetReason(), nil
+	return c.runs.run(ctx, jobToPB(job))
 }
 
 // Cancel asks the runner to stop a job; see RunnerService.

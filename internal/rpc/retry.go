@@ -58,11 +58,12 @@ type op struct {
 }
 
 var (
-	opRun    = op{name: "Run", idempotent: true, invalid: ErrInvalidJob} // the runner dedups by job ID
-	opCancel = op{name: "Cancel", idempotent: true}
-	opDrain  = op{name: "Drain", idempotent: true}
-	opStats  = op{name: "Stats", idempotent: true}
-	opHealth = op{name: "Health", idempotent: true}
+	opRun      = op{name: "Run", idempotent: true, invalid: ErrInvalidJob} // the runner dedups by job ID
+	opRunBatch = op{name: "RunBatch", idempotent: true}                    // each of its Runs is
+	opCancel   = op{name: "Cancel", idempotent: true}
+	opDrain    = op{name: "Drain", idempotent: true}
+	opStats    = op{name: "Stats", idempotent: true}
+	opHealth   = op{name: "Health", idempotent: true}
 )
 
 // call runs do, each attempt under CallTimeout, retrying retryable failures

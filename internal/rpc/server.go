@@ -93,15 +93,46 @@ var _ runnerpb.RunnerServer = (*service)(nil)
 
 // Run implements runnerpb.RunnerServer.
 func (s *service) Run(ctx context.Context, req *runnerpb.RunRequest) (*runnerpb.RunResponse, error) {
-	job := jobFromPB(req)
-	if err := job.Validate(); err != nil {
-		return nil, toStatus(err)
-	}
-	accepted, reason, err := s.impl.Run(ctx, job)
+	accepted, reason, err := s.run(ctx, req)
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	return &runnerpb.RunResponse{Accepted: accepted, Reason: reason}, nil
+}
+
+// RunBatch implements runnerpb.RunnerServer: each job's Run, in order, with
+// a result of its own; once ctx ends, the jobs not run yet fail with its
+// error.
+func (s *service) RunBatch(ctx context.Context, req *runnerpb.RunBatchRequest) (*runnerpb.RunBatchResponse, error) {
+	jobs := req.GetJobs()
+	if len(jobs) > MaxRunBatch {
+		return nil, status.Errorf(codes.InvalidArgument, "run batch: %d jobs, more than %d", len(jobs), MaxRunBatch)
+	}
+	resp := &runnerpb.RunBatchResponse{Results: make([]*runnerpb.RunResult, len(jobs))}
+	for i, j := range jobs {
+		var r runnerpb.RunResult
+		accepted, reason, err := s.run(ctx, j)
+		if err != nil {
+			st := status.Convert(toStatus(err))
+			r.Code, r.Message = int32(st.Code()), st.Message()
+		} else {
+			r.Accepted, r.Reason = accepted, reason
+		}
+		resp.Results[i] = &r
+	}
+	return resp, nil
+}
+
+// run is the Run of one job of a request.
+func (s *service) run(ctx context.Context, req *runnerpb.RunRequest) (bool, string, error) {
+	if err := context.Cause(ctx); err != nil {
+		return false, "", err
+	}
+	job := jobFromPB(req)
+	if err := job.Validate(); err != nil {
+		return false, "", err
+	}
+	return s.impl.Run(ctx, job)
 }
 
 // Cancel implements runnerpb.RunnerServer.

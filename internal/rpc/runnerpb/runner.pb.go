@@ -458,6 +458,168 @@ func (x *RunResponse) GetReason() string {
 	return ""
 }
 
+// RunBatchRequest carries jobs for RunBatch: at most 256.
+type RunBatchRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Jobs          []*RunRequest          `protobuf:"bytes,1,rep,name=jobs,proto3" json:"jobs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunBatchRequest) Reset() {
+	*x = RunBatchRequest{}
+	mi := &file_runner_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunBatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunBatchRequest) ProtoMessage() {}
+
+func (x *RunBatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_runner_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunBatchRequest.ProtoReflect.Descriptor instead.
+func (*RunBatchRequest) Descriptor() ([]byte, []int) {
+	return file_runner_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RunBatchRequest) GetJobs() []*RunRequest {
+	if x != nil {
+		return x.Jobs
+	}
+	return nil
+}
+
+// RunBatchResponse has one result per job of the request, in its order.
+type RunBatchResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*RunResult           `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunBatchResponse) Reset() {
+	*x = RunBatchResponse{}
+	mi := &file_runner_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunBatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunBatchResponse) ProtoMessage() {}
+
+func (x *RunBatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_runner_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunBatchResponse.ProtoReflect.Descriptor instead.
+func (*RunBatchResponse) Descriptor() ([]byte, []int) {
+	return file_runner_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RunBatchResponse) GetResults() []*RunResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// RunResult is the outcome of one job of a RunBatch: the RunResponse of a
+// Run of it alone, or the error that Run would have failed with.
+type RunResult struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Accepted bool                   `protobuf:"varint,1,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	Reason   string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The gRPC status code of the job's failure; 0 (OK) when it did not fail.
+	Code int32 `protobuf:"varint,3,opt,name=code,proto3" json:"code,omitempty"`
+	// The failure's message, when code is not 0.
+	Message       string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunResult) Reset() {
+	*x = RunResult{}
+	mi := &file_runner_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunResult) ProtoMessage() {}
+
+func (x *RunResult) ProtoReflect() protoreflect.Message {
+	mi := &file_runner_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunResult.ProtoReflect.Descriptor instead.
+func (*RunResult) Descriptor() ([]byte, []int) {
+	return file_runner_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RunResult) GetAccepted() bool {
+	if x != nil {
+		return x.Accepted
+	}
+	return false
+}
+
+func (x *RunResult) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RunResult) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *RunResult) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 // CancelRequest names the job to stop.
 type CancelRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -468,7 +630,7 @@ type CancelRequest struct {
 
 func (x *CancelRequest) Reset() {
 	*x = CancelRequest{}
-	mi := &file_runner_proto_msgTypes[4]
+	mi := &file_runner_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -480,7 +642,7 @@ func (x *CancelRequest) String() string {
 func (*CancelRequest) ProtoMessage() {}
 
 func (x *CancelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runner_proto_msgTypes[4]
+	mi := &file_runner_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -493,7 +655,7 @@ func (x *CancelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRequest.ProtoReflect.Descriptor instead.
 func (*CancelRequest) Descriptor() ([]byte, []int) {
-	return file_runner_proto_rawDescGZIP(), []int{4}
+	return file_runner_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CancelRequest) GetJobId() string {
@@ -512,7 +674,7 @@ type CancelResponse struct {
 
 func (x *CancelResponse) Reset() {
 	*x = CancelResponse{}
-	mi := &file_runner_proto_msgTypes[5]
+	mi := &file_runner_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -524,7 +686,7 @@ func (x *CancelResponse) String() string {
 func (*CancelResponse) ProtoMessage() {}
 
 func (x *CancelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runner_proto_msgTypes[5]
+	mi := &file_runner_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -537,7 +699,7 @@ func (x *CancelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelResponse.ProtoReflect.Descriptor instead.
 func (*CancelResponse) Descriptor() ([]byte, []int) {
-	return file_runner_proto_rawDescGZIP(), []int{5}
+	return file_runner_proto_rawDescGZIP(), []int{8}
 }
 
 // DrainRequest bounds how long running jobs may go on.
@@ -552,7 +714,7 @@ type DrainRequest struct {
 
 func (x *DrainRequest) Reset() {
 	*x = DrainRequest{}
-	mi := &file_runner_proto_msgTypes[6]
+	mi := &file_runner_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -564,7 +726,7 @@ func (x *DrainRequest) String() string {
 func (*DrainRequest) ProtoMessage() {}
 
 func (x *DrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runner_proto_msgTypes[6]
+	mi := &file_runner_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -577,7 +739,7 @@ func (x *DrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainRequest.ProtoReflect.Descriptor instead.
 func (*DrainRequest) Descriptor() ([]byte, []int) {
-	return file_runner_proto_rawDescGZIP(), []int{6}
+	return file_runner_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DrainRequest) GetDeadlineSeconds() int64 {
@@ -596,7 +758,7 @@ type DrainResponse struct {
 
 func (x *DrainResponse) Reset() {
 	*x = DrainResponse{}
-	mi := &file_runner_proto_msgTypes[7]
+	mi := &file_runner_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -608,7 +770,7 @@ func (x *DrainResponse) String() string {
 func (*DrainResponse) ProtoMessage() {}
 
 func (x *DrainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runner_proto_msgTypes[7]
+	mi := &file_runner_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -621,7 +783,7 @@ func (x *DrainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainResponse.ProtoReflect.Descriptor instead.
 func (*DrainResponse) Descriptor() ([]byte, []int) {
-	return file_runner_proto_rawDescGZIP(), []int{7}
+	return file_runner_proto_rawDescGZIP(), []int{10}
 }
 
 // StatsRequest is empty.
@@ -633,7 +795,7 @@ type StatsRequest struct {
 
 func (x *StatsRequest) Reset() {
 	*x = StatsRequest{}
-	mi := &file_runner_proto_msgTypes[8]
+	mi := &file_runner_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -645,7 +807,7 @@ func (x *StatsRequest) String() string {
 func (*StatsRequest) ProtoMessage() {}
 
 func (x *StatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_runner_proto_msgTypes[8]
+	mi := &file_runner_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -658,7 +820,7 @@ func (x *StatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
 func (*StatsRequest) Descriptor() ([]byte, []int) {
-	return file_runner_proto_rawDescGZIP(), []int{8}
+	return file_runner_proto_rawDescGZIP(), []int{11}
 }
 
 // StatsResponse is a runner's identity and load.
@@ -683,7 +845,7 @@ type StatsResponse struct {
 
 func (x *StatsResponse) Reset() {
 	*x = StatsResponse{}
-	mi := &file_runner_proto_msgTypes[9]
+	mi := &file_runner_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -695,7 +857,7 @@ func (x *StatsResponse) String() string {
 func (*StatsResponse) ProtoMessage() {}
 
 func (x *StatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_runner_proto_msgTypes[9]
+	mi := &file_runner_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -708,7 +870,7 @@ func (x *StatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
 func (*StatsResponse) Descriptor() ([]byte, []int) {
-	return file_runner_proto_rawDescGZIP(), []int{9}
+	return file_runner_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StatsResponse) GetRunnerId() string {
@@ -812,7 +974,16 @@ const file_runner_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"A\n" +
 	"\vRunResponse\x12\x1a\n" +
 	"\baccepted\x18\x01 \x01(\bR\baccepted\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"&\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"D\n" +
+	"\x0fRunBatchRequest\x121\n" +
+	"\x04jobs\x18\x01 \x03(\v2\x1d.narwhal.runner.v1.RunRequestR\x04jobs\"J\n" +
+	"\x10RunBatchResponse\x126\n" +
+	"\aresults\x18\x01 \x03(\v2\x1c.narwhal.runner.v1.RunResultR\aresults\"m\n" +
+	"\tRunResult\x12\x1a\n" +
+	"\baccepted\x18\x01 \x01(\bR\baccepted\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x12\n" +
+	"\x04code\x18\x03 \x01(\x05R\x04code\x12\x18\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\"&\n" +
 	"\rCancelRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"\x10\n" +
 	"\x0eCancelResponse\"9\n" +
@@ -832,9 +1003,10 @@ const file_runner_proto_rawDesc = "" +
 	"\vRunnerState\x12\x1c\n" +
 	"\x18RUNNER_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13RUNNER_STATE_ACTIVE\x10\x01\x12\x19\n" +
-	"\x15RUNNER_STATE_DRAINING\x10\x022\xb5\x02\n" +
+	"\x15RUNNER_STATE_DRAINING\x10\x022\x8a\x03\n" +
 	"\x06Runner\x12D\n" +
-	"\x03Run\x12\x1d.narwhal.runner.v1.RunRequest\x1a\x1e.narwhal.runner.v1.RunResponse\x12M\n" +
+	"\x03Run\x12\x1d.narwhal.runner.v1.RunRequest\x1a\x1e.narwhal.runner.v1.RunResponse\x12S\n" +
+	"\bRunBatch\x12\".narwhal.runner.v1.RunBatchRequest\x1a#.narwhal.runner.v1.RunBatchResponse\x12M\n" +
 	"\x06Cancel\x12 .narwhal.runner.v1.CancelRequest\x1a!.narwhal.runner.v1.CancelResponse\x12J\n" +
 	"\x05Drain\x12\x1f.narwhal.runner.v1.DrainRequest\x1a .narwhal.runner.v1.DrainResponse\x12J\n" +
 	"\x05Stats\x12\x1f.narwhal.runner.v1.StatsRequest\x1a .narwhal.runner.v1.StatsResponseB5Z3github.com/narwhal-ci/narwhal/internal/rpc/runnerpbb\x06proto3"
@@ -852,41 +1024,48 @@ func file_runner_proto_rawDescGZIP() []byte {
 }
 
 var file_runner_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_runner_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_runner_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_runner_proto_goTypes = []any{
-	(RunnerState)(0),       // 0: narwhal.runner.v1.RunnerState
-	(*RunRequest)(nil),     // 1: narwhal.runner.v1.RunRequest
-	(*RegistryAuth)(nil),   // 2: narwhal.runner.v1.RegistryAuth
-	(*Resume)(nil),         // 3: narwhal.runner.v1.Resume
-	(*RunResponse)(nil),    // 4: narwhal.runner.v1.RunResponse
-	(*CancelRequest)(nil),  // 5: narwhal.runner.v1.CancelRequest
-	(*CancelResponse)(nil), // 6: narwhal.runner.v1.CancelResponse
-	(*DrainRequest)(nil),   // 7: narwhal.runner.v1.DrainRequest
-	(*DrainResponse)(nil),  // 8: narwhal.runner.v1.DrainResponse
-	(*StatsRequest)(nil),   // 9: narwhal.runner.v1.StatsRequest
-	(*StatsResponse)(nil),  // 10: narwhal.runner.v1.StatsResponse
-	nil,                    // 11: narwhal.runner.v1.RunRequest.SecretsEntry
-	nil,                    // 12: narwhal.runner.v1.Resume.DoneEntry
+	(RunnerState)(0),         // 0: narwhal.runner.v1.RunnerState
+	(*RunRequest)(nil),       // 1: narwhal.runner.v1.RunRequest
+	(*RegistryAuth)(nil),     // 2: narwhal.runner.v1.RegistryAuth
+	(*Resume)(nil),           // 3: narwhal.runner.v1.Resume
+	(*RunResponse)(nil),      // 4: narwhal.runner.v1.RunResponse
+	(*RunBatchRequest)(nil),  // 5: narwhal.runner.v1.RunBatchRequest
+	(*RunBatchResponse)(nil), // 6: narwhal.runner.v1.RunBatchResponse
+	(*RunResult)(nil),        // 7: narwhal.runner.v1.RunResult
+	(*CancelRequest)(nil),    // 8: narwhal.runner.v1.CancelRequest
+	(*CancelResponse)(nil),   // 9: narwhal.runner.v1.CancelResponse
+	(*DrainRequest)(nil),     // 10: narwhal.runner.v1.DrainRequest
+	(*DrainResponse)(nil),    // 11: narwhal.runner.v1.DrainResponse
+	(*StatsRequest)(nil),     // 12: narwhal.runner.v1.StatsRequest
+	(*StatsResponse)(nil),    // 13: narwhal.runner.v1.StatsResponse
+	nil,                      // 14: narwhal.runner.v1.RunRequest.SecretsEntry
+	nil,                      // 15: narwhal.runner.v1.Resume.DoneEntry
 }
 var file_runner_proto_depIdxs = []int32{
-	11, // 0: narwhal.runner.v1.RunRequest.secrets:type_name -> narwhal.runner.v1.RunRequest.SecretsEntry
+	14, // 0: narwhal.runner.v1.RunRequest.secrets:type_name -> narwhal.runner.v1.RunRequest.SecretsEntry
 	2,  // 1: narwhal.runner.v1.RunRequest.registries:type_name -> narwhal.runner.v1.RegistryAuth
 	3,  // 2: narwhal.runner.v1.RunRequest.resume:type_name -> narwhal.runner.v1.Resume
-	12, // 3: narwhal.runner.v1.Resume.done:type_name -> narwhal.runner.v1.Resume.DoneEntry
-	0,  // 4: narwhal.runner.v1.StatsResponse.state:type_name -> narwhal.runner.v1.RunnerState
-	1,  // 5: narwhal.runner.v1.Runner.Run:input_type -> narwhal.runner.v1.RunRequest
-	5,  // 6: narwhal.runner.v1.Runner.Cancel:input_type -> narwhal.runner.v1.CancelRequest
-	7,  // 7: narwhal.runner.v1.Runner.Drain:input_type -> narwhal.runner.v1.DrainRequest
-	9,  // 8: narwhal.runner.v1.Runner.Stats:input_type -> narwhal.runner.v1.StatsRequest
-	4,  // 9: narwhal.runner.v1.Runner.Run:output_type -> narwhal.runner.v1.RunResponse
-	6,  // 10: narwhal.runner.v1.Runner.Cancel:output_type -> narwhal.runner.v1.CancelResponse
-	8,  // 11: narwhal.runner.v1.Runner.Drain:output_type -> narwhal.runner.v1.DrainResponse
-	10, // 12: narwhal.runner.v1.Runner.Stats:output_type -> narwhal.runner.v1.StatsResponse
-	9,  // [9:13] is the sub-list for method output_type
-	5,  // [5:9] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	15, // 3: narwhal.runner.v1.Resume.done:type_name -> narwhal.runner.v1.Resume.DoneEntry
+	1,  // 4: narwhal.runner.v1.RunBatchRequest.jobs:type_name -> narwhal.runner.v1.RunRequest
+	7,  // 5: narwhal.runner.v1.RunBatchResponse.results:type_name -> narwhal.runner.v1.RunResult
+	0,  // 6: narwhal.runner.v1.StatsResponse.state:type_name -> narwhal.runner.v1.RunnerState
+	1,  // 7: narwhal.runner.v1.Runner.Run:input_type -> narwhal.runner.v1.RunRequest
+	5,  // 8: narwhal.runner.v1.Runner.RunBatch:input_type -> narwhal.runner.v1.RunBatchRequest
+	8,  // 9: narwhal.runner.v1.Runner.Cancel:input_type -> narwhal.runner.v1.CancelRequest
+	10, // 10: narwhal.runner.v1.Runner.Drain:input_type -> narwhal.runner.v1.DrainRequest
+	12, // 11: narwhal.runner.v1.Runner.Stats:input_type -> narwhal.runner.v1.StatsRequest
+	4,  // 12: narwhal.runner.v1.Runner.Run:output_type -> narwhal.runner.v1.RunResponse
+	6,  // 13: narwhal.runner.v1.Runner.RunBatch:output_type -> narwhal.runner.v1.RunBatchResponse
+	9,  // 14: narwhal.runner.v1.Runner.Cancel:output_type -> narwhal.runner.v1.CancelResponse
+	11, // 15: narwhal.runner.v1.Runner.Drain:output_type -> narwhal.runner.v1.DrainResponse
+	13, // 16: narwhal.runner.v1.Runner.Stats:output_type -> narwhal.runner.v1.StatsResponse
+	12, // [12:17] is the sub-list for method output_type
+	7,  // [7:12] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_runner_proto_init() }
@@ -900,7 +1079,7 @@ func file_runner_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_runner_proto_rawDesc), len(file_runner_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   12,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

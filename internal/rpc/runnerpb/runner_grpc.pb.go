@@ -24,10 +24,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Runner_Run_FullMethodName    = "/narwhal.runner.v1.Runner/Run"
-	Runner_Cancel_FullMethodName = "/narwhal.runner.v1.Runner/Cancel"
-	Runner_Drain_FullMethodName  = "/narwhal.runner.v1.Runner/Drain"
-	Runner_Stats_FullMethodName  = "/narwhal.runner.v1.Runner/Stats"
+	Runner_Run_FullMethodName      = "/narwhal.runner.v1.Runner/Run"
+	Runner_RunBatch_FullMethodName = "/narwhal.runner.v1.Runner/RunBatch"
+	Runner_Cancel_FullMethodName   = "/narwhal.runner.v1.Runner/Cancel"
+	Runner_Drain_FullMethodName    = "/narwhal.runner.v1.Runner/Drain"
+	Runner_Stats_FullMethodName    = "/narwhal.runner.v1.Runner/Stats"
 )
 
 // RunnerClient is the client API for Runner service.
@@ -41,6 +42,11 @@ type RunnerClient interface {
 	// rejected the job, not when the job finishes. A job_id the runner already
 	// holds is accepted again without a second run.
 	Run(ctx context.Context, in *RunRequest, opts ...grpc.CallOption) (*RunResponse, error)
+	// RunBatch hands several jobs to the runner in one call. Each job is taken
+	// or refused as a Run of it alone would be, and has a result of its own, in
+	// the order of the request. The dispatcher sends the Runs that queue up for
+	// one runner while a call to it is under way as one RunBatch.
+	RunBatch(ctx context.Context, in *RunBatchRequest, opts ...grpc.CallOption) (*RunBatchResponse, error)
 	// Cancel stops a job the runner holds. NOT_FOUND when it holds no such job.
 	Cancel(ctx context.Context, in *CancelRequest, opts ...grpc.CallOption) (*CancelResponse, error)
 	// Drain stops the runner taking new jobs and lets the running ones finish
@@ -62,6 +68,16 @@ func (c *runnerClient) Run(ctx context.Context, in *RunRequest, opts ...grpc.Cal
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(RunResponse)
 	err := c.cc.Invoke(ctx, Runner_Run_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *runnerClient) RunBatch(ctx context.Context, in *RunBatchRequest, opts ...grpc.CallOption) (*RunBatchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RunBatchResponse)
+	err := c.cc.Invoke(ctx, Runner_RunBatch_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +125,11 @@ type RunnerServer interface {
 	// rejected the job, not when the job finishes. A job_id the runner already
 	// holds is accepted again without a second run.
 	Run(context.Context, *RunRequest) (*RunResponse, error)
+	// RunBatch hands several jobs to the runner in one call. Each job is taken
+	// or refused as a Run of it alone would be, and has a result of its own, in
+	// the order of the request. The dispatcher sends the Runs that queue up for
+	// one runner while a call to it is under way as one RunBatch.
+	RunBatch(context.Context, *RunBatchRequest) (*RunBatchResponse, error)
 	// Cancel stops a job the runner holds. NOT_FOUND when it holds no such job.
 	Cancel(context.Context, *CancelRequest) (*CancelResponse, error)
 	// Drain stops the runner taking new jobs and lets the running ones finish
@@ -128,6 +149,9 @@ type UnimplementedRunnerServer struct{}
 
 func (UnimplementedRunnerServer) Run(context.Context, *RunRequest) (*RunResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Run not implemented")
+}
+func (UnimplementedRunnerServer) RunBatch(context.Context, *RunBatchRequest) (*RunBatchResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RunBatch not implemented")
 }
 func (UnimplementedRunnerServer) Cancel(context.Context, *CancelRequest) (*CancelResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Cancel not implemented")
@@ -173,6 +197,24 @@ func _Runner_Run_Handler(srv interface{}, ctx context.Context, dec func(interfac
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(RunnerServer).Run(ctx, req.(*RunRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Runner_RunBatch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RunBatchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RunnerServer).RunBatch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Runner_RunBatch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RunnerServer).RunBatch(ctx, req.(*RunBatchRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -241,6 +283,10 @@ var Runner_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Run",
 			Handler:    _Runner_Run_Handler,
+		},
+		{
+			MethodName: "RunBatch",
+			Handler:    _Runner_RunBatch_Handler,
 		},
 		{
 			MethodName: "Cancel",
