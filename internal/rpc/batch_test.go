@@ -52,6 +52,13 @@ func (g *gate) method(id string) string {
 	return g.methods[id]
 }
 
+// gatedClient serves a gate and returns it with a client of it.
+func gatedClient(t *testing.T) (*gate, *Client) {
+	g := newGate()
+	f := startServer(t, &fakeRunner{runFn: g.run}, nil)
+	return g, dial(t, f.addr, ClientConfig{CAPEM: f.cert})
+}
+
 func jobNamed(id string) Job {
 	j := fullJob()
 	j.ID = id
@@ -112,7 +119,7 @@ func runAll(t *testing.T, c *Client, ids []string) (wait func()) {
 // that matches what a Run alone would give.
 func TestRunsQueuedBehindACallGoInOneBatch(t *testing.T) {
 	t.Parallel()
-	g := newGate()
+	g, c := gatedClient(t)
 	g.answer = func(j Job) (bool, string, error) {
 		switch j.ID {
 		case "full":
@@ -124,8 +131,6 @@ func TestRunsQueuedBehindACallGoInOneBatch(t *testing.T) {
 		}
 		return true, "", nil
 	}
-	f := startServer(t, &fakeRunner{runFn: g.run}, nil)
-	c := dial(t, f.addr, ClientConfig{CAPEM: f.cert})
 	waitHold := holdRunner(t, c, g)
 	ids := []string{"a", "full", "bad", "broken", "b"}
 	var answers map[string]runAnswer
@@ -174,9 +179,7 @@ func TestRunsQueuedBehindACallGoInOneBatch(t *testing.T) {
 // at once.
 func TestQueuedRunWhoseContextEndsIsNotSent(t *testing.T) {
 	t.Parallel()
-	g := newGate()
-	f := startServer(t, &fakeRunner{runFn: g.run}, nil)
-	c := dial(t, f.addr, ClientConfig{CAPEM: f.cert})
+	g, c := gatedClient(t)
 	waitHold := holdRunner(t, c, g)
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
@@ -205,9 +208,7 @@ func TestQueuedRunWhoseContextEndsIsNotSent(t *testing.T) {
 // behind it at once, without sending them.
 func TestCloseAnswersQueuedRuns(t *testing.T) {
 	t.Parallel()
-	g := newGate()
-	f := startServer(t, &fakeRunner{runFn: g.run}, nil)
-	c := dial(t, f.addr, ClientConfig{CAPEM: f.cert})
+	g, c := gatedClient(t)
 	defer close(g.release)
 	inFlight := make(chan error, 1)
 	go func() { _, _, err := c.Run(ctxT(t, 10*time.Second), jobNamed("hold")); inFlight <- err }()
