@@ -67,7 +67,7 @@ func (s *Store) insertJob(ctx context.Context, tx *sql.Tx, j *ci.Job, unnumbered
 	j.Number = n
 	doc := withNumber(unnumbered, n)
 	res, err := tx.StmtContext(ctx, s.st.createJob).ExecContext(ctx,
-		j.ID, j.Repo, j.Status, j.Branch, store.TimeKey(j.CreatedAt), j.Published, j.Version, j.Number, doc)
+		j.ID, j.Repo, j.Status, phaseOf(j.Status), j.Branch, store.TimeKey(j.CreatedAt), j.Published, j.Version, j.Number, doc)
 	if err := conditional(res, err, func() error { return ci.ErrExists }); err != nil {
 		return nil, err
 	}
@@ -142,21 +142,35 @@ func (s *Store) UpdateJob(ctx context.Context, j ci.Job) (ci.Job, error) {
 		return ci.Job{}, fmt.Errorf("update job %s: %w", j.ID, err)
 	}
 	err = s.writes.writeThen(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.StmtContext(ctx, s.st.updateState).ExecContext(ctx,
-			next.Status, next.Published, next.Version, doc,
-			j.ID, j.Version, next.Repo, next.Branch, store.TimeKey(next.CreatedAt))
-		if err := written(res, err); !errors.Is(err, errNoRow) {
-			return err
-		}
-		res, err = tx.StmtContext(ctx, s.st.updateJob).ExecContext(ctx, // the repo, branch or time changed too
-			next.Repo, next.Status, next.Branch, store.TimeKey(next.CreatedAt), next.Published, next.Version, doc,
-			j.ID, j.Version)
-		return conditional(res, err, func() error { return s.missOrConflict(ctx, tx, j.ID) })
+		return s.updateRow(ctx, tx, j.Version, next, doc)
 	}, func() { s.cache(next.ID, next.Version, doc) })
 	if err != nil {
 		return ci.Job{}, fmt.Errorf("update job %s: %w", j.ID, err)
 	}
 	return next, nil
+}
+
+// updateRow writes next, as doc, over the row of version, naming in its SET
+// no more columns than changed (see sqlUpdateState): the state alone, the
+// state and phase (the job ended), or everything.
+func (s *Store) updateRow(ctx context.Context, tx *sql.Tx, version int64, next ci.Job, doc []byte) error {
+	created, phase := store.TimeKey(next.CreatedAt), phaseOf(next.Status)
+	res, err := tx.StmtContext(ctx, s.st.updateState).ExecContext(ctx,
+		next.Status, next.Published, next.Version, doc,
+		next.ID, version, next.Repo, next.Branch, created, phase)
+	if err := written(res, err); !errors.Is(err, errNoRow) {
+		return err
+	}
+	res, err = tx.StmtContext(ctx, s.st.updatePhase).ExecContext(ctx,
+		next.Status, phase, next.Published, next.Version, doc,
+		next.ID, version, next.Repo, next.Branch, created)
+	if err := written(res, err); !errors.Is(err, errNoRow) {
+		return err
+	}
+	res, err = tx.StmtContext(ctx, s.st.updateJob).ExecContext(ctx, // the repo, branch or time changed too
+		next.Repo, next.Status, phase, next.Branch, created, next.Published, next.Version, doc,
+		next.ID, version)
+	return conditional(res, err, func() error { return s.missOrConflict(ctx, tx, next.ID) })
 }
 
 // missOrConflict tells why a conditional update matched no row. Jobs are
@@ -206,6 +220,9 @@ func jobFilter(f ci.JobFilter) (string, []any, error) {
 	}
 	if f.Status != "" {
 		add("status = ?", f.Status)
+	}
+	if f.Repo != "" && f.Status != "" {
+		add("phase = ?", phaseOf(f.Status)) // jobs_by_repo_phase
 	}
 	if f.Branch != "" {
 		add("branch = ?", f.Branch)
