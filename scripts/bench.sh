@@ -269,13 +269,16 @@ gobench ./internal/devstack 'BenchmarkWebhookToFirstStep' 10x
 gobench ./internal/devstack 'BenchmarkRerunFromLastStep' 5x # issue 17: examples/hello from report vs whole
 gobench ./internal/devstack 'BenchmarkGoCache' 5x # issue 14: cold, cold with a cache miss, warm
 gobench ./runnerd 'BenchmarkRunnerd' 1x
-# runnerd again with its temp dir on a journaled ext4: this machine's root filesystem is ext4
-# without a journal, where every new file scans past the inodes freed in the last minute or more
-# (docs/logs.md); a runner host's filesystem has a journal.
+# runnerd, and the dispatch to one real runner, again with their temp dir on a journaled ext4:
+# this machine's root filesystem is ext4 without a journal, where every new file scans past the
+# inodes freed in the last minute or more (docs/runnerd.md); a runner host's filesystem has a
+# journal.
 if journaled_tmp "$work/ext4"; then
 	TMPDIR=$work/ext4 GOBENCH_NOTE=" (journaled ext4)" gobench ./runnerd 'BenchmarkRunnerdAccept' 1x
+	TMPDIR=$work/ext4 GOBENCH_NOTE=" (journaled ext4)" gobench ./internal/dispatch 'BenchmarkDispatch$/runners=1-real' 5000x 5
 else
 	row "BenchmarkRunnerdAccept (journaled ext4)" "no figure: needs root, mkfs.ext4 and a loop device"
+	row "BenchmarkDispatch/runners=1-real (journaled ext4)" "no figure: needs root, mkfs.ext4 and a loop device"
 fi
 
 printf '\n%-44s %-64s %-30s %s\n' "benchmark" "result" "target" "verdict"
