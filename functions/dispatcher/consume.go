@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/narwhal-ci/narwhal/internal/mqevent"
+	"github.com/narwhal-ci/narwhal/internal/queue"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -93,16 +93,12 @@ func (h *handler) route(queue string) (messageHandler, int, error) {
 // when workers is 1, and returns the errors (nil for a success).
 func each(ctx context.Context, msgs []events.RabbitMQMessage, handle messageHandler, workers int) []error {
 	errs := make([]error, len(msgs))
-	slots := make(chan struct{}, workers)
-	var wg sync.WaitGroup
-	for i, m := range msgs {
-		slots <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			errs[i] = one(ctx, m, handle)
-		})
+	w := queue.NewWorkers(workers, func(i int) { errs[i] = one(ctx, msgs[i], handle) })
+	for i := range msgs {
+		w.Reserve(context.WithoutCancel(ctx)) // each message is answered, even when ctx ended
+		w.Run(i)
 	}
-	wg.Wait()
+	w.Close()
 	return errs
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -86,43 +85,34 @@ func (q *Queue) consumeOn(ctx context.Context, s *session, name string, prefetch
 	// Handlers get their own context, cancelled only after the subscription
 	// is: what they nack then goes to another consumer, not back to this one.
 	hctx, hcancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	var running sync.WaitGroup
+	workers := queue.NewWorkers(prefetch, func(d amqp091.Delivery) { q.handle(hctx, name, d, h) })
 	var stopped error
 	defer func() {
 		ch.Cancel(tag, false)
 		hcancel(stopped)
-		running.Wait() // before ch.Close returns what was not acked
+		workers.Close() // before ch.Close returns what was not acked
 	}()
-	stopped = q.dispatch(ctx, deliveries, prefetch, &running, func(d amqp091.Delivery) {
-		q.handle(hctx, name, d, h)
-	})
+	stopped = dispatch(ctx, deliveries, workers)
 	return stopped
 }
 
-// dispatch hands deliveries to handle, each in its own goroutine counted by
-// running, at most prefetch at once, until ctx ends or deliveries closes.
-func (q *Queue) dispatch(ctx context.Context, deliveries <-chan amqp091.Delivery, prefetch int,
-	running *sync.WaitGroup, handle func(amqp091.Delivery)) error {
-	slots := make(chan struct{}, prefetch)
-	for {
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
+// dispatch hands deliveries to workers, each once a worker is free for it,
+// until ctx ends or deliveries closes.
+func dispatch(ctx context.Context, deliveries <-chan amqp091.Delivery, workers *queue.Workers[amqp091.Delivery]) error {
+	for workers.Reserve(ctx) {
 		select {
 		case d, ok := <-deliveries:
 			if !ok {
+				workers.Release()
 				return errDeliveriesClosed
 			}
-			running.Go(func() {
-				defer func() { <-slots }()
-				handle(d)
-			})
+			workers.Run(d)
 		case <-ctx.Done():
+			workers.Release()
 			return context.Cause(ctx)
 		}
 	}
+	return context.Cause(ctx)
 }
 
 // handle runs h on d, then acks or nacks d. A failed ack or nack needs no

@@ -3,7 +3,6 @@ package memq
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/queue"
@@ -46,34 +45,27 @@ func (q *Queue) Consume(ctx context.Context, name string, prefetch int, h ci.Han
 	stop := context.AfterFunc(q.life, func() { cancel(ci.ErrClosed) })
 	defer stop()
 
-	var running sync.WaitGroup
-	slots := make(chan struct{}, max(prefetch, 1))
-	for {
-		e := q.take(hctx, name, slots)
+	workers := queue.NewWorkers(prefetch, func(e *entry) {
+		d := ci.Delivery{Message: clone(e.msg), Redelivered: e.returns > 0, Attempt: e.returns + 1}
+		q.settle(name, e, h(hctx, d))
+	})
+	for workers.Reserve(hctx) {
+		e := q.take(hctx, name)
 		if e == nil {
+			workers.Release()
 			break
 		}
-		running.Go(func() {
-			defer func() { <-slots }()
-			d := ci.Delivery{Message: clone(e.msg), Redelivered: e.returns > 0, Attempt: e.returns + 1}
-			q.settle(name, e, h(hctx, d))
-		})
+		workers.Run(e)
 	}
-	running.Wait()
+	workers.Close()
 	if q.life.Err() != nil {
 		return ci.ErrClosed
 	}
 	return context.Cause(ctx)
 }
 
-// take waits for a free handler slot and a message, and returns the message,
-// or nil once ctx ends.
-func (q *Queue) take(ctx context.Context, name string, slots chan struct{}) *entry {
-	select {
-	case slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil
-	}
+// take waits for a message and returns it, or nil once ctx ends.
+func (q *Queue) take(ctx context.Context, name string) *entry {
 	for {
 		q.mu.Lock()
 		f := q.queues[name]
@@ -88,7 +80,6 @@ func (q *Queue) take(ctx context.Context, name string, slots chan struct{}) *ent
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			<-slots
 			return nil
 		}
 	}
