@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/store"
+	"github.com/narwhal-ci/narwhal/internal/store/storetest"
 	"github.com/narwhal-ci/narwhal/internal/testenv"
 )
 
@@ -69,7 +70,7 @@ func TestOldLayoutItems(t *testing.T) {
 		t.Fatalf("UpdateJob of an old item: %v", err)
 	}
 	checkCurrentLayout(t, st, a.ID)
-	if ids := listIDs(t, st, ci.JobFilter{Repo: a.Repo}); !slices.Equal(ids, []string{a.ID}) {
+	if ids := storetest.ListIDs(t, st, ci.JobFilter{Repo: a.Repo}); !slices.Equal(ids, []string{a.ID}) {
 		t.Fatalf("before Migrate the repo lists %v, want only the updated %s", ids, a.ID)
 	}
 
@@ -77,7 +78,7 @@ func TestOldLayoutItems(t *testing.T) {
 		t.Fatalf("Migrate = %d, %v; want 1 (old-b)", n, err)
 	}
 	checkCurrentLayout(t, st, b.ID)
-	if ids := listIDs(t, st, ci.JobFilter{Repo: a.Repo}); !slices.Equal(ids, []string{b.ID, a.ID}) {
+	if ids := storetest.ListIDs(t, st, ci.JobFilter{Repo: a.Repo}); !slices.Equal(ids, []string{b.ID, a.ID}) {
 		t.Errorf("after Migrate the repo lists %v, want [old-b old-a]", ids)
 	}
 	unpub, err := st.ListUnpublished(ctx, created.Add(time.Hour), 10)
@@ -110,19 +111,6 @@ func checkCurrentLayout(t *testing.T, st *Store, id string) {
 	if oldLayout(item) {
 		t.Errorf("%s still counts as old", id)
 	}
-}
-
-func listIDs(t *testing.T, st *Store, f ci.JobFilter) []string {
-	t.Helper()
-	page, err := st.ListJobs(context.Background(), f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, j := range page.Jobs {
-		ids = append(ids, j.ID)
-	}
-	return ids
 }
 
 // TestCreateTableRefusesOldLayout: CreateTable on a table of the first

@@ -11,6 +11,7 @@ import (
 
 	"github.com/narwhal-ci/narwhal/internal/ci"
 	"github.com/narwhal-ci/narwhal/internal/store"
+	"github.com/narwhal-ci/narwhal/internal/store/storetest"
 )
 
 // The migration's SQL and the Go code agree on the phase of every status.
@@ -42,15 +43,7 @@ func phaseRow(t *testing.T, s *Store, id string) string {
 // listed returns the IDs ListJobs gives for repo and status.
 func listed(t *testing.T, s *Store, repo string, status ci.Status) []string {
 	t.Helper()
-	page, err := s.ListJobs(context.Background(), ci.JobFilter{Repo: repo, Status: status})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, j := range page.Jobs {
-		ids = append(ids, j.ID)
-	}
-	return ids
+	return storetest.ListIDs(t, s, ci.JobFilter{Repo: repo, Status: status})
 }
 
 // A job moving through its life keeps its phase column right, and is listed

@@ -116,6 +116,16 @@ func createAll(t *testing.T, s ci.Store, jobs []ci.Job) {
 	}
 }
 
+// ListIDs returns the IDs of the first page ListJobs gives for f.
+func ListIDs(t *testing.T, s ci.Store, f ci.JobFilter) []string {
+	t.Helper()
+	page, err := s.ListJobs(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids(page.Jobs)
+}
+
 func ids(jobs []ci.Job) []string {
 	out := make([]string, len(jobs))
 	for i, j := range jobs {
